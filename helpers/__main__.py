@@ -1,0 +1,70 @@
+"""Command line: ``python -m helpers train|describe …`` (``--help`` on each)."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+
+from . import config
+
+
+class _Parser(argparse.ArgumentParser):
+    def error(self, message):  # one line, not argparse's usage block
+        self.exit(2, f"{self.prog}: error: {message} (see --help)\n")
+
+
+def _profile_args(parser):
+    parser.add_argument("--model", required=True, choices=config.MODELS, help="which model")
+    parser.add_argument("--profile", default="seed", choices=list(config.PROFILES), help="named profile (seed)")
+    parser.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE",
+                        help="override a profile field, e.g. --set epochs=5 (repeatable; JSON values)")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = _Parser(prog="python -m helpers", description=__doc__)
+    parser.add_argument("--debug", action="store_true", help="show the full traceback on errors")
+    commands = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
+
+    train = commands.add_parser("train", help="train a model and write its results to --out")
+    _profile_args(train)
+    train.add_argument("--out", required=True, help="results folder (created if needed)")
+    train.add_argument("--data", default=None, help="UTKFace folder or .tar.gz (default: $UTKFACE, then data/)")
+    train.add_argument("--weights", default="env",
+                       help="VGG16 weights: imagenet, none or a .weights.h5 file (default: $VGG16_WEIGHTS or imagenet)")
+    train.add_argument("--verbose", default="auto", choices=["auto", "0", "1", "2"],
+                       help="Keras progress: 1 = bar, 2 = one line per epoch (auto: bar on a terminal)")
+
+    describe = commands.add_parser("describe", help="print the model's layers and parameter counts as JSON")
+    _profile_args(describe)
+    return parser
+
+
+def main(argv=None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        overrides = config.parse_overrides(args.overrides)
+        profile = config.get_profile(args.profile, overrides)
+        if args.command == "describe":
+            from . import models
+
+            print(json.dumps(models.describe(args.model, profile), indent=1, default=str))
+        else:
+            from . import training
+
+            verbose = args.verbose if args.verbose == "auto" else int(args.verbose)
+            metrics = training.train(args.model, profile, args.out, source=args.data, weights=args.weights,
+                                     overrides=overrides, verbose=verbose)
+            print(f"{args.model} ({profile.name}, {profile.hash}): validation gender accuracy "
+                  f"{metrics['val_gender_accuracy']:.3f}, age MAE {metrics['val_age_mae']:.2f} years; "
+                  f"results in {args.out}")
+    except (ValueError, OSError) as err:
+        if args.debug:
+            raise
+        print(f"error: {err}", file=sys.stderr)
+        return 2
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

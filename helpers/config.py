@@ -1,0 +1,177 @@
+"""Paths and hyper-parameter profiles: the one place that defines both.
+
+Every hyper-parameter of the study lives in :class:`Profile`. Named profiles
+(``seed``, ``smoke``, ``full``) are starting points; any field can be overridden
+(``--set epochs=5`` on the command line, or papermill parameters).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import json
+import os
+import types
+import typing
+from dataclasses import dataclass
+from pathlib import Path
+
+
+def _find_project_root() -> Path:
+    """The checkout that holds this package, or the working directory when installed."""
+    here = Path(__file__).resolve().parents[1]
+    return here if (here / "pyproject.toml").is_file() else Path.cwd()
+
+
+PROJ_ROOT = _find_project_root()
+DATA_DIR = PROJ_ROOT / "data"
+CACHE_DIR = Path(os.environ.get("HELPERS_CACHE_DIR", DATA_DIR / "cache"))
+RESULTS_DIR = PROJ_ROOT / "results"
+FIGURES_DIR = PROJ_ROOT / "figures"
+RUNS_DIR = PROJ_ROOT / "runs"
+REPORT_DIR = PROJ_ROOT / "report"
+
+MODELS = ("custom", "vgg16")
+
+
+@dataclass(frozen=True)
+class Profile:
+    """Every hyper-parameter of one run. Field names are a stable interface."""
+
+    name: str = "seed"
+    # data
+    n_images: int | None = 5000  # subset size sampled from UTKFace; None = every usable image
+    image_size: int = 128  # square side in pixels
+    val_size: int | float = 1000  # validation images (int) or fraction of the subset (float < 1)
+    seed: int = 42  # subset, split, weights initialisation and augmentation
+    batch_size: int = 64
+    augment: bool = True  # the five random augmentation layers inside the model
+    # custom CNN
+    filters: tuple[int, ...] = (32, 64, 128, 256)
+    epochs: int = 60
+    learning_rate: float = 5e-5
+    weight_decay: float = 1e-5
+    # VGG16 transfer: stage 1 trains the head on a frozen base, stage 2 unfreezes block 5
+    stage1_epochs: int = 10
+    stage1_learning_rate: float = 1e-4
+    stage1_weight_decay: float = 1e-5
+    stage2_epochs: int = 25
+    stage2_learning_rate: float = 1e-5
+    stage2_weight_decay: float = 1e-6
+    stage2_unfrozen_layers: int = 4  # block5_conv1-3 + block5_pool
+
+    def to_dict(self) -> dict:
+        return {f.name: _jsonable(getattr(self, f.name)) for f in dataclasses.fields(self)}
+
+    def to_json(self) -> str:
+        return json.dumps(self.to_dict(), sort_keys=True)
+
+    @property
+    def hash(self) -> str:
+        """Stable 12-hex-digit hash of every value but the name (same settings, same hash)."""
+        values = {k: v for k, v in self.to_dict().items() if k != "name"}
+        return hashlib.sha256(json.dumps(values, sort_keys=True).encode()).hexdigest()[:12]
+
+    def validate(self) -> "Profile":
+        """Raise ValueError for values that no run could use."""
+        if self.n_images is not None and self.n_images < 2:
+            raise ValueError(f"n_images must be at least 2 or null (all images), got {self.n_images}")
+        for key in ("image_size", "batch_size", "epochs", "stage1_epochs"):
+            if getattr(self, key) <= 0:
+                raise ValueError(f"{key} must be positive, got {getattr(self, key)}")
+        if self.stage2_epochs < 0:
+            raise ValueError(f"stage2_epochs must be 0 or more, got {self.stage2_epochs}")
+        if isinstance(self.val_size, float) and not 0 < self.val_size < 1:
+            raise ValueError(f"val_size as a fraction must be between 0 and 1, got {self.val_size}")
+        if isinstance(self.val_size, int) and self.val_size < 1:
+            raise ValueError(f"val_size must be at least 1 image, got {self.val_size}")
+        if self.n_images is not None and isinstance(self.val_size, int) and self.val_size >= self.n_images:
+            raise ValueError(f"val_size ({self.val_size}) must be smaller than n_images ({self.n_images})")
+        if not self.filters or any(f <= 0 for f in self.filters):
+            raise ValueError(f"filters must be positive integers, got {list(self.filters)}")
+        return self
+
+
+def _jsonable(value):
+    return list(value) if isinstance(value, tuple) else value
+
+
+PROFILES: dict[str, Profile] = {
+    # The coursework protocol, exactly.
+    "seed": Profile(name="seed"),
+    # Same code path, tiny: for tests and CI.
+    "smoke": Profile(
+        name="smoke", n_images=300, image_size=64, val_size=60, batch_size=32,
+        epochs=1, stage1_epochs=1, stage2_epochs=1,
+    ),
+    # Every usable UTKFace image, 80/20 split, otherwise as seed.
+    "full": Profile(name="full", n_images=None, val_size=0.2),
+}
+
+
+def _field_types() -> dict[str, object]:
+    return typing.get_type_hints(Profile)
+
+
+def _coerce(key: str, value, annotation):
+    """Convert a parsed value to the field's type, or raise ValueError saying what was expected."""
+    options = typing.get_args(annotation) if isinstance(annotation, types.UnionType) else (annotation,)
+    if value is None:
+        if type(None) in options:
+            return None
+        raise ValueError(f"{key} cannot be null")
+    for option in options:
+        if option is bool and isinstance(value, bool):
+            return value
+        if option is int and isinstance(value, int) and not isinstance(value, bool):
+            return value
+        if option is float and isinstance(value, (int, float)) and not isinstance(value, bool):
+            if int in options and isinstance(value, int):
+                continue
+            return float(value)
+        if typing.get_origin(option) is tuple and isinstance(value, (list, tuple)):
+            if all(isinstance(v, int) and not isinstance(v, bool) for v in value):
+                return tuple(value)
+    expected = " or ".join("null" if o is type(None) else getattr(o, "__name__", str(o)) for o in options)
+    raise ValueError(f"{key} must be {expected}, got {value!r}")
+
+
+def parse_value(text: str):
+    """Parse a command-line value: JSON (5, 1e-4, null, true, [32, 64]) or a plain string."""
+    try:
+        return json.loads(text)
+    except json.JSONDecodeError:
+        return text
+
+
+def get_profile(name: str, overrides: dict | None = None) -> Profile:
+    """A named profile with overrides applied and checked.
+
+    Args:
+        name: one of ``PROFILES``.
+        overrides: field name -> value (already parsed, e.g. by :func:`parse_value`).
+
+    Returns:
+        The validated :class:`Profile`.
+    """
+    if name not in PROFILES:
+        raise ValueError(f"unknown profile {name!r}; choose one of: {', '.join(PROFILES)}")
+    types_ = _field_types()
+    changes = {}
+    for key, value in (overrides or {}).items():
+        if key == "name" or key not in types_:
+            known = ", ".join(k for k in types_ if k != "name")
+            raise ValueError(f"unknown setting {key!r}; known settings: {known}")
+        changes[key] = _coerce(key, value, types_[key])
+    return dataclasses.replace(PROFILES[name], **changes).validate()
+
+
+def parse_overrides(pairs: list[str]) -> dict:
+    """Turn ``["epochs=5", "seed=1"]`` into ``{"epochs": 5, "seed": 1}``."""
+    overrides = {}
+    for pair in pairs:
+        key, sep, text = pair.partition("=")
+        if not sep or not key.strip():
+            raise ValueError(f"--set expects key=value, got {pair!r}")
+        overrides[key.strip()] = parse_value(text.strip())
+    return overrides

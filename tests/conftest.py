@@ -1,0 +1,68 @@
+"""Shared fixtures: tiny UTKFace-like sources the tests build, and the real archive in ../shared."""
+
+from __future__ import annotations
+
+import io
+import os
+import tarfile
+from pathlib import Path
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from helpers import config
+
+ROOT = Path(__file__).resolve().parents[1]
+SHARED = ROOT.parent / "shared"
+REAL_DATA = Path(os.environ.get("UTKFACE") or SHARED / "data" / "UTKFace.tar.gz")
+REAL_WEIGHTS = Path(os.environ.get("VGG16_WEIGHTS") or SHARED / "weights" / "vgg16_notop.weights.h5")
+
+MALFORMED = [
+    "24_0_1_20170116220224657",
+    "55_0_0_20170116232725357jpg.chip.jpg",
+    "39_1_20170116174525125.jpg.chip.jpg",
+    "61_1_20170109142408075.jpg.chip.jpg",
+    "61_1_20170109150557335.jpg.chip.jpg",
+]
+
+needs_real_data = pytest.mark.skipif(not REAL_DATA.exists(), reason=f"UTKFace archive not found at {REAL_DATA}")
+
+
+def jpeg_bytes(seed: int, size: int = 40) -> bytes:
+    """A small random RGB JPEG (a stand-in face)."""
+    pixels = np.random.default_rng(seed).integers(0, 256, (size, size, 3), dtype=np.uint8)
+    buffer = io.BytesIO()
+    Image.fromarray(pixels).save(buffer, format="JPEG")
+    return buffer.getvalue()
+
+
+def face_names(n: int) -> list[str]:
+    """``n`` valid UTKFace names with varied labels."""
+    return [f"{1 + (7 * i) % 90}_{i % 2}_{i % 5}_2017011{i:010d}.jpg.chip.jpg" for i in range(n)]
+
+
+@pytest.fixture(autouse=True)
+def _private_cache(tmp_path, monkeypatch):
+    """Every test gets its own decode cache (never the user's data/cache)."""
+    monkeypatch.setattr(config, "CACHE_DIR", tmp_path / "cache")
+
+
+@pytest.fixture
+def face_folder(tmp_path) -> Path:
+    """A folder with 40 valid faces and the 5 real malformed names."""
+    folder = tmp_path / "UTKFace"
+    folder.mkdir()
+    for i, name in enumerate(face_names(40) + MALFORMED):
+        (folder / name).write_bytes(jpeg_bytes(i))
+    return folder
+
+
+@pytest.fixture
+def face_archive(tmp_path, face_folder) -> Path:
+    """The same files as ``face_folder`` in the official ``UTKFace/<name>`` .tar.gz layout."""
+    path = tmp_path / "UTKFace.tar.gz"
+    with tarfile.open(path, "w:gz") as tar:
+        for file in sorted(face_folder.iterdir()):
+            tar.add(file, arcname=f"UTKFace/{file.name}")
+    return path

@@ -1,0 +1,59 @@
+import json
+
+import pytest
+
+from helpers import config
+
+
+def test_seed_profile_is_the_coursework_protocol():
+    p = config.get_profile("seed")
+    assert (p.n_images, p.image_size, p.val_size, p.batch_size) == (5000, 128, 1000, 64)
+    assert (p.epochs, p.learning_rate, p.weight_decay) == (60, 5e-5, 1e-5)
+    assert (p.stage1_epochs, p.stage1_learning_rate, p.stage1_weight_decay) == (10, 1e-4, 1e-5)
+    assert (p.stage2_epochs, p.stage2_learning_rate, p.stage2_weight_decay) == (25, 1e-5, 1e-6)
+    assert p.stage2_unfrozen_layers == 4 and p.filters == (32, 64, 128, 256) and p.augment
+
+
+def test_smoke_and_full_profiles():
+    smoke = config.get_profile("smoke")
+    assert smoke.n_images <= 500 and smoke.image_size == 64
+    assert smoke.epochs == smoke.stage1_epochs == smoke.stage2_epochs == 1
+    full = config.get_profile("full")
+    assert full.n_images is None and full.image_size == 128 and full.epochs == 60
+
+
+def test_overrides_are_typed_and_change_the_hash():
+    base = config.get_profile("seed")
+    changed = config.get_profile("seed", config.parse_overrides(["epochs=5", "n_images=null", "filters=[8,16]"]))
+    assert changed.epochs == 5 and changed.n_images is None and changed.filters == (8, 16)
+    assert changed.hash != base.hash
+    assert config.get_profile("seed", {"learning_rate": 1}).learning_rate == 1.0
+
+
+def test_hash_is_stable_and_ignores_the_name():
+    assert config.get_profile("seed").hash == config.get_profile("seed").hash
+    same_as_smoke = config.get_profile("seed", {k: v for k, v in config.PROFILES["smoke"].to_dict().items()
+                                                 if k != "name"})
+    assert same_as_smoke.hash == config.get_profile("smoke").hash
+    assert json.loads(config.get_profile("seed").to_json())["filters"] == [32, 64, 128, 256]
+
+
+@pytest.mark.parametrize("overrides, message", [
+    ({"epoch": 5}, "unknown setting 'epoch'"),
+    ({"epochs": "five"}, "epochs must be int"),
+    ({"epochs": 0}, "epochs must be positive"),
+    ({"epochs": True}, "epochs must be int"),
+    ({"val_size": 1.5}, "between 0 and 1"),
+    ({"val_size": 6000}, "must be smaller than n_images"),
+    ({"image_size": None}, "image_size cannot be null"),
+])
+def test_bad_overrides_say_what_is_wrong(overrides, message):
+    with pytest.raises(ValueError, match=message):
+        config.get_profile("seed", overrides)
+
+
+def test_unknown_profile_and_bad_pair():
+    with pytest.raises(ValueError, match="unknown profile 'fast'; choose one of: seed, smoke, full"):
+        config.get_profile("fast")
+    with pytest.raises(ValueError, match="key=value"):
+        config.parse_overrides(["epochs"])

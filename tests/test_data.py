@@ -1,0 +1,147 @@
+import hashlib
+import tarfile
+import time
+
+import numpy as np
+import pytest
+
+from helpers import config, data
+from conftest import MALFORMED, face_names, jpeg_bytes
+
+
+def test_parse_name_reads_the_labels():
+    face = data.parse_name("UTKFace/26_1_2_20170116174525125.jpg.chip.jpg")
+    assert (face.age, face.gender, face.race) == (26, 1, 2)
+    assert face.name == "26_1_2_20170116174525125.jpg.chip.jpg"
+
+
+@pytest.mark.parametrize("name", MALFORMED + ["24_0_1_20170116220224657 .jpg.chip.jpg"])
+def test_the_real_malformed_names_are_rejected_by_name(name):
+    with pytest.raises(ValueError, match="not a UTKFace name") as err:
+        data.parse_name(f"UTKFace/{name}")
+    assert name in str(err.value)
+
+
+@pytest.mark.parametrize("name, message", [
+    ("0_1_2_20170116174525125.jpg.chip.jpg", "age 0"),
+    ("121_1_2_20170116174525125.jpg.chip.jpg", "age 121"),
+    ("30_2_2_20170116174525125.jpg.chip.jpg", "gender 2"),
+    ("30_1_5_20170116174525125.jpg.chip.jpg", "race 5"),
+])
+def test_labels_out_of_range_are_rejected(name, message):
+    with pytest.raises(ValueError, match=message):
+        data.parse_name(name)
+
+
+@pytest.mark.parametrize("kind", ["folder", "archive"])
+def test_sources_list_the_same_faces_and_skip_malformed(kind, face_folder, face_archive):
+    source = face_folder if kind == "folder" else face_archive
+    faces, skipped = data.list_faces(source)
+    assert sorted(f.name for f in faces) == sorted(face_names(40))
+    assert sorted(skipped["not a UTKFace name"]) == sorted(MALFORMED)
+
+
+def test_folder_and_archive_give_identical_splits(face_folder, face_archive):
+    profile = config.get_profile("smoke", {"n_images": 30, "val_size": 10, "image_size": 32})
+    a = data.load_splits(profile, face_folder, progress=False)
+    b = data.load_splits(profile, face_archive, progress=False)
+    assert a.train.names == b.train.names and a.val.names == b.val.names
+    np.testing.assert_array_equal(a.train.images, b.train.images)
+    assert a.train.images.shape == (20, 32, 32, 3) and a.train.images.dtype == np.uint8
+    assert a.info["skipped"]["not a UTKFace name"]["count"] == 5
+    assert a.info["files"] == 45 and a.info["usable"] == 40
+
+
+def test_labels_follow_their_images(face_folder):
+    profile = config.get_profile("smoke", {"n_images": 12, "val_size": 4, "image_size": 40})
+    splits = data.load_splits(profile, face_folder, progress=False, cache=False)
+    for faces in (splits.train, splits.val):
+        for i, name in enumerate(faces.names):
+            face = data.parse_name(name)
+            assert (faces.age[i], faces.gender[i], faces.race[i]) == (face.age, face.gender, face.race)
+            # 40 px files at 40 px: decoding is lossless apart from JPEG, so the pixels match the file
+            expected = data.decode_image((face_folder / name).read_bytes(), 40)
+            np.testing.assert_array_equal(faces.images[i], expected)
+
+
+def test_subset_and_split_depend_only_on_the_seed(face_folder):
+    profile = config.get_profile("smoke", {"n_images": 30, "val_size": 10, "image_size": 32})
+    first = data.load_splits(profile, face_folder, progress=False, cache=False)
+    again = data.load_splits(profile, face_folder, progress=False, cache=False)
+    other = data.load_splits(config.get_profile("smoke", {"n_images": 30, "val_size": 10, "image_size": 32,
+                                                          "seed": 7}), face_folder, progress=False, cache=False)
+    assert first.train.names == again.train.names and first.val.names == again.val.names
+    assert first.val.names != other.val.names
+    assert not set(first.train.names) & set(first.val.names)
+
+
+def test_subset_ignores_the_listing_order():
+    faces = [data.parse_name(n) for n in face_names(50)]
+    a = data.select_subset(faces, 20, seed=3)
+    b = data.select_subset(list(reversed(faces)), 20, seed=3)
+    assert a == b
+
+
+def test_second_load_hits_the_cache(face_archive):
+    profile = config.get_profile("smoke", {"n_images": 30, "val_size": 10, "image_size": 32})
+    cold = data.load_splits(profile, face_archive, progress=False)
+    warm = data.load_splits(profile, face_archive, progress=False)
+    assert (cold.info["cache"], warm.info["cache"]) == ("miss", "hit")
+    assert warm.train.names == cold.train.names
+    np.testing.assert_array_equal(warm.val.images, cold.val.images)
+
+
+def test_fractional_validation_size(face_folder):
+    profile = config.get_profile("smoke", {"n_images": None, "val_size": 0.25, "image_size": 32})
+    splits = data.load_splits(profile, face_folder, progress=False)
+    assert (len(splits.train), len(splits.val)) == (30, 10)
+
+
+def test_asking_for_more_images_than_exist_says_how_many(face_folder):
+    profile = config.get_profile("smoke", {"n_images": 100, "val_size": 10, "image_size": 32})
+    with pytest.raises(data.DataError, match="asks for 100 images but the source has only 40"):
+        data.load_splits(profile, face_folder, progress=False)
+
+
+def test_missing_source_explains_how_to_get_utkface(tmp_path, monkeypatch):
+    monkeypatch.delenv("UTKFACE", raising=False)
+    monkeypatch.setattr(config, "DATA_DIR", tmp_path / "nowhere")
+    with pytest.raises(data.DataError, match="no UTKFace data found.*UTKFACE="):
+        data.resolve_source()
+    with pytest.raises(data.DataError, match="does not exist"):
+        data.resolve_source(tmp_path / "missing.tar.gz")
+
+
+def test_environment_variable_names_the_source(face_archive, monkeypatch):
+    monkeypatch.setenv("UTKFACE", str(face_archive))
+    assert data.resolve_source() == face_archive.resolve()
+
+
+def test_unsafe_archive_members_are_refused(tmp_path):
+    path = tmp_path / "evil.tar.gz"
+    payload = tmp_path / "x.jpg"
+    payload.write_bytes(jpeg_bytes(0))
+    with tarfile.open(path, "w:gz") as tar:
+        tar.add(payload, arcname="../30_1_0_20170116174525125.jpg.chip.jpg")
+    with pytest.raises(data.DataError, match="unsafe path"):
+        data.list_faces(path)
+
+
+def test_download_verifies_the_checksum(tmp_path, face_archive):
+    good = hashlib.sha256(face_archive.read_bytes()).hexdigest()
+    dest = data.download_utkface(tmp_path / "dl" / "UTKFace.tar.gz", url=face_archive.as_uri(), sha256=good)
+    assert dest.read_bytes() == face_archive.read_bytes()
+    with pytest.raises(data.DataError, match="expected 0000"):
+        data.download_utkface(tmp_path / "bad" / "UTKFace.tar.gz", url=face_archive.as_uri(), sha256="0000")
+    assert not list((tmp_path / "bad").iterdir())  # nothing half-downloaded is left behind
+    with pytest.raises(data.DataError, match="could not download"):
+        data.download_utkface(tmp_path / "off" / "UTKFace.tar.gz", url=(tmp_path / "absent").as_uri())
+
+
+def test_unreadable_images_are_skipped_and_counted(face_folder):
+    (face_folder / face_names(1)[0]).write_bytes(b"not a jpeg")
+    profile = config.get_profile("smoke", {"n_images": None, "val_size": 5, "image_size": 32})
+    splits = data.load_splits(profile, face_folder, progress=False)
+    assert len(splits.train) + len(splits.val) == 39
+    assert splits.info["skipped"]["unreadable image"] == {"count": 1, "examples": [face_names(1)[0]]}
+    assert "skipped 6" in data.describe_skipped(splits.info)

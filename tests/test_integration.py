@@ -1,0 +1,93 @@
+"""``python -m helpers train`` for both models, smoke profile, on real UTKFace images from ../shared."""
+
+import json
+import os
+import subprocess
+import sys
+
+import keras
+import pandas as pd
+import pytest
+
+import helpers.models  # noqa: F401  (registers the VGG16Preprocess layer for loading)
+from helpers import config
+from conftest import REAL_DATA, REAL_WEIGHTS, ROOT, needs_real_data
+
+pytestmark = [needs_real_data, pytest.mark.slow]
+SMOKE = config.get_profile("smoke")
+
+
+@pytest.fixture(scope="module")
+def runs(tmp_path_factory):
+    """Train both models once; returns {model: (output folder, stdout)}."""
+    base = tmp_path_factory.mktemp("runs")
+    env = dict(os.environ, UTKFACE=str(REAL_DATA), VGG16_WEIGHTS=str(REAL_WEIGHTS),
+               HELPERS_CACHE_DIR=str(base / "cache"))
+    out = {}
+    for model in config.MODELS:
+        result = subprocess.run(
+            [sys.executable, "-m", "helpers", "train", "--model", model, "--profile", "smoke",
+             "--out", str(base / model)],
+            cwd=ROOT, env=env, capture_output=True, text=True, timeout=600,
+        )
+        assert result.returncode == 0, result.stderr[-3000:]
+        out[model] = (base / model, result.stdout)
+    return out
+
+
+@pytest.mark.parametrize("model", config.MODELS)
+def test_every_output_file_is_written(runs, model):
+    folder, stdout = runs[model]
+    for name in ("metrics.json", f"history_{model}.csv", f"predictions_val_{model}.csv", "manifest.json",
+                 f"{model}.keras"):
+        assert (folder / name).is_file() and (folder / name).stat().st_size > 0, name
+    assert "skipped 5: 5 not a UTKFace name" in stdout
+    assert "validation gender accuracy" in stdout
+
+
+@pytest.mark.parametrize("model", config.MODELS)
+def test_metrics_history_and_predictions_agree(runs, model):
+    folder, _ = runs[model]
+    metrics = json.loads((folder / "metrics.json").read_text())
+    history = pd.read_csv(folder / f"history_{model}.csv")
+    predictions = pd.read_csv(folder / f"predictions_val_{model}.csv")
+    assert 0 <= metrics["val_gender_accuracy"] <= 1 and metrics["val_age_mae"] > 0
+    for key in ("train_gender_accuracy", "train_age_mae", "val_gender_loss"):
+        assert key in metrics
+    assert len(predictions) == SMOKE.val_size
+    assert list(predictions.columns) == ["file", "age", "gender", "race", "pred_age", "prob_female", "pred_gender"]
+    assert metrics["val_gender_accuracy"] == pytest.approx(metrics["val_gender_accuracy_from_predictions"], abs=1e-6)
+    assert metrics["val_age_mae"] == pytest.approx(metrics["val_age_mae_from_predictions"], rel=1e-3)
+    assert history["val_age_mae"].iloc[-1] == pytest.approx(metrics["val_age_mae"])
+    if model == "vgg16":
+        assert history["stage"].tolist() == [1] * SMOKE.stage1_epochs + [2] * SMOKE.stage2_epochs
+        assert history["epoch"].tolist() == list(range(1, SMOKE.stage1_epochs + SMOKE.stage2_epochs + 1))
+    else:
+        assert len(history) == SMOKE.epochs
+
+
+@pytest.mark.parametrize("model", config.MODELS)
+def test_manifest_records_the_run(runs, model):
+    folder, _ = runs[model]
+    manifest = json.loads((folder / "manifest.json").read_text())
+    assert manifest["hash"] == SMOKE.hash and manifest["profile"] == SMOKE.to_dict()
+    assert manifest["data"]["files"] == 21707 and manifest["data"]["usable"] == 21702
+    assert manifest["data"]["n_train"] + manifest["data"]["n_val"] == SMOKE.n_images
+    assert manifest["backend"] == keras.backend.backend() and manifest["versions"]["keras"] == keras.__version__
+    assert manifest["started"] <= manifest["finished"]
+    if model == "vgg16":
+        assert manifest["weights"]["sha256"] == helpers.models.HED_VGG16_SHA256
+        assert "not ImageNet" in manifest["weights"]["label"]
+
+
+@pytest.mark.parametrize("model", config.MODELS)
+def test_the_model_reloads_in_safe_mode_and_predicts_the_same(runs, model):
+    folder, _ = runs[model]
+    reloaded = keras.models.load_model(folder / f"{model}.keras", safe_mode=True)
+    predictions = pd.read_csv(folder / f"predictions_val_{model}.csv")
+    from helpers import data
+
+    splits = data.load_splits(SMOKE, REAL_DATA, progress=False)
+    assert splits.val.names == predictions["file"].tolist()
+    again = reloaded.predict(splits.val.images[:8], verbose=0)
+    assert again["age"].reshape(-1) == pytest.approx(predictions["pred_age"][:8].to_numpy(), abs=1e-3)

@@ -1,0 +1,166 @@
+"""The architecture facts of the study, checked layer by layer."""
+
+import keras
+import numpy as np
+import pytest
+
+from helpers import config, models, training
+
+SEED = config.get_profile("seed")
+# The seed's augmentation, as Keras itself normalises these arguments.
+AUGMENTATION = [keras.layers.RandomFlip("horizontal"), keras.layers.RandomRotation(0.10),
+                keras.layers.RandomZoom(0.10), keras.layers.RandomTranslation(0.10, 0.10),
+                keras.layers.RandomContrast(0.10, value_range=(0, 255))]
+
+
+@pytest.fixture(scope="module")
+def custom():
+    return models.describe("custom", SEED)
+
+
+@pytest.fixture(scope="module")
+def vgg():
+    return models.describe("vgg16", SEED)
+
+
+def _layers(description, class_name):
+    return [layer for layer in description["layers"] if layer["class_name"] == class_name]
+
+
+def _check_augmentation(description):
+    found = description["layers"][1:6]
+    for layer, expected in zip(found, AUGMENTATION):
+        assert layer["class_name"] == type(expected).__name__
+        for key, value in expected.get_config().items():
+            if key not in ("name", "seed"):
+                assert layer["config"][key] == value, (layer["class_name"], key)
+
+
+def _check_heads(description, age_dropout, gender_dropout):
+    by_name = {layer["name"]: layer for layer in description["layers"]}
+    assert by_name["age_dropout"]["config"]["rate"] == age_dropout
+    assert by_name["gender_dropout"]["config"]["rate"] == gender_dropout
+    for branch in ("age_dense", "gender_dense"):
+        assert (by_name[branch]["config"]["units"], by_name[branch]["config"]["activation"]) == (256, "relu")
+    assert (by_name["age"]["config"]["units"], by_name["age"]["config"]["activation"]) == (1, "linear")
+    assert (by_name["gender"]["config"]["units"], by_name["gender"]["config"]["activation"]) == (1, "sigmoid")
+
+
+def test_custom_cnn_layer_order(custom):
+    _check_augmentation(custom)
+    names = [layer["class_name"] for layer in custom["layers"]]
+    block = ["Conv2D", "BatchNormalization", "ReLU", "MaxPooling2D"]
+    assert names[:7] == ["InputLayer", *[type(a).__name__ for a in AUGMENTATION], "Rescaling"]
+    assert names[7:23] == block * 4
+    assert names[23:27] == ["Flatten", "Dense", "BatchNormalization", "ReLU"]
+
+
+def test_custom_cnn_convolutions(custom):
+    convs = _layers(custom, "Conv2D")
+    assert [c["config"]["filters"] for c in convs] == [32, 64, 128, 256]
+    for conv in convs:
+        assert conv["config"]["kernel_size"] == (3, 3) or conv["config"]["kernel_size"] == [3, 3]
+        assert conv["config"]["padding"] == "same" and conv["config"]["use_bias"] is False
+    pools = _layers(custom, "MaxPooling2D")
+    assert all(tuple(p["config"]["pool_size"]) == (2, 2) for p in pools)
+
+
+def test_custom_cnn_shared_dense_and_heads(custom):
+    shared = next(layer for layer in custom["layers"] if layer["name"] == "shared_dense")
+    assert shared["config"]["units"] == 512 and shared["config"]["use_bias"] is False
+    _check_heads(custom, 0.20, 0.30)
+    assert custom["trainable_params"] == {"train": 9_041_698}
+
+
+def test_vgg16_stage1_trains_only_the_head(vgg):
+    _check_augmentation(vgg)
+    assert round(vgg["trainable_params"]["stage1"] / 1e6, 2) == 4.46  # as in the coursework, at 128 px
+    head = next(layer for layer in vgg["layers"] if layer["name"] == "head_dense")
+    assert head["config"]["units"] == 512
+    _check_heads(vgg, 0.40, 0.30)
+    conv_layers = [layer for layer in vgg["layers"] if layer["name"].startswith("block")]
+    assert len(_layers(vgg, "Conv2D")) == 13
+    assert not any(layer["trainable"] for layer in conv_layers)
+    assert [layer["class_name"] for layer in vgg["layers"]][6] == "VGG16Preprocess"
+
+
+def test_vgg16_stage2_unfreezes_exactly_block5():
+    model = models.build_vgg16(SEED, weights=None)
+    models.set_vgg16_stage(model, 2, SEED.stage2_unfrozen_layers)
+    base = model.get_layer("vgg16")
+    unfrozen = [layer.name for layer in base.layers if layer.trainable and layer.weights or
+                layer.trainable and layer.name == "block5_pool"]
+    assert unfrozen == ["block5_conv1", "block5_conv2", "block5_conv3", "block5_pool"]
+    block5 = sum(int(np.prod(w.shape)) for w in base.trainable_weights)
+    assert block5 == 3 * (3 * 3 * 512 * 512 + 512)
+    models.set_vgg16_stage(model, 1)
+    assert not base.trainable_weights
+
+
+def test_vgg16_preprocess_matches_keras():
+    images = np.random.default_rng(0).uniform(0, 255, (2, 32, 32, 3)).astype("float32")
+    ours = keras.ops.convert_to_numpy(models.VGG16Preprocess()(images))
+    np.testing.assert_allclose(ours, keras.applications.vgg16.preprocess_input(images.copy()), rtol=1e-6)
+
+
+def test_optimizer_and_losses():
+    model = models.build_custom_cnn(config.get_profile("smoke"))
+    models.compile_model(model, SEED.learning_rate, SEED.weight_decay)
+    assert isinstance(model.optimizer, keras.optimizers.AdamW)
+    assert np.isclose(float(model.optimizer.learning_rate), 5e-5)
+    assert np.isclose(model.optimizer.weight_decay, 1e-5)
+    assert model.loss == {"age": "mae", "gender": "binary_crossentropy"}
+
+
+@pytest.mark.parametrize("model, size, message", [("custom", 72, "multiple of 16"), ("vgg16", 80, "multiple of 32")])
+def test_image_size_must_fit_the_stride(model, size, message):
+    with pytest.raises(ValueError, match=message):
+        models.build_model(model, config.get_profile("smoke", {"image_size": size}), weights=None)
+
+
+def test_weights_resolution(tmp_path, monkeypatch):
+    monkeypatch.delenv("VGG16_WEIGHTS", raising=False)
+    assert models.resolve_weights("env") == "imagenet"
+    assert models.resolve_weights("none") is None
+    with pytest.raises(ValueError, match="does not exist"):
+        models.resolve_weights(tmp_path / "missing.weights.h5")
+    file = tmp_path / "w.weights.h5"
+    file.write_bytes(b"x")
+    monkeypatch.setenv("VGG16_WEIGHTS", str(file))
+    assert models.resolve_weights("env") == str(file)
+    assert models.describe_weights(str(file))["label"].startswith("local weights file")
+
+
+def test_weights_that_are_not_vgg16_are_reported(tmp_path):
+    file = tmp_path / "other.weights.h5"
+    keras.Sequential([keras.Input((4,)), keras.layers.Dense(2)]).save_weights(file)
+    with pytest.raises(ValueError, match="could not load VGG16 weights"):
+        models.build_vgg16(config.get_profile("smoke"), weights=str(file))
+
+
+def test_a_few_training_steps_lower_the_loss_on_a_fixed_batch():
+    keras.utils.set_random_seed(0)
+    profile = config.get_profile("smoke", {"image_size": 32})
+    model = models.build_custom_cnn(profile)
+    models.compile_model(model, learning_rate=1e-3, weight_decay=1e-5)
+    rng = np.random.default_rng(0)
+    images = rng.integers(0, 256, (16, 32, 32, 3)).astype("uint8")
+    targets = {"age": rng.uniform(1, 90, 16).astype("float32"),
+               "gender": rng.integers(0, 2, 16).astype("float32")}
+    before = model.evaluate(images, targets, verbose=0, return_dict=True)["loss"]
+    for _ in range(5):
+        model.train_on_batch(images, targets)
+    after = model.evaluate(images, targets, verbose=0, return_dict=True)["loss"]
+    assert after < before
+
+
+def test_history_and_final_metrics_agree_with_predictions():
+    import pandas as pd
+
+    history = pd.DataFrame([{f"{p}{k}": 0.5 for p in ("", "val_") for k in training.HISTORY_METRICS}])
+    predictions = pd.DataFrame({"age": [20, 30], "gender": [0, 1], "pred_age": [22.0, 27.0],
+                                "prob_female": [0.2, 0.4], "pred_gender": [0, 0]})
+    metrics = training.final_metrics(history, predictions)
+    assert metrics["val_gender_accuracy_from_predictions"] == 0.5
+    assert metrics["val_age_mae_from_predictions"] == 2.5
+    assert metrics["epochs_run"] == 1 and metrics["train_gender_accuracy"] == 0.5
