@@ -1,12 +1,14 @@
-# make test | make report PROFILE=seed | make train MODEL=custom PROFILE=smoke | make data
+# make test | make report PROFILE=seed [RETRAIN=1] | make train PROFILE=smoke | make data
 PYTHON ?= python3
 VENV := .venv
 PY := $(VENV)/bin/python
 PROFILE ?= seed
 MODELS := custom vgg16
 RESULTS := results/$(PROFILE)
+NOTEBOOKS := 01_data_analysis 02_custom_cnn 03_vgg16_transfer 04_comparison
+RETRAIN_FLAG := $(if $(RETRAIN),True,False)
 
-.PHONY: install test train report data describe clean
+.PHONY: install test train notebooks report pdf-tools sync data clean
 
 install: $(VENV)/.installed
 
@@ -16,7 +18,7 @@ $(VENV)/.installed: pyproject.toml
 	$(PY) -m pip install -q -e ".[dev]"
 	touch $@
 
-test: install
+test: install pdf-tools
 	$(PY) -m pytest
 
 # Train both models for PROFILE unless their results are already on disk (RETRAIN=1 forces it).
@@ -29,7 +31,28 @@ train: install
 	  fi; \
 	done
 
-report: train
+# Execute the four notebooks (the jupytext .py files are the source) into runs/<profile>/, then build the report.
+notebooks: install
+	@mkdir -p runs/$(PROFILE)
+	@$(PY) -m helpers plan --profile $(PROFILE) $(if $(RETRAIN),--retrain)
+	@for nb in $(NOTEBOOKS); do \
+	  echo "== $$nb ($(PROFILE))"; \
+	  $(VENV)/bin/jupytext --to ipynb --output - notebooks/$$nb.py \
+	  | $(PY) -m papermill - runs/$(PROFILE)/$$nb.ipynb -k python3 --cwd notebooks --log-output \
+	      -p profile $(PROFILE) -p retrain $(RETRAIN_FLAG) || exit $$?; \
+	done
+
+report: notebooks pdf-tools
+	$(PY) -m helpers report --profile $(PROFILE)
+
+# Headless Chromium prints the PDF; install it when missing (Debian/Ubuntu, needs root).
+pdf-tools:
+	@command -v chromium >/dev/null || command -v chromium-browser >/dev/null || \
+	  (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium poppler-utils)
+
+# Re-pair every notebook with its .py (after editing either one).
+sync: install
+	$(VENV)/bin/jupytext --sync notebooks/*.py
 
 # Download UTKFace.tar.gz into data/ (checksum verified); needs internet.
 data: install

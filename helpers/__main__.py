@@ -37,6 +37,28 @@ def build_parser() -> argparse.ArgumentParser:
 
     describe = commands.add_parser("describe", help="print the model's layers and parameter counts as JSON")
     _profile_args(describe)
+
+    bench = commands.add_parser("bench", help="measure training and prediction throughput on this machine")
+    _profile_args(bench)
+    bench.add_argument("--steps", type=int, default=10, help="timed training batches (default 10)")
+    bench.add_argument("--synthetic", action="store_true", help="random images instead of UTKFace")
+    bench.add_argument("--data", default=None, help="UTKFace folder or .tar.gz (default: $UTKFACE, then data/)")
+    bench.add_argument("--json", action="store_true", help="print one JSON line")
+    bench.add_argument("--record", metavar="LABEL", help="also store the result in benchmarks/throughput.json")
+
+    plan = commands.add_parser("plan", help="say what `make report` will train and how long it should take")
+    plan.add_argument("--profile", default="seed", choices=list(config.PROFILES), help="named profile (seed)")
+    plan.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE")
+    plan.add_argument("--retrain", action="store_true", help="count models whose results are on disk too")
+
+    report = commands.add_parser("report", help="build report/build/<profile>/report.html and report.pdf")
+    report.add_argument("--profile", default="seed", choices=list(config.PROFILES), help="named profile (seed)")
+    report.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE",
+                        help="the overrides the runs were made with")
+    report.add_argument("--results-dir", default=None, help="results root (default: results/)")
+    report.add_argument("--figures-dir", default=None, help="figures root (default: figures/)")
+    report.add_argument("--out", default=None, help="output folder (default: report/build/<profile>/)")
+    report.add_argument("--no-pdf", action="store_true", help="write the HTML only")
     return parser
 
 
@@ -49,6 +71,24 @@ def main(argv=None) -> int:
             from . import models
 
             print(json.dumps(models.describe(args.model, profile), indent=1, default=str))
+        elif args.command == "bench":
+            from . import bench
+
+            if args.steps < 1:
+                raise ValueError(f"--steps must be at least 1, got {args.steps}")
+            result = bench.benchmark(args.model, profile, args.steps, args.synthetic, args.data)
+            if args.record:
+                bench.record(result, args.record)
+            print(json.dumps(result) if args.json else "\n".join(f"{k}: {v}" for k, v in result.items()))
+        elif args.command == "plan":
+            from . import bench
+
+            print("\n".join(bench.plan(profile, args.retrain)))
+        elif args.command == "report":
+            from . import report
+
+            written = report.build(profile, args.results_dir, args.figures_dir, args.out, pdf=not args.no_pdf)
+            print("report written: " + ", ".join(str(p) for p in written.values()))
         else:
             from . import training
 
@@ -58,7 +98,7 @@ def main(argv=None) -> int:
             print(f"{args.model} ({profile.name}, {profile.hash}): validation gender accuracy "
                   f"{metrics['val_gender_accuracy']:.3f}, age MAE {metrics['val_age_mae']:.2f} years; "
                   f"results in {args.out}")
-    except (ValueError, OSError) as err:
+    except (ValueError, OSError, RuntimeError) as err:
         if args.debug:
             raise
         print(f"error: {err}", file=sys.stderr)

@@ -32,6 +32,7 @@ RUNS_DIR = PROJ_ROOT / "runs"
 REPORT_DIR = PROJ_ROOT / "report"
 
 MODELS = ("custom", "vgg16")
+GITHUB_REPO = "utkface-study/age-gender-utkface"  # owner/name on GitHub: Colab badges and installs use it
 
 
 @dataclass(frozen=True)

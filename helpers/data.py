@@ -330,3 +330,33 @@ def describe_skipped(info: dict) -> str:
     total = sum(v["count"] for v in skipped.values())
     return f"Read {info['usable']} usable faces from {info['source']}; skipped {total}: " + "; ".join(parts)
 
+
+
+def summarize_labels(labels) -> dict:
+    """The dataset facts of the study's section 2.1, for a labels DataFrame (``FaceSet.labels()``)."""
+    per_age = labels["age"].value_counts().sort_index()
+    most, least = per_age.max(), per_age.min()
+    return {
+        "images": int(len(labels)),
+        "distinct_ages": int(per_age.size),
+        "age_min": int(labels["age"].min()),
+        "age_max": int(labels["age"].max()),
+        "mean_per_age": float(per_age.mean()),
+        "median_per_age": float(per_age.median()),
+        "most_frequent_age": int(per_age.idxmax()),
+        "most_frequent_count": int(most),
+        "least_frequent_ages": [int(a) for a in per_age[per_age == least].index],
+        "least_frequent_count": int(least),
+        "male": int((labels["gender"] == 0).sum()),
+        "female": int((labels["gender"] == 1).sum()),
+        "ethnicity": {RACES[r]: int((labels["race"] == r).sum()) for r in range(len(RACES))},
+    }
+
+
+def all_faces(splits: Splits) -> FaceSet:
+    """Train and validation together (the subset), validation first as drawn."""
+    return FaceSet(splits.val.names + splits.train.names,
+                   np.concatenate([splits.val.images, splits.train.images]),
+                   np.concatenate([splits.val.age, splits.train.age]),
+                   np.concatenate([splits.val.gender, splits.train.gender]),
+                   np.concatenate([splits.val.race, splits.train.race]))

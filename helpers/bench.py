@@ -1,0 +1,146 @@
+"""Throughput benchmark (``python -m helpers bench``) and run-time estimates from its recorded numbers."""
+
+from __future__ import annotations
+
+import json
+import os
+import platform
+import time
+from pathlib import Path
+
+import keras
+import numpy as np
+
+from . import config, data, models, results, training
+from .config import Profile
+
+RECORDS = config.PROJ_ROOT / "benchmarks" / "throughput.json"
+
+
+def forward_flops(model) -> tuple[int, int]:
+    """Multiply-adds ×2 of one image's forward pass: (all layers, trainable layers) — convolutions and dense."""
+    total = trainable = 0
+    for layer in models.flat_layers(model):
+        if isinstance(layer, keras.layers.Conv2D):
+            _, h, w, c_out = layer.output.shape
+            k_h, k_w, c_in, _ = layer.kernel.shape
+            flops = 2 * h * w * c_out * k_h * k_w * c_in
+        elif isinstance(layer, keras.layers.Dense):
+            flops = 2 * int(np.prod(layer.kernel.shape))
+        else:
+            continue
+        total += flops
+        trainable += flops if layer.trainable else 0
+    return int(total), int(trainable)
+
+
+def _time_fit(model, x, y, batch_size: int) -> float:
+    """Images per second of ``fit`` over ``x`` after a two-batch warm-up (compilation excluded)."""
+    warm = slice(0, 2 * batch_size)
+    model.fit(x[warm], {k: v[warm] for k, v in y.items()}, batch_size=batch_size, epochs=1, verbose=0)
+    start = time.perf_counter()
+    model.fit(x, y, batch_size=batch_size, epochs=1, verbose=0, shuffle=False)
+    return len(x) / (time.perf_counter() - start)
+
+
+def _time_predict(model, x, batch_size: int) -> float:
+    model.predict(x[: 2 * batch_size], batch_size=batch_size, verbose=0)
+    start = time.perf_counter()
+    model.predict(x, batch_size=batch_size, verbose=0)
+    return len(x) / (time.perf_counter() - start)
+
+
+def _images(profile: Profile, steps: int, synthetic: bool, source) -> tuple[np.ndarray, dict, dict]:
+    n = steps * profile.batch_size
+    if synthetic:
+        rng = np.random.default_rng(profile.seed)
+        x = rng.integers(0, 256, (n, profile.image_size, profile.image_size, 3), dtype=np.uint8)
+        return x, {"age": rng.uniform(1, 90, n).astype("float32"),
+                   "gender": rng.integers(0, 2, n).astype("float32")}, {}
+    start = time.perf_counter()
+    data.load_splits(profile, source, cache=False, progress=False)
+    cold = time.perf_counter() - start
+    data.load_splits(profile, source, progress=False)  # make sure the cache holds this subset
+    start = time.perf_counter()
+    splits = data.load_splits(profile, source, progress=False)
+    cached = time.perf_counter() - start
+    train = splits.train.take(np.arange(min(n, len(splits.train))))
+    return train.images, {"age": train.age.astype("float32"), "gender": train.gender.astype("float32")}, {
+        "load_seconds_cold": round(cold, 3), "load_seconds_cached": round(cached, 3)}
+
+
+def benchmark(model_name: str, profile: Profile, steps: int = 10, synthetic: bool = False, source=None) -> dict:
+    """Training and prediction throughput of ``model_name`` for ``profile`` on this machine.
+
+    Args:
+        steps: timed training batches (after a warm-up of two).
+        synthetic: random images instead of the profile's UTKFace subset (no data needed).
+
+    Returns:
+        One flat dict: ``train_images_per_s`` (stage 1 for VGG16, plus ``train_images_per_s_stage2``),
+        ``predict_images_per_s``, ``load_seconds_cold``/``_cached`` (None when synthetic), ``gflops_per_s``
+        (training, estimated as forward + 2× forward of the trainable layers), and the machine.
+    """
+    keras.utils.set_random_seed(profile.seed)
+    x, y, load = _images(profile, steps, synthetic, source)
+    model = models.build_model(model_name, profile, weights=None)  # the speed does not depend on the weights
+    out = {"model": model_name, "profile": profile.name, "hash": profile.hash, "image_size": profile.image_size,
+           "batch_size": profile.batch_size, "images_timed": int(len(x)), "synthetic": synthetic,
+           "load_seconds_cold": load.get("load_seconds_cold"), "load_seconds_cached": load.get("load_seconds_cached")}
+    stages = [1, 2] if model_name == "vgg16" else [None]
+    for stage in stages:
+        if stage:
+            models.set_vgg16_stage(model, stage, profile.stage2_unfrozen_layers)
+        models.compile_model(model, profile.learning_rate, profile.weight_decay)
+        speed = _time_fit(model, x, y, profile.batch_size)
+        total, trainable = forward_flops(model)
+        key = "train_images_per_s" if stage in (None, 1) else "train_images_per_s_stage2"
+        out[key] = round(speed, 2)
+        if stage in (None, 1):
+            out["gflops_per_s"] = round(speed * (total + 2 * trainable) / 1e9, 1)
+            out["forward_gflops_per_image"] = round(total / 1e9, 3)
+    out["predict_images_per_s"] = round(_time_predict(model, x, profile.batch_size), 2)
+    out.update(machine())
+    return out
+
+
+def machine() -> dict:
+    return {"backend": keras.backend.backend(), "keras": keras.__version__, "cpu_count": os.cpu_count(),
+            "platform": platform.platform(), "accelerators": training._accelerators()}
+
+
+def record(result: dict, label: str, path: Path = RECORDS) -> None:
+    """Keep ``result`` in the committed records under ``label`` (a machine name), for run-time estimates."""
+    records = json.loads(path.read_text()) if path.is_file() else {}
+    records.setdefault(label, {})[f"{result['model']}@{result['image_size']}"] = result
+    path.parent.mkdir(parents=True, exist_ok=True)
+    training.write_json(path, records)
+
+
+def estimate_minutes(model_name: str, profile: Profile, speeds: dict) -> float:
+    """Minutes a full training of ``profile`` should take at the recorded ``speeds`` (training + validation)."""
+    n = profile.n_images or 21702
+    n_val = data.validation_count(n, profile.val_size)
+    n_train, predict = n - n_val, speeds["predict_images_per_s"]
+    if model_name == "custom":
+        seconds = profile.epochs * (n_train / speeds["train_images_per_s"] + n_val / predict)
+    else:
+        seconds = (profile.stage1_epochs * (n_train / speeds["train_images_per_s"] + n_val / predict)
+                   + profile.stage2_epochs * (n_train / speeds["train_images_per_s_stage2"] + n_val / predict))
+    return seconds / 60
+
+
+def plan(profile: Profile, retrain: bool = False, results_dir=None) -> list[str]:
+    """What ``make report`` will train for ``profile`` and how long that should take, one line per model."""
+    records = json.loads(RECORDS.read_text()) if RECORDS.is_file() else {}
+    lines = []
+    for model_name in config.MODELS:
+        if not retrain and results.finished(model_name, profile, results_dir):
+            lines.append(f"{model_name}: results for {profile.name} ({profile.hash}) on disk, not retraining")
+            continue
+        estimates = [f"≈{estimate_minutes(model_name, profile, runs[key]):.0f} min on {label}"
+                     for label, runs in records.items()
+                     if (key := f"{model_name}@{profile.image_size}") in runs]
+        lines.append(f"{model_name}: will train for profile {profile.name} — "
+                     + ("; ".join(estimates) if estimates else "no benchmark recorded for this image size"))
+    return lines

@@ -1,0 +1,108 @@
+"""The HTML + PDF report: a Markdown/Jinja template filled with numbers read from a run's result files."""
+
+from __future__ import annotations
+
+import base64
+import json
+import shutil
+import subprocess
+import tempfile
+from pathlib import Path
+
+import jinja2
+import mistune
+
+from . import config, models, results
+from .config import Profile
+
+TEMPLATE = "report.md.j2"
+STYLE = "style.css"
+CHROMIUM_NAMES = ("chromium", "chromium-browser", "google-chrome", "google-chrome-stable")
+PAGE = """<!DOCTYPE html>
+<html lang="en"><head><meta charset="utf-8"><title>{title}</title><style>{style}</style></head>
+<body>{body}</body></html>
+"""
+
+
+def _figure_uri(folder: Path, name: str) -> str | None:
+    path = folder / f"{name}.png"
+    if not path.is_file():
+        return None
+    return "data:image/png;base64," + base64.b64encode(path.read_bytes()).decode()
+
+
+def context(profile: Profile, results_dir=None, figures_dir=None) -> dict:
+    """Everything the template reads: profile, data summary, runs, figures, parameter counts, notices."""
+    root = Path(results_dir or config.RESULTS_DIR) / profile.name
+    figures = Path(figures_dir or config.FIGURES_DIR) / profile.name
+    summary_path = root / "data_summary.json"
+    runs = results.load_available(profile, results_dir)
+    notices = []
+    if profile.hash != config.PROFILES["seed"].hash:
+        notices.append(f"This report was made with the <b>{profile.name}</b> profile (hash {profile.hash}), not the "
+                       "coursework's seed protocol: its numbers are not comparable with the coursework's.")
+    vgg = runs.get("vgg16")
+    if vgg and vgg.manifest["weights"]["source"] != "imagenet":
+        notices.append(f"VGG16 was trained from <b>{vgg.manifest['weights']['label']}</b>; the coursework used "
+                       "ImageNet weights.")
+    missing = [m for m in config.MODELS if m not in runs]
+    if missing:
+        notices.append("Not run yet for this profile: " + ", ".join(results.MODEL_NAMES[m] for m in missing)
+                       + ". Its sections say so; no number is shown for it.")
+    return {
+        "profile": profile,
+        "seed_profile": config.PROFILES["seed"],
+        "data": json.loads(summary_path.read_text()) if summary_path.is_file() else None,
+        "runs": runs,
+        "custom": runs.get("custom"),
+        "vgg": vgg,
+        "params": {m: models.describe(m, profile)["trainable_params"] for m in config.MODELS},
+        "figures": {p.stem: _figure_uri(figures, p.stem) for p in sorted(figures.glob("*.png"))},
+        "seed_reported": results.SEED_REPORTED,
+        "seed_dataset": results.SEED_DATASET,
+        "table": results.comparison_table(runs) if runs else None,
+        "notices": notices,
+    }
+
+
+def render_html(ctx: dict) -> str:
+    env = jinja2.Environment(loader=jinja2.FileSystemLoader(config.REPORT_DIR), undefined=jinja2.StrictUndefined,
+                             autoescape=False)
+    env.filters["f"] = lambda value, digits=2: f"{value:.{digits}f}"
+    env.filters["thousands"] = lambda value: f"{value:,}"
+    markdown = env.get_template(TEMPLATE).render(**ctx)
+    body = mistune.create_markdown(escape=False, plugins=["table"])(markdown)
+    style = (config.REPORT_DIR / STYLE).read_text()
+    return PAGE.format(title="Age and gender from a face: custom CNN vs VGG16 transfer", style=style, body=body)
+
+
+def find_chromium() -> str:
+    for name in CHROMIUM_NAMES:
+        if path := shutil.which(name):
+            return path
+    raise FileNotFoundError("no Chromium found to print the PDF: install it (Debian: apt-get install chromium) "
+                            "or build the HTML only (--no-pdf)")
+
+
+def html_to_pdf(html: Path, pdf: Path) -> Path:
+    """Print ``html`` to an A4 PDF with headless Chromium (offline; no browser download)."""
+    with tempfile.TemporaryDirectory() as profile_dir:
+        command = [find_chromium(), "--headless", "--no-sandbox", "--disable-gpu", "--no-pdf-header-footer",
+                   "--disable-background-networking", "--disable-component-update", "--no-first-run",
+                   f"--user-data-dir={profile_dir}", f"--print-to-pdf={pdf}", html.resolve().as_uri()]
+        done = subprocess.run(command, capture_output=True, text=True, timeout=180)
+    if done.returncode or not pdf.is_file():
+        raise RuntimeError(f"Chromium could not print {html} to PDF: {done.stderr.strip()[-500:]}")
+    return pdf
+
+
+def build(profile: Profile, results_dir=None, figures_dir=None, out_dir=None, pdf: bool = True) -> dict:
+    """Write ``report.html`` (self-contained) and ``report.pdf`` to ``report/build/<profile>/``."""
+    out = Path(out_dir or config.REPORT_DIR / "build" / profile.name)
+    out.mkdir(parents=True, exist_ok=True)
+    html = out / "report.html"
+    html.write_text(render_html(context(profile, results_dir, figures_dir)))
+    written = {"html": html}
+    if pdf:
+        written["pdf"] = html_to_pdf(html, out / "report.pdf")
+    return written

@@ -1,0 +1,116 @@
+"""Results of a run on disk (results/<profile>/<model>/): find, check, train when missing, load."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from pathlib import Path
+
+import pandas as pd
+
+from . import config
+from .config import Profile
+
+MODEL_NAMES = {"custom": "Custom CNN", "vgg16": "VGG16 transfer"}
+
+# What the coursework reported (final epoch, train / validation).
+SEED_REPORTED = {
+    "custom": {"train_gender_accuracy": 0.87, "val_gender_accuracy": 0.86, "train_age_mae": 6.4, "val_age_mae": 8.5},
+    "vgg16": {"train_gender_accuracy": 0.89, "val_gender_accuracy": 0.88, "train_age_mae": 5.4, "val_age_mae": 7.6},
+}
+
+
+@dataclass
+class RunResults:
+    """The small files a finished run leaves behind."""
+
+    model: str
+    folder: Path
+    metrics: dict
+    manifest: dict
+    history: pd.DataFrame
+    predictions: pd.DataFrame
+
+
+def run_folder(model: str, profile: Profile, results_dir=None) -> Path:
+    return Path(results_dir or config.RESULTS_DIR) / profile.name / model
+
+
+def load(model: str, folder) -> RunResults:
+    """Read a finished run; ``FileNotFoundError`` if it has no ``metrics.json``."""
+    folder = Path(folder)
+    if not (folder / "metrics.json").is_file():
+        raise FileNotFoundError(f"no finished {model} run in {folder} (metrics.json missing)")
+    return RunResults(
+        model=model,
+        folder=folder,
+        metrics=json.loads((folder / "metrics.json").read_text()),
+        manifest=json.loads((folder / "manifest.json").read_text()),
+        history=pd.read_csv(folder / f"history_{model}.csv"),
+        predictions=pd.read_csv(folder / f"predictions_val_{model}.csv"),
+    )
+
+
+def finished(model: str, profile: Profile, results_dir=None) -> bool:
+    """True when results for exactly this profile are on disk; ``ValueError`` if they belong to other settings."""
+    folder = run_folder(model, profile, results_dir)
+    if not (folder / "metrics.json").is_file():
+        return False
+    recorded = json.loads((folder / "manifest.json").read_text()).get("hash")
+    if recorded != profile.hash:
+        raise ValueError(
+            f"{folder} holds results of other settings (hash {recorded}, this profile is {profile.hash}); "
+            "retrain (retrain=True / RETRAIN=1) or choose another results_dir"
+        )
+    return True
+
+
+def load_for(model: str, profile: Profile, results_dir=None) -> RunResults:
+    """This profile's finished run, checked against its hash (never another profile's results)."""
+    if not finished(model, profile, results_dir):
+        raise FileNotFoundError(f"no {model} results for profile {profile.name} in "
+                                f"{run_folder(model, profile, results_dir)}: run its training notebook first")
+    return load(model, run_folder(model, profile, results_dir))
+
+
+def load_available(profile: Profile, results_dir=None) -> dict[str, RunResults]:
+    """The finished runs of this profile, by model (models not run yet are left out)."""
+    return {m: load_for(m, profile, results_dir) for m in config.MODELS if finished(m, profile, results_dir)}
+
+
+def get(model: str, profile: Profile, results_dir=None, retrain: bool = False, data=None, weights="env",
+        overrides=None) -> RunResults:
+    """The run's results: loaded from disk when present for this profile, else trained now."""
+    if retrain or not finished(model, profile, results_dir):
+        from . import training
+
+        training.train(model, profile, run_folder(model, profile, results_dir), source=data or None,
+                       weights=weights, overrides=overrides, verbose=2)
+    return load_for(model, profile, results_dir)
+
+
+def comparison_table(runs: dict[str, RunResults]) -> pd.DataFrame:
+    """Final train/validation accuracy, loss and MAE of each model beside the coursework's numbers."""
+    rows = []
+    for model, run in runs.items():
+        m = run.metrics
+        rows.append({
+            "model": model,
+            "train gender accuracy": m["train_gender_accuracy"],
+            "val gender accuracy": m["val_gender_accuracy"],
+            "train gender loss": m["train_gender_loss"],
+            "val gender loss": m["val_gender_loss"],
+            "train age MAE": m["train_age_mae"],
+            "val age MAE": m["val_age_mae"],
+            "accuracy gap (train - val)": m["train_gender_accuracy"] - m["val_gender_accuracy"],
+            "MAE gap (val - train)": m["val_age_mae"] - m["train_age_mae"],
+            "seed: val gender accuracy": SEED_REPORTED[model]["val_gender_accuracy"],
+            "seed: val age MAE": SEED_REPORTED[model]["val_age_mae"],
+        })
+    return pd.DataFrame(rows).set_index("model")
+
+MODEL_NAMES = {"custom": "Custom CNN", "vgg16": "VGG16 transfer"}
+
+# What the coursework reported about its 5,000-image subset (section 2.1).
+SEED_DATASET = {"images": 5000, "distinct_ages": 96, "mean_per_age": 52, "median_per_age": 32,
+                "most_frequent_age": 26, "most_frequent_count": 517, "male": 2416, "female": 2584}

@@ -1,0 +1,104 @@
+# ---
+# jupyter:
+#   jupytext:
+#     cell_metadata_filter: tags,-all
+#     formats: ipynb,py:percent
+#     notebook_metadata_filter: kernelspec,jupytext
+#     text_representation:
+#       extension: .py
+#       format_name: percent
+#       format_version: '1.3'
+#       jupytext_version: 1.19.6
+#   kernelspec:
+#     display_name: Python 3 (ipykernel)
+#     language: python
+#     name: python3
+# ---
+
+# %% [markdown]
+# # 01 · The data set
+# [![Open In Colab](https://colab.research.google.com/assets/colab-badge.svg)](https://colab.research.google.com/github/utkface-study/age-gender-utkface/blob/main/notebooks/01_data_analysis.ipynb)
+#
+# UTKFace's "aligned & cropped" faces carry their labels in the file name:
+# `<age>_<gender>_<race>_<datetime>.jpg.chip.jpg`. This notebook draws the profile's subset exactly as the
+# training notebooks do and analyses it as the coursework's section 2.1 did.
+
+# %%
+# Colab only: install this project's package (does nothing elsewhere).
+import subprocess
+import sys
+
+if "google.colab" in sys.modules:
+    subprocess.run([sys.executable, "-m", "pip", "install", "-q",
+                    "git+https://github.com/utkface-study/age-gender-utkface.git"], check=True)
+
+# %% tags=["parameters"]
+profile = "seed"  # str: named profile (seed, smoke, full)
+overrides = {}  # dict: profile fields to change, e.g. {"n_images": 2000}
+data = ""  # str: UTKFace folder or .tar.gz (empty: $UTKFACE, then data/)
+results_dir = ""  # str: results root (empty: results/ in the project)
+figures_dir = ""  # str: figures root (empty: figures/ in the project)
+retrain = False  # bool: unused here (the data analysis always runs); kept so every notebook takes the same flags
+
+# %%
+import json
+from pathlib import Path
+
+import pandas as pd
+
+from helpers import config, notebook, plots
+from helpers import data as utk
+from helpers.results import SEED_DATASET
+
+cfg = notebook.setup(profile, overrides)
+source = notebook.colab_setup(data) or None
+out_dir = Path(results_dir or config.RESULTS_DIR) / cfg.name
+
+# %% [markdown]
+# ## Loading the subset
+# The loader reads the archive (or folder) once, skips files whose names are malformed (the original release
+# has five), draws `n_images` faces with the profile's seed and splits them into training and validation.
+
+# %%
+splits = utk.load_splits(cfg, source)
+print(utk.describe_skipped(splits.info))
+subset = utk.all_faces(splits)
+labels = subset.labels()
+print(f"{len(splits.train)} training and {len(splits.val)} validation images of {cfg.image_size}×{cfg.image_size} px")
+
+# %% [markdown]
+# ## Section 2.1 facts, beside the coursework's
+# The coursework's numbers describe its own 5,000-image draw; ours are computed on this profile's subset.
+
+# %%
+summary = utk.summarize_labels(labels)
+summary["source_files"] = splits.info["files"]
+summary["source_usable"] = splits.info["usable"]
+rows = ["images", "distinct_ages", "mean_per_age", "median_per_age", "most_frequent_age", "most_frequent_count",
+        "male", "female"]
+pd.DataFrame({"this subset": [summary[k] for k in rows], "coursework": [SEED_DATASET[k] for k in rows]}, index=rows)
+
+# %%
+print(f"ages {summary['age_min']}-{summary['age_max']}; least frequent: {summary['least_frequent_ages']} "
+      f"({summary['least_frequent_count']} image(s) each)")
+pd.Series(summary["ethnicity"], name="images").to_frame()
+
+# %%
+out_dir.mkdir(parents=True, exist_ok=True)
+(out_dir / "data_summary.json").write_text(json.dumps(summary, indent=2) + "\n")
+
+# %% [markdown]
+# ## Figure 1 · Sample faces
+
+# %%
+fig = plots.sample_grid(subset, n=16, seed=cfg.seed)
+plots.save_fig(fig, "fig1_sample_faces", cfg.name, figures_dir or None)
+
+# %% [markdown]
+# ## Figure 2 · Age distribution
+# Ages are far from uniform: young adults dominate, children under five form a second peak, and very old ages
+# have a handful of images each — a first reason to expect larger age errors at the extremes.
+
+# %%
+fig = plots.age_distribution(labels)
+plots.save_fig(fig, "fig2_age_distribution", cfg.name, figures_dir or None)

@@ -1,0 +1,83 @@
+# ---
+# jupyter:
+#   jupytext:
+#     cell_metadata_filter: tags,-all
+#     formats: ipynb,py:percent
+#     notebook_metadata_filter: kernelspec,jupytext
+#     text_representation:
+#       extension: .py
+#       format_name: percent
+#       format_version: '1.3'
+#       jupytext_version: 1.19.6
+#   kernelspec:
+#     display_name: Python 3 (ipykernel)
+#     language: python
+#     name: python3
+# ---
+
+# %% [markdown]
+# # 02 · A custom CNN trained from scratch
+# [![Open In Colab](https://colab.research.google.com/assets/colab-badge.svg)](https://colab.research.google.com/github/utkface-study/age-gender-utkface/blob/main/notebooks/02_custom_cnn.ipynb)
+#
+# One network, two tasks: gender (sigmoid, binary cross-entropy) and age (linear output, MAE loss), trained
+# jointly with AdamW. With `retrain=False` and this profile's results on disk, the notebook loads them instead of
+# training again.
+
+# %%
+# Colab only: install this project's package (does nothing elsewhere).
+import subprocess
+import sys
+
+if "google.colab" in sys.modules:
+    subprocess.run([sys.executable, "-m", "pip", "install", "-q",
+                    "git+https://github.com/utkface-study/age-gender-utkface.git"], check=True)
+
+# %% tags=["parameters"]
+profile = "seed"  # str: named profile (seed, smoke, full)
+overrides = {}  # dict: profile fields to change, e.g. {"epochs": 5}
+data = ""  # str: UTKFace folder or .tar.gz (empty: $UTKFACE, then data/)
+results_dir = ""  # str: results root (empty: results/ in the project)
+figures_dir = ""  # str: figures root (empty: figures/ in the project)
+retrain = False  # bool: train even when this profile's results are on disk
+
+# %%
+from helpers import models, notebook, plots, results
+
+cfg = notebook.setup(profile, overrides)
+source = notebook.colab_setup(data)
+
+# %% [markdown]
+# ## Architecture (Figure 3)
+# Four blocks of 3×3 convolution (no bias: batch normalisation supplies the shift), batch normalisation, ReLU
+# and 2×2 max pooling; then a shared dense layer of 512 units and one branch per task. The augmentation layers
+# sit inside the model and act only during training.
+
+# %%
+description = models.describe("custom", cfg)
+fig = plots.architecture_from_description(description, cfg.image_size, "Custom CNN")
+plots.save_fig(fig, "fig3_custom_architecture", cfg.name, figures_dir or None)
+
+# %% [markdown]
+# ## Training configuration
+
+# %%
+{"optimizer": "AdamW", "learning rate": cfg.learning_rate, "weight decay": cfg.weight_decay,
+ "epochs": cfg.epochs, "batch size": cfg.batch_size, "losses": "age: MAE, gender: binary cross-entropy"}
+
+# %% [markdown]
+# ## Training (or loading this profile's results)
+
+# %%
+run = results.get("custom", cfg, results_dir or None, retrain, source, overrides=overrides)
+print(f"results in {run.folder}, trained on {run.manifest['backend']} "
+      f"({', '.join(run.manifest['hardware']['accelerators']) or 'CPU'}) in {run.manifest['seconds'] / 60:.1f} min")
+
+# %% [markdown]
+# ## Learning curves (Figure 4)
+
+# %%
+fig = plots.training_curves(run.history, "Custom CNN: training and validation")
+plots.save_fig(fig, "fig4_custom_curves", cfg.name, figures_dir or None)
+
+# %%
+results.comparison_table({"custom": run}).T

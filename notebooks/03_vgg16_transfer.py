@@ -1,0 +1,83 @@
+# ---
+# jupyter:
+#   jupytext:
+#     cell_metadata_filter: tags,-all
+#     formats: ipynb,py:percent
+#     notebook_metadata_filter: kernelspec,jupytext
+#     text_representation:
+#       extension: .py
+#       format_name: percent
+#       format_version: '1.3'
+#       jupytext_version: 1.19.6
+#   kernelspec:
+#     display_name: Python 3 (ipykernel)
+#     language: python
+#     name: python3
+# ---
+
+# %% [markdown]
+# # 03 · VGG16 transfer learning in two stages
+# [![Open In Colab](https://colab.research.google.com/assets/colab-badge.svg)](https://colab.research.google.com/github/utkface-study/age-gender-utkface/blob/main/notebooks/03_vgg16_transfer.ipynb)
+#
+# VGG16's convolutional base, pretrained, with a new head for the two tasks. Stage 1 trains only the head on
+# the frozen base; stage 2 unfreezes block 5 (three convolutions and its pooling layer) and continues at a ten
+# times smaller learning rate.
+
+# %%
+# Colab only: install this project's package (does nothing elsewhere).
+import subprocess
+import sys
+
+if "google.colab" in sys.modules:
+    subprocess.run([sys.executable, "-m", "pip", "install", "-q",
+                    "git+https://github.com/utkface-study/age-gender-utkface.git"], check=True)
+
+# %% tags=["parameters"]
+profile = "seed"  # str: named profile (seed, smoke, full)
+overrides = {}  # dict: profile fields to change, e.g. {"stage2_epochs": 5}
+data = ""  # str: UTKFace folder or .tar.gz (empty: $UTKFACE, then data/)
+results_dir = ""  # str: results root (empty: results/ in the project)
+figures_dir = ""  # str: figures root (empty: figures/ in the project)
+retrain = False  # bool: train even when this profile's results are on disk
+weights = "env"  # str: imagenet, none, a .weights.h5 file, or env ($VGG16_WEIGHTS, else imagenet)
+
+# %%
+from helpers import models, notebook, plots, results
+
+cfg = notebook.setup(profile, overrides)
+source = notebook.colab_setup(data)
+
+# %% [markdown]
+# ## Adapting VGG16
+# The base keeps its 13 convolutional layers; images (0-255) go through VGG16's own preprocessing (RGB to BGR,
+# ImageNet channel means removed). The head: Flatten, Dense 512, batch normalisation, ReLU, and the two task
+# branches (dropout 0.40 for age, 0.30 for gender).
+
+# %%
+description = models.describe("vgg16", cfg)
+fig = plots.architecture_from_description(description, cfg.image_size, "VGG16 transfer model")
+plots.save_fig(fig, "vgg16_architecture", cfg.name, figures_dir or None)
+
+# %% [markdown]
+# ## Two-stage training
+
+# %%
+{"stage 1 (base frozen)": f"AdamW {cfg.stage1_learning_rate:g} / weight decay {cfg.stage1_weight_decay:g}, "
+                          f"{cfg.stage1_epochs} epochs, {description['trainable_params']['stage1']:,} trainable",
+ "stage 2 (block 5 unfrozen)": f"AdamW {cfg.stage2_learning_rate:g} / weight decay {cfg.stage2_weight_decay:g}, "
+                               f"{cfg.stage2_epochs} epochs, {description['trainable_params']['stage2']:,} trainable"}
+
+# %%
+run = results.get("vgg16", cfg, results_dir or None, retrain, source, weights=weights, overrides=overrides)
+print(f"results in {run.folder}; VGG16 weights: {run.manifest['weights']['label']}")
+
+# %% [markdown]
+# ## Learning curves (Figure 5)
+# The dashed line marks the start of stage 2.
+
+# %%
+fig = plots.training_curves(run.history, "VGG16 transfer: training and validation")
+plots.save_fig(fig, "fig5_vgg16_curves", cfg.name, figures_dir or None)
+
+# %%
+results.comparison_table({"vgg16": run}).T

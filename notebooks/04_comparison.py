@@ -1,0 +1,65 @@
+# ---
+# jupyter:
+#   jupytext:
+#     cell_metadata_filter: tags,-all
+#     formats: ipynb,py:percent
+#     notebook_metadata_filter: kernelspec,jupytext
+#     text_representation:
+#       extension: .py
+#       format_name: percent
+#       format_version: '1.3'
+#       jupytext_version: 1.19.6
+#   kernelspec:
+#     display_name: Python 3 (ipykernel)
+#     language: python
+#     name: python3
+# ---
+
+# %% [markdown]
+# # 04 · Comparing the two models
+# [![Open In Colab](https://colab.research.google.com/assets/colab-badge.svg)](https://colab.research.google.com/github/utkface-study/age-gender-utkface/blob/main/notebooks/04_comparison.ipynb)
+#
+# Reads the results that notebooks 02 and 03 wrote (it trains nothing) and sets them beside the coursework's
+# reported numbers.
+
+# %%
+# Colab only: install this project's package (does nothing elsewhere).
+import subprocess
+import sys
+
+if "google.colab" in sys.modules:
+    subprocess.run([sys.executable, "-m", "pip", "install", "-q",
+                    "git+https://github.com/utkface-study/age-gender-utkface.git"], check=True)
+
+# %% tags=["parameters"]
+profile = "seed"  # str: named profile (seed, smoke, full)
+overrides = {}  # dict: profile fields that were changed in notebooks 02 and 03
+data = ""  # str: unused here (this notebook reads results only); kept so every notebook takes the same flags
+results_dir = ""  # str: results root (empty: results/ in the project)
+figures_dir = ""  # str: figures root (empty: figures/ in the project)
+retrain = False  # bool: unused here; kept so every notebook takes the same flags
+
+# %%
+from helpers import config, notebook, plots, results
+
+cfg = notebook.setup(profile, overrides)
+runs = results.load_available(cfg, results_dir or None)
+missing = [results.MODEL_NAMES[m] for m in config.MODELS if m not in runs]
+if missing:
+    print(f"Not run yet for profile {cfg.name}: {', '.join(missing)} (run notebooks 02 and 03 first).")
+
+# %% [markdown]
+# ## Final epoch, both models, beside the coursework
+# Train values are Keras' running averages over the last epoch (augmentation and dropout active), as the
+# coursework reported them; validation values are computed after the epoch in inference mode.
+
+# %%
+table = results.comparison_table(runs)
+table.T.style.format("{:.3f}")
+
+# %% [markdown]
+# ## Validation curves and predicted age
+
+# %%
+fig = plots.comparison({m: r.history for m, r in runs.items()}, {m: r.predictions for m, r in runs.items()})
+plots.save_fig(fig, "fig6_comparison", cfg.name, figures_dir or None)
