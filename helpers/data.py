@@ -21,7 +21,7 @@ from pathlib import Path, PurePosixPath
 
 import numpy as np
 from PIL import Image
-from tqdm.auto import tqdm
+from tqdm import tqdm
 
 from . import config
 
@@ -347,6 +347,7 @@ def summarize_labels(labels) -> dict:
         "most_frequent_count": int(most),
         "least_frequent_ages": [int(a) for a in per_age[per_age == least].index],
         "least_frequent_count": int(least),
+        "aged_70_plus": int((labels["age"] >= 70).sum()),
         "male": int((labels["gender"] == 0).sum()),
         "female": int((labels["gender"] == 1).sum()),
         "ethnicity": {RACES[r]: int((labels["race"] == r).sum()) for r in range(len(RACES))},

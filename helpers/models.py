@@ -29,7 +29,11 @@ class VGG16Preprocess(layers.Layer):
 
 
 def augmentation(seed: int | None = None) -> keras.Sequential:
-    """The five random layers of the study; active only while training (pixel range 0-255)."""
+    """The five random layers of the study; active only while training (pixel range 0-255).
+
+    ``RandomContrast(0.10)`` is kept to the letter of the study although Keras 3 samples its factor from
+    [1.0, 1.1] (contrast only ever rises), not the [0.9, 1.1] its documentation describes.
+    """
     return keras.Sequential(
         [
             layers.RandomFlip("horizontal", seed=seed),

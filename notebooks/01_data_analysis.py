@@ -76,7 +76,8 @@ summary["source_files"] = splits.info["files"]
 summary["source_usable"] = splits.info["usable"]
 rows = ["images", "distinct_ages", "mean_per_age", "median_per_age", "most_frequent_age", "most_frequent_count",
         "male", "female"]
-pd.DataFrame({"this subset": [summary[k] for k in rows], "coursework": [SEED_DATASET[k] for k in rows]}, index=rows)
+pd.DataFrame({"this subset": [summary[k] for k in rows], "coursework": [SEED_DATASET[k] for k in rows]},
+             index=rows, dtype=object)
 
 # %%
 print(f"ages {summary['age_min']}-{summary['age_max']}; least frequent: {summary['least_frequent_ages']} "
