@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
+import os
 import sys
 
 from . import config
@@ -62,9 +64,35 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+@contextlib.contextmanager
+def _stderr_silenced():
+    """Send file descriptor 2 to /dev/null (C++ libraries write there directly, past sys.stderr)."""
+    sys.stderr.flush()
+    saved, devnull = os.dup(2), os.open(os.devnull, os.O_WRONLY)
+    os.dup2(devnull, 2)
+    try:
+        yield
+    finally:
+        os.dup2(saved, 2)
+        os.close(saved)
+        os.close(devnull)
+
+
+def _start_keras(debug: bool) -> None:
+    """Import Keras without TensorFlow's start-up chatter on stderr (shown with --debug)."""
+    if debug:
+        return
+    with _stderr_silenced():
+        import keras
+
+        keras.ops.zeros(1)  # the first operation probes devices, which also writes to stderr
+
+
 def main(argv=None) -> int:
     args = build_parser().parse_args(argv)
     try:
+        if args.command != "plan" and "keras" not in sys.modules:
+            _start_keras(args.debug)
         overrides = config.parse_overrides(args.overrides)
         profile = config.get_profile(args.profile, overrides)
         if args.command == "describe":

@@ -175,7 +175,8 @@ def select_subset(faces: list[Face], n_images: int | None, seed: int) -> list[Fa
     """``n_images`` faces drawn with ``seed`` (all of them, shuffled, when ``None``)."""
     faces = sorted(faces, key=lambda f: f.key)  # the order must not depend on the file system
     if n_images is not None and n_images > len(faces):
-        raise DataError(f"the profile asks for {n_images} images but the source has only {len(faces)} usable ones")
+        raise DataError(f"the profile asks for {n_images} images but the source has only {len(faces)} usable ones "
+                        f"(set n_images to at most {len(faces)}, or null for all of them)")
     order = np.random.default_rng(seed).permutation(len(faces))
     return [faces[i] for i in order[: n_images or len(faces)]]
 
@@ -293,6 +294,9 @@ def load_splits(profile: config.Profile, source=None, cache: bool = True, progre
         meta["info"]["cache"] = "hit"
     else:
         faces, skipped = list_faces(source)
+        if not faces:
+            raise DataError(f"no UTKFace file names (<age>_<gender>_<race>_<datetime>.jpg.chip.jpg) in {source}; "
+                            f"{HOW_TO_GET}")
         subset = select_subset(faces, profile.n_images, profile.seed)
         n_files = len(faces) + sum(len(names) for names in skipped.values())
         images, subset, unreadable = decode_faces(source, subset, profile.image_size, progress)

@@ -80,7 +80,7 @@ def build_custom_cnn(profile: Profile) -> keras.Model:
     Returns:
         An uncompiled Functional model with outputs ``age`` and ``gender``.
     """
-    _check_size("custom CNN", profile.image_size, 2 ** len(profile.filters))  # one 2×2 pooling per block
+    check_image_size("custom", profile)  # one 2×2 pooling per block
     inputs, x = _inputs_and_augmentation(profile)
     x = layers.Rescaling(1 / 255, name="rescale")(x)
     for i, filters in enumerate(profile.filters, start=1):
@@ -131,7 +131,7 @@ def build_vgg16(profile: Profile, weights: str | None = "imagenet") -> keras.Mod
     Returns:
         An uncompiled Functional model with outputs ``age`` and ``gender``; the base is the nested layer ``vgg16``.
     """
-    _check_size("VGG16", profile.image_size, VGG16_STRIDE)
+    check_image_size("vgg16", profile)
     inputs, x = _inputs_and_augmentation(profile)
     x = VGG16Preprocess(name="vgg16_preprocess")(x)
     try:
@@ -161,6 +161,12 @@ def set_vgg16_stage(model: keras.Model, stage: int, unfrozen_layers: int = 4) ->
     if stage == 2:
         for layer in base.layers[:-unfrozen_layers]:
             layer.trainable = False
+
+
+def check_image_size(name: str, profile: Profile) -> None:
+    """``ValueError`` unless ``profile.image_size`` suits model ``name``'s total down-sampling."""
+    stride = 2 ** len(profile.filters) if name == "custom" else VGG16_STRIDE
+    _check_size("custom CNN" if name == "custom" else "VGG16", profile.image_size, stride)
 
 
 def build_model(name: str, profile: Profile, weights: str | None = "imagenet") -> keras.Model:

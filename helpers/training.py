@@ -6,15 +6,18 @@ import datetime as dt
 import json
 import os
 import platform
+import shutil
+import subprocess
 import sys
 import time
 from importlib import metadata
 from pathlib import Path
 
 import keras
+import numpy as np
 import pandas as pd
 
-from . import data, evaluation, models
+from . import config, data, evaluation, models
 from .config import Profile
 
 HISTORY_METRICS = ("loss", "age_loss", "age_mae", "gender_loss", "gender_accuracy")
@@ -31,54 +34,140 @@ def write_json(path: Path, obj) -> None:
     write_atomic(path, json.dumps(obj, indent=2, sort_keys=True) + "\n")
 
 
-class EpochTimer(keras.callbacks.Callback):
-    """Wall-clock seconds of every epoch (validation included)."""
+class Batches(keras.utils.PyDataset):
+    """Training batches in an order fixed by (seed, epoch), so a resumed run sees what an uninterrupted one saw."""
 
-    def __init__(self):
+    def __init__(self, faces, batch_size: int, seed: int):
         super().__init__()
-        self.seconds: list[float] = []
+        self.faces, self.batch_size, self.seed = faces, batch_size, seed
+        self.set_epoch(0)
+
+    def set_epoch(self, epoch: int) -> None:
+        self.order = np.random.default_rng([self.seed, epoch]).permutation(len(self.faces))
+
+    def __len__(self) -> int:
+        return -(-len(self.faces) // self.batch_size)
+
+    def __getitem__(self, index):
+        pick = np.sort(self.order[index * self.batch_size:(index + 1) * self.batch_size])
+        return self.faces.images[pick], {"age": self.faces.age[pick].astype("float32"),
+                                         "gender": self.faces.gender[pick].astype("float32")}
+
+
+class Checkpoint(keras.callbacks.Callback):
+    """After every epoch: the model (weights and optimizer state) and the history so far, atomically.
+
+    ``state.json`` is written after the model file it names, so it always points to a complete checkpoint.
+    """
+
+    def __init__(self, folder: Path, profile_hash: str, stage: int | None, history: list[dict], batches: Batches):
+        super().__init__()
+        self.folder, self.hash, self.stage, self.history, self.batches = folder, profile_hash, stage, history, batches
 
     def on_epoch_begin(self, epoch, logs=None):
+        self.batches.set_epoch(epoch)
         self._start = time.perf_counter()
 
     def on_epoch_end(self, epoch, logs=None):
-        self.seconds.append(time.perf_counter() - self._start)
+        row = {"epoch": epoch + 1, **{k: float(v) for k, v in (logs or {}).items()},
+               "seconds": time.perf_counter() - self._start}
+        if self.stage:
+            row["stage"] = self.stage
+        self.history.append(row)
+        self.folder.mkdir(parents=True, exist_ok=True)
+        name = f"epoch{epoch + 1:03d}.keras"
+        self.model.save(self.folder / name)
+        previous = read_checkpoint(self.folder, self.hash)
+        write_json(self.folder / "state.json", {"hash": self.hash, "epoch": epoch + 1, "stage": self.stage,
+                                                "model_file": name, "history": self.history,
+                                                "seed_states": seed_states(self.model)})
+        if previous and previous["model_file"] != name:
+            (self.folder / previous["model_file"]).unlink(missing_ok=True)
 
 
-def _fit(model, splits, profile: Profile, epochs: int, initial_epoch: int, verbose) -> pd.DataFrame:
-    timer = EpochTimer()
-    history = model.fit(
-        splits.train.images,
-        {"age": splits.train.age, "gender": splits.train.gender},
-        validation_data=(splits.val.images, {"age": splits.val.age, "gender": splits.val.gender}),
-        batch_size=profile.batch_size,
-        epochs=initial_epoch + epochs,
-        initial_epoch=initial_epoch,
-        shuffle=True,
-        callbacks=[timer],
+def _seed_variables(model) -> list:
+    return [v for v in model.non_trainable_variables if "seed_generator_state" in v.path]
+
+
+def seed_states(model) -> list:
+    """The random-stream positions of the augmentation and dropout layers (a .keras file does not keep them)."""
+    return [keras.ops.convert_to_numpy(v).tolist() for v in _seed_variables(model)]
+
+
+def restore_seed_states(model, states: list) -> None:
+    variables = _seed_variables(model)
+    if len(variables) != len(states):
+        raise ValueError("the checkpoint does not match this model's random layers; delete it to start over")
+    for variable, state in zip(variables, states):
+        variable.assign(np.asarray(state, dtype=variable.dtype))
+
+
+def read_checkpoint(folder: Path, profile_hash: str) -> dict | None:
+    """The last complete checkpoint for these settings, or None."""
+    path = folder / "state.json"
+    if not path.is_file():
+        return None
+    state = json.loads(path.read_text())
+    if state.get("hash") != profile_hash or not (folder / state["model_file"]).is_file():
+        return None
+    return state
+
+
+def _fit(model, splits, profile: Profile, first_epoch: int, last_epoch: int, checkpoint: Checkpoint, verbose):
+    if first_epoch >= last_epoch:
+        return
+    checkpoint.batches.set_epoch(first_epoch)
+    model.fit(
+        checkpoint.batches,
+        shuffle=False,  # Batches shuffles by (seed, epoch); Keras' own shuffling would not survive a resume
+        validation_data=(splits.val.images, {"age": splits.val.age.astype("float32"),
+                                             "gender": splits.val.gender.astype("float32")}),
+        validation_batch_size=profile.batch_size,
+        epochs=last_epoch,
+        initial_epoch=first_epoch,
+        callbacks=[checkpoint],
         verbose=verbose,
     )
-    frame = pd.DataFrame(history.history)
-    frame.insert(0, "epoch", range(initial_epoch + 1, initial_epoch + 1 + len(frame)))
-    frame["seconds"] = timer.seconds
-    return frame
 
 
-def run_training(model_name: str, model, splits, profile: Profile, verbose="auto") -> pd.DataFrame:
-    """Compile and fit ``model`` as the study does; returns the per-epoch history (both VGG16 stages)."""
+def run_training(model_name: str, model, splits, profile: Profile, folder: Path, state: dict | None = None,
+                 verbose="auto"):
+    """Compile and fit ``model`` as the study does, checkpointing into ``folder`` after every epoch.
+
+    Args:
+        state: a checkpoint to resume from (``model`` is then the checkpoint's model, optimizer included).
+
+    Returns:
+        The per-epoch history (both VGG16 stages, with a ``stage`` column).
+    """
+    history = list(state["history"]) if state else []
+    done = state["epoch"] if state else 0
+    batches = Batches(splits.train, profile.batch_size, profile.seed)
     if model_name == "custom":
-        models.compile_model(model, profile.learning_rate, profile.weight_decay)
-        return _fit(model, splits, profile, profile.epochs, 0, verbose)
-    stages = []
-    models.set_vgg16_stage(model, 1)
-    models.compile_model(model, profile.stage1_learning_rate, profile.stage1_weight_decay)
-    stages.append(_fit(model, splits, profile, profile.stage1_epochs, 0, verbose).assign(stage=1))
+        if not state:
+            models.compile_model(model, profile.learning_rate, profile.weight_decay)
+        _fit(model, splits, profile, done, profile.epochs, Checkpoint(folder, profile.hash, None, history, batches),
+             verbose)
+        return history_frame(history)
+    if not state:
+        models.set_vgg16_stage(model, 1)
+        models.compile_model(model, profile.stage1_learning_rate, profile.stage1_weight_decay)
+    _fit(model, splits, profile, done, profile.stage1_epochs, Checkpoint(folder, profile.hash, 1, history, batches),
+         verbose)
     if profile.stage2_epochs:
-        models.set_vgg16_stage(model, 2, profile.stage2_unfrozen_layers)
-        models.compile_model(model, profile.stage2_learning_rate, profile.stage2_weight_decay)
-        stages.append(_fit(model, splits, profile, profile.stage2_epochs, profile.stage1_epochs, verbose)
-                      .assign(stage=2))
-    return pd.concat(stages, ignore_index=True)
+        if done <= profile.stage1_epochs:  # entering stage 2 now (not resuming inside it): fresh optimizer
+            models.set_vgg16_stage(model, 2, profile.stage2_unfrozen_layers)
+            models.compile_model(model, profile.stage2_learning_rate, profile.stage2_weight_decay)
+        _fit(model, splits, profile, max(done, profile.stage1_epochs), profile.stage1_epochs + profile.stage2_epochs,
+             Checkpoint(folder, profile.hash, 2, history, batches), verbose)
+    return history_frame(history)
+
+
+def history_frame(rows: list[dict]) -> pd.DataFrame:
+    """One row per epoch: epoch, the metrics in name order, seconds, and stage (VGG16)."""
+    frame = pd.DataFrame(rows)
+    last = [c for c in ("seconds", "stage") if c in frame]
+    return frame[["epoch", *sorted(c for c in frame if c not in ("epoch", *last)), *last]]
 
 
 def final_metrics(history: pd.DataFrame, predictions: pd.DataFrame) -> dict:
@@ -104,6 +193,21 @@ def _versions() -> dict:
         except metadata.PackageNotFoundError:
             pass
     return versions
+
+
+def _code_version() -> dict:
+    """The git commit of this checkout (and whether it had uncommitted changes), when there is one."""
+    def git(*args):
+        return subprocess.run(["git", *args], cwd=config.PROJ_ROOT, capture_output=True, text=True, timeout=10)
+
+    try:
+        head = git("rev-parse", "HEAD")
+        status = git("status", "--porcelain", "--untracked-files=no")
+    except (OSError, subprocess.SubprocessError):
+        return {"commit": None}
+    if head.returncode:
+        return {"commit": None}
+    return {"commit": head.stdout.strip(), "dirty": bool(status.stdout.strip())}
 
 
 def _accelerators() -> list[str]:
@@ -144,22 +248,33 @@ def train(model_name: str, profile: Profile, out_dir, source=None, weights="env"
     """
     if model_name not in ("custom", "vgg16"):
         raise ValueError(f"unknown model {model_name!r}; choose custom or vgg16")
-    out = Path(out_dir)
-    out.mkdir(parents=True, exist_ok=True)
-    (out / "metrics.json").unlink(missing_ok=True)  # written last: its presence means the run finished
-    started = dt.datetime.now(dt.timezone.utc)
+    # Everything that can fail on bad input is checked before the output folder is touched.
+    models.check_image_size(model_name, profile)
     weights = models.resolve_weights(weights) if model_name == "vgg16" else None
-
+    started = dt.datetime.now(dt.timezone.utc)
+    out = Path(out_dir)
+    folder = out / "checkpoint"
+    state = read_checkpoint(folder, profile.hash)
     keras.utils.set_random_seed(profile.seed)
-    splits = data.load_splits(profile, source, progress=progress)
-    print(data.describe_skipped(splits.info), flush=True)
-    model = models.build_model(model_name, profile, weights)
+    if state:
+        print(f"Resuming from the checkpoint after epoch {state['epoch']} in {folder}", flush=True)
+        model = keras.models.load_model(folder / state["model_file"], safe_mode=True)
+        restore_seed_states(model, state["seed_states"])
+    else:
+        model = models.build_model(model_name, profile, weights)
     if model_name == "vgg16":
         print(f"VGG16 weights: {models.describe_weights(weights)['label']}", flush=True)
+    splits = data.load_splits(profile, source, progress=progress)
+    print(data.describe_skipped(splits.info), flush=True)
+
+    out.mkdir(parents=True, exist_ok=True)
+    (out / "metrics.json").unlink(missing_ok=True)  # written last: its presence means the run finished
+    if not state:
+        shutil.rmtree(folder, ignore_errors=True)  # another profile's checkpoint, if any, is of no use
     if verbose == "auto":
         verbose = 1 if sys.stdout.isatty() else 2
 
-    history = run_training(model_name, model, splits, profile, verbose)
+    history = run_training(model_name, model, splits, profile, folder, state, verbose)
     predictions = evaluation.predict(model, splits.val, profile.batch_size)
     metrics = final_metrics(history, predictions)
     finished = dt.datetime.now(dt.timezone.utc)
@@ -177,6 +292,7 @@ def train(model_name: str, profile: Profile, out_dir, source=None, weights="env"
         "data": dict(splits.info, n_train=len(splits.train), n_val=len(splits.val)),
         "weights": models.describe_weights(weights) if model_name == "vgg16" else None,
         "versions": _versions(),
+        "code": _code_version(),
         "backend": keras.backend.backend(),
         "hardware": {"platform": platform.platform(), "processor": platform.machine(),
                      "cpu_count": os.cpu_count(), "accelerators": _accelerators()},
@@ -185,4 +301,5 @@ def train(model_name: str, profile: Profile, out_dir, source=None, weights="env"
         "seconds": round((finished - started).total_seconds(), 1),
     })
     write_json(out / "metrics.json", metrics)
+    shutil.rmtree(folder, ignore_errors=True)
     return metrics

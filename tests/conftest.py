@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import io
 import os
+import subprocess
+import sys
 import tarfile
 from pathlib import Path
 
@@ -66,3 +68,30 @@ def face_archive(tmp_path, face_folder) -> Path:
         for file in sorted(face_folder.iterdir()):
             tar.add(file, arcname=f"UTKFace/{file.name}")
     return path
+
+
+def train_cli(out: Path, model: str, *extra: str, cache: Path, wait: bool = True):
+    """``python -m helpers train`` on the real archive, smoke profile; returns the finished process or Popen."""
+    env = dict(os.environ, UTKFACE=str(REAL_DATA), VGG16_WEIGHTS=str(REAL_WEIGHTS), HELPERS_CACHE_DIR=str(cache))
+    command = [sys.executable, "-m", "helpers", "train", "--model", model, "--profile", "smoke", "--out", str(out),
+               *extra]
+    if not wait:
+        return subprocess.Popen(command, cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    return subprocess.run(command, cwd=ROOT, env=env, capture_output=True, text=True, timeout=600)
+
+
+@pytest.fixture(scope="session")
+def smoke_cache(tmp_path_factory) -> Path:
+    return tmp_path_factory.mktemp("smoke_cache")
+
+
+@pytest.fixture(scope="session")
+def smoke_runs(tmp_path_factory, smoke_cache):
+    """Both models trained once with the smoke profile; {model: (output folder, stdout)}."""
+    base = tmp_path_factory.mktemp("smoke_runs")
+    out = {}
+    for model in config.MODELS:
+        result = train_cli(base / model, model, cache=smoke_cache)
+        assert result.returncode == 0, result.stderr[-3000:]
+        out[model] = (base / model, result.stdout)
+    return out

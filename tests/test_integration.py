@@ -1,9 +1,6 @@
 """``python -m helpers train`` for both models, smoke profile, on real UTKFace images from ../shared."""
 
 import json
-import os
-import subprocess
-import sys
 
 import keras
 import pandas as pd
@@ -11,33 +8,15 @@ import pytest
 
 import helpers.models  # noqa: F401  (registers the VGG16Preprocess layer for loading)
 from helpers import config
-from conftest import REAL_DATA, REAL_WEIGHTS, ROOT, needs_real_data
+from conftest import REAL_DATA, needs_real_data
 
 pytestmark = [needs_real_data, pytest.mark.slow]
 SMOKE = config.get_profile("smoke")
 
 
-@pytest.fixture(scope="module")
-def runs(tmp_path_factory):
-    """Train both models once; returns {model: (output folder, stdout)}."""
-    base = tmp_path_factory.mktemp("runs")
-    env = dict(os.environ, UTKFACE=str(REAL_DATA), VGG16_WEIGHTS=str(REAL_WEIGHTS),
-               HELPERS_CACHE_DIR=str(base / "cache"))
-    out = {}
-    for model in config.MODELS:
-        result = subprocess.run(
-            [sys.executable, "-m", "helpers", "train", "--model", model, "--profile", "smoke",
-             "--out", str(base / model)],
-            cwd=ROOT, env=env, capture_output=True, text=True, timeout=600,
-        )
-        assert result.returncode == 0, result.stderr[-3000:]
-        out[model] = (base / model, result.stdout)
-    return out
-
-
 @pytest.mark.parametrize("model", config.MODELS)
-def test_every_output_file_is_written(runs, model):
-    folder, stdout = runs[model]
+def test_every_output_file_is_written(smoke_runs, model):
+    folder, stdout = smoke_runs[model]
     for name in ("metrics.json", f"history_{model}.csv", f"predictions_val_{model}.csv", "manifest.json",
                  f"{model}.keras"):
         assert (folder / name).is_file() and (folder / name).stat().st_size > 0, name
@@ -46,8 +25,8 @@ def test_every_output_file_is_written(runs, model):
 
 
 @pytest.mark.parametrize("model", config.MODELS)
-def test_metrics_history_and_predictions_agree(runs, model):
-    folder, _ = runs[model]
+def test_metrics_history_and_predictions_agree(smoke_runs, model):
+    folder, _ = smoke_runs[model]
     metrics = json.loads((folder / "metrics.json").read_text())
     history = pd.read_csv(folder / f"history_{model}.csv")
     predictions = pd.read_csv(folder / f"predictions_val_{model}.csv")
@@ -67,8 +46,8 @@ def test_metrics_history_and_predictions_agree(runs, model):
 
 
 @pytest.mark.parametrize("model", config.MODELS)
-def test_manifest_records_the_run(runs, model):
-    folder, _ = runs[model]
+def test_manifest_records_the_run(smoke_runs, model):
+    folder, _ = smoke_runs[model]
     manifest = json.loads((folder / "manifest.json").read_text())
     assert manifest["hash"] == SMOKE.hash and manifest["profile"] == SMOKE.to_dict()
     assert manifest["data"]["files"] == 21707 and manifest["data"]["usable"] == 21702
@@ -81,8 +60,8 @@ def test_manifest_records_the_run(runs, model):
 
 
 @pytest.mark.parametrize("model", config.MODELS)
-def test_the_model_reloads_in_safe_mode_and_predicts_the_same(runs, model):
-    folder, _ = runs[model]
+def test_the_model_reloads_in_safe_mode_and_predicts_the_same(smoke_runs, model):
+    folder, _ = smoke_runs[model]
     reloaded = keras.models.load_model(folder / f"{model}.keras", safe_mode=True)
     predictions = pd.read_csv(folder / f"predictions_val_{model}.csv")
     from helpers import data

@@ -1,0 +1,185 @@
+"""Bad input, interrupted runs, determinism and safe loading."""
+
+import io
+import json
+import os
+import socket
+import subprocess
+import sys
+import tarfile
+import time
+
+import pandas as pd
+import pytest
+from PIL import Image
+
+from helpers import config, data, results
+from conftest import REAL_DATA, ROOT, face_names, jpeg_bytes, needs_real_data, train_cli
+
+SMALL = {"n_images": None, "val_size": 2, "image_size": 32}
+
+
+def _image_bytes(mode: str, size=(40, 40), fmt="JPEG") -> bytes:
+    buffer = io.BytesIO()
+    Image.new(mode, size, 128).save(buffer, format=fmt)
+    return buffer.getvalue()
+
+
+def test_odd_files_are_converted_or_counted(tmp_path):
+    folder = tmp_path / "faces"
+    (folder / "nested").mkdir(parents=True)
+    names = face_names(9)
+    files = {
+        names[0]: jpeg_bytes(0),
+        names[1]: _image_bytes("L"),  # grayscale
+        names[2]: _image_bytes("CMYK"),
+        names[3]: _image_bytes("RGB", fmt="PNG"),  # a PNG behind a .jpg name
+        names[4]: _image_bytes("RGB", size=(300, 240)),  # another size (and not square)
+        names[5]: b"",  # zero bytes
+        names[6]: jpeg_bytes(6)[:200],  # truncated
+        names[7]: b"GIF89a not really",  # corrupt
+        "notes.txt": b"not an image",
+        "nested/" + names[8]: jpeg_bytes(8),  # a nested folder is read too
+    }
+    for name, payload in files.items():
+        (folder / name).write_bytes(payload)
+    splits = data.load_splits(config.get_profile("smoke", SMALL), folder, progress=False)
+    kept = sorted(splits.train.names + splits.val.names)
+    assert kept == sorted([names[i] for i in (0, 1, 2, 3, 4, 8)])
+    assert splits.train.images.shape[1:] == (32, 32, 3)
+    assert sorted(splits.info["skipped"]["unreadable image"]["examples"]) == sorted(names[5:8])
+    assert splits.info["skipped"]["not a UTKFace name"]["examples"] == ["notes.txt"]
+
+
+def test_empty_folder_and_archive_without_faces(tmp_path):
+    (tmp_path / "empty").mkdir()
+    with pytest.raises(data.DataError, match="no UTKFace file names"):
+        data.load_splits(config.get_profile("smoke"), tmp_path / "empty", progress=False)
+    archive = tmp_path / "other.tar.gz"
+    (tmp_path / "readme.txt").write_text("hello")
+    with tarfile.open(archive, "w:gz") as tar:
+        tar.add(tmp_path / "readme.txt", arcname="readme.txt")
+    with pytest.raises(data.DataError, match="no UTKFace file names"):
+        data.load_splits(config.get_profile("smoke"), archive, progress=False)
+
+
+def test_truncated_archive_is_one_clear_error(tmp_path, face_archive):
+    broken = tmp_path / "broken.tar.gz"
+    broken.write_bytes(face_archive.read_bytes()[: face_archive.stat().st_size // 2])
+    with pytest.raises(data.DataError, match="cannot read archive"):
+        data.load_splits(config.get_profile("smoke", SMALL), broken, progress=False)
+
+
+def test_absolute_member_paths_are_refused(tmp_path):
+    archive = tmp_path / "abs.tar.gz"
+    with tarfile.open(archive, "w:gz") as tar:
+        info = tarfile.TarInfo("/etc/30_1_0_20170116174525125.jpg.chip.jpg")
+        payload = jpeg_bytes(1)
+        info.size = len(payload)
+        tar.addfile(info, io.BytesIO(payload))
+    with pytest.raises(data.DataError, match="unsafe path"):
+        data.list_files(archive)
+
+
+def test_results_of_other_settings_are_never_reused(tmp_path):
+    folder = tmp_path / "smoke" / "custom"
+    folder.mkdir(parents=True)
+    (folder / "metrics.json").write_text("{}")
+    (folder / "manifest.json").write_text(json.dumps({"hash": "0123456789ab"}))
+    with pytest.raises(ValueError, match="holds results of other settings"):
+        results.get("custom", config.get_profile("smoke"), tmp_path)
+
+
+def test_bad_input_fails_before_the_results_folder_is_touched(tmp_path, face_archive):
+    out = tmp_path / "out"
+    out.mkdir()
+    (out / "metrics.json").write_text('{"kept": true}')
+    done = subprocess.run([sys.executable, "-m", "helpers", "train", "--model", "vgg16", "--profile", "smoke",
+                           "--out", str(out), "--data", str(face_archive), "--weights", str(tmp_path / "no.h5")],
+                          cwd=ROOT, capture_output=True, text=True)
+    assert done.returncode == 2 and done.stderr.count("\n") == 1
+    assert (out / "metrics.json").read_text() == '{"kept": true}'
+
+
+def _online() -> bool:
+    try:
+        socket.getaddrinfo("storage.googleapis.com", 443)
+        return True
+    except OSError:
+        return False
+
+
+@pytest.mark.skipif(_online(), reason="the machine is online: Keras could download the ImageNet weights")
+def test_imagenet_weights_offline_say_how_to_pass_a_file(tmp_path, face_archive):
+    env = dict(os.environ, KERAS_HOME=str(tmp_path / "keras"))  # no cached download
+    done = subprocess.run([sys.executable, "-m", "helpers", "train", "--model", "vgg16", "--profile", "smoke",
+                           "--out", str(tmp_path / "out"), "--data", str(face_archive), "--weights", "imagenet"],
+                          cwd=ROOT, env=env, capture_output=True, text=True)
+    assert done.returncode == 2 and done.stderr.count("\n") == 1
+    assert "could not load VGG16 weights 'imagenet'" in done.stderr and "VGG16_WEIGHTS=" in done.stderr
+
+
+def _kill_after_epoch(out, model, epoch, *extra, cache):
+    """Start a training, SIGKILL it once the checkpoint of ``epoch`` is on disk."""
+    process = train_cli(out, model, *extra, cache=cache, wait=False)
+    state = out / "checkpoint" / "state.json"
+    deadline = time.monotonic() + 300
+    while process.poll() is None and time.monotonic() < deadline:
+        if state.is_file() and json.loads(state.read_text())["epoch"] >= epoch:
+            process.kill()
+            break
+        time.sleep(0.05)
+    process.wait()
+    assert process.returncode == -9, "the run finished before it could be killed"
+    assert not (out / "metrics.json").exists()  # nothing that looks complete
+
+
+def _assert_same_metrics(a, b):
+    first = json.loads((a / "metrics.json").read_text())
+    second = json.loads((b / "metrics.json").read_text())
+    assert first.keys() == second.keys()
+    for key in first:
+        assert second[key] == pytest.approx(first[key], rel=1e-5, abs=1e-6), key
+
+
+@needs_real_data
+@pytest.mark.slow
+def test_same_profile_same_metrics(tmp_path, smoke_runs, smoke_cache):
+    again = train_cli(tmp_path / "custom", "custom", cache=smoke_cache)
+    assert again.returncode == 0, again.stderr[-2000:]
+    _assert_same_metrics(smoke_runs["custom"][0], tmp_path / "custom")
+    first = json.loads((smoke_runs["custom"][0] / "manifest.json").read_text())
+    assert first["data"]["n_train"] == json.loads((tmp_path / "custom" / "manifest.json").read_text())["data"]["n_train"]
+
+
+@needs_real_data
+@pytest.mark.slow
+def test_killed_custom_run_resumes_to_the_same_result(tmp_path, smoke_cache):
+    whole = train_cli(tmp_path / "whole", "custom", "--set", "epochs=2", cache=smoke_cache)
+    assert whole.returncode == 0, whole.stderr[-2000:]
+    _kill_after_epoch(tmp_path / "resumed", "custom", 1, "--set", "epochs=2", cache=smoke_cache)
+    resumed = train_cli(tmp_path / "resumed", "custom", "--set", "epochs=2", cache=smoke_cache)
+    assert resumed.returncode == 0 and "Resuming from the checkpoint after epoch 1" in resumed.stdout
+    _assert_same_metrics(tmp_path / "whole", tmp_path / "resumed")
+    assert not (tmp_path / "resumed" / "checkpoint").exists()  # cleaned up once finished
+
+
+@needs_real_data
+@pytest.mark.slow
+def test_killed_vgg16_run_resumes_into_stage_2(tmp_path, smoke_runs, smoke_cache):
+    _kill_after_epoch(tmp_path / "vgg16", "vgg16", 1, cache=smoke_cache)  # stage 1 done, stage 2 not begun
+    resumed = train_cli(tmp_path / "vgg16", "vgg16", cache=smoke_cache)
+    assert resumed.returncode == 0 and "Resuming from the checkpoint after epoch 1" in resumed.stdout
+    _assert_same_metrics(smoke_runs["vgg16"][0], tmp_path / "vgg16")
+    history = pd.read_csv(tmp_path / "vgg16" / "history_vgg16.csv")
+    assert history["stage"].tolist() == [1, 2] and history["epoch"].tolist() == [1, 2]
+    assert list(history.columns) == list(pd.read_csv(smoke_runs["vgg16"][0] / "history_vgg16.csv").columns)
+
+
+@needs_real_data
+def test_saved_models_hold_no_lambda_layers(smoke_runs):
+    import zipfile
+
+    for model in config.MODELS:
+        with zipfile.ZipFile(smoke_runs[model][0] / f"{model}.keras") as archive:
+            assert "Lambda" not in archive.read("config.json").decode()
