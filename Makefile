@@ -1,4 +1,4 @@
-# make test | make report PROFILE=seed [RETRAIN=1] | make train PROFILE=smoke | make data
+# make test | make report PROFILE=seed [RETRAIN=1 | TRAIN=0] | make train PROFILE=smoke | make data
 PYTHON ?= python3
 VENV := .venv
 PY := $(VENV)/bin/python
@@ -32,10 +32,15 @@ train: install
 	done
 
 # Execute the four notebooks (the jupytext .py files are the source) into runs/<profile>/, then build the report.
+# TRAIN=0 renders only what is on disk: a model without results is reported as not run instead of trained.
 notebooks: install
 	@mkdir -p runs/$(PROFILE)
 	@$(PY) -m helpers plan --profile $(PROFILE) $(if $(RETRAIN),--retrain)
 	@for nb in $(NOTEBOOKS); do \
+	  model=$$(case $$nb in 02_*) echo custom;; 03_*) echo vgg16;; esac); \
+	  if [ "$(TRAIN)" = 0 ] && [ -n "$$model" ] && ! $(PY) -m helpers plan --profile $(PROFILE) --has $$model; then \
+	    echo "== $$nb: skipped ($$model has no $(PROFILE) results and TRAIN=0)"; continue; \
+	  fi; \
 	  echo "== $$nb ($(PROFILE))"; \
 	  $(VENV)/bin/jupytext --to ipynb --output - notebooks/$$nb.py \
 	  | $(PY) -m papermill - runs/$(PROFILE)/$$nb.ipynb -k python3 --cwd notebooks --log-output \

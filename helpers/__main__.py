@@ -52,6 +52,8 @@ def build_parser() -> argparse.ArgumentParser:
     plan.add_argument("--profile", default="seed", choices=list(config.PROFILES), help="named profile (seed)")
     plan.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE")
     plan.add_argument("--retrain", action="store_true", help="count models whose results are on disk too")
+    plan.add_argument("--has", choices=config.MODELS, help="print nothing; exit 0 if this model's results are on "
+                                                          "disk for the profile, 1 if not")
 
     report = commands.add_parser("report", help="build report/build/<profile>/report.html and report.pdf")
     report.add_argument("--profile", default="seed", choices=list(config.PROFILES), help="named profile (seed)")
@@ -109,8 +111,10 @@ def main(argv=None) -> int:
                 bench.record(result, args.record)
             print(json.dumps(result) if args.json else "\n".join(f"{k}: {v}" for k, v in result.items()))
         elif args.command == "plan":
-            from . import bench
+            from . import bench, results
 
+            if args.has:
+                return 0 if results.finished(args.has, profile) else 1
             print("\n".join(bench.plan(profile, args.retrain)))
         elif args.command == "report":
             from . import report

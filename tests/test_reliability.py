@@ -39,6 +39,7 @@ def test_odd_files_are_converted_or_counted(tmp_path):
         names[6]: jpeg_bytes(6)[:200],  # truncated
         names[7]: b"GIF89a not really",  # corrupt
         "notes.txt": b"not an image",
+        "0_0_0_20170116174525125.jpg.chip.jpg": jpeg_bytes(9),  # age 0
         "nested/" + names[8]: jpeg_bytes(8),  # a nested folder is read too
     }
     for name, payload in files.items():
@@ -49,6 +50,7 @@ def test_odd_files_are_converted_or_counted(tmp_path):
     assert splits.train.images.shape[1:] == (32, 32, 3)
     assert sorted(splits.info["skipped"]["unreadable image"]["examples"]) == sorted(names[5:8])
     assert splits.info["skipped"]["not a UTKFace name"]["examples"] == ["notes.txt"]
+    assert splits.info["skipped"]["label out of range"]["count"] == 1
 
 
 def test_empty_folder_and_archive_without_faces(tmp_path):

@@ -1,0 +1,117 @@
+"""Side-by-side training throughput of the custom CNN (seed settings) under a few execution variants.
+
+    python benchmarks/variants.py [--rounds 3] [--steps 8]
+
+Every variant trains the same architecture with the same augmentation, batch 64 and AdamW on the same 128 px
+images; variants are interleaved round by round so that machine noise hits them alike. Prints a Markdown table
+and writes benchmarks/variants.json.
+"""
+
+import argparse
+import json
+import statistics
+import time
+from pathlib import Path
+
+import keras
+import numpy as np
+
+from helpers import bench, config, models, training
+
+PROFILE = config.get_profile("seed")
+
+
+def _targets(n, rng):
+    return {"age": rng.uniform(1, 90, n).astype("float32"), "gender": rng.integers(0, 2, n).astype("float32")}
+
+
+def _fit_speed(model, x, y, jit=False) -> float:
+    models.compile_model(model, PROFILE.learning_rate, PROFILE.weight_decay)
+    if jit:
+        model.compile(optimizer=model.optimizer, loss=model.loss, metrics={"age": ["mae"], "gender": ["accuracy"]},
+                      jit_compile=True)
+    return bench._time_fit(model, x, y, PROFILE.batch_size)
+
+
+def plain_float32(x, y):
+    """A plain reading: images as float32 arrays, Keras' own shuffling, augmentation inside the model."""
+    return _fit_speed(models.build_custom_cnn(PROFILE), x.astype("float32"), y)
+
+
+def project_default(x, y):
+    """What `python -m helpers train` runs: uint8 batches from Batches (seeded order), augmentation in the model."""
+    from helpers.data import FaceSet
+
+    model = models.build_custom_cnn(PROFILE)
+    models.compile_model(model, PROFILE.learning_rate, PROFILE.weight_decay)
+    faces = FaceSet([str(i) for i in range(len(x))], x, y["age"], y["gender"], np.zeros(len(x), "int32"))
+    batches = training.Batches(faces, PROFILE.batch_size, PROFILE.seed)
+    model.fit(batches, epochs=1, verbose=0, steps_per_epoch=2)
+    start = time.perf_counter()
+    model.fit(batches, epochs=1, verbose=0, shuffle=False)
+    return len(x) / (time.perf_counter() - start)
+
+
+def xla_core_augment_outside(x, y):
+    """XLA-compiled model without the augmentation layers (they cannot be compiled); augmentation cost excluded."""
+    core = models.build_custom_cnn(config.get_profile("seed", {"augment": False}))
+    return _fit_speed(core, x, y, jit=True)
+
+
+def mixed_bfloat16(x, y):
+    """bfloat16 compute with float32 weights (changes the arithmetic: not the same maths)."""
+    keras.mixed_precision.set_global_policy("mixed_bfloat16")
+    try:
+        return _fit_speed(models.build_custom_cnn(PROFILE), x, y)
+    finally:
+        keras.mixed_precision.set_global_policy("float32")
+
+
+VARIANTS = [plain_float32, project_default, xla_core_augment_outside, mixed_bfloat16]
+
+
+def numpy_sgemm_gflops(n=2048, repeats=5) -> float:
+    a = np.random.default_rng(0).standard_normal((n, n), dtype=np.float32)
+    a @ a
+    start = time.perf_counter()
+    for _ in range(repeats):
+        a @ a
+    return 2 * n ** 3 * repeats / (time.perf_counter() - start) / 1e9
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--steps", type=int, default=8, help="timed batches per measurement")
+    args = parser.parse_args()
+    rng = np.random.default_rng(0)
+    n = args.steps * PROFILE.batch_size
+    x = rng.integers(0, 256, (n, PROFILE.image_size, PROFILE.image_size, 3), dtype=np.uint8)
+    y = _targets(n, rng)
+    speeds = {v.__name__: [] for v in VARIANTS}
+    for _ in range(args.rounds):
+        for variant in VARIANTS:
+            keras.utils.set_random_seed(0)
+            speeds[variant.__name__].append(variant(x, y))
+    total, trainable = bench.forward_flops(models.build_custom_cnn(PROFILE))
+    train_flops = total + 2 * trainable
+    base = statistics.median(speeds["plain_float32"])
+    rows = []
+    for variant in VARIANTS:
+        median = statistics.median(speeds[variant.__name__])
+        rows.append({"variant": variant.__name__, "what": variant.__doc__.strip(), "images_per_s": round(median, 1),
+                     "all_rounds": [round(s, 1) for s in speeds[variant.__name__]],
+                     "gflops_per_s": round(median * train_flops / 1e9, 1), "vs_plain": round(median / base, 2)})
+    result = {"machine": bench.machine(), "numpy_sgemm_gflops_per_s": round(numpy_sgemm_gflops(), 1),
+              "train_gflops_per_image": round(train_flops / 1e9, 3), "rounds": args.rounds,
+              "images_per_measurement": n, "variants": rows}
+    Path(__file__).with_name("variants.json").write_text(json.dumps(result, indent=2) + "\n")
+    print(f"numpy sgemm: {result['numpy_sgemm_gflops_per_s']} GFLOP/s; training ≈ {result['train_gflops_per_image']}"
+          " GFLOP per image\n")
+    print("| variant | images/s (median) | GFLOP/s | vs plain |\n|---|---:|---:|---:|")
+    for row in rows:
+        print(f"| {row['variant']} | {row['images_per_s']} | {row['gflops_per_s']} | {row['vs_plain']}× |")
+
+
+if __name__ == "__main__":
+    main()
