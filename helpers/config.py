@@ -45,6 +45,7 @@ class Profile:
     image_size: int = 128  # square side in pixels
     val_size: int | float = 1000  # validation images (int) or fraction of the subset (float < 1)
     seed: int = 42  # subset, split, weights initialisation and augmentation
+    split: str = "random"  # "random" (as the coursework) or "group": duplicate images never straddle the split
     batch_size: int = 64
     augment: bool = True  # the five random augmentation layers inside the model
     # custom CNN
@@ -73,6 +74,12 @@ class Profile:
         values = {k: v for k, v in self.to_dict().items() if k != "name"}
         return hashlib.sha256(json.dumps(values, sort_keys=True).encode()).hexdigest()[:12]
 
+    def same_settings(self, recorded: dict) -> bool:
+        """Whether a profile recorded in a manifest (``to_dict()``) has these settings; fields it lacks were
+        added later and had their default value then."""
+        defaults = Profile().to_dict()
+        return all(recorded.get(k, defaults[k]) == v for k, v in self.to_dict().items() if k != "name")
+
     def validate(self) -> "Profile":
         """Raise ValueError for values that no run could use."""
         if self.n_images is not None and self.n_images < 2:
@@ -88,6 +95,8 @@ class Profile:
             raise ValueError(f"val_size must be at least 1 image, got {self.val_size}")
         if self.n_images is not None and isinstance(self.val_size, int) and self.val_size >= self.n_images:
             raise ValueError(f"val_size ({self.val_size}) must be smaller than n_images ({self.n_images})")
+        if self.split not in ("random", "group"):
+            raise ValueError(f"split must be 'random' or 'group', got {self.split!r}")
         if not self.filters or any(f <= 0 for f in self.filters):
             raise ValueError(f"filters must be positive integers, got {list(self.filters)}")
         return self
@@ -123,6 +132,8 @@ def _coerce(key: str, value, annotation):
         raise ValueError(f"{key} cannot be null")
     for option in options:
         if option is bool and isinstance(value, bool):
+            return value
+        if option is str and isinstance(value, str):
             return value
         if option is int and isinstance(value, int) and not isinstance(value, bool):
             return value

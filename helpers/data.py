@@ -34,7 +34,7 @@ HOW_TO_GET = (
     "get UTKFace.tar.gz (the 'aligned & cropped' faces, https://susanqq.github.io/UTKFace/ — run `make data` "
     "when online) and put it in data/, or set UTKFACE=/path/to/UTKFace.tar.gz (or a folder of its images)"
 )
-CACHE_VERSION = 1  # bump when decoding changes, so old caches are not reused
+CACHE_VERSION = 3  # bump when decoding changes, so old caches are not reused
 
 _NAME = re.compile(r"^(\d+)_(\d+)_(\d+)_(\d+)\.jpg(\.chip\.jpg)?$")
 
@@ -189,36 +189,198 @@ def validation_count(n: int, val_size: int | float) -> int:
 
 
 # ---------------------------------------------------------------- decoding
+def difference_hash(image: Image.Image) -> int:
+    """64-bit difference hash: a 9×8 grey thumbnail, one bit per pair of horizontal neighbours (right brighter)."""
+    grey = np.asarray(image.convert("L").resize((9, 8), Image.Resampling.BILINEAR), dtype=np.int16)
+    return int.from_bytes(np.packbits(grey[:, 1:] > grey[:, :-1]).tobytes(), "big")
+
+
+def _open_rgb(data: bytes) -> Image.Image:
+    with Image.open(io.BytesIO(data)) as image:
+        return image.convert("RGB")
+
+
+def _resize(image: Image.Image, size: int) -> np.ndarray:
+    if image.size != (size, size):
+        image = image.resize((size, size), Image.Resampling.LANCZOS)
+    return np.asarray(image, dtype=np.uint8)
+
+
 def decode_image(data: bytes, size: int) -> np.ndarray:
     """JPEG/PNG bytes -> RGB uint8 array of ``size``×``size`` (antialiased Lanczos resize)."""
-    with Image.open(io.BytesIO(data)) as image:
-        image = image.convert("RGB")
-        if image.size != (size, size):
-            image = image.resize((size, size), Image.Resampling.LANCZOS)
-        return np.asarray(image, dtype=np.uint8)
+    return _resize(_open_rgb(data), size)
+
+
+def _parallel(source: Path, keys: list[str], work, desc: str, progress: bool):
+    """``work(data)`` for every key, on all cores; returns (results in ``keys`` order, None where unreadable)."""
+    index = {key: i for i, key in enumerate(keys)}
+    results = [None] * len(keys)
+    with ThreadPoolExecutor(max_workers=os.cpu_count() or 2) as pool, tqdm(
+        total=len(keys), desc=desc, unit="img", disable=not progress
+    ) as bar:
+        def run(key, data):
+            try:
+                results[index[key]] = work(data)
+            except (OSError, ValueError, Image.DecompressionBombError):
+                pass
+            bar.update(1)
+
+        futures = [pool.submit(run, key, data) for key, data in iter_bytes(source, set(index))]
+        for future in futures:
+            future.result()
+    return results
+
+
+def _fingerprint(data: bytes, image: Image.Image) -> tuple[str, str]:
+    return hashlib.sha256(data).hexdigest(), f"{difference_hash(image):016x}"
 
 
 def decode_faces(source: Path, faces: list[Face], size: int, progress: bool = True):
-    """Decode ``faces`` in parallel; returns (images in ``faces`` order, kept faces, unreadable names)."""
-    index = {face.key: i for i, face in enumerate(faces)}
-    results: list[np.ndarray | None] = [None] * len(faces)
-    unreadable = []
-    with ThreadPoolExecutor(max_workers=os.cpu_count() or 2) as pool, tqdm(
-        total=len(faces), desc=f"Decoding {size}px faces", unit="img", disable=not progress
-    ) as bar:
-        def work(key, data):
-            try:
-                results[index[key]] = decode_image(data, size)
-            except (OSError, ValueError, Image.DecompressionBombError):
-                unreadable.append(PurePosixPath(key).name)
-            bar.update(1)
+    """Decode ``faces`` in parallel.
 
-        futures = [pool.submit(work, key, data) for key, data in iter_bytes(source, set(index))]
-        for future in futures:
-            future.result()
-    kept = [i for i, image in enumerate(results) if image is not None]
-    images = np.stack([results[i] for i in kept]) if kept else np.zeros((0, size, size, 3), np.uint8)
-    return images, [faces[i] for i in kept], sorted(unreadable)
+    Returns:
+        (images in ``faces`` order, kept faces, their (sha256, difference hash) fingerprints, unreadable names).
+    """
+    def work(data):
+        image = _open_rgb(data)
+        return _resize(image, size), _fingerprint(data, image)
+
+    results = _parallel(source, [f.key for f in faces], work, f"Decoding {size}px faces", progress)
+    kept = [i for i, result in enumerate(results) if result is not None]
+    images = np.stack([results[i][0] for i in kept]) if kept else np.zeros((0, size, size, 3), np.uint8)
+    unreadable = sorted(f.name for f, result in zip(faces, results) if result is None)
+    return images, [faces[i] for i in kept], [results[i][1] for i in kept], unreadable
+
+
+# ---------------------------------------------------------------- duplicates ("twins")
+def fingerprint_source(source=None, progress: bool = True):
+    """sha256 and difference hash of every correctly named face in the source (cached): a DataFrame."""
+    import pandas as pd
+
+    source = resolve_source(source)
+    stat = source.stat()
+    key = hashlib.sha256(json.dumps([CACHE_VERSION, str(source), stat.st_size, stat.st_mtime_ns]).encode())
+    path = config.CACHE_DIR / f"fingerprints-{key.hexdigest()[:16]}.csv"
+    if path.is_file():
+        return pd.read_csv(path, dtype={"dhash": str})
+    faces, _ = list_faces(source)
+    results = _parallel(source, [f.key for f in faces], lambda data: _fingerprint(data, _open_rgb(data)),
+                        "Fingerprinting faces", progress)
+    frame = pd.DataFrame([{"file": f.name, "age": f.age, "gender": f.gender, "race": f.race,
+                           "sha256": r[0], "dhash": r[1]} for f, r in zip(faces, results) if r is not None])
+    path.parent.mkdir(parents=True, exist_ok=True)
+    frame.to_csv(path.with_suffix(".part"), index=False)
+    os.replace(path.with_suffix(".part"), path)
+    return frame
+
+
+def twin_groups(sha256, dhash, max_distance: int = 0) -> np.ndarray:
+    """Group id per image: byte-identical files and images whose difference hashes differ in at most
+    ``max_distance`` bits (0-3) share a group. Singletons get a group of their own. Ids are row indices."""
+    if not 0 <= max_distance <= 3:
+        raise ValueError(f"max_distance must be 0-3 bits, got {max_distance}")
+    parent = list(range(len(sha256)))
+
+    def find(i):
+        while parent[i] != i:
+            parent[i] = parent[parent[i]]
+            i = parent[i]
+        return i
+
+    def union_bucket(members):
+        for other in members[1:]:
+            parent[find(other)] = find(members[0])
+
+    hashes = [int(h, 16) for h in dhash]
+    buckets: dict = {}
+    for i, (digest, value) in enumerate(zip(sha256, hashes)):
+        buckets.setdefault(("sha", digest), []).append(i)
+        buckets.setdefault(("dhash", value), []).append(i)
+    for members in buckets.values():
+        union_bucket(members)
+    if max_distance:  # two hashes within 3 bits share at least one of their four 16-bit quarters
+        quarters: dict = {}
+        for i, value in enumerate(hashes):
+            for q in range(4):
+                quarters.setdefault((q, (value >> (16 * q)) & 0xFFFF), []).append(i)
+        for members in quarters.values():
+            for a, i in enumerate(members):
+                for j in members[a + 1:]:
+                    if find(i) != find(j) and bin(hashes[i] ^ hashes[j]).count("1") <= max_distance:
+                        parent[find(j)] = find(i)
+    return np.array([find(i) for i in range(len(parent))])
+
+
+def conflicting_pairs(frame, groups: np.ndarray, n: int = 6, seed: int = 0) -> list[tuple[int, int]]:
+    """Up to ``n`` pairs of row indices: twins whose age or gender labels differ, drawn with ``seed``."""
+    pairs = []
+    for rows in frame.assign(group=groups).groupby("group").indices.values():
+        if len(rows) > 1:
+            labels = frame.iloc[rows][["age", "gender"]].drop_duplicates()
+            if len(labels) > 1:
+                pairs.append((int(rows[0]), int(frame.index.get_indexer([labels.index[1]])[0])))
+    pick = np.random.default_rng(seed).permutation(len(pairs))[:n]
+    return [pairs[i] for i in sorted(pick)]
+
+
+def load_named_images(source, names: list[str], size: int) -> dict[str, np.ndarray]:
+    """Decode a few files by file name (for figures)."""
+    source = resolve_source(source)
+    wanted = set(names)
+    keys = [key for key in list_files(source) if PurePosixPath(key).name in wanted]
+    return {PurePosixPath(key).name: decode_image(payload, size) for key, payload in iter_bytes(source, set(keys))}
+
+
+def twin_summary(frame, groups: np.ndarray) -> dict:
+    """Counts of exact and visual duplicates and of duplicate groups whose labels disagree."""
+    frame = frame.assign(group=groups)
+    exact = frame.groupby("sha256").size()
+    visual = frame.groupby("group")
+    sizes = visual.size()
+    multi = sizes[sizes > 1].index
+    twins = frame[frame["group"].isin(multi)]
+    per_group = twins.groupby("group").agg(ages=("age", "nunique"), genders=("gender", "nunique"),
+                                           spread=("age", lambda a: int(a.max() - a.min())))
+    conflicting = per_group[(per_group["ages"] > 1) | (per_group["genders"] > 1)]
+    return {
+        "images": int(len(frame)),
+        "exact_groups": int((exact > 1).sum()),
+        "exact_files": int(exact[exact > 1].sum()),
+        "visual_groups": int(len(multi)),
+        "visual_files": int(len(twins)),
+        "conflicting_groups": int(len(conflicting)),
+        "conflicting_gender_groups": int((per_group["genders"] > 1).sum()),
+        "conflicting_age_spread_median": float(conflicting["spread"].median()) if len(conflicting) else 0.0,
+        "conflicting_age_spread_max": int(conflicting["spread"].max()) if len(conflicting) else 0,
+    }
+
+
+def split_indices(groups: np.ndarray, n_val: int, group_aware: bool) -> tuple[np.ndarray, np.ndarray]:
+    """(train, validation) row indices of an already shuffled subset.
+
+    Random: the first ``n_val`` rows validate. Group-aware: whole twin groups, taken in subset order while they
+    fit, until ``n_val`` rows validate; a group never straddles the two sides.
+    """
+    order = np.arange(len(groups))
+    if not group_aware:
+        return order[n_val:], order[:n_val]
+    members: dict = {}
+    for i, group in enumerate(groups):
+        members.setdefault(group, []).append(i)
+    val: list[int] = []
+    for rows in members.values():  # dicts keep insertion order: groups by their first appearance
+        if len(val) + len(rows) <= n_val:
+            val.extend(rows)
+        if len(val) == n_val:
+            break
+    chosen = set(val)
+    return np.array([i for i in order if i not in chosen], dtype=int), np.array(sorted(val), dtype=int)
+
+
+def val_twins_in_train(groups: np.ndarray, train: np.ndarray, val: np.ndarray) -> int:
+    """How many validation images have a twin (same group) among the training images."""
+    train_groups = set(groups[train].tolist())
+    return int(sum(g in train_groups for g in groups[val].tolist()))
 
 
 # ---------------------------------------------------------------- the data a run uses
@@ -276,14 +438,16 @@ def load_splits(profile: config.Profile, source=None, cache: bool = True, progre
     """The profile's seeded subset, decoded and split into train and validation.
 
     Args:
-        profile: gives ``n_images``, ``image_size``, ``val_size`` and ``seed``.
+        profile: gives ``n_images``, ``image_size``, ``val_size``, ``seed`` and ``split`` (``group``: twins,
+            i.e. byte-identical or visually identical images, never straddle train and validation).
         source: folder or .tar.gz; default ``$UTKFACE`` or ``data/``.
         cache: reuse (and store) the decoded arrays in ``config.CACHE_DIR``.
         progress: show a progress bar while decoding.
         download: fetch the archive into ``data/`` when no source is found.
 
     Returns:
-        :class:`Splits`; ``info`` records the source, file counts and skipped files.
+        :class:`Splits`; ``info`` records the source, file counts, skipped files and how many validation
+        images have a twin in training.
     """
     start = time.perf_counter()
     source = resolve_source(source, download=download)
@@ -299,13 +463,11 @@ def load_splits(profile: config.Profile, source=None, cache: bool = True, progre
                             f"{HOW_TO_GET}")
         subset = select_subset(faces, profile.n_images, profile.seed)
         n_files = len(faces) + sum(len(names) for names in skipped.values())
-        images, subset, unreadable = decode_faces(source, subset, profile.image_size, progress)
+        images, subset, fingerprints, unreadable = decode_faces(source, subset, profile.image_size, progress)
         if unreadable:
             skipped["unreadable image"] = unreadable
-        n_val = validation_count(len(subset), profile.val_size)
         meta = {
-            "faces": [[f.name, f.age, f.gender, f.race] for f in subset],
-            "n_val": n_val,
+            "faces": [[f.name, f.age, f.gender, f.race, *fp] for f, fp in zip(subset, fingerprints)],
             "info": {
                 "source": str(source),
                 "files": n_files,
@@ -316,13 +478,14 @@ def load_splits(profile: config.Profile, source=None, cache: bool = True, progre
         }
         if cache:
             _write_cache(folder, images, meta)
-    names, age, gender, race = zip(*meta["faces"]) if meta["faces"] else ((), (), (), ())
+    names, age, gender, race, sha256, dhash = zip(*meta["faces"]) if meta["faces"] else ((),) * 6
     everything = FaceSet(list(names), images, np.array(age, np.int32), np.array(gender, np.int32),
                          np.array(race, np.int32))
-    n_val = meta["n_val"]
-    info = dict(meta["info"], load_seconds=round(time.perf_counter() - start, 3))
-    return Splits(train=everything.take(range(n_val, len(everything))), val=everything.take(range(n_val)),
-                  info=info)
+    groups = twin_groups(sha256, dhash)
+    train, val = split_indices(groups, validation_count(len(everything), profile.val_size), profile.split == "group")
+    info = dict(meta["info"], split=profile.split, val_with_train_twin=val_twins_in_train(groups, train, val),
+                load_seconds=round(time.perf_counter() - start, 3))
+    return Splits(train=everything.take(train), val=everything.take(val), info=info)
 
 
 def describe_skipped(info: dict) -> str:

@@ -63,6 +63,21 @@ def age_distribution(labels: pd.DataFrame):
     return fig
 
 
+def twin_pairs(pairs: list[tuple[dict, dict]], images: dict[str, np.ndarray]):
+    """Pictures that appear twice in UTKFace under different labels, side by side with both labels."""
+    fig, axes = plt.subplots(1, 2 * len(pairs), figsize=(1.7 * 2 * len(pairs), 2.3), squeeze=False,
+                             layout="constrained")
+    for k, pair in enumerate(pairs):
+        for j, face in enumerate(pair):
+            ax = axes[0][2 * k + j]
+            ax.imshow(images[face["file"]])
+            ax.set_title(f"{face['age']} y, {GENDERS[face['gender']]}", fontsize=8,
+                         color="#8a1f11" if j else "#222222")
+            ax.axis("off")
+    fig.suptitle("The same picture under two labels (pairs of identical difference hash)")
+    return fig
+
+
 # ---------------------------------------------------------------- architecture
 def _box(ax, x, y, w, h, text, color):
     ax.add_patch(FancyBboxPatch((x - w / 2, y - h / 2), w, h, boxstyle="round,pad=0.02,rounding_size=0.08",

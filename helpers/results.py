@@ -56,11 +56,11 @@ def finished(model: str, profile: Profile, results_dir=None) -> bool:
     folder = run_folder(model, profile, results_dir)
     if not (folder / "metrics.json").is_file():
         return False
-    recorded = json.loads((folder / "manifest.json").read_text()).get("hash")
-    if recorded != profile.hash:
+    manifest = json.loads((folder / "manifest.json").read_text())
+    if manifest.get("hash") != profile.hash and not profile.same_settings(manifest.get("profile", {})):
         raise ValueError(
-            f"{folder} holds results of other settings (hash {recorded}, this profile is {profile.hash}); "
-            "retrain (retrain=True / RETRAIN=1) or choose another results_dir"
+            f"{folder} holds results of other settings (hash {manifest.get('hash')}, this profile is "
+            f"{profile.hash}); retrain (retrain=True / RETRAIN=1) or choose another results_dir"
         )
     return True
 

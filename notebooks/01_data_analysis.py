@@ -84,6 +84,36 @@ print(f"ages {summary['age_min']}-{summary['age_max']}; least frequent: {summary
       f"({summary['least_frequent_count']} image(s) each)")
 pd.Series(summary["ethnicity"], name="images").to_frame()
 
+# %% [markdown]
+# ## Duplicates and conflicting labels
+# Some pictures appear more than once in UTKFace: byte-identical files under different names, and visually
+# identical ones (the same 64-bit difference hash of the 9×8 grey thumbnail). Many such twins carry different
+# ages or genders, which sets a floor under the error no model can beat; a random split also puts twins on both
+# sides of train and validation. Hamming distances above 0 were tried and rejected: among random pairs one bit
+# apart, most were different people (aligned faces have similar coarse gradients).
+
+# %%
+fingerprints = utk.fingerprint_source(source)
+groups = utk.twin_groups(fingerprints["sha256"], fingerprints["dhash"])
+in_subset = fingerprints["file"].isin(set(subset.names)).to_numpy()
+subset_fp = fingerprints[in_subset].reset_index(drop=True)
+summary["duplicates"] = {
+    "source": utk.twin_summary(fingerprints, groups),
+    "subset": utk.twin_summary(subset_fp, utk.twin_groups(subset_fp["sha256"], subset_fp["dhash"])),
+    "val_with_train_twin": splits.info["val_with_train_twin"],
+    "split": splits.info["split"],
+}
+print(f"{summary['duplicates']['val_with_train_twin']} validation images have a twin in training "
+      f"({splits.info['split']} split)")
+pd.DataFrame({"whole source": summary["duplicates"]["source"], "this subset": summary["duplicates"]["subset"]})
+
+# %%
+pairs = [tuple(fingerprints.iloc[i].to_dict() for i in pair)
+         for pair in utk.conflicting_pairs(fingerprints, groups, n=5, seed=cfg.seed)]
+images = utk.load_named_images(source, [face["file"] for pair in pairs for face in pair], 96)
+fig = plots.twin_pairs(pairs, images)
+plots.save_fig(fig, "fig_conflicting_twins", cfg.name, figures_dir or None)
+
 # %%
 out_dir.mkdir(parents=True, exist_ok=True)
 (out_dir / "data_summary.json").write_text(json.dumps(summary, indent=2) + "\n")

@@ -57,3 +57,11 @@ def test_unknown_profile_and_bad_pair():
         config.get_profile("fast")
     with pytest.raises(ValueError, match="key=value"):
         config.parse_overrides(["epochs"])
+
+
+def test_settings_recorded_before_a_field_existed_still_match():
+    seed = config.get_profile("seed")
+    recorded = {k: v for k, v in seed.to_dict().items() if k != "split"}  # a manifest from before `split`
+    assert seed.same_settings(recorded)
+    assert not config.get_profile("seed", {"split": "group"}).same_settings(recorded)
+    assert not seed.same_settings(dict(recorded, epochs=5))

@@ -145,3 +145,76 @@ def test_unreadable_images_are_skipped_and_counted(face_folder):
     assert len(splits.train) + len(splits.val) == 39
     assert splits.info["skipped"]["unreadable image"] == {"count": 1, "examples": [face_names(1)[0]]}
     assert "skipped 6" in data.describe_skipped(splits.info)
+
+
+# ---------------------------------------------------------------- duplicates
+def _variants(tmp_path):
+    """A folder with byte-identical copies, a re-encoded copy, a resized copy, and different faces."""
+    from PIL import Image
+    import io as _io
+
+    folder = tmp_path / "twins"
+    folder.mkdir()
+    rng = np.random.default_rng(1)
+    def smooth(generator):  # a smooth 200 px picture, like a face crop (no sharp block edges)
+        small = Image.fromarray(generator.integers(0, 256, (10, 10, 3)).astype(np.uint8))
+        return np.asarray(small.resize((200, 200), Image.Resampling.BICUBIC))
+
+    base = smooth(rng)
+
+    def save(array, name, quality=95, size=None):
+        image = Image.fromarray(array)
+        if size:
+            image = image.resize((size, size), Image.Resampling.LANCZOS)
+        buffer = _io.BytesIO()
+        image.save(buffer, format="JPEG", quality=quality)
+        (folder / name).write_bytes(buffer.getvalue())
+
+    save(base, "30_0_0_20170101000000001.jpg.chip.jpg")
+    (folder / "31_0_0_20170101000000002.jpg.chip.jpg").write_bytes(
+        (folder / "30_0_0_20170101000000001.jpg.chip.jpg").read_bytes())  # byte-identical, other age
+    save(base, "30_1_0_20170101000000003.jpg.chip.jpg", quality=60)  # re-encoded, other gender
+    save(base, "30_0_0_20170101000000004.jpg.chip.jpg", size=190)  # slightly resized
+    for i in range(5, 13):  # clearly different faces
+        save(smooth(np.random.default_rng(i)), f"{40 + i}_{i % 2}_1_20170101000000{i:03d}.jpg.chip.jpg")
+    return folder
+
+
+def test_twins_are_found_and_grouped(tmp_path):
+    frame = data.fingerprint_source(_variants(tmp_path), progress=False)
+    groups = data.twin_groups(frame["sha256"], frame["dhash"])
+    by_name = dict(zip(frame["file"], groups))
+    twins = {n for n in by_name if n.startswith(("30_", "31_"))}
+    assert len({by_name[n] for n in twins}) == 1  # all four variants in one group
+    assert len(set(groups)) == 1 + 8  # the eight other faces stay single
+    summary = data.twin_summary(frame, groups)
+    assert (summary["exact_groups"], summary["exact_files"]) == (1, 2)
+    assert (summary["visual_groups"], summary["visual_files"]) == (1, 4)
+    assert summary["conflicting_groups"] == 1 and summary["conflicting_gender_groups"] == 1
+    assert summary["conflicting_age_spread_max"] == 1
+
+
+def test_group_split_never_separates_twins(tmp_path):
+    folder = _variants(tmp_path)
+    for seed in range(6):
+        profile = config.get_profile("smoke", {"n_images": None, "val_size": 3, "image_size": 32, "seed": seed,
+                                               "split": "group"})
+        splits = data.load_splits(profile, folder, progress=False)
+        twins = {n for n in splits.train.names + splits.val.names if n.startswith(("30_", "31_"))}
+        assert twins <= set(splits.train.names) or twins <= set(splits.val.names)
+        assert len(splits.val) == 3 and splits.info["val_with_train_twin"] == 0
+        again = data.load_splits(profile, folder, progress=False)
+        assert again.val.names == splits.val.names  # deterministic for a seed
+
+
+def test_random_split_reports_twins_across_the_split(tmp_path):
+    folder = _variants(tmp_path)
+    counts = []
+    for seed in range(6):
+        profile = config.get_profile("smoke", {"n_images": None, "val_size": 3, "image_size": 32, "seed": seed})
+        splits = data.load_splits(profile, folder, progress=False)
+        train_twins = sum(n.startswith(("30_", "31_")) for n in splits.train.names)
+        val_twins = sum(n.startswith(("30_", "31_")) for n in splits.val.names)
+        counts.append(splits.info["val_with_train_twin"])
+        assert splits.info["val_with_train_twin"] == (val_twins if train_twins else 0)
+    assert max(counts) > 0  # some seed splits the group

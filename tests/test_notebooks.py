@@ -14,7 +14,7 @@ from helpers import config
 from conftest import REAL_DATA, REAL_WEIGHTS, ROOT, needs_real_data
 
 NOTEBOOKS = ["01_data_analysis", "02_custom_cnn", "03_vgg16_transfer", "04_comparison"]
-FIGURES = ["fig1_sample_faces", "fig2_age_distribution", "fig3_custom_architecture", "fig4_custom_curves",
+FIGURES = ["fig1_sample_faces", "fig2_age_distribution", "fig_conflicting_twins", "fig3_custom_architecture", "fig4_custom_curves",
            "vgg16_architecture", "fig5_vgg16_curves", "fig6_comparison"]
 HEADINGS = ["1 Introduction", "2 A custom CNN", "2.1 Dataset analysis", "2.2 Preprocessing and augmentation",
             "2.3 Architecture", "2.4 Training configuration", "2.5 Results", "3 A pre-trained CNN: VGG16",
@@ -46,7 +46,7 @@ def test_one_tagged_parameters_cell_of_plain_literals(name):
 
 
 @pytest.fixture(scope="module")
-def executed(tmp_path_factory):
+def executed(tmp_path_factory, smoke_cache):
     """All four notebooks run by papermill with the smoke profile, then the report built from their files."""
     import papermill
 
@@ -55,7 +55,7 @@ def executed(tmp_path_factory):
     with pytest.MonkeyPatch.context() as env:  # the kernels inherit these
         env.setenv("UTKFACE", str(REAL_DATA))
         env.setenv("VGG16_WEIGHTS", str(REAL_WEIGHTS))
-        env.setenv("HELPERS_CACHE_DIR", str(base / "cache"))
+        env.setenv("HELPERS_CACHE_DIR", str(smoke_cache))
         for name in NOTEBOOKS:
             source = base / f"{name}.ipynb"
             jupytext.write(jupytext.read(ROOT / "notebooks" / f"{name}.py"), source)
@@ -94,6 +94,9 @@ def test_notebook_01_writes_the_data_summary(executed):
     assert summary["images"] == config.PROFILES["smoke"].n_images
     assert summary["male"] + summary["female"] == summary["images"]
     assert sum(summary["ethnicity"].values()) == summary["images"]
+    whole = summary["duplicates"]["source"]  # the counts measured on the shared archive (see issue 7)
+    assert (whole["exact_groups"], whole["exact_files"]) == (314, 641)
+    assert (whole["visual_groups"], whole["visual_files"], whole["conflicting_groups"]) == (560, 1176, 394)
 
 
 @needs_real_data
