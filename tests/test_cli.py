@@ -47,3 +47,32 @@ def test_missing_weights_file_is_one_line(tmp_path, face_archive, capsys):
                  "--data", str(face_archive), "--weights", str(tmp_path / "nope.weights.h5")])
     err = capsys.readouterr().err
     assert code == 2 and "VGG16 weights file" in err and "does not exist" in err
+
+
+def test_bench_prints_one_json_line_with_the_throughputs(capsys):
+    assert main(["bench", "--model", "custom", "--profile", "smoke", "--steps", "1", "--synthetic", "--json"]) == 0
+    lines = capsys.readouterr().out.strip().splitlines()
+    assert len(lines) == 1
+    result = json.loads(lines[0])
+    for key in ("train_images_per_s", "predict_images_per_s", "gflops_per_s"):
+        assert result[key] > 0
+    assert result["load_seconds_cold"] is None and result["synthetic"] is True  # no data was read
+
+
+def test_run_time_estimate_adds_training_and_validation():
+    from helpers import bench, config
+
+    seed = config.get_profile("seed")
+    speeds = {"train_images_per_s": 40.0, "train_images_per_s_stage2": 20.0, "predict_images_per_s": 100.0}
+    # custom: 60 × (4000/40 + 1000/100) s; VGG16: 10 × (100 + 10) + 25 × (200 + 10) s
+    assert bench.estimate_minutes("custom", seed, speeds) == pytest.approx(60 * 110 / 60)
+    assert bench.estimate_minutes("vgg16", seed, speeds) == pytest.approx((10 * 110 + 25 * 210) / 60)
+
+
+def test_plan_has_reports_results_on_disk(tmp_path, monkeypatch, capsys):
+    from helpers import config
+
+    monkeypatch.setattr(config, "RESULTS_DIR", tmp_path)
+    assert main(["plan", "--profile", "smoke", "--has", "custom"]) == 1
+    assert main(["plan", "--profile", "smoke"]) == 0
+    assert "custom: will train for profile smoke" in capsys.readouterr().out
