@@ -262,8 +262,9 @@ def train(model_name: str, profile: Profile, out_dir, source=None, weights="env"
         restore_seed_states(model, state["seed_states"])
     else:
         model = models.build_model(model_name, profile, weights)
-    if model_name == "vgg16":
-        print(f"VGG16 weights: {models.describe_weights(weights)['label']}", flush=True)
+    weights_info = models.describe_weights(weights) if model_name == "vgg16" else None
+    if weights_info:
+        print(f"VGG16 weights: {weights_info['label']}", flush=True)
     splits = data.load_splits(profile, source, progress=progress)
     print(data.describe_skipped(splits.info), flush=True)
 
@@ -290,7 +291,7 @@ def train(model_name: str, profile: Profile, out_dir, source=None, weights="env"
         "hash": profile.hash,
         "seed": profile.seed,
         "data": dict(splits.info, n_train=len(splits.train), n_val=len(splits.val)),
-        "weights": models.describe_weights(weights) if model_name == "vgg16" else None,
+        "weights": weights_info,
         "versions": _versions(),
         "code": _code_version(),
         "backend": keras.backend.backend(),
