@@ -1,11 +1,13 @@
-"""Predictions of a trained model and the metrics computed from them."""
+"""Predictions of a trained model and the metrics computed from them (beyond accuracy and MAE)."""
 
 from __future__ import annotations
 
 import numpy as np
 import pandas as pd
 
-from .data import FaceSet
+from .data import GENDERS, RACES, FaceSet
+
+AGE_BANDS = [(0, 9), (10, 19), (20, 29), (30, 39), (40, 49), (50, 59), (60, 69), (70, 200)]
 
 
 def predict(model, faces: FaceSet, batch_size: int = 64, verbose: int = 0) -> pd.DataFrame:
@@ -33,3 +35,83 @@ def summarize(predictions: pd.DataFrame) -> dict:
         "gender_accuracy": float((predictions["pred_gender"] == predictions["gender"]).mean()),
         "age_mae": float((predictions["pred_age"] - predictions["age"]).abs().mean()),
     }
+
+
+def roc_auc(labels, scores) -> float:
+    """Area under the ROC curve (the probability that a random positive outranks a random negative)."""
+    labels, scores = np.asarray(labels), np.asarray(scores, dtype=float)
+    positives, negatives = labels == 1, labels == 0
+    if not positives.any() or not negatives.any():
+        return float("nan")
+    ranks = pd.Series(scores).rank().to_numpy()  # average ranks handle ties
+    n_pos, n_neg = positives.sum(), negatives.sum()
+    return float((ranks[positives].sum() - n_pos * (n_pos + 1) / 2) / (n_pos * n_neg))
+
+
+def gender_metrics(predictions: pd.DataFrame) -> dict:
+    """Accuracy, ROC-AUC, confusion matrix and precision/recall/F1 per class."""
+    true, pred = predictions["gender"].to_numpy(), predictions["pred_gender"].to_numpy()
+    out = {"n": int(len(true)), "accuracy": float((true == pred).mean()),
+           "roc_auc": roc_auc(true, predictions["prob_female"]),
+           "confusion": [[int(((true == t) & (pred == p)).sum()) for p in (0, 1)] for t in (0, 1)]}
+    for label, name in enumerate(GENDERS):
+        tp = int(((true == label) & (pred == label)).sum())
+        precision = tp / max(int((pred == label).sum()), 1)
+        recall = tp / max(int((true == label).sum()), 1)
+        out[name] = {"precision": precision, "recall": recall,
+                     "f1": 2 * precision * recall / (precision + recall) if precision + recall else 0.0}
+    return out
+
+
+def calibration(predictions: pd.DataFrame, bins: int = 10) -> pd.DataFrame:
+    """Reliability curve: mean predicted P(female) and observed share of women per probability bin."""
+    edges = np.linspace(0, 1, bins + 1)
+    which = np.clip(np.digitize(predictions["prob_female"], edges[1:-1]), 0, bins - 1)
+    frame = predictions.assign(bin=which).groupby("bin").agg(
+        mean_predicted=("prob_female", "mean"), observed=("gender", "mean"), count=("gender", "size"))
+    return frame.reset_index()
+
+
+def age_metrics(predictions: pd.DataFrame) -> dict:
+    """MAE, RMSE and the share of predictions within 5 and 10 years (CS@5, CS@10)."""
+    error = predictions["pred_age"] - predictions["age"]
+    return {"n": int(len(error)), "mae": float(error.abs().mean()), "rmse": float(np.sqrt((error ** 2).mean())),
+            "cs5": float((error.abs() <= 5).mean()), "cs10": float((error.abs() <= 10).mean())}
+
+
+def age_bands(predictions: pd.DataFrame) -> pd.DataFrame:
+    """MAE and mean signed error (negative: underestimated) per age band, with counts."""
+    rows = []
+    for low, high in AGE_BANDS:
+        band = predictions[(predictions["age"] >= low) & (predictions["age"] <= high)]
+        error = band["pred_age"] - band["age"]
+        rows.append({"band": f"{low}-{high}" if high < 200 else f"{low}+", "count": len(band),
+                     "mae": float(error.abs().mean()) if len(band) else float("nan"),
+                     "mean_signed_error": float(error.mean()) if len(band) else float("nan")})
+    return pd.DataFrame(rows)
+
+
+def baselines(train: pd.DataFrame, predictions: pd.DataFrame) -> dict:
+    """Trivial predictors fitted on the training labels: mean and median age, the majority gender."""
+    majority = int(train["gender"].mode().iloc[0])
+    return {
+        "age_mae_predicting_train_mean": float((predictions["age"] - train["age"].mean()).abs().mean()),
+        "age_mae_predicting_train_median": float((predictions["age"] - train["age"].median()).abs().mean()),
+        "gender_accuracy_predicting_majority": float((predictions["gender"] == majority).mean()),
+        "majority_gender": GENDERS[majority],
+    }
+
+
+def by_group(predictions: pd.DataFrame) -> pd.DataFrame:
+    """Every headline metric per ethnicity label and per gender, with counts."""
+    rows = []
+    for column, names in (("race", RACES), ("gender", GENDERS)):
+        for value, name in enumerate(names):
+            part = predictions[predictions[column] == value]
+            if not len(part):
+                continue
+            ages, genders = age_metrics(part), gender_metrics(part)
+            rows.append({"group": f"{column}: {name}", "count": len(part), "gender_accuracy": genders["accuracy"],
+                         "gender_roc_auc": genders["roc_auc"], "age_mae": ages["mae"],
+                         "age_mean_signed_error": float((part["pred_age"] - part["age"]).mean())})
+    return pd.DataFrame(rows)

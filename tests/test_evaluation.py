@@ -1,0 +1,64 @@
+import numpy as np
+import pandas as pd
+import pytest
+
+from helpers import evaluation
+
+
+@pytest.fixture
+def predictions():
+    return pd.DataFrame({
+        "file": [f"f{i}" for i in range(6)],
+        "age": [5, 25, 35, 45, 72, 90],
+        "gender": [0, 1, 1, 0, 1, 0],
+        "race": [0, 0, 1, 2, 3, 4],
+        "pred_age": [9.0, 25.0, 30.0, 50.0, 60.0, 70.0],
+        "prob_female": [0.1, 0.8, 0.4, 0.3, 0.9, 0.6],
+    }).assign(pred_gender=lambda f: (f["prob_female"] >= 0.5).astype(int))
+
+
+def test_gender_metrics(predictions):
+    metrics = evaluation.gender_metrics(predictions)
+    assert metrics["confusion"] == [[2, 1], [1, 2]]  # rows true male/female, columns predicted
+    assert metrics["accuracy"] == pytest.approx(4 / 6)
+    assert metrics["female"]["precision"] == pytest.approx(2 / 3) and metrics["female"]["recall"] == pytest.approx(2 / 3)
+    # female scores 0.8, 0.4, 0.9 against male 0.1, 0.3, 0.6: 8 of 9 pairs ranked right (0.4 < 0.6)
+    assert metrics["roc_auc"] == pytest.approx(8 / 9)
+
+
+def test_roc_auc_edge_cases():
+    assert evaluation.roc_auc([0, 0, 1, 1], [0.1, 0.2, 0.8, 0.9]) == 1.0
+    assert evaluation.roc_auc([0, 1], [0.5, 0.5]) == 0.5
+    assert np.isnan(evaluation.roc_auc([1, 1], [0.2, 0.3]))
+
+
+def test_age_metrics_and_bands(predictions):
+    errors = np.array([4, 0, -5, 5, -12, -20])
+    metrics = evaluation.age_metrics(predictions)
+    assert metrics["mae"] == pytest.approx(np.abs(errors).mean())
+    assert metrics["rmse"] == pytest.approx(np.sqrt((errors ** 2).mean()))
+    assert metrics["cs5"] == pytest.approx(4 / 6) and metrics["cs10"] == pytest.approx(4 / 6)
+    bands = evaluation.age_bands(predictions).set_index("band")
+    assert bands.loc["70+", "count"] == 2 and bands.loc["70+", "mean_signed_error"] == pytest.approx(-16)
+    assert bands.loc["0-9", "mae"] == 4 and np.isnan(bands.loc["10-19", "mae"])
+
+
+def test_calibration_bins(predictions):
+    curve = evaluation.calibration(predictions, bins=2)
+    assert curve["count"].sum() == 6
+    low = curve.set_index("bin").loc[0]  # scores below 0.5: 0.1, 0.4, 0.3 with genders 0, 1, 0
+    assert low["mean_predicted"] == pytest.approx(0.8 / 3) and low["observed"] == pytest.approx(1 / 3)
+
+
+def test_baselines(predictions):
+    train = pd.DataFrame({"age": [20, 30, 70], "gender": [1, 1, 0]})
+    result = evaluation.baselines(train, predictions)
+    assert result["majority_gender"] == "female"
+    assert result["gender_accuracy_predicting_majority"] == pytest.approx(0.5)
+    assert result["age_mae_predicting_train_median"] == pytest.approx(np.abs(predictions["age"] - 30).mean())
+
+
+def test_by_group_has_counts_for_every_present_group(predictions):
+    table = evaluation.by_group(predictions).set_index("group")
+    assert table.loc["gender: female", "count"] == 3 and table.loc["race: White", "count"] == 2
+    assert table["count"].filter(like="race").sum() == 6
