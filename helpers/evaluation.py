@@ -115,3 +115,42 @@ def by_group(predictions: pd.DataFrame) -> pd.DataFrame:
                          "gender_roc_auc": genders["roc_auc"], "age_mae": ages["mae"],
                          "age_mean_signed_error": float((part["pred_age"] - part["age"]).mean())})
     return pd.DataFrame(rows)
+
+
+def evaluate(predictions: pd.DataFrame, train_labels: pd.DataFrame) -> dict:
+    """Everything above for one model's predictions, as plain JSON-ready values."""
+    return {
+        "gender": gender_metrics(predictions),
+        "age": age_metrics(predictions),
+        "age_bands": age_bands(predictions).to_dict(orient="records"),
+        "baselines": baselines(train_labels, predictions),
+        "groups": by_group(predictions).to_dict(orient="records"),
+        "calibration": calibration(predictions).to_dict(orient="records"),
+    }
+
+
+def headline_table(evaluations: dict[str, dict], names: dict[str, str]) -> pd.DataFrame:
+    """One column per model: gender accuracy and ROC-AUC, age MAE, RMSE, CS@5, CS@10, and the baselines."""
+    columns = {}
+    for model, result in evaluations.items():
+        columns[names[model]] = {
+            "gender accuracy": result["gender"]["accuracy"], "gender ROC-AUC": result["gender"]["roc_auc"],
+            "age MAE": result["age"]["mae"], "age RMSE": result["age"]["rmse"],
+            "age CS@5": result["age"]["cs5"], "age CS@10": result["age"]["cs10"],
+            "baseline: age MAE, train mean": result["baselines"]["age_mae_predicting_train_mean"],
+            "baseline: age MAE, train median": result["baselines"]["age_mae_predicting_train_median"],
+            "baseline: gender accuracy, majority": result["baselines"]["gender_accuracy_predicting_majority"],
+        }
+    return pd.DataFrame(columns)
+
+
+def group_table(evaluations: dict[str, dict], names: dict[str, str]) -> pd.DataFrame:
+    """Per ethnicity label and gender: image count, then each model's gender accuracy, age MAE and age bias."""
+    table = None
+    for model, result in evaluations.items():
+        groups = pd.DataFrame(result["groups"]).set_index("group")
+        part = groups[["gender_accuracy", "age_mae", "age_mean_signed_error"]].rename(columns={
+            "gender_accuracy": f"{names[model]}: gender accuracy", "age_mae": f"{names[model]}: age MAE",
+            "age_mean_signed_error": f"{names[model]}: age bias"})
+        table = groups[["count"]].join(part) if table is None else table.join(part)
+    return table

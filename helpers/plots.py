@@ -203,3 +203,23 @@ def comparison(histories: dict[str, pd.DataFrame], predictions: dict[str, pd.Dat
     ax.legend(fontsize=8)
     fig.tight_layout()
     return fig
+
+
+def evaluation(evaluations: dict[str, dict]):
+    """Reliability curve of P(female), and mean signed age error per age band, for each model."""
+    fig, (left, right) = plt.subplots(1, 2, figsize=(12, 3.8), layout="constrained")
+    left.plot([0, 1], [0, 1], color="#333333", linestyle="--", linewidth=1, label="perfectly calibrated")
+    for model, result in evaluations.items():
+        curve = pd.DataFrame(result["calibration"])
+        left.plot(curve["mean_predicted"], curve["observed"], color=MODEL_COLORS[model], label=MODEL_NAMES[model],
+                  **LINE)
+        bands = pd.DataFrame(result["age_bands"])
+        right.plot(bands["band"], bands["mean_signed_error"], color=MODEL_COLORS[model], label=MODEL_NAMES[model],
+                   **LINE)
+    left.set(xlabel="predicted P(female)", ylabel="observed share of women", title="gender calibration")
+    right.axhline(0, color="#333333", linewidth=1)
+    right.set(xlabel="true age band (years)", ylabel="mean predicted − true age (years)",
+              title="age bias by band (below 0: underestimated)")
+    left.legend(fontsize=8)
+    right.legend(fontsize=8)
+    return fig

@@ -11,8 +11,9 @@ from pathlib import Path
 
 import jinja2
 import mistune
+import numpy as np
 
-from . import config, models, results
+from . import config, evaluation, models, results
 from .config import Profile
 
 TEMPLATE = "report.md.j2"
@@ -36,6 +37,8 @@ def context(profile: Profile, results_dir=None, figures_dir=None) -> dict:
     root = Path(results_dir or config.RESULTS_DIR) / profile.name
     figures = Path(figures_dir or config.FIGURES_DIR) / profile.name
     summary_path = root / "data_summary.json"
+    evaluation_path = root / "evaluation.json"
+    evaluations = json.loads(evaluation_path.read_text()) if evaluation_path.is_file() else {}
     runs = results.load_available(profile, results_dir)
     notices = []
     if profile.hash != config.PROFILES["seed"].hash:
@@ -61,8 +64,25 @@ def context(profile: Profile, results_dir=None, figures_dir=None) -> dict:
         "seed_reported": results.SEED_REPORTED,
         "seed_dataset": results.SEED_DATASET,
         "table": results.comparison_table(runs) if runs else None,
+        "evaluations": evaluations,
+        "headline": evaluation.headline_table(evaluations, results.MODEL_NAMES) if evaluations else None,
+        "groups": evaluation.group_table(evaluations, {"custom": "CNN", "vgg16": "VGG16"}) if evaluations else None,
         "notices": notices,
     }
+
+
+def markdown_table(frame, digits: int = 3) -> str:
+    """A DataFrame as a Markdown table (index as the first column, numbers rounded)."""
+    def cell(value):
+        if isinstance(value, float):
+            return "—" if value != value else f"{value:.{digits}f}"
+        return f"{value:,}" if isinstance(value, (int, np.integer)) else str(value)
+
+    headers = [str(c) if not isinstance(c, tuple) else " · ".join(map(str, c)) for c in frame.columns]
+    lines = ["| | " + " | ".join(headers) + " |", "|---|" + "---:|" * len(headers)]
+    lines += ["| " + str(index) + " | " + " | ".join(cell(v) for v in row) + " |"
+              for index, row in zip(frame.index, frame.itertuples(index=False))]
+    return "\n".join(lines)
 
 
 def render_html(ctx: dict) -> str:
@@ -70,6 +90,7 @@ def render_html(ctx: dict) -> str:
                              autoescape=False)
     env.filters["f"] = lambda value, digits=2: f"{value:.{digits}f}"
     env.filters["thousands"] = lambda value: f"{value:,}"
+    env.filters["table"] = markdown_table
     markdown = env.get_template(TEMPLATE).render(**ctx)
     body = mistune.create_markdown(escape=False, plugins=["table"])(markdown)
     style = (config.REPORT_DIR / STYLE).read_text()

@@ -32,8 +32,13 @@ class RunResults:
     predictions: pd.DataFrame
 
 
+def profile_folder(profile: Profile, results_dir=None) -> Path:
+    """``results/<profile>/``: the runs of both models and the files notebooks 01 and 04 write."""
+    return Path(results_dir or config.RESULTS_DIR) / profile.name
+
+
 def run_folder(model: str, profile: Profile, results_dir=None) -> Path:
-    return Path(results_dir or config.RESULTS_DIR) / profile.name / model
+    return profile_folder(profile, results_dir) / model
 
 
 def load(model: str, folder) -> RunResults:

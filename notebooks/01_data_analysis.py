@@ -42,17 +42,16 @@ retrain = False  # bool: unused here (the data analysis always runs); kept so ev
 
 # %%
 import json
-from pathlib import Path
 
 import pandas as pd
 
-from helpers import config, notebook, plots
+from helpers import notebook, plots, results
 from helpers import data as utk
 from helpers.results import SEED_DATASET
 
 cfg = notebook.setup(profile, overrides)
 source = notebook.colab_setup(data) or None
-out_dir = Path(results_dir or config.RESULTS_DIR) / cfg.name
+out_dir = results.profile_folder(cfg, results_dir or None)
 
 # %% [markdown]
 # ## Loading the subset

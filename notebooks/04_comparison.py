@@ -34,13 +34,16 @@ if "google.colab" in sys.modules:
 # %% tags=["parameters"]
 profile = "seed"  # str: named profile (seed, smoke, full)
 overrides = {}  # dict: profile fields that were changed in notebooks 02 and 03
-data = ""  # str: unused here (this notebook reads results only); kept so every notebook takes the same flags
+data = ""  # str: UTKFace folder or .tar.gz, for the training labels of the baselines (empty: $UTKFACE, then data/)
 results_dir = ""  # str: results root (empty: results/ in the project)
 figures_dir = ""  # str: figures root (empty: figures/ in the project)
 retrain = False  # bool: unused here; kept so every notebook takes the same flags
 
 # %%
-from helpers import config, notebook, plots, results
+import json
+
+from helpers import config, evaluation, notebook, plots, results
+from helpers import data as utk
 
 cfg = notebook.setup(profile, overrides)
 runs = results.load_available(cfg, results_dir or None)
@@ -63,3 +66,25 @@ table.T.style.format("{:.3f}")
 # %%
 fig = plots.comparison({m: r.history for m, r in runs.items()}, {m: r.predictions for m, r in runs.items()})
 plots.save_fig(fig, "fig6_comparison", cfg.name, figures_dir or None)
+
+# %% [markdown]
+# ## Beyond accuracy and MAE
+# On the validation images (the only held-out images of the coursework protocol; they were also watched during
+# training, so these numbers are optimistic). Baselines predict without looking at the face: the training set's
+# mean or median age, and its majority gender.
+
+# %%
+train_labels = utk.load_splits(cfg, notebook.colab_setup(data) or None).train.labels()
+evaluations = {model: evaluation.evaluate(run.predictions, train_labels) for model, run in runs.items()}
+(results.profile_folder(cfg, results_dir or None) / "evaluation.json").write_text(json.dumps(evaluations, indent=2))
+evaluation.headline_table(evaluations, results.MODEL_NAMES).round(3)
+
+# %% [markdown]
+# ### By ethnicity label and gender
+
+# %%
+evaluation.group_table(evaluations, results.MODEL_NAMES).round(3)
+
+# %%
+fig = plots.evaluation(evaluations)
+plots.save_fig(fig, "fig7_evaluation", cfg.name, figures_dir or None)

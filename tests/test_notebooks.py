@@ -15,10 +15,11 @@ from conftest import REAL_DATA, REAL_WEIGHTS, ROOT, needs_real_data
 
 NOTEBOOKS = ["01_data_analysis", "02_custom_cnn", "03_vgg16_transfer", "04_comparison"]
 FIGURES = ["fig1_sample_faces", "fig2_age_distribution", "fig_conflicting_twins", "fig3_custom_architecture", "fig4_custom_curves",
-           "vgg16_architecture", "fig5_vgg16_curves", "fig6_comparison"]
+           "vgg16_architecture", "fig5_vgg16_curves", "fig6_comparison", "fig7_evaluation"]
 HEADINGS = ["1 Introduction", "2 A custom CNN", "2.1 Dataset analysis", "2.2 Preprocessing and augmentation",
             "2.3 Architecture", "2.4 Training configuration", "2.5 Results", "3 A pre-trained CNN: VGG16",
-            "3.1 Adaptation", "3.2 Two-stage training", "3.3 Results", "4 Summary and conclusion", "References"]
+            "3.1 Adaptation", "3.2 Two-stage training", "3.3 Results", "4 Summary and conclusion",
+            "4.1 Beyond accuracy and MAE", "References"]
 
 
 def _sources(notebook):
@@ -97,6 +98,17 @@ def test_notebook_01_writes_the_data_summary(executed):
     whole = summary["duplicates"]["source"]  # the counts measured on the shared archive (see issue 7)
     assert (whole["exact_groups"], whole["exact_files"]) == (314, 641)
     assert (whole["visual_groups"], whole["visual_files"], whole["conflicting_groups"]) == (560, 1176, 394)
+
+
+@needs_real_data
+def test_notebook_04_writes_the_evaluation(executed):
+    evaluations = json.loads((executed / "results" / "smoke" / "evaluation.json").read_text())
+    for model in config.MODELS:
+        metrics = json.loads((executed / "results" / "smoke" / model / "metrics.json").read_text())
+        assert evaluations[model]["gender"]["accuracy"] == pytest.approx(metrics["val_gender_accuracy"], abs=1e-6)
+        assert evaluations[model]["age"]["mae"] == pytest.approx(metrics["val_age_mae"], rel=1e-3)
+        manifest = json.loads((executed / "results" / "smoke" / model / "manifest.json").read_text())
+        assert sum(band["count"] for band in evaluations[model]["age_bands"]) == manifest["data"]["n_val"]
 
 
 @needs_real_data
