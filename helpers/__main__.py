@@ -37,6 +37,11 @@ def build_parser() -> argparse.ArgumentParser:
     train.add_argument("--verbose", default="auto", choices=["auto", "0", "1", "2"],
                        help="Keras progress: 1 = bar, 2 = one line per epoch (auto: bar on a terminal)")
 
+    evaluate = commands.add_parser("evaluate", help="add test-set predictions and metrics to a finished run")
+    _profile_args(evaluate)
+    evaluate.add_argument("--out", required=True, help="the run's results folder (holds <model>.keras)")
+    evaluate.add_argument("--data", default=None, help="UTKFace folder or .tar.gz (default: $UTKFACE, then data/)")
+
     describe = commands.add_parser("describe", help="print the model's layers and parameter counts as JSON")
     _profile_args(describe)
 
@@ -101,6 +106,12 @@ def main(argv=None) -> int:
             from . import models
 
             print(json.dumps(models.describe(args.model, profile), indent=1, default=str))
+        elif args.command == "evaluate":
+            from . import models, training  # noqa: F401  (models registers the VGG16 preprocessing layer)
+
+            metrics = training.add_test_results(args.model, profile, args.out, args.data)
+            print(f"{args.model} ({profile.name}): test gender accuracy {metrics['test_gender_accuracy']:.3f}, "
+                  f"age MAE {metrics['test_age_mae']:.2f} years on {metrics['n_test']} test images")
         elif args.command == "bench":
             from . import bench
 

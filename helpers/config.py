@@ -46,6 +46,7 @@ class Profile:
     val_size: int | float = 1000  # validation images (int) or fraction of the subset (float < 1)
     seed: int = 42  # subset, split, weights initialisation and augmentation
     split: str = "random"  # "random" (as the coursework) or "group": duplicate images never straddle the split
+    test_size: int = 2000  # images no training sees: outside the subset, no twin in it; 0 = no test set
     batch_size: int = 64
     augment: bool = True  # the five random augmentation layers inside the model
     # custom CNN
@@ -95,6 +96,8 @@ class Profile:
             raise ValueError(f"val_size must be at least 1 image, got {self.val_size}")
         if self.n_images is not None and isinstance(self.val_size, int) and self.val_size >= self.n_images:
             raise ValueError(f"val_size ({self.val_size}) must be smaller than n_images ({self.n_images})")
+        if self.test_size < 0:
+            raise ValueError(f"test_size must be 0 or more, got {self.test_size}")
         if self.split not in ("random", "group"):
             raise ValueError(f"split must be 'random' or 'group', got {self.split!r}")
         if not self.filters or any(f <= 0 for f in self.filters):
@@ -111,7 +114,7 @@ PROFILES: dict[str, Profile] = {
     "seed": Profile(name="seed"),
     # Same code path, tiny: for tests and CI.
     "smoke": Profile(
-        name="smoke", n_images=300, image_size=64, val_size=60, batch_size=32,
+        name="smoke", n_images=300, image_size=64, val_size=60, test_size=60, batch_size=32,
         epochs=1, stage1_epochs=1, stage2_epochs=1,
     ),
     # Every usable UTKFace image, 80/20 split, otherwise as seed.

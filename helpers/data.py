@@ -181,6 +181,26 @@ def select_subset(faces: list[Face], n_images: int | None, seed: int) -> list[Fa
     return [faces[i] for i in order[: n_images or len(faces)]]
 
 
+def draw_test(faces: list[Face], exclude: set[str], fingerprints, size: int, seed: int) -> list[Face]:
+    """``size`` readable faces outside ``exclude`` with no twin in it, taken as whole twin groups in an order
+    fixed by ``seed``."""
+    groups = dict(zip(fingerprints["file"], twin_groups(fingerprints["sha256"], fingerprints["dhash"])))
+    banned = {groups[name] for name in exclude if name in groups}
+    pool = [f for f in sorted(faces, key=lambda f: f.key)
+            if f.name in groups and f.name not in exclude and groups[f.name] not in banned]
+    members: dict = {}
+    for i in np.random.default_rng([seed, 1]).permutation(len(pool)):
+        members.setdefault(groups[pool[i].name], []).append(pool[i])
+    test: list[Face] = []
+    for group in members.values():
+        if len(test) + len(group) <= size:
+            test.extend(group)
+        if len(test) == size:
+            return test
+    raise DataError(f"only {len(test)} images are left for a test set of {size} (outside the subset and without "
+                    "a twin in it); set test_size lower, or 0 for no test set")
+
+
 def validation_count(n: int, val_size: int | float) -> int:
     count = round(n * val_size) if isinstance(val_size, float) else val_size
     if not 1 <= count < n:
@@ -419,7 +439,8 @@ class Splits:
 def _cache_dir(source: Path, profile: config.Profile) -> Path:
     stat = source.stat()
     key = json.dumps([CACHE_VERSION, str(source), stat.st_size, stat.st_mtime_ns, profile.n_images,
-                      profile.image_size, profile.val_size, profile.seed])
+                      profile.image_size, profile.val_size, profile.seed,
+                      profile.test_size if profile.n_images is None else None])
     return config.CACHE_DIR / hashlib.sha256(key.encode()).hexdigest()[:16]
 
 
@@ -461,8 +482,13 @@ def load_splits(profile: config.Profile, source=None, cache: bool = True, progre
         if not faces:
             raise DataError(f"no UTKFace file names (<age>_<gender>_<race>_<datetime>.jpg.chip.jpg) in {source}; "
                             f"{HOW_TO_GET}")
-        subset = select_subset(faces, profile.n_images, profile.seed)
         n_files = len(faces) + sum(len(names) for names in skipped.values())
+        n_usable = len(faces)
+        if profile.n_images is None and profile.test_size:  # "all images" leaves the test set out
+            held_out = {f.name for f in draw_test(faces, set(), fingerprint_source(source, progress),
+                                                  profile.test_size, profile.seed)}
+            faces = [f for f in faces if f.name not in held_out]
+        subset = select_subset(faces, profile.n_images, profile.seed)
         images, subset, fingerprints, unreadable = decode_faces(source, subset, profile.image_size, progress)
         if unreadable:
             skipped["unreadable image"] = unreadable
@@ -471,7 +497,7 @@ def load_splits(profile: config.Profile, source=None, cache: bool = True, progre
             "info": {
                 "source": str(source),
                 "files": n_files,
-                "usable": len(faces) - len(unreadable),
+                "usable": n_usable - len(unreadable),
                 "skipped": {reason: {"count": len(names), "examples": names[:5]} for reason, names in skipped.items()},
                 "cache": "off" if not cache else "miss",
             },
@@ -486,6 +512,29 @@ def load_splits(profile: config.Profile, source=None, cache: bool = True, progre
     info = dict(meta["info"], split=profile.split, val_with_train_twin=val_twins_in_train(groups, train, val),
                 load_seconds=round(time.perf_counter() - start, 3))
     return Splits(train=everything.take(train), val=everything.take(val), info=info)
+
+
+def load_test(profile: config.Profile, source=None, cache: bool = True, progress: bool = True) -> FaceSet:
+    """The profile's test images: ``test_size`` faces that no training of this profile sees (outside its
+    train/validation subset, without a twin in it), drawn with the profile's seed."""
+    if not profile.test_size:
+        raise DataError("this profile has no test set (test_size is 0)")
+    source = resolve_source(source)
+    folder = _cache_dir(source, profile) / f"test{profile.test_size}"
+    if cache and (folder / "meta.json").is_file():
+        rows, images = json.loads((folder / "meta.json").read_text())["faces"], np.load(folder / "images.npy")
+    else:
+        faces, _ = list_faces(source)
+        fingerprints = fingerprint_source(source, progress)
+        exclude = set() if profile.n_images is None else {
+            f.name for f in select_subset(faces, profile.n_images, profile.seed)}
+        test = draw_test(faces, exclude, fingerprints, profile.test_size, profile.seed)
+        images, test, _, _ = decode_faces(source, test, profile.image_size, progress)
+        rows = [[f.name, f.age, f.gender, f.race] for f in test]
+        if cache:
+            _write_cache(folder, images, {"faces": rows})
+    names, age, gender, race = zip(*rows)
+    return FaceSet(list(names), images, np.array(age, np.int32), np.array(gender, np.int32), np.array(race, np.int32))
 
 
 def describe_skipped(info: dict) -> str:

@@ -109,6 +109,8 @@ def comparison_table(runs: dict[str, RunResults]) -> pd.DataFrame:
             "val age MAE": m["val_age_mae"],
             "accuracy gap (train - val)": m["train_gender_accuracy"] - m["val_gender_accuracy"],
             "MAE gap (val - train)": m["val_age_mae"] - m["train_age_mae"],
+            "test gender accuracy": m.get("test_gender_accuracy", float("nan")),
+            "test age MAE": m.get("test_age_mae", float("nan")),
             "seed: val gender accuracy": SEED_REPORTED[model]["val_gender_accuracy"],
             "seed: val age MAE": SEED_REPORTED[model]["val_age_mae"],
         })

@@ -170,6 +170,26 @@ def history_frame(rows: list[dict]) -> pd.DataFrame:
     return frame[["epoch", *sorted(c for c in frame if c not in ("epoch", *last)), *last]]
 
 
+def evaluate_test(model_name: str, model, profile: Profile, out: Path, source=None, progress: bool = True) -> dict:
+    """Predict the profile's test images, write ``predictions_test_<model>.csv``; returns the test metrics."""
+    test = data.load_test(profile, source, progress=progress)
+    predictions = evaluation.predict(model, test, profile.batch_size)
+    write_atomic(out / f"predictions_test_{model_name}.csv", predictions.to_csv(index=False, float_format="%.6g"))
+    summary = evaluation.summarize(predictions)
+    return {"test_gender_accuracy": summary["gender_accuracy"], "test_age_mae": summary["age_mae"],
+            "n_test": summary["n"]}
+
+
+def add_test_results(model_name: str, profile: Profile, out_dir, source=None) -> dict:
+    """Evaluate a finished run's saved model on the test images and add the numbers to its metrics.json."""
+    out = Path(out_dir)
+    metrics = json.loads((out / "metrics.json").read_text())
+    model = keras.models.load_model(out / f"{model_name}.keras", safe_mode=True)
+    metrics.update(evaluate_test(model_name, model, profile, out, source))
+    write_json(out / "metrics.json", metrics)
+    return metrics
+
+
 def final_metrics(history: pd.DataFrame, predictions: pd.DataFrame) -> dict:
     """The last epoch's train and validation values, plus the same validation numbers from the predictions."""
     last = history.iloc[-1]
@@ -278,6 +298,8 @@ def train(model_name: str, profile: Profile, out_dir, source=None, weights="env"
     history = run_training(model_name, model, splits, profile, folder, state, verbose)
     predictions = evaluation.predict(model, splits.val, profile.batch_size)
     metrics = final_metrics(history, predictions)
+    if profile.test_size:
+        metrics.update(evaluate_test(model_name, model, profile, out, source, progress))
     finished = dt.datetime.now(dt.timezone.utc)
 
     model.save(out / f"{model_name}.keras")

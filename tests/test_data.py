@@ -92,7 +92,7 @@ def test_second_load_hits_the_cache(face_archive):
 
 
 def test_fractional_validation_size(face_folder):
-    profile = config.get_profile("smoke", {"n_images": None, "val_size": 0.25, "image_size": 32})
+    profile = config.get_profile("smoke", {"n_images": None, "val_size": 0.25, "image_size": 32, "test_size": 0})
     splits = data.load_splits(profile, face_folder, progress=False)
     assert (len(splits.train), len(splits.val)) == (30, 10)
 
@@ -140,7 +140,7 @@ def test_download_verifies_the_checksum(tmp_path, face_archive):
 
 def test_unreadable_images_are_skipped_and_counted(face_folder):
     (face_folder / face_names(1)[0]).write_bytes(b"not a jpeg")
-    profile = config.get_profile("smoke", {"n_images": None, "val_size": 5, "image_size": 32})
+    profile = config.get_profile("smoke", {"n_images": None, "val_size": 5, "image_size": 32, "test_size": 0})
     splits = data.load_splits(profile, face_folder, progress=False)
     assert len(splits.train) + len(splits.val) == 39
     assert splits.info["skipped"]["unreadable image"] == {"count": 1, "examples": [face_names(1)[0]]}
@@ -197,7 +197,7 @@ def test_twins_are_found_and_grouped(tmp_path):
 def test_group_split_never_separates_twins(tmp_path):
     folder = _variants(tmp_path)
     for seed in range(6):
-        profile = config.get_profile("smoke", {"n_images": None, "val_size": 3, "image_size": 32, "seed": seed,
+        profile = config.get_profile("smoke", {"n_images": None, "val_size": 3, "image_size": 32, "seed": seed, "test_size": 0,
                                                "split": "group"})
         splits = data.load_splits(profile, folder, progress=False)
         twins = {n for n in splits.train.names + splits.val.names if n.startswith(("30_", "31_"))}
@@ -211,10 +211,40 @@ def test_random_split_reports_twins_across_the_split(tmp_path):
     folder = _variants(tmp_path)
     counts = []
     for seed in range(6):
-        profile = config.get_profile("smoke", {"n_images": None, "val_size": 3, "image_size": 32, "seed": seed})
+        profile = config.get_profile("smoke", {"n_images": None, "val_size": 3, "image_size": 32, "seed": seed, "test_size": 0})
         splits = data.load_splits(profile, folder, progress=False)
         train_twins = sum(n.startswith(("30_", "31_")) for n in splits.train.names)
         val_twins = sum(n.startswith(("30_", "31_")) for n in splits.val.names)
         counts.append(splits.info["val_with_train_twin"])
         assert splits.info["val_with_train_twin"] == (val_twins if train_twins else 0)
     assert max(counts) > 0  # some seed splits the group
+
+
+# ---------------------------------------------------------------- the test split
+def test_test_images_are_outside_the_subset_and_have_no_twin_in_it(tmp_path):
+    folder = _variants(tmp_path)  # 12 faces: 4 twins (30_*/31_*) and 8 single ones
+    for seed in range(6):
+        profile = config.get_profile("smoke", {"n_images": 5, "val_size": 2, "image_size": 32, "seed": seed,
+                                               "test_size": 3})
+        splits = data.load_splits(profile, folder, progress=False)
+        test = data.load_test(profile, folder, progress=False)
+        subset = set(splits.train.names + splits.val.names)
+        assert len(test) == 3 and not subset & set(test.names)
+        twins = {n for n in (subset | set(test.names)) if n.startswith(("30_", "31_"))}
+        assert twins <= subset or twins <= set(test.names)  # twins never on both sides
+        assert data.load_test(profile, folder, progress=False).names == test.names  # cached, same draw
+
+
+def test_all_images_profile_holds_the_test_set_out(tmp_path):
+    folder = _variants(tmp_path)
+    profile = config.get_profile("smoke", {"n_images": None, "val_size": 2, "image_size": 32, "test_size": 4})
+    splits = data.load_splits(profile, folder, progress=False)
+    test = data.load_test(profile, folder, progress=False)
+    assert len(splits.train) + len(splits.val) + len(test) == 12
+    assert not set(test.names) & set(splits.train.names + splits.val.names)
+
+
+def test_too_large_a_test_set_says_what_to_do(face_folder):
+    profile = config.get_profile("smoke", {"n_images": 30, "val_size": 10, "image_size": 32, "test_size": 20})
+    with pytest.raises(data.DataError, match="only 10 images are left for a test set of 20.*test_size"):
+        data.load_test(profile, face_folder, progress=False)

@@ -17,8 +17,8 @@ SMOKE = config.get_profile("smoke")
 @pytest.mark.parametrize("model", config.MODELS)
 def test_every_output_file_is_written(smoke_runs, model):
     folder, stdout = smoke_runs[model]
-    for name in ("metrics.json", f"history_{model}.csv", f"predictions_val_{model}.csv", "manifest.json",
-                 f"{model}.keras"):
+    for name in ("metrics.json", f"history_{model}.csv", f"predictions_val_{model}.csv",
+                 f"predictions_test_{model}.csv", "manifest.json", f"{model}.keras"):
         assert (folder / name).is_file() and (folder / name).stat().st_size > 0, name
     assert "skipped 5: 5 not a UTKFace name" in stdout
     assert "validation gender accuracy" in stdout
@@ -34,6 +34,9 @@ def test_metrics_history_and_predictions_agree(smoke_runs, model):
     for key in ("train_gender_accuracy", "train_age_mae", "val_gender_loss"):
         assert key in metrics
     assert len(predictions) == SMOKE.val_size
+    test = pd.read_csv(folder / f"predictions_test_{model}.csv")
+    assert metrics["n_test"] == len(test) == SMOKE.test_size and not set(test["file"]) & set(predictions["file"])
+    assert metrics["test_age_mae"] == pytest.approx((test["pred_age"] - test["age"]).abs().mean(), rel=1e-4)
     assert list(predictions.columns) == ["file", "age", "gender", "race", "pred_age", "prob_female", "pred_gender"]
     assert metrics["val_gender_accuracy"] == pytest.approx(metrics["val_gender_accuracy_from_predictions"], abs=1e-6)
     assert metrics["val_age_mae"] == pytest.approx(metrics["val_age_mae_from_predictions"], rel=1e-3)

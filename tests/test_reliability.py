@@ -16,7 +16,7 @@ from PIL import Image
 from helpers import config, data, results
 from conftest import REAL_DATA, ROOT, face_names, jpeg_bytes, needs_real_data, train_cli
 
-SMALL = {"n_images": None, "val_size": 2, "image_size": 32}
+SMALL = {"n_images": None, "val_size": 2, "image_size": 32, "test_size": 0}
 
 
 def _image_bytes(mode: str, size=(40, 40), fmt="JPEG") -> bytes:
