@@ -100,7 +100,7 @@ def comparison_table(runs: dict[str, RunResults]) -> pd.DataFrame:
     for model, run in runs.items():
         m = run.metrics
         rows.append({
-            "model": model,
+            "model": MODEL_NAMES[model],
             "train gender accuracy": m["train_gender_accuracy"],
             "val gender accuracy": m["val_gender_accuracy"],
             "train gender loss": m["train_gender_loss"],
