@@ -8,6 +8,14 @@ RESULTS := results/$(PROFILE)
 NOTEBOOKS := 01_data_analysis 02_custom_cnn 03_vgg16_transfer 04_comparison
 RETRAIN_FLAG := $(if $(RETRAIN),True,False)
 
+# Notebooks run in notebooks/: hand them absolute data and weights paths.
+ifdef UTKFACE
+export UTKFACE := $(abspath $(UTKFACE))
+endif
+ifneq ($(filter-out imagenet none,$(VGG16_WEIGHTS)),)
+export VGG16_WEIGHTS := $(abspath $(VGG16_WEIGHTS))
+endif
+
 .PHONY: install test train notebooks report pdf-tools sync data clean
 
 install: $(VENV)/.installed

@@ -17,8 +17,9 @@ from helpers import config
 
 ROOT = Path(__file__).resolve().parents[1]
 SHARED = ROOT.parent / "shared"
-REAL_DATA = Path(os.environ.get("UTKFACE") or SHARED / "data" / "UTKFace.tar.gz")
-REAL_WEIGHTS = Path(os.environ.get("VGG16_WEIGHTS") or SHARED / "weights" / "vgg16_notop.weights.h5")
+# Absolute: notebooks run with their own working directory.
+REAL_DATA = Path(os.environ.get("UTKFACE") or SHARED / "data" / "UTKFace.tar.gz").resolve()
+REAL_WEIGHTS = Path(os.environ.get("VGG16_WEIGHTS") or SHARED / "weights" / "vgg16_notop.weights.h5").resolve()
 
 MALFORMED = [
     "24_0_1_20170116220224657",
