@@ -98,7 +98,7 @@ def _start_keras(debug: bool) -> None:
 def main(argv=None) -> int:
     args = build_parser().parse_args(argv)
     try:
-        if args.command != "plan" and "keras" not in sys.modules:
+        if "keras" not in sys.modules:
             _start_keras(args.debug)
         overrides = config.parse_overrides(args.overrides)
         profile = config.get_profile(args.profile, overrides)
