@@ -28,11 +28,9 @@ DATA_DIR = PROJ_ROOT / "data"
 CACHE_DIR = Path(os.environ.get("HELPERS_CACHE_DIR", DATA_DIR / "cache"))
 RESULTS_DIR = PROJ_ROOT / "results"
 FIGURES_DIR = PROJ_ROOT / "figures"
-RUNS_DIR = PROJ_ROOT / "runs"
 REPORT_DIR = PROJ_ROOT / "report"
 
 MODELS = ("custom", "vgg16")
-GITHUB_REPO = "utkface-study/age-gender-utkface"  # owner/name on GitHub: Colab badges and installs use it
 
 
 @dataclass(frozen=True)
