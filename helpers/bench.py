@@ -15,6 +15,7 @@ from . import config, data, models, results, training
 from .config import Profile
 
 RECORDS = config.PROJ_ROOT / "benchmarks" / "throughput.json"
+UTKFACE_USABLE = 21702  # correctly named faces in the UTKFace release; sizes "all images" profiles
 
 
 def forward_flops(model) -> tuple[int, int]:
@@ -119,7 +120,7 @@ def record(result: dict, label: str, path: Path = RECORDS) -> None:
 
 def estimate_minutes(model_name: str, profile: Profile, speeds: dict) -> float:
     """Minutes a full training of ``profile`` should take at the recorded ``speeds`` (training + validation)."""
-    n = profile.n_images or 21702
+    n = profile.n_images or UTKFACE_USABLE - profile.test_size  # "all images" holds the test set out
     n_val = data.validation_count(n, profile.val_size)
     n_train, predict = n - n_val, speeds["predict_images_per_s"]
     if model_name == "custom":
