@@ -53,6 +53,18 @@ def build_parser() -> argparse.ArgumentParser:
     bench.add_argument("--json", action="store_true", help="print one JSON line")
     bench.add_argument("--record", metavar="LABEL", help="also store the result in benchmarks/throughput.json")
 
+    experiment = commands.add_parser("experiment", help="train an experiment's variants (those not on disk yet) "
+                                                       "and print its table")
+    experiment.add_argument("name", help="conjectures or duplicates (see helpers/experiments.py)")
+    experiment.add_argument("--model", default="custom", choices=config.MODELS, help="which model (custom)")
+    experiment.add_argument("--profile", default="seed", choices=list(config.PROFILES), help="named profile (seed)")
+    experiment.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE",
+                            help="override a profile field for every variant")
+    experiment.add_argument("--only", action="append", metavar="VARIANT", help="train only this variant (repeatable)")
+    experiment.add_argument("--data", default=None, help="UTKFace folder or .tar.gz (default: $UTKFACE, then data/)")
+    experiment.add_argument("--weights", default="env", help="VGG16 weights, as for train")
+    experiment.add_argument("--verbose", default="auto", choices=["auto", "0", "1", "2"], help="as for train")
+
     plan = commands.add_parser("plan", help="say what `make report` will train and how long it should take")
     plan.add_argument("--profile", default="seed", choices=list(config.PROFILES), help="named profile (seed)")
     plan.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE")
@@ -121,6 +133,14 @@ def main(argv=None) -> int:
             if args.record:
                 bench.record(result, args.record)
             print(json.dumps(result) if args.json else "\n".join(f"{k}: {v}" for k, v in result.items()))
+        elif args.command == "experiment":
+            from . import experiments
+
+            experiments.check_name(args.name)
+            verbose = args.verbose if args.verbose == "auto" else int(args.verbose)
+            table = experiments.run(args.name, profile, args.model, args.only, args.data, args.weights,
+                                    verbose=verbose)
+            print(table.drop(columns="label").to_string(float_format=lambda v: f"{v:.3f}"))
         elif args.command == "plan":
             from . import bench, results
 

@@ -31,6 +31,7 @@ FIGURES_DIR = PROJ_ROOT / "figures"
 REPORT_DIR = PROJ_ROOT / "report"
 
 MODELS = ("custom", "vgg16")
+AGE_WEIGHTINGS = ("none", "inverse")
 
 
 @dataclass(frozen=True)
@@ -45,6 +46,8 @@ class Profile:
     seed: int = 42  # subset, split, weights initialisation and augmentation
     split: str = "random"  # "random" (as the coursework) or "group": duplicate images never straddle the split
     test_size: int = 2000  # images no training sees: outside the subset, no twin in it; 0 = no test set
+    drop_conflicting: bool = False  # leave out of training every image whose twin in the subset has other labels
+    age_weighting: str = "none"  # "none" or "inverse": weight the age loss by 1 / frequency of the image's age band
     batch_size: int = 64
     augment: bool = True  # the five random augmentation layers inside the model
     # custom CNN
@@ -98,6 +101,8 @@ class Profile:
             raise ValueError(f"test_size must be 0 or more, got {self.test_size}")
         if self.split not in ("random", "group"):
             raise ValueError(f"split must be 'random' or 'group', got {self.split!r}")
+        if self.age_weighting not in AGE_WEIGHTINGS:
+            raise ValueError(f"age_weighting must be one of {', '.join(AGE_WEIGHTINGS)}, got {self.age_weighting!r}")
         if not self.filters or any(f <= 0 for f in self.filters):
             raise ValueError(f"filters must be positive integers, got {list(self.filters)}")
         return self
@@ -117,6 +122,8 @@ PROFILES: dict[str, Profile] = {
     ),
     # Every usable UTKFace image, 80/20 split, otherwise as seed.
     "full": Profile(name="full", n_images=None, val_size=0.2),
+    # The seed protocol shrunk to fit a 2-core CPU in minutes (64 px, fewer epochs): for experiments there.
+    "quick": Profile(name="quick", image_size=64, epochs=10, stage1_epochs=3, stage2_epochs=5),
 }
 
 

@@ -397,6 +397,14 @@ def split_indices(groups: np.ndarray, n_val: int, group_aware: bool) -> tuple[np
     return np.array([i for i in order if i not in chosen], dtype=int), np.array(sorted(val), dtype=int)
 
 
+def conflicting_rows(groups: np.ndarray, age: np.ndarray, gender: np.ndarray) -> np.ndarray:
+    """Row indices of every image whose twin group holds more than one (age, gender) label."""
+    labels: dict = {}
+    for group, a, g in zip(groups.tolist(), age.tolist(), gender.tolist()):
+        labels.setdefault(group, set()).add((a, g))
+    return np.array([i for i, group in enumerate(groups.tolist()) if len(labels[group]) > 1], dtype=int)
+
+
 def val_twins_in_train(groups: np.ndarray, train: np.ndarray, val: np.ndarray) -> int:
     """How many validation images have a twin (same group) among the training images."""
     train_groups = set(groups[train].tolist())
@@ -459,8 +467,9 @@ def load_splits(profile: config.Profile, source=None, cache: bool = True, progre
     """The profile's seeded subset, decoded and split into train and validation.
 
     Args:
-        profile: gives ``n_images``, ``image_size``, ``val_size``, ``seed`` and ``split`` (``group``: twins,
-            i.e. byte-identical or visually identical images, never straddle train and validation).
+        profile: gives ``n_images``, ``image_size``, ``val_size``, ``seed``, ``split`` (``group``: twins,
+            i.e. byte-identical or visually identical images, never straddle train and validation) and
+            ``drop_conflicting`` (training leaves out twins whose labels disagree; validation is unchanged).
         source: folder or .tar.gz; default ``$UTKFACE`` or ``data/``.
         cache: reuse (and store) the decoded arrays in ``config.CACHE_DIR``.
         progress: show a progress bar while decoding.
@@ -509,8 +518,13 @@ def load_splits(profile: config.Profile, source=None, cache: bool = True, progre
                          np.array(race, np.int32))
     groups = twin_groups(sha256, dhash)
     train, val = split_indices(groups, validation_count(len(everything), profile.val_size), profile.split == "group")
-    info = dict(meta["info"], split=profile.split, val_with_train_twin=val_twins_in_train(groups, train, val),
-                load_seconds=round(time.perf_counter() - start, 3))
+    info = dict(meta["info"], split=profile.split, val_with_train_twin=val_twins_in_train(groups, train, val))
+    if profile.drop_conflicting:  # after the split, so that validation stays the same images
+        conflicting = conflicting_rows(groups, everything.age, everything.gender)
+        kept = np.setdiff1d(train, conflicting)
+        info["dropped_conflicting"] = int(len(train) - len(kept))
+        train = kept
+    info["load_seconds"] = round(time.perf_counter() - start, 3)
     return Splits(train=everything.take(train), val=everything.take(val), info=info)
 
 

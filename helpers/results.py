@@ -58,7 +58,11 @@ def load(model: str, folder) -> RunResults:
 
 def finished(model: str, profile: Profile, results_dir=None) -> bool:
     """True when results for exactly this profile are on disk; ``ValueError`` if they belong to other settings."""
-    folder = run_folder(model, profile, results_dir)
+    return finished_in(run_folder(model, profile, results_dir), profile)
+
+
+def finished_in(folder: Path, profile: Profile) -> bool:
+    """:func:`finished` for a given run folder."""
     if not (folder / "metrics.json").is_file():
         return False
     manifest = json.loads((folder / "manifest.json").read_text())

@@ -34,12 +34,27 @@ def write_json(path: Path, obj) -> None:
     write_atomic(path, json.dumps(obj, indent=2, sort_keys=True) + "\n")
 
 
-class Batches(keras.utils.PyDataset):
-    """Training batches in an order fixed by (seed, epoch), so a resumed run sees what an uninterrupted one saw."""
+def age_weights(age: np.ndarray, weighting: str = "none") -> np.ndarray | None:
+    """Per-image weights of the age loss: None for ``none``; for ``inverse``, 1 / the number of training images
+    in the image's age band (``evaluation.AGE_BANDS``), scaled to average 1, so every band weighs the same."""
+    if weighting == "none":
+        return None
+    if weighting != "inverse":
+        raise ValueError(f"age_weighting must be one of {', '.join(config.AGE_WEIGHTINGS)}, got {weighting!r}")
+    bands = np.digitize(age, [low for low, _ in evaluation.AGE_BANDS[1:]])
+    weights = 1.0 / np.bincount(bands)[bands]
+    return (weights / weights.mean()).astype("float32")
 
-    def __init__(self, faces, batch_size: int, seed: int):
+
+class Batches(keras.utils.PyDataset):
+    """Training batches in an order fixed by (seed, epoch), so a resumed run sees what an uninterrupted one saw.
+
+    With ``age_weights`` each batch also carries sample weights: those for the age loss, ones for gender.
+    """
+
+    def __init__(self, faces, batch_size: int, seed: int, age_weights: np.ndarray | None = None):
         super().__init__()
-        self.faces, self.batch_size, self.seed = faces, batch_size, seed
+        self.faces, self.batch_size, self.seed, self.age_weights = faces, batch_size, seed, age_weights
         self.set_epoch(0)
 
     def set_epoch(self, epoch: int) -> None:
@@ -50,8 +65,11 @@ class Batches(keras.utils.PyDataset):
 
     def __getitem__(self, index):
         pick = np.sort(self.order[index * self.batch_size:(index + 1) * self.batch_size])
-        return self.faces.images[pick], {"age": self.faces.age[pick].astype("float32"),
-                                         "gender": self.faces.gender[pick].astype("float32")}
+        targets = {"age": self.faces.age[pick].astype("float32"), "gender": self.faces.gender[pick].astype("float32")}
+        if self.age_weights is None:
+            return self.faces.images[pick], targets
+        weights = {"age": self.age_weights[pick], "gender": np.ones(len(pick), "float32")}
+        return self.faces.images[pick], targets, weights
 
 
 class Checkpoint(keras.callbacks.Callback):
@@ -142,7 +160,8 @@ def run_training(model_name: str, model, splits, profile: Profile, folder: Path,
     """
     history = list(state["history"]) if state else []
     done = state["epoch"] if state else 0
-    batches = Batches(splits.train, profile.batch_size, profile.seed)
+    batches = Batches(splits.train, profile.batch_size, profile.seed,
+                      age_weights(splits.train.age, profile.age_weighting))
     if model_name == "custom":
         if not state:
             models.compile_model(model, profile.learning_rate, profile.weight_decay)

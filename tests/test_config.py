@@ -53,7 +53,7 @@ def test_bad_overrides_say_what_is_wrong(overrides, message):
 
 
 def test_unknown_profile_and_bad_pair():
-    with pytest.raises(ValueError, match="unknown profile 'fast'; choose one of: seed, smoke, full"):
+    with pytest.raises(ValueError, match="unknown profile 'fast'; choose one of: seed, smoke, full, quick"):
         config.get_profile("fast")
     with pytest.raises(ValueError, match="key=value"):
         config.parse_overrides(["epochs"])
