@@ -65,6 +65,12 @@ def build_parser() -> argparse.ArgumentParser:
     experiment.add_argument("--weights", default="env", help="VGG16 weights, as for train")
     experiment.add_argument("--verbose", default="auto", choices=["auto", "0", "1", "2"], help="as for train")
 
+    predict = commands.add_parser("predict", help="find the faces in photos and predict their age and gender")
+    predict.add_argument("photos", nargs="+", metavar="PHOTO", help="image files (JPEG, PNG, …)")
+    predict.add_argument("--model", required=True, metavar="PATH.keras",
+                         help="a trained model, e.g. results/seed/custom/custom.keras")
+    predict.add_argument("--json", action="store_true", help="one JSON line per face")
+
     plan = commands.add_parser("plan", help="say what `make report` will train and how long it should take")
     plan.add_argument("--profile", default="seed", choices=list(config.PROFILES), help="named profile (seed)")
     plan.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE")
@@ -107,11 +113,39 @@ def _start_keras(debug: bool) -> None:
         keras.ops.zeros(1)  # the first operation probes devices, which also writes to stderr
 
 
+def _predict(photos: list[str], model_path: str, as_json: bool) -> int:
+    """Print one line per face; exit status 1 if some photo holds no face, 2 if one cannot be read."""
+    from . import predict
+
+    model = predict.load_model(model_path)
+    status = 0
+    for photo in photos:
+        try:
+            faces = predict.predict_photo(model, photo)
+        except ValueError as err:
+            print(f"error: {err}", file=sys.stderr)
+            status = 2
+            continue
+        if not faces:
+            print(f"{photo}: no face found (the detector looks for frontal faces of at least "
+                  f"{predict.MIN_FACE} pixels)", file=sys.stderr)
+            status = max(status, 1)
+        for number, face in enumerate(faces, 1):
+            if as_json:
+                print(json.dumps({"photo": photo, "face": number, **face}))
+            else:
+                print(f"{photo} face {number} at {face['box']}: age {face['age']:.0f}, {face['gender']} "
+                      f"(P(female) {face['prob_female']:.2f})")
+    return status
+
+
 def main(argv=None) -> int:
     args = build_parser().parse_args(argv)
     try:
         if "keras" not in sys.modules:
             _start_keras(args.debug)
+        if args.command == "predict":
+            return _predict(args.photos, args.model, args.json)
         overrides = config.parse_overrides(args.overrides)
         profile = config.get_profile(args.profile, overrides)
         if args.command == "describe":

@@ -220,7 +220,8 @@ def _open_rgb(data: bytes) -> Image.Image:
         return image.convert("RGB")
 
 
-def _resize(image: Image.Image, size: int) -> np.ndarray:
+def resize_square(image: Image.Image, size: int) -> np.ndarray:
+    """A square RGB image as a ``size``×``size`` uint8 array (antialiased Lanczos resize)."""
     if image.size != (size, size):
         image = image.resize((size, size), Image.Resampling.LANCZOS)
     return np.asarray(image, dtype=np.uint8)
@@ -228,7 +229,7 @@ def _resize(image: Image.Image, size: int) -> np.ndarray:
 
 def decode_image(data: bytes, size: int) -> np.ndarray:
     """JPEG/PNG bytes -> RGB uint8 array of ``size``×``size`` (antialiased Lanczos resize)."""
-    return _resize(_open_rgb(data), size)
+    return resize_square(_open_rgb(data), size)
 
 
 def _parallel(source: Path, keys: list[str], work, desc: str, progress: bool):
@@ -263,7 +264,7 @@ def decode_faces(source: Path, faces: list[Face], size: int, progress: bool = Tr
     """
     def work(data):
         image = _open_rgb(data)
-        return _resize(image, size), _fingerprint(data, image)
+        return resize_square(image, size), _fingerprint(data, image)
 
     results = _parallel(source, [f.key for f in faces], work, f"Decoding {size}px faces", progress)
     kept = [i for i, result in enumerate(results) if result is not None]

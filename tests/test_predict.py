@@ -1,0 +1,89 @@
+"""``python -m helpers predict``: faces found in new pictures, cropped like UTKFace, predicted; clear failures."""
+
+import io
+import json
+import tarfile
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from helpers import predict
+from helpers.__main__ import main
+
+from conftest import REAL_DATA, needs_real_data
+
+pytestmark = needs_real_data
+
+
+@pytest.fixture(scope="module")
+def utk_faces() -> list[np.ndarray]:
+    """The first three faces of the real archive (200×200 RGB)."""
+    faces = []
+    with tarfile.open(REAL_DATA) as tar:
+        for member in tar:
+            if member.isfile() and member.name.endswith(".chip.jpg"):
+                faces.append(np.asarray(Image.open(io.BytesIO(tar.extractfile(member).read())).convert("RGB")))
+            if len(faces) == 3:
+                return faces
+    raise AssertionError("fewer than three faces in the archive")
+
+
+def canvas_with(faces: list[np.ndarray], path, spacing: int = 300):
+    """The faces pasted side by side on a larger plain canvas, saved as a JPEG."""
+    canvas = Image.new("RGB", (80 + spacing * len(faces), 360), (230, 230, 230))
+    for i, face in enumerate(faces):
+        canvas.paste(Image.fromarray(face), (40 + spacing * i, 80))
+    canvas.save(path, quality=92)
+    return path
+
+
+@pytest.fixture(scope="module")
+def model_path(smoke_runs):
+    return smoke_runs["custom"][0] / "custom.keras"
+
+
+def test_crop_of_a_pasted_face_frames_it_like_utkface(tmp_path, utk_faces):
+    photo = predict.read_photo(canvas_with(utk_faces[:1], tmp_path / "one.jpg"))
+    faces = predict.find_faces(photo, 64)
+    assert len(faces) == 1
+    x, y, w, h = faces[0].box
+    assert abs(x + w / 2 - (40 + 100)) < 20 and abs(y + h / 2 - (80 + 85)) < 25  # around the pasted face
+    assert 0.9 < w / 200 < 1.2  # the cascade's box is about the crop's size (see predict.BOX_PER_CROP)
+
+    def likeness(face):  # pixel correlation with the crop: small shifts and zooms already lower it
+        thumb = np.asarray(Image.fromarray(face).resize((64, 64)), dtype=float).ravel()
+        return np.corrcoef(thumb, faces[0].crop.astype(float).ravel())[0, 1]
+
+    assert likeness(utk_faces[0]) > 0.6 and likeness(utk_faces[0]) > likeness(utk_faces[1]) + 0.2
+
+
+def test_every_face_is_predicted_left_to_right(tmp_path, utk_faces, model_path, capsys):
+    photo = canvas_with(utk_faces[:2], tmp_path / "two.jpg")
+    assert main(["predict", str(photo), "--model", str(model_path), "--json"]) == 0
+    lines = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
+    assert [line["face"] for line in lines] == [1, 2]
+    assert lines[0]["box"][0] < 300 < lines[1]["box"][0]
+    for line in lines:
+        assert line["photo"] == str(photo)
+        assert 0 <= line["prob_female"] <= 1 and np.isfinite(line["age"])
+        assert line["gender"] == ("female" if line["prob_female"] >= 0.5 else "male")
+
+
+def test_picture_without_a_face_says_so_and_exits_1(tmp_path, model_path, capsys):
+    blank = tmp_path / "sky.png"
+    Image.new("RGB", (320, 240), (120, 160, 210)).save(blank)
+    assert main(["predict", str(blank), "--model", str(model_path)]) == 1
+    captured = capsys.readouterr()
+    assert captured.out == "" and f"{blank}: no face found" in captured.err
+
+
+def test_corrupt_or_missing_inputs_are_clear_errors(tmp_path, model_path, capsys):
+    broken = tmp_path / "broken.jpg"
+    broken.write_bytes(b"\xff\xd8 not really a jpeg")
+    assert main(["predict", str(broken), str(tmp_path / "absent.jpg"), "--model", str(model_path)]) == 2
+    err = capsys.readouterr().err
+    assert f"{broken}: not a readable image" in err and f"{tmp_path / 'absent.jpg'}: no such file" in err
+    assert "Traceback" not in err
+    assert main(["predict", str(broken), "--model", str(tmp_path / "none.keras")]) == 2
+    assert "no such model file" in capsys.readouterr().err
