@@ -16,7 +16,10 @@ ifneq ($(filter-out imagenet none,$(VGG16_WEIGHTS)),)
 export VGG16_WEIGHTS := $(abspath $(VGG16_WEIGHTS))
 endif
 
-.PHONY: install test train notebooks report pdf-tools sync data clean
+SEEDS ?= 1 2 3
+SWEEP_DIR ?= results/sweeps
+
+.PHONY: install test train notebooks report sweep experiment pdf-tools sync data clean
 
 install: $(VENV)/.installed
 
@@ -54,6 +57,23 @@ notebooks: install
 	  | $(PY) -m papermill - runs/$(PROFILE)/$$nb.ipynb -k python3 --cwd notebooks --log-output \
 	      -p profile $(PROFILE) -p retrain $(RETRAIN_FLAG) || exit $$?; \
 	done
+
+# Training stability: notebooks 02/03 once per seed (papermill, overrides {seed: N}) into SWEEP_DIR/seed<N>/;
+# notebook 04 and the report then quote mean ± sd. Finished runs are reused.
+sweep: install
+	@for seed in $(SEEDS); do for model in $(MODELS); do \
+	  nb=$$(case $$model in custom) echo 02_custom_cnn;; vgg16) echo 03_vgg16_transfer;; esac); \
+	  echo "== $$nb ($(PROFILE), seed $$seed)"; mkdir -p runs/$(PROFILE)/sweep/seed$$seed; \
+	  $(VENV)/bin/jupytext --to ipynb --output - notebooks/$$nb.py \
+	  | $(PY) -m papermill - runs/$(PROFILE)/sweep/seed$$seed/$$nb.ipynb -k python3 --cwd notebooks --log-output \
+	      -p profile $(PROFILE) -y "overrides: {seed: $$seed}" -p results_dir $(abspath $(SWEEP_DIR))/seed$$seed \
+	      -p figures_dir $(abspath runs/$(PROFILE)/sweep/seed$$seed/figures) || exit $$?; \
+	done; done
+	$(PY) -m helpers sweep --profile $(PROFILE) --dir $(SWEEP_DIR)
+
+# An experiment's variants (helpers/experiments.py), e.g. make experiment EXPERIMENT=duplicates PROFILE=quick
+experiment: install
+	$(PY) -m helpers experiment $(EXPERIMENT) --profile $(PROFILE)
 
 report: notebooks pdf-tools
 	$(PY) -m helpers report --profile $(PROFILE)

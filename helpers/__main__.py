@@ -71,6 +71,11 @@ def build_parser() -> argparse.ArgumentParser:
                          help="a trained model, e.g. results/seed/custom/custom.keras")
     predict.add_argument("--json", action="store_true", help="one JSON line per face")
 
+    sweep = commands.add_parser("sweep", help="mean ± sd of the final metrics over the seed sweep (make sweep)")
+    sweep.add_argument("--profile", default="seed", choices=list(config.PROFILES), help="named profile (seed)")
+    sweep.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE")
+    sweep.add_argument("--dir", default=None, help="root of the sweep runs (default: results/sweeps/)")
+
     plan = commands.add_parser("plan", help="say what `make report` will train and how long it should take")
     plan.add_argument("--profile", default="seed", choices=list(config.PROFILES), help="named profile (seed)")
     plan.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE")
@@ -84,6 +89,7 @@ def build_parser() -> argparse.ArgumentParser:
                         help="the overrides the runs were made with")
     report.add_argument("--results-dir", default=None, help="results root (default: results/)")
     report.add_argument("--figures-dir", default=None, help="figures root (default: figures/)")
+    report.add_argument("--sweep-dir", default=None, help="root of the seed sweep runs (default: results/sweeps/)")
     report.add_argument("--out", default=None, help="output folder (default: report/build/<profile>/)")
     report.add_argument("--no-pdf", action="store_true", help="write the HTML only")
     return parser
@@ -175,6 +181,19 @@ def main(argv=None) -> int:
             table = experiments.run(args.name, profile, args.model, args.only, args.data, args.weights,
                                     verbose=verbose)
             print(table.drop(columns="label").to_string(float_format=lambda v: f"{v:.3f}"))
+        elif args.command == "sweep":
+            from . import experiments
+
+            found = False
+            for model in config.MODELS:
+                summary = experiments.sweep_summary(profile, model, args.dir)
+                if summary is not None:
+                    found = True
+                    print(f"{model} ({profile.name}), seeds {summary.attrs['seeds']}:\n"
+                          + summary.to_string(float_format=lambda v: f"{v:.3f}"))
+            if not found:
+                raise ValueError(f"no finished sweep runs of profile {profile.name} in "
+                                 f"{experiments.sweep_folder(0, args.dir).parent} (run make sweep first)")
         elif args.command == "plan":
             from . import bench, results
 
@@ -184,7 +203,8 @@ def main(argv=None) -> int:
         elif args.command == "report":
             from . import report
 
-            written = report.build(profile, args.results_dir, args.figures_dir, args.out, pdf=not args.no_pdf)
+            written = report.build(profile, args.results_dir, args.figures_dir, args.out, pdf=not args.no_pdf,
+                                   sweep_dir=args.sweep_dir)
             print("report written: " + ", ".join(str(p) for p in written.values()))
         else:
             from . import training

@@ -117,6 +117,14 @@ def by_group(predictions: pd.DataFrame) -> pd.DataFrame:
     return pd.DataFrame(rows)
 
 
+def worst_predictions(predictions: pd.DataFrame, n: int = 8) -> dict[str, pd.DataFrame]:
+    """The ``n`` largest age errors, and the ``n`` gender mistakes made with the most confidence."""
+    ages = predictions.assign(abs_error=(predictions["pred_age"] - predictions["age"]).abs())
+    wrong = predictions[predictions["pred_gender"] != predictions["gender"]]
+    return {"age": ages.nlargest(n, "abs_error"),
+            "gender": wrong.assign(confidence=(wrong["prob_female"] - 0.5).abs()).nlargest(n, "confidence")}
+
+
 def evaluate(predictions: pd.DataFrame, train_labels: pd.DataFrame) -> dict:
     """Everything above for one model's predictions, as plain JSON-ready values."""
     return {

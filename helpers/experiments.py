@@ -12,22 +12,25 @@ from pathlib import Path
 
 import pandas as pd
 
-from . import results
+from . import config, results
 from .config import Profile
 
 ALL_IMAGES = {"n_images": None, "val_size": 0.2}
 
 # name: (label, settings changed from the profile)
 VARIANTS: dict[str, tuple[str, dict]] = {
-    "baseline": ("the profile as it is", {}),
-    "all_images": ("more data: every usable image (80/20 split)", ALL_IMAGES),
+    "baseline": ("baseline (the profile)", {}),
+    "all_images": ("all images, random split", ALL_IMAGES),
     # 192 px: the largest multiple of 32 (VGG16's down-sampling) not above UTKFace's native 200 px.
-    "res192": ("higher resolution: 192 px", {"image_size": 192}),
-    "age_balanced": ("age-balanced loss: inverse age-band frequency weights", {"age_weighting": "inverse"}),
-    "all_images_group": ("every image, group-aware split", {**ALL_IMAGES, "split": "group"}),
-    "all_images_group_clean": ("every image, group-aware split, conflicting twins left out of training",
+    "res192": ("192 px", {"image_size": 192}),
+    "age_balanced": ("age-balanced loss", {"age_weighting": "inverse"}),
+    "all_images_group": ("all images, group split", {**ALL_IMAGES, "split": "group"}),
+    "all_images_group_clean": ("all images, group split, conflicting twins dropped",
                                {**ALL_IMAGES, "split": "group", "drop_conflicting": True}),
 }
+
+SWEEP_METRICS = ("val_gender_accuracy", "val_age_mae", "test_gender_accuracy", "test_age_mae",
+                 "train_gender_accuracy", "train_age_mae")
 
 EXPERIMENTS: dict[str, tuple[str, ...]] = {
     # The coursework's closing conjectures: more data, higher resolution, balancing the rare ages.
@@ -110,3 +113,54 @@ def summary(experiment: str, profile: Profile, model: str = "custom", results_di
         rows.append(row)
     return pd.DataFrame(rows).set_index("variant")
 
+
+
+def _number(value, digits: int) -> str:
+    return "—" if value is None or value != value else f"{value:.{digits}f}"
+
+
+def _count(value) -> str:
+    return "—" if value is None or value != value else f"{int(value):,}"
+
+
+def readable(summary: pd.DataFrame) -> pd.DataFrame:
+    """:func:`summary` as display strings, one row per variant label ("—" where not run or not recorded)."""
+    rows = []
+    for _, row in summary.iterrows():
+        run = row["status"] == "run"
+        rows.append({
+            "variant": row["label"],
+            "training images": _count(row.get("n_train")),
+            "val images with a twin in training": (
+                f"{_count(row.get('val_with_train_twin'))} of {_count(row.get('n_val'))}" if run else "—"),
+            "val gender accuracy": _number(row.get("val_gender_accuracy"), 3),
+            "val age MAE": _number(row.get("val_age_mae"), 2),
+            "test gender accuracy": _number(row.get("test_gender_accuracy"), 3),
+            "test age MAE": _number(row.get("test_age_mae"), 2),
+            "run on": f"{row['device']}, {row['minutes']:.0f} min" if run else "not run",
+        })
+    return pd.DataFrame(rows).set_index("variant")
+
+
+def sweep_folder(seed: int, sweep_dir=None) -> Path:
+    """Where ``make sweep`` puts the runs of one seed: ``results/sweeps/seed<N>/`` (a results root)."""
+    return Path(sweep_dir or config.RESULTS_DIR / "sweeps") / f"seed{seed}"
+
+
+def sweep_summary(profile: Profile, model: str, sweep_dir=None) -> pd.DataFrame | None:
+    """Mean, standard deviation and count over the seed sweep's finished runs of ``profile``; None if none.
+
+    A sweep run of seed N is the profile with ``seed`` = N, in ``<sweep_dir>/seed<N>/<profile>/<model>/``.
+    """
+    values = {}
+    for folder in sorted(sweep_folder(0, sweep_dir).parent.glob(f"seed*/{profile.name}/{model}")):
+        seed = folder.parents[1].name.removeprefix("seed")
+        if seed.isdigit() and results.finished_in(folder, dataclasses.replace(profile, seed=int(seed))):
+            metrics = results.load(model, folder).metrics
+            values[int(seed)] = {key: metrics.get(key, float("nan")) for key in SWEEP_METRICS}
+    if not values:
+        return None
+    frame = pd.DataFrame.from_dict(values, orient="index").astype(float)
+    summary = pd.DataFrame({"mean": frame.mean(), "sd": frame.std(ddof=1), "runs": frame.count()})
+    summary.attrs["seeds"] = sorted(values)
+    return summary

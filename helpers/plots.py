@@ -78,6 +78,38 @@ def twin_pairs(pairs: list[tuple[dict, dict]], images: dict[str, np.ndarray]):
     return fig
 
 
+def error_gallery(worst: dict[str, pd.DataFrame], images: dict[str, np.ndarray], title: str):
+    """The worst age errors (top row) and the most confident gender mistakes (bottom row), with labels and
+    predictions (``helpers.evaluation.worst_predictions``)."""
+    cols = max(len(worst["age"]), len(worst["gender"]), 1)
+    fig, axes = plt.subplots(2, cols, figsize=(1.6 * cols, 4.4), squeeze=False, layout="constrained")
+    for ax in axes.flat:
+        ax.axis("off")
+    for ax, row in zip(axes[0], worst["age"].itertuples()):
+        ax.imshow(images[row.file])
+        ax.set_title(f"true {row.age} y\npredicted {row.pred_age:.0f}", fontsize=8)
+    for ax, row in zip(axes[1], worst["gender"].itertuples()):
+        ax.imshow(images[row.file])
+        ax.set_title(f"labelled {GENDERS[row.gender]}\nP(female) {row.prob_female:.2f}", fontsize=8)
+    fig.suptitle(f"{title}: largest age errors (top), most confident gender mistakes (bottom)")
+    return fig
+
+
+def predicted_photo(photo: np.ndarray, found: list[dict], labels: list[str]):
+    """A photo with a box and the prediction on every face found (``helpers.predict``); true labels in the title."""
+    fig, ax = plt.subplots(figsize=(8, 8 * photo.shape[0] / photo.shape[1] + 0.6))
+    ax.imshow(photo)
+    ax.axis("off")
+    for face in found:
+        x, y, w, h = face["box"]
+        ax.add_patch(plt.Rectangle((x, y), w, h, fill=False, edgecolor="#d62728", linewidth=2))
+        ax.text(x, y - 4, f"{face['age']:.0f} y, {face['gender']} ({face['prob_female']:.2f})", color="#d62728",
+                fontsize=9, va="bottom")
+    ax.set_title(f"{len(found)} face(s) found · true labels, left to right: {'; '.join(labels)}", fontsize=10)
+    fig.tight_layout()
+    return fig
+
+
 # ---------------------------------------------------------------- architecture
 def _box(ax, x, y, w, h, text, color):
     ax.add_patch(FancyBboxPatch((x - w / 2, y - h / 2), w, h, boxstyle="round,pad=0.02,rounding_size=0.08",

@@ -25,6 +25,14 @@ MIN_FACE = 24  # pixels: smaller detections are too blurry to judge
 
 
 @dataclass
+class DemoPhoto:
+    """A stand-in photo: faces pasted left to right on a plain background, with their true labels."""
+
+    photo: np.ndarray
+    labels: list[str]
+
+
+@dataclass
 class Face:
     """A detected face: its box in the photo (x, y, width, height) and its UTKFace-style crop."""
 
@@ -97,3 +105,15 @@ def predict_photo(model, path) -> list[dict]:
     """Find and predict every face in the photo at ``path`` (``ValueError`` if it cannot be read)."""
     size = int(model.input_shape[1])
     return predict_faces(model, find_faces(read_photo(path), size))
+
+
+def demo_photo(faces, n: int = 3, seed: int = 0) -> DemoPhoto:
+    """``n`` faces of a ``FaceSet`` drawn with ``seed``, pasted with margins onto one light-grey picture."""
+    pick = np.sort(np.random.default_rng(seed).choice(len(faces), size=min(n, len(faces)), replace=False))
+    side = faces.images.shape[1]
+    photo = np.full((2 * side, (len(pick) * 3 + 1) * side // 2, 3), 225, dtype=np.uint8)
+    for k, i in enumerate(pick):
+        left = side // 2 + k * 3 * side // 2
+        photo[side // 2:side // 2 + side, left:left + side] = faces.images[i]
+    labels = [f"{faces.age[i]} y, {GENDERS[faces.gender[i]]}" for i in pick]
+    return DemoPhoto(photo=photo, labels=labels)

@@ -13,7 +13,7 @@ import jinja2
 import mistune
 import numpy as np
 
-from . import config, evaluation, models, results
+from . import config, evaluation, experiments, models, results
 from .config import Profile
 
 TEMPLATE = "report.md.j2"
@@ -32,7 +32,28 @@ def _figure_uri(folder: Path, name: str) -> str | None:
     return "data:image/png;base64," + base64.b64encode(path.read_bytes()).decode()
 
 
-def context(profile: Profile, results_dir=None, figures_dir=None) -> dict:
+def experiment_tables(profile: Profile, results_dir=None) -> list[dict]:
+    """Every experiment for this profile and for ``quick`` (the CPU-sized one), ready for the template."""
+    tables = []
+    for name in experiments.EXPERIMENTS:
+        for shown in dict.fromkeys([profile, config.PROFILES["quick"]]):
+            summary = experiments.summary(name, shown, results_dir=results_dir)
+            tables.append({"experiment": name, "profile": shown, "done": int((summary["status"] == "run").sum()),
+                           "table": experiments.readable(summary)})
+    return tables
+
+
+def sweeps(profile: Profile, sweep_dir=None) -> dict:
+    """Per model with a seed sweep: {"seeds": [...], metric: {"mean", "sd", "runs"}}."""
+    found = {}
+    for model in config.MODELS:
+        summary = experiments.sweep_summary(profile, model, sweep_dir)
+        if summary is not None:
+            found[model] = {"seeds": summary.attrs["seeds"], **summary.to_dict("index")}
+    return found
+
+
+def context(profile: Profile, results_dir=None, figures_dir=None, sweep_dir=None) -> dict:
     """Everything the template reads: profile, data summary, runs, figures, parameter counts, notices."""
     root = Path(results_dir or config.RESULTS_DIR) / profile.name
     figures = Path(figures_dir or config.FIGURES_DIR) / profile.name
@@ -68,6 +89,8 @@ def context(profile: Profile, results_dir=None, figures_dir=None) -> dict:
         "headline": evaluation.headline_table(evaluations, results.MODEL_NAMES) if evaluations else None,
         "groups": evaluation.group_table(evaluations, {"custom": "CNN", "vgg16": "VGG16"}) if evaluations else None,
         "notices": notices,
+        "experiments": experiment_tables(profile, results_dir),
+        "sweeps": sweeps(profile, sweep_dir),
     }
 
 
@@ -117,12 +140,13 @@ def html_to_pdf(html: Path, pdf: Path) -> Path:
     return pdf
 
 
-def build(profile: Profile, results_dir=None, figures_dir=None, out_dir=None, pdf: bool = True) -> dict:
+def build(profile: Profile, results_dir=None, figures_dir=None, out_dir=None, pdf: bool = True,
+          sweep_dir=None) -> dict:
     """Write ``report.html`` (self-contained) and ``report.pdf`` to ``report/build/<profile>/``."""
     out = Path(out_dir or config.REPORT_DIR / "build" / profile.name)
     out.mkdir(parents=True, exist_ok=True)
     html = out / "report.html"
-    html.write_text(render_html(context(profile, results_dir, figures_dir)))
+    html.write_text(render_html(context(profile, results_dir, figures_dir, sweep_dir)))
     written = {"html": html}
     if pdf:
         written["pdf"] = html_to_pdf(html, out / "report.pdf")

@@ -37,12 +37,15 @@ overrides = {}  # dict: profile fields that were changed in notebooks 02 and 03
 data = ""  # str: UTKFace folder or .tar.gz, for the training labels of the baselines (empty: $UTKFACE, then data/)
 results_dir = ""  # str: results root (empty: results/ in the project)
 figures_dir = ""  # str: figures root (empty: figures/ in the project)
+sweep_dir = ""  # str: root of the seed sweep runs (empty: results/sweeps/ in the project)
 retrain = False  # bool: unused here; kept so every notebook takes the same flags
 
 # %%
 import json
 
-from helpers import config, evaluation, notebook, plots, results
+from IPython.display import display
+
+from helpers import config, evaluation, experiments, notebook, plots, predict, results
 from helpers import data as utk
 
 cfg = notebook.setup(profile, overrides)
@@ -74,7 +77,8 @@ plots.save_fig(fig, "fig6_comparison", cfg.name, figures_dir or None)
 # mean or median age, and its majority gender.
 
 # %%
-train_labels = utk.load_splits(cfg, notebook.colab_setup(data) or None).train.labels()
+splits = utk.load_splits(cfg, notebook.colab_setup(data) or None)
+train_labels = splits.train.labels()
 evaluations = {model: evaluation.evaluate(run.predictions, train_labels) for model, run in runs.items()}
 (results.profile_folder(cfg, results_dir or None) / "evaluation.json").write_text(json.dumps(evaluations, indent=2))
 evaluation.headline_table(evaluations, results.MODEL_NAMES).round(3)
@@ -88,3 +92,55 @@ evaluation.group_table(evaluations, results.MODEL_NAMES).round(3)
 # %%
 fig = plots.evaluation(evaluations)
 plots.save_fig(fig, "fig7_evaluation", cfg.name, figures_dir or None)
+
+# %% [markdown]
+# ## Error analysis
+# The validation images each model got most wrong: the largest age errors, and the gender mistakes it made with
+# the most confidence. Some of these are labelling errors of UTKFace rather than model errors.
+
+# %%
+val_images = dict(zip(splits.val.names, splits.val.images))
+for model, run in runs.items():
+    fig = plots.error_gallery(evaluation.worst_predictions(run.predictions), val_images, results.MODEL_NAMES[model])
+    plots.save_fig(fig, f"fig8_errors_{model}", cfg.name, figures_dir or None)
+
+# %% [markdown]
+# ## Experiments: the coursework's conjectures and UTKFace's duplicates
+# Variants of a profile, trained by `python -m helpers experiment NAME --profile PROFILE` (see
+# `helpers/experiments.py`); "not run" where no run is on disk. The `quick` profile is the seed protocol shrunk
+# to fit a 2-core CPU (64 px, 10 epochs), so its numbers compare variants with each other, not with the seed's.
+
+# %%
+for name in experiments.EXPERIMENTS:
+    for shown in dict.fromkeys([cfg, config.get_profile("quick")]):
+        print(f"{name}, profile {shown.name}:")
+        display(experiments.readable(experiments.summary(name, shown, results_dir=results_dir or None)))
+
+# %% [markdown]
+# ## Training stability over seeds
+# `make sweep PROFILE=... SEEDS="1 2 3"` trains the models once per seed (subset, split, initial weights and
+# augmentation all change with it); mean ± standard deviation of the final metrics.
+
+# %%
+for model in config.MODELS:
+    sweep = experiments.sweep_summary(cfg, model, sweep_dir or None)
+    if sweep is None:
+        print(f"{results.MODEL_NAMES[model]}: no sweep run for profile {cfg.name}")
+    else:
+        display(sweep)
+
+# %% [markdown]
+# ## Prediction on a new photo
+# `python -m helpers predict PHOTO --model results/<profile>/custom/custom.keras` finds the faces with OpenCV's
+# bundled Haar cascade, crops each the way UTKFace frames its faces, and predicts. Here: three test images pasted
+# onto one larger picture, as a stand-in for a photo.
+
+# %%
+model_file = results.run_folder("custom", cfg, results_dir or None) / "custom.keras"
+if model_file.is_file() and cfg.test_size:
+    demo = predict.demo_photo(utk.load_test(cfg, notebook.colab_setup(data) or None, progress=False), n=3)
+    found = predict.predict_faces(predict.load_model(model_file), predict.find_faces(demo.photo, cfg.image_size))
+    fig = plots.predicted_photo(demo.photo, found, demo.labels)
+    plots.save_fig(fig, "fig9_predict", cfg.name, figures_dir or None)
+else:
+    print(f"No trained custom CNN in {model_file} (or no test set): run notebook 02 first.")

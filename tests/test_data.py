@@ -248,3 +248,16 @@ def test_too_large_a_test_set_says_what_to_do(face_folder):
     profile = config.get_profile("smoke", {"n_images": 30, "val_size": 10, "image_size": 32, "test_size": 20})
     with pytest.raises(data.DataError, match="only 10 images are left for a test set of 20.*test_size"):
         data.load_test(profile, face_folder, progress=False)
+
+
+def test_conflicting_twins_leave_training_and_validation_stays(tmp_path):
+    folder = _variants(tmp_path)  # the four 30_/31_ twins disagree on age or gender
+    for seed in range(4):
+        settings = {"n_images": None, "val_size": 3, "image_size": 32, "seed": seed, "test_size": 0, "split": "group"}
+        kept = data.load_splits(config.get_profile("smoke", settings), folder, progress=False)
+        clean = data.load_splits(config.get_profile("smoke", {**settings, "drop_conflicting": True}), folder,
+                                 progress=False)
+        assert clean.val.names == kept.val.names
+        twins_in_train = [n for n in kept.train.names if n.startswith(("30_", "31_"))]
+        assert clean.info["dropped_conflicting"] == len(twins_in_train)
+        assert sorted(clean.train.names) == sorted(set(kept.train.names) - set(twins_in_train))

@@ -15,11 +15,13 @@ from conftest import REAL_DATA, REAL_WEIGHTS, ROOT, needs_real_data
 
 NOTEBOOKS = ["01_data_analysis", "02_custom_cnn", "03_vgg16_transfer", "04_comparison"]
 FIGURES = ["fig1_sample_faces", "fig2_age_distribution", "fig_conflicting_twins", "fig3_custom_architecture", "fig4_custom_curves",
-           "vgg16_architecture", "fig5_vgg16_curves", "fig6_comparison", "fig7_evaluation"]
+           "vgg16_architecture", "fig5_vgg16_curves", "fig6_comparison", "fig7_evaluation", "fig8_errors_custom",
+           "fig8_errors_vgg16", "fig9_predict"]
 HEADINGS = ["1 Introduction", "2 A custom CNN", "2.1 Dataset analysis", "2.2 Preprocessing and augmentation",
             "2.3 Architecture", "2.4 Training configuration", "2.5 Results", "3 A pre-trained CNN: VGG16",
             "3.1 Adaptation", "3.2 Two-stage training", "3.3 Results", "4 Summary and conclusion",
-            "4.1 Beyond accuracy and MAE", "References"]
+            "4.1 Beyond accuracy and MAE", "4.2 The coursework's conjectures, tested",
+            "4.3 Duplicates: does the split matter?", "4.4 Prediction on new photos", "References"]
 
 
 def _sources(notebook):
@@ -48,7 +50,8 @@ def test_one_tagged_parameters_cell_of_plain_literals(name):
 
 @pytest.fixture(scope="module")
 def executed(tmp_path_factory, smoke_cache):
-    """All four notebooks run by papermill with the smoke profile, then the report built from their files."""
+    """`make sweep` over two seeds, then all four notebooks run by papermill with the smoke profile, then the
+    report built from their files."""
     import papermill
 
     base = tmp_path_factory.mktemp("notebooks")
@@ -57,15 +60,38 @@ def executed(tmp_path_factory, smoke_cache):
         env.setenv("UTKFACE", str(REAL_DATA))
         env.setenv("VGG16_WEIGHTS", str(REAL_WEIGHTS))
         env.setenv("HELPERS_CACHE_DIR", str(smoke_cache))
+        sweep = subprocess.run(["make", "sweep", "PROFILE=smoke", "SEEDS=1 2", "MODELS=custom",
+                                f"SWEEP_DIR={base / 'sweeps'}"], cwd=ROOT, capture_output=True, text=True)
+        assert sweep.returncode == 0, sweep.stdout[-2000:] + sweep.stderr[-2000:]
+        (base / "sweep.txt").write_text(sweep.stdout)
         for name in NOTEBOOKS:
             source = base / f"{name}.ipynb"
             jupytext.write(jupytext.read(ROOT / "notebooks" / f"{name}.py"), source)
-            papermill.execute_notebook(source, base / f"{name}.out.ipynb", parameters=params,
+            extra = {"sweep_dir": str(base / "sweeps")} if name == "04_comparison" else {}
+            papermill.execute_notebook(source, base / f"{name}.out.ipynb", parameters={**params, **extra},
                                        kernel_name="python3", cwd=ROOT / "notebooks", progress_bar=False)
         subprocess.run([sys.executable, "-m", "helpers", "report", "--profile", "smoke",
                         "--results-dir", params["results_dir"], "--figures-dir", params["figures_dir"],
-                        "--out", str(base / "report")], cwd=ROOT, check=True)
+                        "--sweep-dir", str(base / "sweeps"), "--out", str(base / "report")], cwd=ROOT, check=True)
     return base
+
+
+@needs_real_data
+def test_sweep_trains_each_seed_and_the_report_quotes_mean_and_sd(executed):
+    from helpers import experiments
+
+    for seed in (1, 2):
+        manifest = json.loads((executed / "sweeps" / f"seed{seed}" / "smoke" / "custom" / "manifest.json").read_text())
+        assert manifest["profile"]["seed"] == seed and manifest["overrides"] == {"seed": seed}
+    summary = experiments.sweep_summary(config.get_profile("smoke"), "custom", executed / "sweeps")
+    assert summary.attrs["seeds"] == [1, 2] and summary.loc["val_age_mae", "runs"] == 2
+    assert "seeds [1, 2]" in (executed / "sweep.txt").read_text()
+    html = (executed / "report" / "report.html").read_text()
+    accuracy = summary.loc["val_gender_accuracy"]
+    assert f"{accuracy['mean']:.3f} ± {accuracy['sd']:.3f}" in html
+    notebook = nbformat.read(executed / "04_comparison.out.ipynb", as_version=4)
+    shown = [str(o) for c in notebook.cells for o in c.get("outputs", []) if "val_gender_accuracy" in str(o)]
+    assert shown and "sd" in shown[0]
 
 
 

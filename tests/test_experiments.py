@@ -1,0 +1,91 @@
+"""Experiment variants and seed sweeps: the profiles they train, and the tables read back from run folders."""
+
+import json
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from helpers import config, experiments, report, training
+
+
+def fake_run(folder, profile, val_accuracy, val_mae, seconds=60.0):
+    """The files a finished custom-CNN run leaves (only what the tables read)."""
+    folder.mkdir(parents=True)
+    (folder / "metrics.json").write_text(json.dumps({
+        "val_gender_accuracy": val_accuracy, "val_age_mae": val_mae, "train_gender_accuracy": 0.9,
+        "train_age_mae": 5.0, "test_gender_accuracy": val_accuracy - 0.01, "test_age_mae": val_mae + 0.5}))
+    (folder / "manifest.json").write_text(json.dumps({
+        "hash": profile.hash, "profile": profile.to_dict(), "seconds": seconds,
+        "data": {"n_train": 80, "n_val": 20, "val_with_train_twin": 2, "dropped_conflicting": 0},
+        "hardware": {"accelerators": []}}))
+    (folder / "history_custom.csv").write_text("epoch,loss\n1,1.0\n")
+    (folder / "predictions_val_custom.csv").write_text("file,age\n")
+
+
+def test_variants_change_only_their_settings():
+    seed = config.get_profile("seed")
+    assert experiments.variant_profile(seed, "baseline") == seed
+    more = experiments.variant_profile(seed, "all_images")
+    assert more.hash == config.get_profile("full").hash  # "more data" on seed is the full profile
+    clean = experiments.variant_profile(seed, "all_images_group_clean")
+    assert (clean.split, clean.drop_conflicting, clean.image_size) == ("group", True, 128)
+    assert experiments.variant_profile(seed, "res192").image_size % 32 == 0
+    with pytest.raises(ValueError, match="unknown experiment 'x'; choose one of: conjectures, duplicates"):
+        experiments.check_name("x")
+
+
+def test_summary_reads_finished_runs_and_says_not_run(tmp_path):
+    profile = config.get_profile("smoke")
+    fake_run(tmp_path / "smoke" / "custom", profile, 0.8, 9.0)  # the baseline is the profile's own run
+    fake_run(tmp_path / "smoke" / "experiments" / "age_balanced" / "custom",
+             experiments.variant_profile(profile, "age_balanced"), 0.82, 8.5, seconds=120)
+    summary = experiments.summary("conjectures", profile, results_dir=tmp_path)
+    assert list(summary["status"]) == ["run", "not run", "not run", "run"]
+    assert summary.loc["age_balanced", "val_age_mae"] == 8.5 and summary.loc["age_balanced", "minutes"] == 2
+    table = experiments.readable(summary)
+    assert table.loc["age-balanced loss", "val age MAE"] == "8.50"
+    assert table.loc["192 px", "run on"] == "not run" and table.loc["192 px", "val age MAE"] == "—"
+    assert table.loc["baseline (the profile)", "val images with a twin in training"] == "2 of 20"
+
+
+def test_results_of_other_settings_are_refused(tmp_path):
+    profile = config.get_profile("smoke")
+    fake_run(tmp_path / "smoke" / "experiments" / "res192" / "custom", profile, 0.8, 9.0)  # not 192 px
+    with pytest.raises(ValueError, match="holds results of other settings"):
+        experiments.summary("conjectures", profile, results_dir=tmp_path)
+
+
+def test_sweep_summary_is_mean_and_sd_over_seeds(tmp_path):
+    profile = config.get_profile("smoke")
+    assert experiments.sweep_summary(profile, "custom", tmp_path) is None
+    for seed, accuracy in ((1, 0.70), (2, 0.80), (3, 0.90)):
+        folder = experiments.sweep_folder(seed, tmp_path) / "smoke" / "custom"
+        fake_run(folder, config.get_profile("smoke", {"seed": seed}), accuracy, 10.0 + seed)
+    summary = experiments.sweep_summary(profile, "custom", tmp_path)
+    assert summary.attrs["seeds"] == [1, 2, 3]
+    assert summary.loc["val_gender_accuracy", "mean"] == pytest.approx(0.8)
+    assert summary.loc["val_gender_accuracy", "sd"] == pytest.approx(0.1)
+    assert summary.loc["val_age_mae", "runs"] == 3
+    assert report.sweeps(profile, tmp_path)["custom"]["val_age_mae"]["mean"] == pytest.approx(12.0)
+
+
+def test_inverse_age_weights_give_every_band_the_same_weight():
+    age = np.array([25] * 6 + [5] * 3 + [75])
+    weights = training.age_weights(age, "inverse")
+    assert weights.mean() == pytest.approx(1.0)
+    totals = pd.Series(weights).groupby(age // 10).sum()  # bands 0-9, 20-29, 70+
+    assert np.allclose(totals, totals.iloc[0])
+    assert training.age_weights(age, "none") is None
+
+
+def test_weighted_batches_carry_age_weights_only():
+    from helpers.data import FaceSet
+
+    faces = FaceSet([f"f{i}" for i in range(8)], np.zeros((8, 4, 4, 3), np.uint8), np.arange(8) * 10,
+                    np.zeros(8, int), np.zeros(8, int))
+    weights = np.arange(8, dtype="float32")
+    images, targets, sample_weights = training.Batches(faces, 4, seed=0, age_weights=weights)[0]
+    assert np.array_equal(sample_weights["age"], targets["age"] / 10)  # each weight stays with its image
+    assert np.all(sample_weights["gender"] == 1)
+    assert len(training.Batches(faces, 4, seed=0)[0]) == 2  # no weights: (images, targets) as before
