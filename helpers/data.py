@@ -443,6 +443,7 @@ class Splits:
     train: FaceSet
     val: FaceSet
     info: dict = field(default_factory=dict)  # source, counts, skipped files, cache use: for the manifest
+    val_twin_in_train: np.ndarray | None = None  # per validation image: has a twin among the training images
 
 
 def _cache_dir(source: Path, profile: config.Profile) -> Path:
@@ -526,7 +527,8 @@ def load_splits(profile: config.Profile, source=None, cache: bool = True, progre
         info["dropped_conflicting"] = int(len(train) - len(kept))
         train = kept
     info["load_seconds"] = round(time.perf_counter() - start, 3)
-    return Splits(train=everything.take(train), val=everything.take(val), info=info)
+    return Splits(train=everything.take(train), val=everything.take(val), info=info,
+                  val_twin_in_train=np.isin(groups[val], groups[train]))
 
 
 def load_test(profile: config.Profile, source=None, cache: bool = True, progress: bool = True) -> FaceSet:

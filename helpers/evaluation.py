@@ -125,9 +125,10 @@ def worst_predictions(predictions: pd.DataFrame, n: int = 8) -> dict[str, pd.Dat
             "gender": wrong.assign(confidence=(wrong["prob_female"] - 0.5).abs()).nlargest(n, "confidence")}
 
 
-def evaluate(predictions: pd.DataFrame, train_labels: pd.DataFrame) -> dict:
-    """Everything above for one model's predictions, as plain JSON-ready values."""
-    return {
+def evaluate(predictions: pd.DataFrame, train_labels: pd.DataFrame, test: pd.DataFrame | None = None) -> dict:
+    """Everything above for one model's validation predictions, as plain JSON-ready values; with ``test``
+    predictions, the same for them under ``"test"``."""
+    result = {
         "gender": gender_metrics(predictions),
         "age": age_metrics(predictions),
         "age_bands": age_bands(predictions).to_dict(orient="records"),
@@ -135,13 +136,19 @@ def evaluate(predictions: pd.DataFrame, train_labels: pd.DataFrame) -> dict:
         "groups": by_group(predictions).to_dict(orient="records"),
         "calibration": calibration(predictions).to_dict(orient="records"),
     }
+    if test is not None:
+        result["test"] = evaluate(test, train_labels)
+    return result
 
 
 def headline_table(evaluations: dict[str, dict], names: dict[str, str]) -> pd.DataFrame:
-    """One column per model: gender accuracy and ROC-AUC, age MAE, RMSE, CS@5, CS@10, and the baselines."""
+    """One column per model (and one more per model evaluated on test images): gender accuracy and ROC-AUC, age
+    MAE, RMSE, CS@5, CS@10, and the baselines."""
     columns = {}
-    for model, result in evaluations.items():
-        columns[names[model]] = {
+    parts = [(names[m], r) for m, r in evaluations.items()]
+    parts += [(f"{names[m]} · test", r["test"]) for m, r in evaluations.items() if "test" in r]
+    for column, result in parts:
+        columns[column] = {
             "gender accuracy": result["gender"]["accuracy"], "gender ROC-AUC": result["gender"]["roc_auc"],
             "age MAE": result["age"]["mae"], "age RMSE": result["age"]["rmse"],
             "age CS@5": result["age"]["cs5"], "age CS@10": result["age"]["cs10"],

@@ -8,6 +8,7 @@ short continues where it stopped, and variants shared by two experiments train o
 from __future__ import annotations
 
 import dataclasses
+import json
 from pathlib import Path
 
 import pandas as pd
@@ -84,6 +85,8 @@ def run(experiment: str, profile: Profile, model: str = "custom", only: list[str
         print(f"{experiment}/{variant}: training {model} ({VARIANTS[variant][0]})", flush=True)
         training.train(model, varied, folder, source=source, weights=weights,
                        overrides=VARIANTS[variant][1], verbose=verbose)
+    if experiment == "duplicates":
+        twin_effect(profile, model, results_dir, source)
     return summary(experiment, profile, model, results_dir)
 
 
@@ -113,6 +116,32 @@ def summary(experiment: str, profile: Profile, model: str = "custom", results_di
         rows.append(row)
     return pd.DataFrame(rows).set_index("variant")
 
+
+
+TWIN_EFFECT = "twin_effect.json"
+
+
+def twin_effect(profile: Profile, model: str = "custom", results_dir=None, source=None) -> dict | None:
+    """How much twins flatter a random split: the random-split all-images run's validation metrics on the
+    images that have a twin in training and on those that do not. Written to the run folder; None if not run."""
+    from . import data, evaluation
+
+    varied = variant_profile(profile, "all_images")
+    folder = variant_folder(profile, "all_images", model, results_dir)
+    if not results.finished_in(folder, varied):
+        return None
+    splits = data.load_splits(varied, source, progress=False)
+    predictions = results.load(model, folder).predictions.set_index("file").loc[splits.val.names].reset_index()
+    effect = {}
+    for key, rows in (("with_twin", splits.val_twin_in_train), ("without_twin", ~splits.val_twin_in_train)):
+        effect[key] = evaluation.summarize(predictions[rows])
+    (folder / TWIN_EFFECT).write_text(json.dumps(effect, indent=2) + "\n")
+    return effect
+
+
+def read_twin_effect(profile: Profile, model: str = "custom", results_dir=None) -> dict | None:
+    path = variant_folder(profile, "all_images", model, results_dir) / TWIN_EFFECT
+    return json.loads(path.read_text()) if path.is_file() else None
 
 
 def _number(value, digits: int) -> str:

@@ -17,6 +17,7 @@ from . import config, evaluation, experiments, models, results
 from .config import Profile
 
 TEMPLATE = "report.md.j2"
+SHORT_NAMES = {"custom": "CNN", "vgg16": "VGG16"}  # table column prefixes
 STYLE = "style.css"
 CHROMIUM_NAMES = ("chromium", "chromium-browser", "google-chrome", "google-chrome-stable")
 PAGE = """<!DOCTYPE html>
@@ -39,7 +40,8 @@ def experiment_tables(profile: Profile, results_dir=None) -> list[dict]:
         for shown in dict.fromkeys([profile, config.PROFILES["quick"]]):
             summary = experiments.summary(name, shown, results_dir=results_dir)
             tables.append({"experiment": name, "profile": shown, "done": int((summary["status"] == "run").sum()),
-                           "table": experiments.readable(summary)})
+                           "table": experiments.readable(summary),
+                           "twin_effect": experiments.read_twin_effect(shown, results_dir=results_dir)})
     return tables
 
 
@@ -87,7 +89,9 @@ def context(profile: Profile, results_dir=None, figures_dir=None, sweep_dir=None
         "table": results.comparison_table(runs) if runs else None,
         "evaluations": evaluations,
         "headline": evaluation.headline_table(evaluations, results.MODEL_NAMES) if evaluations else None,
-        "groups": evaluation.group_table(evaluations, {"custom": "CNN", "vgg16": "VGG16"}) if evaluations else None,
+        "groups": evaluation.group_table(evaluations, SHORT_NAMES) if evaluations else None,
+        "groups_test": evaluation.group_table(tested, SHORT_NAMES) if (tested := {
+            m: e["test"] for m, e in evaluations.items() if "test" in e}) else None,
         "notices": notices,
         "experiments": experiment_tables(profile, results_dir),
         "sweeps": sweeps(profile, sweep_dir),

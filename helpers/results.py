@@ -30,6 +30,7 @@ class RunResults:
     manifest: dict
     history: pd.DataFrame
     predictions: pd.DataFrame
+    test_predictions: pd.DataFrame | None = None  # None when the run had no test set
 
 
 def profile_folder(profile: Profile, results_dir=None) -> Path:
@@ -53,6 +54,7 @@ def load(model: str, folder) -> RunResults:
         manifest=json.loads((folder / "manifest.json").read_text()),
         history=pd.read_csv(folder / f"history_{model}.csv"),
         predictions=pd.read_csv(folder / f"predictions_val_{model}.csv"),
+        test_predictions=pd.read_csv(test) if (test := folder / f"predictions_test_{model}.csv").is_file() else None,
     )
 
 

@@ -73,13 +73,14 @@ plots.save_fig(fig, "fig6_comparison", cfg.name, figures_dir or None)
 # %% [markdown]
 # ## Beyond accuracy and MAE
 # On the validation images (the only held-out images of the coursework protocol; they were also watched during
-# training, so these numbers are optimistic). Baselines predict without looking at the face: the training set's
-# mean or median age, and its majority gender.
+# training, so these numbers are optimistic) and, in the "test" columns, on the test images no training saw.
+# Baselines predict without looking at the face: the training set's mean or median age, and its majority gender.
 
 # %%
 splits = utk.load_splits(cfg, notebook.colab_setup(data) or None)
 train_labels = splits.train.labels()
-evaluations = {model: evaluation.evaluate(run.predictions, train_labels) for model, run in runs.items()}
+evaluations = {model: evaluation.evaluate(run.predictions, train_labels, run.test_predictions)
+               for model, run in runs.items()}
 (results.profile_folder(cfg, results_dir or None) / "evaluation.json").write_text(json.dumps(evaluations, indent=2))
 evaluation.headline_table(evaluations, results.MODEL_NAMES).round(3)
 
@@ -88,6 +89,10 @@ evaluation.headline_table(evaluations, results.MODEL_NAMES).round(3)
 
 # %%
 evaluation.group_table(evaluations, results.MODEL_NAMES).round(3)
+
+# %%
+tested = {model: result["test"] for model, result in evaluations.items() if "test" in result}
+evaluation.group_table(tested, results.MODEL_NAMES).round(3) if tested else "no test set in this profile"
 
 # %%
 fig = plots.evaluation(evaluations)

@@ -89,3 +89,21 @@ def test_weighted_batches_carry_age_weights_only():
     assert np.array_equal(sample_weights["age"], targets["age"] / 10)  # each weight stays with its image
     assert np.all(sample_weights["gender"] == 1)
     assert len(training.Batches(faces, 4, seed=0)[0]) == 2  # no weights: (images, targets) as before
+
+
+def test_duplicates_experiment_trains_every_variant_and_measures_the_twin_effect(tmp_path):
+    from test_data import _variants
+
+    folder = _variants(tmp_path)  # 12 faces, four of them twins with conflicting labels
+    profile = config.get_profile("smoke", {"image_size": 32, "test_size": 0, "batch_size": 4})
+    summary = experiments.run("duplicates", profile, source=folder, results_dir=tmp_path / "results", verbose=0)
+    assert list(summary["status"]) == ["run"] * 3
+    assert summary.loc["all_images_group", "val_with_train_twin"] == 0
+    group, clean = summary.loc["all_images_group"], summary.loc["all_images_group_clean"]
+    assert clean["n_val"] == group["n_val"] and clean["n_train"] == group["n_train"] - clean["dropped_conflicting"]
+    assert clean["dropped_conflicting"] == 4  # the four conflicting twins: too many for 2 validation places
+    effect = experiments.read_twin_effect(profile, results_dir=tmp_path / "results")
+    assert effect["with_twin"]["n"] == summary.loc["all_images", "val_with_train_twin"]
+    assert effect["with_twin"]["n"] + effect["without_twin"]["n"] == summary.loc["all_images", "n_val"]
+    again = experiments.run("duplicates", profile, source=folder, results_dir=tmp_path / "results", verbose=0)
+    assert again.equals(summary)  # finished variants are read back, not retrained

@@ -133,6 +133,9 @@ def test_notebook_04_writes_the_evaluation(executed):
         metrics = json.loads((executed / "results" / "smoke" / model / "metrics.json").read_text())
         assert evaluations[model]["gender"]["accuracy"] == pytest.approx(metrics["val_gender_accuracy"], abs=1e-6)
         assert evaluations[model]["age"]["mae"] == pytest.approx(metrics["val_age_mae"], rel=1e-3)
+        test = evaluations[model]["test"]  # the same evaluation on the test images, beside validation
+        assert test["gender"]["accuracy"] == pytest.approx(metrics["test_gender_accuracy"], abs=1e-6)
+        assert test["age"]["n"] == metrics["n_test"]
         manifest = json.loads((executed / "results" / "smoke" / model / "manifest.json").read_text())
         assert sum(band["count"] for band in evaluations[model]["age_bands"]) == manifest["data"]["n_val"]
 
