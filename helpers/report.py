@@ -33,7 +33,7 @@ def _figure_uri(folder: Path, name: str) -> str | None:
     return "data:image/png;base64," + base64.b64encode(path.read_bytes()).decode()
 
 
-def experiment_tables(profile: Profile, results_dir=None) -> list[dict]:
+def experiment_tables(profile: Profile, results_dir=None, sweep_dir=None) -> list[dict]:
     """Every experiment for this profile and for ``quick`` (the CPU-sized one), ready for the template."""
     tables = []
     for name in experiments.EXPERIMENTS:
@@ -41,7 +41,8 @@ def experiment_tables(profile: Profile, results_dir=None) -> list[dict]:
             summary = experiments.summary(name, shown, results_dir=results_dir)
             tables.append({"experiment": name, "profile": shown, "done": int((summary["status"] == "run").sum()),
                            "table": experiments.readable(summary),
-                           "twin_effect": experiments.read_twin_effect(shown, results_dir=results_dir)})
+                           "twin_effect": experiments.read_twin_effect(shown, results_dir=results_dir),
+                           "sweep": sweeps(shown, sweep_dir).get("custom")})
     return tables
 
 
@@ -93,7 +94,7 @@ def context(profile: Profile, results_dir=None, figures_dir=None, sweep_dir=None
         "groups_test": evaluation.group_table(tested, SHORT_NAMES) if (tested := {
             m: e["test"] for m, e in evaluations.items() if "test" in e}) else None,
         "notices": notices,
-        "experiments": experiment_tables(profile, results_dir),
+        "experiments": experiment_tables(profile, results_dir, sweep_dir),
         "sweeps": sweeps(profile, sweep_dir),
     }
 
