@@ -33,16 +33,25 @@ def _fit_speed(model, x, y, jit=False) -> float:
     return bench._time_fit(model, x, y, PROFILE.batch_size)
 
 
+def with_keras_batchnorm(model):
+    """The same model with Keras' own BatchNormalization layers instead of the fused ones."""
+    def clone(layer):
+        if isinstance(layer, models.FusedBatchNormalization):
+            return keras.layers.BatchNormalization.from_config(layer.get_config())
+        return layer.__class__.from_config(layer.get_config())
+
+    return keras.models.clone_model(model, clone_function=clone)
+
+
 def plain_float32(x, y):
-    """A plain reading: images as float32 arrays, Keras' own shuffling, augmentation inside the model."""
-    return _fit_speed(models.build_custom_cnn(PROFILE), x.astype("float32"), y)
+    """A plain reading: images as float32 arrays, Keras' own shuffling and BatchNormalization, augmentation in
+    the model."""
+    return _fit_speed(with_keras_batchnorm(models.build_custom_cnn(PROFILE)), x.astype("float32"), y)
 
 
-def project_default(x, y):
-    """What `python -m helpers train` runs: uint8 batches from Batches (seeded order), augmentation in the model."""
+def _fit_batches(model, x, y) -> float:
     from helpers.data import FaceSet
 
-    model = models.build_custom_cnn(PROFILE)
     models.compile_model(model, PROFILE.learning_rate, PROFILE.weight_decay)
     faces = FaceSet([str(i) for i in range(len(x))], x, y["age"], y["gender"], np.zeros(len(x), "int32"))
     batches = training.Batches(faces, PROFILE.batch_size, PROFILE.seed)
@@ -50,6 +59,17 @@ def project_default(x, y):
     start = time.perf_counter()
     model.fit(batches, epochs=1, verbose=0, shuffle=False)
     return len(x) / (time.perf_counter() - start)
+
+
+def uint8_batches(x, y):
+    """uint8 batches from Batches (seeded order), augmentation in the model, Keras' BatchNormalization."""
+    return _fit_batches(with_keras_batchnorm(models.build_custom_cnn(PROFILE)), x, y)
+
+
+def project_default(x, y):
+    """What `python -m helpers train` runs: uint8 batches from Batches, augmentation in the model, batch
+    normalisation by TensorFlow's fused kernel (models.FusedBatchNormalization)."""
+    return _fit_batches(models.build_custom_cnn(PROFILE), x, y)
 
 
 def xla_core_augment_outside(x, y):
@@ -67,7 +87,7 @@ def mixed_bfloat16(x, y):
         keras.mixed_precision.set_global_policy("float32")
 
 
-VARIANTS = [plain_float32, project_default, xla_core_augment_outside, mixed_bfloat16]
+VARIANTS = [plain_float32, uint8_batches, project_default, xla_core_augment_outside, mixed_bfloat16]
 
 
 def numpy_sgemm_gflops(n=2048, repeats=5) -> float:
@@ -83,21 +103,24 @@ def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--steps", type=int, default=8, help="timed batches per measurement")
+    parser.add_argument("--only", nargs="+", choices=[v.__name__ for v in VARIANTS], help="run these variants "
+                        "(plain_float32 is always run: it is the reference)")
     args = parser.parse_args()
+    variants = [v for v in VARIANTS if not args.only or v.__name__ in args.only or v is plain_float32]
     rng = np.random.default_rng(0)
     n = args.steps * PROFILE.batch_size
     x = rng.integers(0, 256, (n, PROFILE.image_size, PROFILE.image_size, 3), dtype=np.uint8)
     y = _targets(n, rng)
-    speeds = {v.__name__: [] for v in VARIANTS}
+    speeds = {v.__name__: [] for v in variants}
     for _ in range(args.rounds):
-        for variant in VARIANTS:
+        for variant in variants:
             keras.utils.set_random_seed(0)
             speeds[variant.__name__].append(variant(x, y))
     total, trainable = bench.forward_flops(models.build_custom_cnn(PROFILE))
     train_flops = total + 2 * trainable
     base = statistics.median(speeds["plain_float32"])
     rows = []
-    for variant in VARIANTS:
+    for variant in variants:
         median = statistics.median(speeds[variant.__name__])
         rows.append({"variant": variant.__name__, "what": variant.__doc__.strip(), "images_per_s": round(median, 1),
                      "all_rounds": [round(s, 1) for s in speeds[variant.__name__]],

@@ -28,6 +28,37 @@ class VGG16Preprocess(layers.Layer):
         return keras.applications.vgg16.preprocess_input(keras.ops.cast(inputs, self.compute_dtype))
 
 
+@keras.saving.register_keras_serializable(package="helpers")
+class FusedBatchNormalization(layers.BatchNormalization):
+    """Keras' ``BatchNormalization`` computed, while training on the TensorFlow backend, by TensorFlow's fused
+    kernel (one pass for the batch moments and the normalisation, and a fused gradient).
+
+    Same maths as the parent: the batch mean and biased variance normalise the batch, and the moving averages
+    are updated with them. Keras 3 builds the layer from separate operations (moments, then normalisation),
+    which made batch normalisation the largest cost of a custom-CNN training step on the CPU
+    (``benchmarks/layers.py``). Other backends, inference, masks, renorm and non-4-D inputs use the parent.
+    """
+
+    def call(self, inputs, training=None, mask=None):
+        if not (training and self.trainable and mask is None and not self.renorm and len(inputs.shape) == 4
+                and self.axis in (-1, 3) and keras.backend.backend() == "tensorflow"
+                and keras.backend.standardize_dtype(inputs.dtype) == "float32"):
+            return super().call(inputs, training=training, mask=mask)
+        import tensorflow as tf
+
+        channels = inputs.shape[-1]
+        gamma = self.gamma if self.scale else tf.ones([channels])
+        beta = self.beta if self.center else tf.zeros([channels])
+        outputs, mean, variance, *_ = tf.raw_ops.FusedBatchNormV3(
+            x=inputs, scale=gamma, offset=beta, mean=tf.constant([], tf.float32),
+            variance=tf.constant([], tf.float32), epsilon=self.epsilon, data_format="NHWC", is_training=True)
+        count = tf.cast(tf.size(inputs) // channels, tf.float32)
+        variance = variance * (count - 1.0) / count  # the kernel returns the unbiased variance; Keras keeps the biased
+        self.moving_mean.assign(self.moving_mean * self.momentum + mean * (1.0 - self.momentum))
+        self.moving_variance.assign(self.moving_variance * self.momentum + variance * (1.0 - self.momentum))
+        return outputs
+
+
 def augmentation(seed: int | None = None) -> keras.Sequential:
     """The five random layers of the study; active only while training (pixel range 0-255).
 
@@ -85,7 +116,7 @@ def build_custom_cnn(profile: Profile) -> keras.Model:
     x = layers.Rescaling(1 / 255, name="rescale")(x)
     for i, filters in enumerate(profile.filters, start=1):
         x = layers.Conv2D(filters, 3, padding="same", use_bias=False, name=f"block{i}_conv")(x)
-        x = layers.BatchNormalization(name=f"block{i}_bn")(x)
+        x = FusedBatchNormalization(name=f"block{i}_bn")(x)
         x = layers.ReLU(name=f"block{i}_relu")(x)
         x = layers.MaxPooling2D(2, name=f"block{i}_pool")(x)
     x = layers.Flatten(name="flatten")(x)

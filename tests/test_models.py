@@ -49,7 +49,7 @@ def _check_heads(description, age_dropout, gender_dropout):
 def test_custom_cnn_layer_order(custom):
     _check_augmentation(custom)
     names = [layer["class_name"] for layer in custom["layers"]]
-    block = ["Conv2D", "BatchNormalization", "ReLU", "MaxPooling2D"]
+    block = ["Conv2D", "FusedBatchNormalization", "ReLU", "MaxPooling2D"]  # Keras' BN, fused kernel on TF
     assert names[:7] == ["InputLayer", *[type(a).__name__ for a in AUGMENTATION], "Rescaling"]
     assert names[7:23] == block * 4
     assert names[23:27] == ["Flatten", "Dense", "BatchNormalization", "ReLU"]
@@ -164,3 +164,27 @@ def test_history_and_final_metrics_agree_with_predictions():
     assert metrics["val_gender_accuracy_from_predictions"] == 0.5
     assert metrics["val_age_mae_from_predictions"] == 2.5
     assert metrics["epochs_run"] == 1 and metrics["train_gender_accuracy"] == 0.5
+
+
+def test_fused_batch_normalization_is_keras_batch_normalization():
+    """Same outputs, gradients and moving statistics as Keras' layer, to float32 rounding."""
+    import tensorflow as tf
+
+    from helpers.models import FusedBatchNormalization
+
+    rng = np.random.default_rng(0)
+    x = tf.constant(rng.normal(2, 3, (16, 8, 8, 5)).astype("float32"))
+    weights = rng.normal(size=x.shape).astype("float32")
+    results = []
+    for cls in (keras.layers.BatchNormalization, FusedBatchNormalization):
+        layer = cls(momentum=0.9)
+        layer.build(x.shape)
+        with tf.GradientTape() as tape:
+            tape.watch(x)
+            total = tf.reduce_sum(layer(x, training=True) * weights)
+        grads = tape.gradient(total, [x, layer.gamma, layer.beta])
+        results.append([layer(x, training=True), *grads, layer.moving_mean, layer.moving_variance,
+                        layer(x, training=False)])
+    assert issubclass(FusedBatchNormalization, keras.layers.BatchNormalization)
+    for keras_value, fused_value in zip(*results):
+        np.testing.assert_allclose(np.asarray(fused_value), np.asarray(keras_value), rtol=1e-4, atol=1e-5)
