@@ -118,6 +118,25 @@ def summary(experiment: str, profile: Profile, model: str = "custom", results_di
 
 
 
+def band_errors(profile: Profile, variants=("baseline", "age_balanced"), model: str = "custom",
+                results_dir=None) -> pd.DataFrame | None:
+    """Test-set MAE and mean signed error per age band for each variant that has test predictions; None if
+    fewer than two have (balancing the loss is meant to help the rare ages, which the overall MAE hides)."""
+    from . import evaluation
+
+    columns = {}
+    for variant in variants:
+        folder = variant_folder(profile, variant, model, results_dir)
+        if results.finished_in(folder, variant_profile(profile, variant)):
+            test = results.load(model, folder).test_predictions
+            if test is not None:
+                bands = evaluation.age_bands(test).set_index("band")
+                columns.setdefault("test images", bands["count"])
+                columns[f"{variant}: MAE"] = bands["mae"]
+                columns[f"{variant}: bias"] = bands["mean_signed_error"]
+    return pd.DataFrame(columns) if len(columns) >= 5 else None
+
+
 TWIN_EFFECT = "twin_effect.json"
 
 

@@ -42,7 +42,8 @@ def experiment_tables(profile: Profile, results_dir=None, sweep_dir=None) -> lis
             tables.append({"experiment": name, "profile": shown, "done": int((summary["status"] == "run").sum()),
                            "table": experiments.readable(summary),
                            "twin_effect": experiments.read_twin_effect(shown, results_dir=results_dir),
-                           "sweep": sweeps(shown, sweep_dir).get("custom")})
+                           "sweep": sweeps(shown, sweep_dir).get("custom"),
+                           "bands": experiments.band_errors(shown, results_dir=results_dir)})
     return tables
 
 

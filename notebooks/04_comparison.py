@@ -120,6 +120,10 @@ for name in experiments.EXPERIMENTS:
     for shown in dict.fromkeys([cfg, config.get_profile("quick")]):
         print(f"{name}, profile {shown.name}:")
         display(experiments.readable(experiments.summary(name, shown, results_dir=results_dir or None)))
+        bands = experiments.band_errors(shown, results_dir=results_dir or None)
+        if name == "conjectures" and bands is not None:
+            print("test MAE and bias per age band, baseline against the age-balanced loss:")
+            display(bands.round(2))
 
 # %% [markdown]
 # ## Training stability over seeds

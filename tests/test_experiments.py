@@ -107,3 +107,18 @@ def test_duplicates_experiment_trains_every_variant_and_measures_the_twin_effect
     assert effect["with_twin"]["n"] + effect["without_twin"]["n"] == summary.loc["all_images", "n_val"]
     again = experiments.run("duplicates", profile, source=folder, results_dir=tmp_path / "results", verbose=0)
     assert again.equals(summary)  # finished variants are read back, not retrained
+
+
+def test_band_errors_compare_baseline_and_balanced_per_age_band(tmp_path):
+    profile = config.get_profile("smoke")
+    for folder, variant, shift in ((tmp_path / "smoke" / "custom", "baseline", -4.0),
+                                   (tmp_path / "smoke" / "experiments" / "age_balanced" / "custom", "age_balanced", 1.0)):
+        fake_run(folder, experiments.variant_profile(profile, variant), 0.8, 9.0)
+        ages = np.array([5, 25, 25, 75])
+        pd.DataFrame({"age": ages, "pred_age": ages + shift}).to_csv(folder / "predictions_test_custom.csv")
+    bands = experiments.band_errors(profile, results_dir=tmp_path)
+    assert list(bands.columns) == ["test images", "baseline: MAE", "baseline: bias", "age_balanced: MAE",
+                                   "age_balanced: bias"]
+    assert bands.loc["20-29", "test images"] == 2 and bands.loc["70+", "baseline: bias"] == -4.0
+    assert bands.loc["0-9", "age_balanced: MAE"] == 1.0
+    assert experiments.band_errors(profile, results_dir=tmp_path / "none") is None
