@@ -153,7 +153,13 @@ def twin_effect(profile: Profile, model: str = "custom", results_dir=None, sourc
     predictions = results.load(model, folder).predictions.set_index("file").loc[splits.val.names].reset_index()
     effect = {}
     for key, rows in (("with_twin", splits.val_twin_in_train), ("without_twin", ~splits.val_twin_in_train)):
-        effect[key] = evaluation.summarize(predictions[rows])
+        part = predictions[rows]
+        errors = (part["pred_age"] - part["age"]).abs()
+        effect[key] = dict(evaluation.summarize(part), age_mae_standard_error=float(errors.std() / len(part) ** 0.5))
+    difference = effect["without_twin"]["age_mae"] - effect["with_twin"]["age_mae"]
+    error = (effect["with_twin"]["age_mae_standard_error"] ** 2
+             + effect["without_twin"]["age_mae_standard_error"] ** 2) ** 0.5
+    effect["age_mae_gain"] = {"years": difference, "standard_error": error, "beyond_noise": abs(difference) > 2 * error}
     (folder / TWIN_EFFECT).write_text(json.dumps(effect, indent=2) + "\n")
     return effect
 

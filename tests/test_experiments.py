@@ -105,6 +105,7 @@ def test_duplicates_experiment_trains_every_variant_and_measures_the_twin_effect
     effect = experiments.read_twin_effect(profile, results_dir=tmp_path / "results")
     assert effect["with_twin"]["n"] == summary.loc["all_images", "val_with_train_twin"]
     assert effect["with_twin"]["n"] + effect["without_twin"]["n"] == summary.loc["all_images", "n_val"]
+    assert set(effect["age_mae_gain"]) == {"years", "standard_error", "beyond_noise"}
     again = experiments.run("duplicates", profile, source=folder, results_dir=tmp_path / "results", verbose=0)
     assert again.equals(summary)  # finished variants are read back, not retrained
 
