@@ -29,7 +29,7 @@ def save_fig(fig, name: str, profile: str, folder=None) -> Path:
     out = Path(folder or config.FIGURES_DIR) / profile
     out.mkdir(parents=True, exist_ok=True)
     fig.savefig(out / f"{name}.png", bbox_inches="tight")
-    fig.savefig(out / f"{name}.pdf", bbox_inches="tight")
+    fig.savefig(out / f"{name}.pdf", bbox_inches="tight", metadata={"CreationDate": None})  # same figure, same bytes
     return out / f"{name}.png"
 
 
