@@ -97,8 +97,8 @@ def predict_faces(model, faces: list[Face]) -> list[dict]:
     outputs = model.predict(np.stack([f.crop for f in faces]), verbose=0)
     ages = np.asarray(outputs["age"], dtype=float).reshape(-1)
     female = np.asarray(outputs["gender"], dtype=float).reshape(-1)
-    return [{"box": list(face.box), "age": round(float(age), 1), "prob_female": round(float(p), 3),
-             "gender": GENDERS[int(p >= 0.5)]} for face, age, p in zip(faces, ages, female)]
+    return [{"box": list(face.box), "age": float(age), "prob_female": float(p), "gender": GENDERS[int(p >= 0.5)]}
+            for face, age, p in zip(faces, ages, female)]
 
 
 def predict_photo(model, path) -> list[dict]:
