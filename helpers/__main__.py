@@ -193,7 +193,7 @@ def main(argv=None) -> int:
                           + summary.to_string(float_format=lambda v: f"{v:.3f}"))
             if not found:
                 raise ValueError(f"no finished sweep runs of profile {profile.name} in "
-                                 f"{experiments.sweep_folder(0, args.dir).parent} (run make sweep first)")
+                                 f"{experiments.sweep_root(args.dir)} (run make sweep first)")
         elif args.command == "plan":
             from . import bench, results
 

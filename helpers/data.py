@@ -406,12 +406,6 @@ def conflicting_rows(groups: np.ndarray, age: np.ndarray, gender: np.ndarray) ->
     return np.array([i for i, group in enumerate(groups.tolist()) if len(labels[group]) > 1], dtype=int)
 
 
-def val_twins_in_train(groups: np.ndarray, train: np.ndarray, val: np.ndarray) -> int:
-    """How many validation images have a twin (same group) among the training images."""
-    train_groups = set(groups[train].tolist())
-    return int(sum(g in train_groups for g in groups[val].tolist()))
-
-
 # ---------------------------------------------------------------- the data a run uses
 @dataclass
 class FaceSet:
@@ -520,7 +514,8 @@ def load_splits(profile: config.Profile, source=None, cache: bool = True, progre
                          np.array(race, np.int32))
     groups = twin_groups(sha256, dhash)
     train, val = split_indices(groups, validation_count(len(everything), profile.val_size), profile.split == "group")
-    info = dict(meta["info"], split=profile.split, val_with_train_twin=val_twins_in_train(groups, train, val))
+    val_twin_in_train = np.isin(groups[val], groups[train])  # measured before conflicts leave training
+    info = dict(meta["info"], split=profile.split, val_with_train_twin=int(val_twin_in_train.sum()))
     if profile.drop_conflicting:  # after the split, so that validation stays the same images
         conflicting = conflicting_rows(groups, everything.age, everything.gender)
         kept = np.setdiff1d(train, conflicting)
@@ -528,7 +523,7 @@ def load_splits(profile: config.Profile, source=None, cache: bool = True, progre
         train = kept
     info["load_seconds"] = round(time.perf_counter() - start, 3)
     return Splits(train=everything.take(train), val=everything.take(val), info=info,
-                  val_twin_in_train=np.isin(groups[val], groups[train]))
+                  val_twin_in_train=val_twin_in_train)
 
 
 def load_test(profile: config.Profile, source=None, cache: bool = True, progress: bool = True) -> FaceSet:

@@ -196,9 +196,14 @@ def readable(summary: pd.DataFrame) -> pd.DataFrame:
     return pd.DataFrame(rows).set_index("variant")
 
 
+def sweep_root(sweep_dir=None) -> Path:
+    """Where ``make sweep`` puts its runs: ``results/sweeps/`` unless told otherwise."""
+    return Path(sweep_dir or config.RESULTS_DIR / "sweeps")
+
+
 def sweep_folder(seed: int, sweep_dir=None) -> Path:
-    """Where ``make sweep`` puts the runs of one seed: ``results/sweeps/seed<N>/`` (a results root)."""
-    return Path(sweep_dir or config.RESULTS_DIR / "sweeps") / f"seed{seed}"
+    """The runs of one seed: ``<sweep root>/seed<N>/`` (a results root)."""
+    return sweep_root(sweep_dir) / f"seed{seed}"
 
 
 def sweep_summary(profile: Profile, model: str, sweep_dir=None) -> pd.DataFrame | None:
@@ -207,7 +212,7 @@ def sweep_summary(profile: Profile, model: str, sweep_dir=None) -> pd.DataFrame 
     A sweep run of seed N is the profile with ``seed`` = N, in ``<sweep_dir>/seed<N>/<profile>/<model>/``.
     """
     values = {}
-    for folder in sorted(sweep_folder(0, sweep_dir).parent.glob(f"seed*/{profile.name}/{model}")):
+    for folder in sorted(sweep_root(sweep_dir).glob(f"seed*/{profile.name}/{model}")):
         seed = folder.parents[1].name.removeprefix("seed")
         if seed.isdigit() and results.finished_in(folder, dataclasses.replace(profile, seed=int(seed))):
             metrics = results.load(model, folder).metrics

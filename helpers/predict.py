@@ -66,12 +66,12 @@ def find_faces(photo: np.ndarray, size: int) -> list[Face]:
     padded = cv2.copyMakeBorder(photo, pad, pad, pad, pad, cv2.BORDER_CONSTANT, value=(0, 0, 0))
     grey = cv2.cvtColor(padded, cv2.COLOR_RGB2GRAY)
     boxes = _cascade().detectMultiScale(grey, scaleFactor=1.1, minNeighbors=5, minSize=(MIN_FACE, MIN_FACE))
-    faces = []
+    faces, picture = [], Image.fromarray(padded)
     for x, y, w, h in sorted(tuple(map(int, b)) for b in boxes):
         side = w / BOX_PER_CROP
         centre_x, centre_y = x + w / 2, y + h / 2 + BOX_CENTRE_ABOVE * side
         left, top = round(centre_x - side / 2), round(centre_y - side / 2)
-        region = Image.fromarray(padded).crop((left, top, left + round(side), top + round(side)))
+        region = picture.crop((left, top, left + round(side), top + round(side)))
         box = (max(x - pad, 0), max(y - pad, 0), w, h)
         faces.append(Face(box=box, crop=resize_square(region, size)))
     return faces

@@ -34,17 +34,17 @@ def _figure_uri(folder: Path, name: str) -> str | None:
 
 
 def experiment_tables(profile: Profile, results_dir=None, sweep_dir=None) -> list[dict]:
-    """Every experiment for this profile and for ``quick`` (the CPU-sized one), ready for the template."""
-    tables = []
-    for name in experiments.EXPERIMENTS:
-        for shown in dict.fromkeys([profile, config.PROFILES["quick"]]):
-            summary = experiments.summary(name, shown, results_dir=results_dir)
-            tables.append({"experiment": name, "profile": shown, "done": int((summary["status"] == "run").sum()),
-                           "table": experiments.readable(summary),
-                           "twin_effect": experiments.read_twin_effect(shown, results_dir=results_dir),
-                           "sweep": sweeps(shown, sweep_dir).get("custom"),
-                           "bands": experiments.band_errors(shown, results_dir=results_dir)})
-    return tables
+    """For this profile and for ``quick`` (the CPU-sized one): each experiment's table, the custom CNN's seed
+    sweep, the age-band errors of the balancing variant and the twin effect, ready for the template."""
+    entries = []
+    for shown in dict.fromkeys([profile, config.PROFILES["quick"]]):
+        entry = {name: experiments.readable(experiments.summary(name, shown, results_dir=results_dir))
+                 for name in experiments.EXPERIMENTS}
+        entry.update(profile=shown, sweep=sweeps(shown, sweep_dir).get("custom"),
+                     bands=experiments.band_errors(shown, results_dir=results_dir),
+                     twin_effect=experiments.read_twin_effect(shown, results_dir=results_dir))
+        entries.append(entry)
+    return entries
 
 
 def sweeps(profile: Profile, sweep_dir=None) -> dict:
