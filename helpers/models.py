@@ -199,6 +199,32 @@ def set_vgg16_stage(model: keras.Model, stage: int, unfrozen_layers: int = 4) ->
             layer.trainable = False
 
 
+def split_at_frozen(model: keras.Model, stage: int, unfrozen_layers: int = 4) -> tuple[keras.Model, keras.Model]:
+    """The VGG16 transfer model cut where its frozen layers end in ``stage``.
+
+    Args:
+        model: a model from :func:`build_vgg16`.
+        stage: 1 (the whole base is frozen) or 2 (the base's last ``unfrozen_layers`` layers train).
+
+    Returns:
+        ``(frozen, trainable)``, sharing the model's layers: ``frozen`` is the input preprocessing and the frozen
+        base layers, ``trainable`` the rest. Without augmentation (inference), ``trainable(frozen(x))`` computes
+        exactly what ``model(x)`` does.
+    """
+    if stage not in (1, 2):
+        raise ValueError(f"stage must be 1 or 2, got {stage}")
+    base = model.get_layer("vgg16")
+    cut = len(base.layers) - (unfrozen_layers if stage == 2 else 0)  # base.layers[0] is its input layer
+    frozen = keras.Sequential([keras.Input(model.input_shape[1:]), model.get_layer("vgg16_preprocess"),
+                               *base.layers[1:cut]], name="frozen_part")
+    features = keras.Input(frozen.output_shape[1:], name="features")
+    x = features
+    for layer in base.layers[cut:]:
+        x = layer(x)
+    head = keras.Model(model.get_layer("flatten").input, model.output)  # from the base's output to the outputs
+    return frozen, keras.Model(features, head(x), name="trainable_part")
+
+
 def check_image_size(name: str, profile: Profile) -> None:
     """``ValueError`` unless ``profile.image_size`` suits model ``name``'s total down-sampling."""
     stride = 2 ** len(profile.filters) if name == "custom" else VGG16_STRIDE
@@ -214,13 +240,14 @@ def build_model(name: str, profile: Profile, weights: str | None = "imagenet") -
     raise ValueError(f"unknown model {name!r}; choose custom or vgg16")
 
 
+LOSSES = {"age": "mae", "gender": "binary_crossentropy"}
+METRICS = {"age": ["mae"], "gender": ["accuracy"]}
+
+
 def compile_model(model: keras.Model, learning_rate: float, weight_decay: float) -> None:
     """AdamW; MAE loss for age, binary cross-entropy for gender; MAE and accuracy as metrics."""
-    model.compile(
-        optimizer=keras.optimizers.AdamW(learning_rate=learning_rate, weight_decay=weight_decay),
-        loss={"age": "mae", "gender": "binary_crossentropy"},
-        metrics={"age": ["mae"], "gender": ["accuracy"]},
-    )
+    model.compile(optimizer=keras.optimizers.AdamW(learning_rate=learning_rate, weight_decay=weight_decay),
+                  loss=LOSSES, metrics=METRICS)
 
 
 def count_params(weights) -> int:

@@ -131,20 +131,52 @@ def read_checkpoint(folder: Path, profile_hash: str) -> dict | None:
     return state
 
 
-def _fit(model, splits, profile: Profile, first_epoch: int, last_epoch: int, checkpoint: Checkpoint, verbose):
+def targets(faces) -> dict:
+    return {"age": faces.age.astype("float32"), "gender": faces.gender.astype("float32")}
+
+
+class FrozenPartValidation(keras.callbacks.Callback):
+    """Validation of the VGG16 transfer model through its trainable part alone.
+
+    Validation images are not augmented and the frozen layers run in inference mode, so within a stage their
+    output is the same every epoch: it is computed once and each epoch runs only the trainable part on it
+    (``models.split_at_frozen``), with the batches, losses and metrics of Keras' own validation. The values
+    enter the epoch's logs as ``val_*`` before the checkpoint and the progress line read them.
+    """
+
+    def __init__(self, model, stage: int, unfrozen_layers: int, val, batch_size: int):
+        super().__init__()
+        frozen, self.trainable = models.split_at_frozen(model, stage, unfrozen_layers)
+        self.trainable.compile(loss=models.LOSSES, metrics=models.METRICS)
+        self.features = frozen.predict(val.images, batch_size=batch_size, verbose=0)
+        self.targets, self.batch_size = targets(val), batch_size
+
+    def on_epoch_end(self, epoch, logs=None):
+        values = self.trainable.evaluate(self.features, self.targets, batch_size=self.batch_size, verbose=0,
+                                         return_dict=True)
+        logs.update({f"val_{name}": value for name, value in values.items()})
+
+
+def _fit(model, splits, profile: Profile, first_epoch: int, last_epoch: int, checkpoint: Checkpoint, verbose,
+         stage: int | None = None):
+    """``model.fit`` from ``first_epoch`` to ``last_epoch``; VGG16 (``stage`` 1 or 2) validates through
+    :class:`FrozenPartValidation`, the custom CNN through Keras' own validation."""
     if first_epoch >= last_epoch:
         return
     checkpoint.batches.set_epoch(first_epoch)
+    if stage:
+        validation = {"callbacks": [FrozenPartValidation(model, stage, profile.stage2_unfrozen_layers, splits.val,
+                                                         profile.batch_size), checkpoint]}
+    else:
+        validation = {"validation_data": (splits.val.images, targets(splits.val)),
+                      "validation_batch_size": profile.batch_size, "callbacks": [checkpoint]}
     model.fit(
         checkpoint.batches,
         shuffle=False,  # Batches shuffles by (seed, epoch); Keras' own shuffling would not survive a resume
-        validation_data=(splits.val.images, {"age": splits.val.age.astype("float32"),
-                                             "gender": splits.val.gender.astype("float32")}),
-        validation_batch_size=profile.batch_size,
         epochs=last_epoch,
         initial_epoch=first_epoch,
-        callbacks=[checkpoint],
         verbose=verbose,
+        **validation,
     )
 
 
@@ -172,13 +204,13 @@ def run_training(model_name: str, model, splits, profile: Profile, folder: Path,
         models.set_vgg16_stage(model, 1)
         models.compile_model(model, profile.stage1_learning_rate, profile.stage1_weight_decay)
     _fit(model, splits, profile, done, profile.stage1_epochs, Checkpoint(folder, profile.hash, 1, history, batches),
-         verbose)
+         verbose, stage=1)
     if profile.stage2_epochs:
         if done <= profile.stage1_epochs:  # entering stage 2 now (not resuming inside it): fresh optimizer
             models.set_vgg16_stage(model, 2, profile.stage2_unfrozen_layers)
             models.compile_model(model, profile.stage2_learning_rate, profile.stage2_weight_decay)
         _fit(model, splits, profile, max(done, profile.stage1_epochs), profile.stage1_epochs + profile.stage2_epochs,
-             Checkpoint(folder, profile.hash, 2, history, batches), verbose)
+             Checkpoint(folder, profile.hash, 2, history, batches), verbose, stage=2)
     return history_frame(history)
 
 

@@ -4,7 +4,7 @@ import keras
 import numpy as np
 import pytest
 
-from helpers import config, models, training
+from helpers import config, data, models, training
 
 SEED = config.get_profile("seed")
 # The seed's augmentation, as Keras itself normalises these arguments.
@@ -188,3 +188,52 @@ def test_fused_batch_normalization_is_keras_batch_normalization():
     assert issubclass(FusedBatchNormalization, keras.layers.BatchNormalization)
     for keras_value, fused_value in zip(*results):
         np.testing.assert_allclose(np.asarray(fused_value), np.asarray(keras_value), rtol=1e-4, atol=1e-5)
+
+
+@pytest.mark.parametrize("stage", [1, 2])
+def test_frozen_and_trainable_parts_compute_the_whole_model(stage):
+    """What FrozenPartValidation runs (trainable part on features computed once) is what the model computes."""
+    profile = config.get_profile("smoke")
+    keras.utils.set_random_seed(0)
+    model = models.build_vgg16(profile, weights=None)
+    models.set_vgg16_stage(model, stage, profile.stage2_unfrozen_layers)
+    frozen, trainable = models.split_at_frozen(model, stage, profile.stage2_unfrozen_layers)
+    assert frozen.output_shape[1:] == ((2, 2, 512) if stage == 1 else (4, 4, 512))  # 64 px
+    assert count_trainable(trainable) == count_trainable(model) and not frozen.trainable_weights
+    images = np.random.default_rng(1).integers(0, 256, (6, 64, 64, 3), dtype=np.uint8)
+    whole = model.predict(images, verbose=0)
+    parts = trainable.predict(frozen.predict(images, verbose=0), verbose=0)
+    for output in ("age", "gender"):
+        np.testing.assert_allclose(parts[output], whole[output], rtol=1e-5, atol=1e-5)
+
+
+def count_trainable(model):
+    return models.count_params(model.trainable_weights)
+
+
+def test_cached_validation_gives_keras_own_validation_values():
+    """Features computed once before training still give, after each of two epochs of either stage, the values
+    of Keras' own validation (which the cached ones overwrite in the same logs)."""
+    profile = config.get_profile("smoke", {"batch_size": 16})
+    rng = np.random.default_rng(2)
+    faces = data.FaceSet([f"{i}.jpg" for i in range(96)], rng.integers(0, 256, (96, 64, 64, 3), dtype=np.uint8),
+                         rng.integers(1, 90, 96), rng.integers(0, 2, 96), rng.integers(0, 5, 96))
+    train, val = faces.take(np.arange(32, 96)), faces.take(np.arange(32))
+    for stage in (1, 2):
+        keras.utils.set_random_seed(0)
+        model = models.build_vgg16(profile, weights=None)
+        models.set_vgg16_stage(model, stage, profile.stage2_unfrozen_layers)
+        models.compile_model(model, 1e-4, 1e-5)
+        cached = training.FrozenPartValidation(model, stage, profile.stage2_unfrozen_layers, val, 16)
+        cached_epochs, cached_end = [], cached.on_epoch_end
+        cached.on_epoch_end = lambda epoch, logs: (cached_end(epoch, logs), cached_epochs.append(epoch))
+        keras_logs = []
+        recorder = keras.callbacks.LambdaCallback(on_epoch_end=lambda epoch, logs: keras_logs.append(dict(logs)))
+        history = model.fit(train.images, training.targets(train), batch_size=16, epochs=2, verbose=0,
+                            validation_data=(val.images, training.targets(val)), callbacks=[recorder, cached]).history
+        for epoch, logs in enumerate(keras_logs):
+            keys = [key for key in logs if key.startswith("val_")]
+            assert len(keys) == 5
+            for key in keys:
+                assert np.isclose(history[key][epoch], logs[key], rtol=1e-5), (stage, epoch, key)
+        assert cached_epochs == [0, 1]
