@@ -1,12 +1,19 @@
-# make test | make report PROFILE=seed [RETRAIN=1 | TRAIN=0] | make train PROFILE=smoke | make data
+# make test | make report PROFILE=seed [TRAIN=1 | RETRAIN=1] [VERBOSE=1] | make train PROFILE=smoke | make data
 PYTHON ?= python3
 VENV := .venv
 PY := $(VENV)/bin/python
 PROFILE ?= seed
 MODELS := custom vgg16
-RESULTS := results/$(PROFILE)
+# Where make report reads and writes (tests point them at temporary folders).
+RESULTS_ROOT ?= results
+FIGURES_ROOT ?= figures
+RUNS_ROOT ?= runs
+REPORT_OUT ?= report/build/$(PROFILE)
+RESULTS := $(RESULTS_ROOT)/$(PROFILE)
 NOTEBOOKS := 01_data_analysis 02_custom_cnn 03_vgg16_transfer 04_comparison
 RETRAIN_FLAG := $(if $(RETRAIN),True,False)
+# make report trains only when asked: TRAIN=1 trains models without results, RETRAIN=1 retrains every model.
+TRAIN_FLAG := $(if $(filter-out 0,$(TRAIN))$(RETRAIN),--train)
 
 # Notebooks run in notebooks/: hand them absolute data and weights paths.
 ifdef UTKFACE
@@ -42,20 +49,25 @@ train: install
 	  fi; \
 	done
 
-# Execute the four notebooks (the jupytext .py files are the source) into runs/<profile>/, then build the report.
-# TRAIN=0 renders only what is on disk: a model without results is reported as not run instead of trained.
+# Execute the four notebooks (the jupytext .py files are the source) into RUNS_ROOT/<profile>/, then build the
+# report. First the data (downloaded into data/ when missing and online; else one line and exit 2), then one line
+# per model: its results on disk, or that it is not trained (with the estimated time) unless TRAIN=1/RETRAIN=1.
 notebooks: install
-	@mkdir -p runs/$(PROFILE)
-	@$(PY) -m helpers plan --profile $(PROFILE) $(if $(RETRAIN),--retrain)
+	@$(PY) -m helpers data
+	@$(PY) -m helpers plan --profile $(PROFILE) --results-dir $(RESULTS_ROOT) $(TRAIN_FLAG) $(if $(RETRAIN),--retrain)
+	@mkdir -p $(RUNS_ROOT)/$(PROFILE)
 	@for nb in $(NOTEBOOKS); do \
 	  model=$$(case $$nb in 02_*) echo custom;; 03_*) echo vgg16;; esac); \
-	  if [ "$(TRAIN)" = 0 ] && [ -n "$$model" ] && ! $(PY) -m helpers plan --profile $(PROFILE) --has $$model; then \
-	    echo "== $$nb: skipped ($$model has no $(PROFILE) results and TRAIN=0)"; continue; \
+	  sweep=$$(case $$nb in 04_*) echo "-p sweep_dir $(abspath $(SWEEP_DIR))";; esac); \
+	  if [ -z "$(TRAIN_FLAG)" ] && [ -n "$$model" ] && \
+	     ! $(PY) -m helpers plan --profile $(PROFILE) --results-dir $(RESULTS_ROOT) --has $$model; then \
+	    echo "== $$nb: skipped ($$model has no $(PROFILE) results; TRAIN=1 trains it)"; continue; \
 	  fi; \
 	  echo "== $$nb ($(PROFILE))"; \
 	  $(VENV)/bin/jupytext --to ipynb --output - notebooks/$$nb.py \
-	  | $(PY) -m papermill - runs/$(PROFILE)/$$nb.ipynb -k python3 --cwd notebooks --log-output \
-	      -p profile $(PROFILE) -p retrain $(RETRAIN_FLAG) || exit $$?; \
+	  | $(PY) -m papermill - $(RUNS_ROOT)/$(PROFILE)/$$nb.ipynb -k python3 --cwd notebooks --log-output \
+	      -p profile $(PROFILE) -p retrain $(RETRAIN_FLAG) -p results_dir $(abspath $(RESULTS_ROOT)) \
+	      -p figures_dir $(abspath $(FIGURES_ROOT)) $$sweep || exit $$?; \
 	done
 
 # Training stability: notebooks 02/03 once per seed (papermill, overrides {seed: N}) into SWEEP_DIR/seed<N>/;
@@ -76,7 +88,8 @@ experiment: install
 	$(PY) -m helpers experiment $(EXPERIMENT) --profile $(PROFILE)
 
 report: notebooks pdf-tools
-	$(PY) -m helpers report --profile $(PROFILE)
+	$(PY) -m helpers report --profile $(PROFILE) --results-dir $(RESULTS_ROOT) --figures-dir $(FIGURES_ROOT) \
+	    --sweep-dir $(SWEEP_DIR) --out $(REPORT_OUT)
 
 # Headless Chromium prints the PDF; install it when missing (Debian/Ubuntu, needs root).
 pdf-tools:
@@ -87,9 +100,9 @@ pdf-tools:
 sync: install
 	$(VENV)/bin/jupytext --sync notebooks/*.py
 
-# Download UTKFace.tar.gz into data/ (checksum verified); needs internet.
+# Find UTKFace, or download UTKFace.tar.gz into data/ (checksum verified; needs internet).
 data: install
-	$(PY) -c "from helpers import data; print(data.resolve_source(download=True))"
+	$(PY) -m helpers data
 
 clean:
 	rm -rf runs report/build data/cache

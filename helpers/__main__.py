@@ -3,9 +3,7 @@
 from __future__ import annotations
 
 import argparse
-import contextlib
 import json
-import os
 import sys
 
 from . import config
@@ -79,9 +77,14 @@ def build_parser() -> argparse.ArgumentParser:
     plan = commands.add_parser("plan", help="say what `make report` will train and how long it should take")
     plan.add_argument("--profile", default="seed", choices=list(config.PROFILES), help="named profile (seed)")
     plan.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE")
-    plan.add_argument("--retrain", action="store_true", help="count models whose results are on disk too")
+    plan.add_argument("--train", action="store_true", help="models without results will be trained (TRAIN=1)")
+    plan.add_argument("--retrain", action="store_true", help="every model will be retrained (RETRAIN=1)")
+    plan.add_argument("--results-dir", default=None, help="results root (default: results/)")
     plan.add_argument("--has", choices=config.MODELS, help="print nothing; exit 0 if this model's results are on "
                                                           "disk for the profile, 1 if not")
+
+    data = commands.add_parser("data", help="say where UTKFace is; download it into data/ when it is missing")
+    data.add_argument("--data", default=None, help="UTKFace folder or .tar.gz (default: $UTKFACE, then data/)")
 
     report = commands.add_parser("report", help="build report/build/<profile>/report.html and report.pdf")
     report.add_argument("--profile", default="seed", choices=list(config.PROFILES), help="named profile (seed)")
@@ -93,30 +96,6 @@ def build_parser() -> argparse.ArgumentParser:
     report.add_argument("--out", default=None, help="output folder (default: report/build/<profile>/)")
     report.add_argument("--no-pdf", action="store_true", help="write the HTML only")
     return parser
-
-
-@contextlib.contextmanager
-def _stderr_silenced():
-    """Send file descriptor 2 to /dev/null (C++ libraries write there directly, past sys.stderr)."""
-    sys.stderr.flush()
-    saved, devnull = os.dup(2), os.open(os.devnull, os.O_WRONLY)
-    os.dup2(devnull, 2)
-    try:
-        yield
-    finally:
-        os.dup2(saved, 2)
-        os.close(saved)
-        os.close(devnull)
-
-
-def _start_keras(debug: bool) -> None:
-    """Import Keras without TensorFlow's start-up chatter on stderr (shown with --debug)."""
-    if debug:
-        return
-    with _stderr_silenced():
-        import keras
-
-        keras.ops.zeros(1)  # the first operation probes devices, which also writes to stderr
 
 
 def _predict(photos: list[str], model_path: str, as_json: bool) -> int:
@@ -148,10 +127,13 @@ def _predict(photos: list[str], model_path: str, as_json: bool) -> int:
 def main(argv=None) -> int:
     args = build_parser().parse_args(argv)
     try:
-        if "keras" not in sys.modules:
-            _start_keras(args.debug)
         if args.command == "predict":
             return _predict(args.photos, args.model, args.json)
+        if args.command == "data":
+            from . import data
+
+            print(f"UTKFace: {data.resolve_source(args.data, download=True)}")
+            return 0
         overrides = config.parse_overrides(args.overrides)
         profile = config.get_profile(args.profile, overrides)
         if args.command == "describe":
@@ -198,8 +180,8 @@ def main(argv=None) -> int:
             from . import bench, results
 
             if args.has:
-                return 0 if results.finished(args.has, profile) else 1
-            print("\n".join(bench.plan(profile, args.retrain)))
+                return 0 if results.finished(args.has, profile, args.results_dir) else 1
+            print("\n".join(bench.plan(profile, args.train, args.retrain, args.results_dir)))
         elif args.command == "report":
             from . import report
 

@@ -131,17 +131,24 @@ def estimate_minutes(model_name: str, profile: Profile, speeds: dict) -> float:
     return seconds / 60
 
 
-def plan(profile: Profile, retrain: bool = False, results_dir=None) -> list[str]:
-    """What ``make report`` will train for ``profile`` and how long that should take, one line per model."""
+def plan(profile: Profile, train: bool = False, retrain: bool = False, results_dir=None) -> list[str]:
+    """What ``make report`` will do for each model of ``profile``, one line each: use the results on disk, train
+    (``train`` for missing results, ``retrain`` for all), or leave it out; with the time a training should take."""
     records = json.loads(RECORDS.read_text()) if RECORDS.is_file() else {}
     lines = []
     for model_name in config.MODELS:
+        folder = results.run_folder(model_name, profile, results_dir)
         if not retrain and results.finished(model_name, profile, results_dir):
-            lines.append(f"{model_name}: results for {profile.name} ({profile.hash}) on disk, not retraining")
+            lines.append(f"{model_name}: results for {profile.name} ({profile.hash}) on disk in {folder}, "
+                         "not retraining")
             continue
-        estimates = [f"≈{estimate_minutes(model_name, profile, runs[key]):.0f} min on {label}"
-                     for label, runs in records.items()
-                     if (key := f"{model_name}@{profile.image_size}") in runs]
-        lines.append(f"{model_name}: will train for profile {profile.name} — "
-                     + ("; ".join(estimates) if estimates else "no benchmark recorded for this image size"))
+        estimates = "; ".join(f"≈{estimate_minutes(model_name, profile, runs[key]):.0f} min on {label}"
+                              for label, runs in records.items()
+                              if (key := f"{model_name}@{profile.image_size}") in runs)
+        estimates = estimates or "no benchmark recorded for this image size"
+        if train or retrain:
+            lines.append(f"{model_name}: will train for profile {profile.name} — {estimates}")
+        else:
+            lines.append(f"{model_name}: no results for {profile.name} in {folder}: not training it ({estimates}); "
+                         "TRAIN=1 trains it")
     return lines

@@ -24,7 +24,7 @@ def _find_project_root() -> Path:
 
 
 PROJ_ROOT = _find_project_root()
-DATA_DIR = PROJ_ROOT / "data"
+DATA_DIR = Path(os.environ.get("HELPERS_DATA_DIR", PROJ_ROOT / "data"))  # where UTKFace is looked for and downloaded
 CACHE_DIR = Path(os.environ.get("HELPERS_CACHE_DIR", DATA_DIR / "cache"))
 RESULTS_DIR = PROJ_ROOT / "results"
 FIGURES_DIR = PROJ_ROOT / "figures"

@@ -11,6 +11,7 @@ import io
 import json
 import os
 import re
+import sys
 import tarfile
 import tempfile
 import time
@@ -28,11 +29,13 @@ from . import config
 GENDERS = ("male", "female")
 RACES = ("White", "Black", "Asian", "Indian", "Others")
 
+# Where a missing archive is downloaded from; UTKFACE_URL / UTKFACE_SHA256 name a mirror (or a test archive).
 UTKFACE_URL = "https://huggingface.co/datasets/py97/UTKFace-Cropped/resolve/main/UTKFace.tar.gz"
 UTKFACE_SHA256 = "2c0655397b498e81b82d685ee74bee8c2e4364a5897caf3afec6ea48929024a7"
+DOWNLOAD_TIMEOUT = 15  # seconds without an answer (connecting or reading) before a download gives up
 HOW_TO_GET = (
-    "get UTKFace.tar.gz (the 'aligned & cropped' faces, https://susanqq.github.io/UTKFace/ — run `make data` "
-    "when online) and put it in data/, or set UTKFACE=/path/to/UTKFace.tar.gz (or a folder of its images)"
+    "put UTKFace.tar.gz (the 'aligned & cropped' faces, https://susanqq.github.io/UTKFace/) in data/, "
+    "or set UTKFACE=/path/to/UTKFace.tar.gz (or a folder of its images)"
 )
 CACHE_VERSION = 3  # bump when decoding changes, so old caches are not reused
 
@@ -78,8 +81,9 @@ def parse_name(path: str) -> Face:
 
 
 # ---------------------------------------------------------------- sources
-def resolve_source(source: str | os.PathLike | None = None, download: bool = False) -> Path:
-    """Where the images are: ``source``, else ``$UTKFACE``, else ``data/``; download only when asked."""
+def resolve_source(source: str | os.PathLike | None = None, download: bool = True) -> Path:
+    """Where the images are: ``source``, else ``$UTKFACE``, else ``data/``; else, with ``download``, the archive
+    downloaded into ``data/``. ``DataError`` (one line: what is missing and how to supply it) when none works."""
     given = source or os.environ.get("UTKFACE")
     if given:
         path = Path(given).expanduser()
@@ -89,9 +93,13 @@ def resolve_source(source: str | os.PathLike | None = None, download: bool = Fal
     for candidate in (config.DATA_DIR / "UTKFace.tar.gz", config.DATA_DIR / "UTKFace"):
         if candidate.exists():
             return candidate.resolve()
-    if download:
-        return download_utkface()
-    raise DataError(f"no UTKFace data found in {config.DATA_DIR}; {HOW_TO_GET}")
+    if not download:
+        raise DataError(f"no UTKFace data found in {config.DATA_DIR}; {HOW_TO_GET}")
+    url = os.environ.get("UTKFACE_URL") or UTKFACE_URL
+    try:
+        return download_utkface(url=url, sha256=os.environ.get("UTKFACE_SHA256") or UTKFACE_SHA256)
+    except DataError as err:
+        raise DataError(f"no UTKFace data found in {config.DATA_DIR} and {err}; {HOW_TO_GET}") from None
 
 
 def is_archive(path: Path) -> bool:
@@ -147,25 +155,40 @@ def list_faces(source: Path) -> tuple[list[Face], dict[str, list[str]]]:
 
 
 def download_utkface(dest: Path | None = None, url: str = UTKFACE_URL, sha256: str = UTKFACE_SHA256) -> Path:
-    """Download the UTKFace archive to ``dest`` (``data/UTKFace.tar.gz``) and verify its checksum."""
+    """Download the UTKFace archive to ``dest`` (``data/UTKFace.tar.gz``), verify its sha256 and only then give it
+    its name: an interrupted or wrong download never leaves a file that looks complete. ``DataError`` saying
+    what failed (network, checksum, disk)."""
     dest = Path(dest or config.DATA_DIR / "UTKFace.tar.gz")
-    dest.parent.mkdir(parents=True, exist_ok=True)
+    try:
+        dest.parent.mkdir(parents=True, exist_ok=True)
+        tmp = tempfile.NamedTemporaryFile(dir=dest.parent, delete=False, prefix=f".{dest.name}.", suffix=".part")
+    except OSError as err:
+        raise DataError(f"cannot write to {dest.parent} ({err.strerror or err})") from None
     digest = hashlib.sha256()
-    with tempfile.NamedTemporaryFile(dir=dest.parent, delete=False, suffix=".part") as tmp:
-        try:
-            with urllib.request.urlopen(url, timeout=30) as response:
-                total = int(response.headers.get("Content-Length") or 0) or None
-                with tqdm(total=total, unit="B", unit_scale=True, desc="UTKFace.tar.gz") as bar:
-                    while chunk := response.read(1 << 20):
+    try:
+        with tmp, urllib.request.urlopen(url, timeout=DOWNLOAD_TIMEOUT) as response:
+            total = int(response.headers.get("Content-Length") or 0) or None
+            print(f"Downloading UTKFace from {url} to {dest}", file=sys.stderr, flush=True)
+            with tqdm(total=total, unit="B", unit_scale=True, desc="UTKFace.tar.gz") as bar:
+                while chunk := response.read(1 << 20):
+                    try:
                         tmp.write(chunk)
-                        digest.update(chunk)
-                        bar.update(len(chunk))
-        except OSError as err:
-            Path(tmp.name).unlink(missing_ok=True)
-            raise DataError(f"could not download {url} ({err}); {HOW_TO_GET}") from None
+                    except OSError as err:
+                        raise DataError(f"could not write {dest} ({err.strerror or err})") from None
+                    digest.update(chunk)
+                    bar.update(len(chunk))
+    except DataError:
+        Path(tmp.name).unlink(missing_ok=True)
+        raise
+    except (OSError, ValueError) as err:  # ValueError: a malformed URL
+        Path(tmp.name).unlink(missing_ok=True)
+        raise DataError(f"could not download {url} ({getattr(err, 'reason', None) or err})") from None
+    except BaseException:
+        Path(tmp.name).unlink(missing_ok=True)
+        raise
     if digest.hexdigest() != sha256:
         Path(tmp.name).unlink(missing_ok=True)
-        raise DataError(f"download from {url} has sha256 {digest.hexdigest()}, expected {sha256}; not kept")
+        raise DataError(f"the download from {url} has sha256 {digest.hexdigest()}, expected {sha256}: not kept")
     os.replace(tmp.name, dest)
     return dest
 
@@ -459,7 +482,7 @@ def _write_cache(folder: Path, images: np.ndarray, meta: dict) -> None:
 
 
 def load_splits(profile: config.Profile, source=None, cache: bool = True, progress: bool = True,
-                download: bool = False) -> Splits:
+                download: bool = True) -> Splits:
     """The profile's seeded subset, decoded and split into train and validation.
 
     Args:

@@ -1,5 +1,8 @@
+import errno
 import hashlib
+import os
 import tarfile
+import tempfile
 import time
 
 import numpy as np
@@ -107,7 +110,12 @@ def test_missing_source_explains_how_to_get_utkface(tmp_path, monkeypatch):
     monkeypatch.delenv("UTKFACE", raising=False)
     monkeypatch.setattr(config, "DATA_DIR", tmp_path / "nowhere")
     with pytest.raises(data.DataError, match="no UTKFace data found.*UTKFACE="):
+        data.resolve_source(download=False)
+    monkeypatch.setenv("UTKFACE_URL", "http://127.0.0.1:9/UTKFace.tar.gz")  # nothing listens there: offline
+    with pytest.raises(data.DataError, match=r"no UTKFace data found .* and could not download http://127.0.0.1:9/"
+                                             r"UTKFace.tar.gz \(.*\); put UTKFace.tar.gz .* in data/, or set UTKFACE="):
         data.resolve_source()
+    assert not (tmp_path / "nowhere").exists() or not list((tmp_path / "nowhere").iterdir())
     with pytest.raises(data.DataError, match="does not exist"):
         data.resolve_source(tmp_path / "missing.tar.gz")
 
@@ -136,6 +144,38 @@ def test_download_verifies_the_checksum(tmp_path, face_archive):
     assert not list((tmp_path / "bad").iterdir())  # nothing half-downloaded is left behind
     with pytest.raises(data.DataError, match="could not download"):
         data.download_utkface(tmp_path / "off" / "UTKFace.tar.gz", url=(tmp_path / "absent").as_uri())
+
+
+def test_missing_data_is_downloaded_when_a_source_is_online(tmp_path, face_archive, monkeypatch):
+    monkeypatch.delenv("UTKFACE", raising=False)
+    monkeypatch.setattr(config, "DATA_DIR", tmp_path / "data")
+    monkeypatch.setenv("UTKFACE_URL", face_archive.as_uri())
+    monkeypatch.setenv("UTKFACE_SHA256", hashlib.sha256(face_archive.read_bytes()).hexdigest())
+    assert data.resolve_source() == (tmp_path / "data" / "UTKFace.tar.gz").resolve()
+    assert sorted(p.name for p in (tmp_path / "data").iterdir()) == ["UTKFace.tar.gz"]
+
+
+def test_a_full_disk_stops_the_download_in_one_line_and_leaves_nothing(tmp_path, face_archive, monkeypatch):
+    real = tempfile.NamedTemporaryFile
+
+    class FullDisk:  # a temporary file whose writes fail as on a full disk
+        def __init__(self, **kwargs):
+            self.file = real(**kwargs)
+            self.name = self.file.name
+
+        def write(self, chunk):
+            raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
+
+        def __enter__(self):
+            return self
+
+        def __exit__(self, *exc):
+            self.file.close()
+
+    monkeypatch.setattr(data.tempfile, "NamedTemporaryFile", FullDisk)
+    with pytest.raises(data.DataError, match="could not write .*UTKFace.tar.gz \\(No space left on device\\)"):
+        data.download_utkface(tmp_path / "dl" / "UTKFace.tar.gz", url=face_archive.as_uri(), sha256="0")
+    assert not list((tmp_path / "dl").iterdir())
 
 
 def test_unreadable_images_are_skipped_and_counted(face_folder):
