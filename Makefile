@@ -26,7 +26,7 @@ endif
 SEEDS ?= 1 2 3
 SWEEP_DIR ?= results/sweeps
 
-.PHONY: install test train notebooks report sweep experiment pdf-tools sync data clean
+.PHONY: install test train notebooks report report-unlocked sweep sweep-unlocked experiment pdf-tools sync data clean
 
 install: $(VENV)/.installed
 
@@ -73,13 +73,16 @@ notebooks: install
 # Training stability: notebooks 02/03 once per seed (papermill, overrides {seed: N}) into SWEEP_DIR/seed<N>/;
 # notebook 04 and the report then quote mean ± sd. Finished runs are reused.
 sweep: install
+	@$(PY) -m helpers hold $(SWEEP_DIR) "make sweep" -- $(MAKE) --no-print-directory sweep-unlocked
+
+sweep-unlocked:
 	@for seed in $(SEEDS); do for model in $(MODELS); do \
 	  nb=$$(case $$model in custom) echo 02_custom_cnn;; vgg16) echo 03_vgg16_transfer;; esac); \
-	  echo "== $$nb ($(PROFILE), seed $$seed)"; mkdir -p runs/$(PROFILE)/sweep/seed$$seed; \
+	  echo "== $$nb ($(PROFILE), seed $$seed)"; mkdir -p $(RUNS_ROOT)/$(PROFILE)/sweep/seed$$seed; \
 	  $(VENV)/bin/jupytext --to ipynb --output - notebooks/$$nb.py \
-	  | $(PY) -m papermill - runs/$(PROFILE)/sweep/seed$$seed/$$nb.ipynb -k python3 --cwd notebooks --log-output \
+	  | $(PY) -m papermill - $(RUNS_ROOT)/$(PROFILE)/sweep/seed$$seed/$$nb.ipynb -k python3 --cwd notebooks --log-output \
 	      -p profile $(PROFILE) -y "overrides: {seed: $$seed}" -p results_dir $(abspath $(SWEEP_DIR))/seed$$seed \
-	      -p figures_dir $(abspath runs/$(PROFILE)/sweep/seed$$seed/figures) || exit $$?; \
+	      -p figures_dir $(abspath $(RUNS_ROOT)/$(PROFILE)/sweep/seed$$seed/figures) || exit $$?; \
 	done; done
 	$(PY) -m helpers sweep --profile $(PROFILE) --dir $(SWEEP_DIR)
 
@@ -87,7 +90,11 @@ sweep: install
 experiment: install
 	$(PY) -m helpers experiment $(EXPERIMENT) --profile $(PROFILE)
 
-report: notebooks pdf-tools
+# One make report per profile at a time: a second one exits 2 naming the folder and the pid that holds it.
+report: install pdf-tools
+	@$(PY) -m helpers hold $(RESULTS) "make report" -- $(MAKE) --no-print-directory report-unlocked
+
+report-unlocked: notebooks
 	$(PY) -m helpers report --profile $(PROFILE) --results-dir $(RESULTS_ROOT) --figures-dir $(FIGURES_ROOT) \
 	    --sweep-dir $(SWEEP_DIR) --out $(REPORT_OUT)
 

@@ -86,6 +86,12 @@ def build_parser() -> argparse.ArgumentParser:
     data = commands.add_parser("data", help="say where UTKFace is; download it into data/ when it is missing")
     data.add_argument("--data", default=None, help="UTKFace folder or .tar.gz (default: $UTKFACE, then data/)")
 
+    hold = commands.add_parser("hold", help="run a command while holding FOLDER's lock (one writer per folder; "
+                                            "make report and make sweep use it)")
+    hold.add_argument("folder", help="the folder the command writes")
+    hold.add_argument("what", help="what the command is, for the message a second writer gets")
+    hold.add_argument("argv", nargs=argparse.REMAINDER, metavar="-- COMMAND", help="the command and its arguments")
+
     report = commands.add_parser("report", help="build report/build/<profile>/report.html and report.pdf")
     report.add_argument("--profile", default="seed", choices=list(config.PROFILES), help="named profile (seed)")
     report.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE",
@@ -129,6 +135,16 @@ def main(argv=None) -> int:
     try:
         if args.command == "predict":
             return _predict(args.photos, args.model, args.json)
+        if args.command == "hold":
+            import subprocess
+
+            from . import files
+
+            command = args.argv[1:] if args.argv[:1] == ["--"] else args.argv
+            if not command:
+                raise ValueError("hold needs a command after --")
+            with files.folder_lock(args.folder, args.what):
+                return subprocess.call(command)
         if args.command == "data":
             from . import data
 

@@ -11,7 +11,7 @@ from pathlib import Path
 import keras
 import numpy as np
 
-from . import config, data, models, results, training
+from . import config, data, files, models, results, training
 from .config import Profile
 
 RECORDS = config.PROJ_ROOT / "benchmarks" / "throughput.json"
@@ -115,7 +115,7 @@ def record(result: dict, label: str, path: Path = RECORDS) -> None:
     records = json.loads(path.read_text()) if path.is_file() else {}
     records.setdefault(label, {})[f"{result['model']}@{result['image_size']}"] = result
     path.parent.mkdir(parents=True, exist_ok=True)
-    training.write_json(path, records)
+    files.write_json(path, records)
 
 
 def estimate_minutes(model_name: str, profile: Profile, speeds: dict) -> float:
@@ -139,6 +139,7 @@ def plan(profile: Profile, train: bool = False, retrain: bool = False, results_d
     for model_name in config.MODELS:
         folder = results.run_folder(model_name, profile, results_dir)
         if not retrain and results.finished(model_name, profile, results_dir):
+            results.load_for(model_name, profile, results_dir)  # a damaged run is named now, not inside a notebook
             lines.append(f"{model_name}: results for {profile.name} ({profile.hash}) on disk in {folder}, "
                          "not retraining")
             continue

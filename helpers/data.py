@@ -102,6 +102,23 @@ def resolve_source(source: str | os.PathLike | None = None, download: bool = Tru
         raise DataError(f"no UTKFace data found in {config.DATA_DIR} and {err}; {HOW_TO_GET}") from None
 
 
+def describe_source(source: Path) -> dict:
+    """What a reader elsewhere can check: the source's name, kind and a sha256 — of the archive's bytes, or for a
+    folder of its sorted file names and sizes (images are not re-read)."""
+    source = Path(source)
+    digest = hashlib.sha256()
+    if source.is_dir():
+        for key in list_files(source):
+            digest.update(f"{key}\t{(source / key).stat().st_size}\n".encode())
+        return {"source": source.name, "source_kind": "folder", "sha256": digest.hexdigest(),
+                "sha256_of": "sorted 'name<TAB>size' lines of its files"}
+    with open(source, "rb") as handle:
+        while chunk := handle.read(1 << 20):
+            digest.update(chunk)
+    return {"source": source.name, "source_kind": "archive", "sha256": digest.hexdigest(),
+            "sha256_of": "the archive file"}
+
+
 def is_archive(path: Path) -> bool:
     return path.is_file() and path.name.endswith((".tar.gz", ".tgz", ".tar"))
 

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from . import config, results
+from . import config, files, results
 from .config import Profile
 
 ALL_IMAGES = {"n_images": None, "val_size": 0.2}
@@ -74,19 +74,20 @@ def run(experiment: str, profile: Profile, model: str = "custom", only: list[str
     if unknown:
         raise ValueError(f"experiment {experiment!r} has no variant {', '.join(unknown)}; "
                          f"its variants: {', '.join(variants)}")
-    for variant in variants:
-        if only and variant not in only:
-            continue
-        varied = variant_profile(profile, variant)
-        folder = variant_folder(profile, variant, model, results_dir)
-        if results.finished_in(folder, varied):
-            print(f"{experiment}/{variant}: finished run in {folder}, not retraining", flush=True)
-            continue
-        print(f"{experiment}/{variant}: training {model} ({VARIANTS[variant][0]})", flush=True)
-        training.train(model, varied, folder, source=source, weights=weights,
-                       overrides=VARIANTS[variant][1], verbose=verbose)
-    if experiment == "duplicates":
-        twin_effect(profile, model, results_dir, source)
+    with files.folder_lock(results.profile_folder(profile, results_dir) / "experiments", "experiment"):
+        for variant in variants:
+            if only and variant not in only:
+                continue
+            varied = variant_profile(profile, variant)
+            folder = variant_folder(profile, variant, model, results_dir)
+            if results.finished_in(folder, varied):
+                print(f"{experiment}/{variant}: finished run in {folder}, not retraining", flush=True)
+                continue
+            print(f"{experiment}/{variant}: training {model} ({VARIANTS[variant][0]})", flush=True)
+            training.train(model, varied, folder, source=source, weights=weights,
+                           overrides=VARIANTS[variant][1], verbose=verbose)
+        if experiment == "duplicates":
+            twin_effect(profile, model, results_dir, source)
     return summary(experiment, profile, model, results_dir)
 
 
@@ -160,7 +161,7 @@ def twin_effect(profile: Profile, model: str = "custom", results_dir=None, sourc
     error = (effect["with_twin"]["age_mae_standard_error"] ** 2
              + effect["without_twin"]["age_mae_standard_error"] ** 2) ** 0.5
     effect["age_mae_gain"] = {"years": difference, "standard_error": error, "beyond_noise": abs(difference) > 2 * error}
-    (folder / TWIN_EFFECT).write_text(json.dumps(effect, indent=2) + "\n")
+    files.write_json(folder / TWIN_EFFECT, effect, sort_keys=False)
     return effect
 
 

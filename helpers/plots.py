@@ -11,7 +11,7 @@ import seaborn as sns
 from matplotlib.patches import FancyBboxPatch
 from matplotlib.ticker import MaxNLocator
 
-from . import config
+from . import config, files
 from .data import GENDERS, RACES, FaceSet
 from .results import MODEL_NAMES
 
@@ -28,8 +28,10 @@ def save_fig(fig, name: str, profile: str, folder=None) -> Path:
     """Save ``fig`` as ``<folder>/<profile>/<name>.png`` and ``.pdf``; returns the PNG path."""
     out = Path(folder or config.FIGURES_DIR) / profile
     out.mkdir(parents=True, exist_ok=True)
-    fig.savefig(out / f"{name}.png", bbox_inches="tight")
-    fig.savefig(out / f"{name}.pdf", bbox_inches="tight", metadata={"CreationDate": None})  # same figure, same bytes
+    with files.atomic_path(out / f"{name}.png") as tmp:  # a killed notebook leaves the old figure or none
+        fig.savefig(tmp, bbox_inches="tight")
+    with files.atomic_path(out / f"{name}.pdf") as tmp:
+        fig.savefig(tmp, bbox_inches="tight", metadata={"CreationDate": None})  # same figure, same bytes
     return out / f"{name}.png"
 
 

@@ -12,8 +12,9 @@ from pathlib import Path
 import jinja2
 import mistune
 import numpy as np
+import pandas as pd
 
-from . import config, evaluation, experiments, models, results
+from . import config, evaluation, experiments, files, models, results
 from .config import Profile
 
 TEMPLATE = "report.md.j2"
@@ -45,6 +46,35 @@ def experiment_tables(profile: Profile, results_dir=None, sweep_dir=None) -> lis
                      twin_effect=experiments.read_twin_effect(shown, results_dir=results_dir))
         entries.append(entry)
     return entries
+
+
+def provenance(runs: dict) -> pd.DataFrame | None:
+    """Per model, what a reader can check: data (name and sha256), weights (label, file and sha256), the code
+    (git commit; "+ changes" when the tree was dirty) the run started with and was resumed with, and where it ran."""
+    def short(digest):
+        return f"`{digest[:16]}…`" if digest else "not recorded"
+
+    def code(version):
+        if not version or not version.get("commit"):
+            return "not recorded"
+        return f"`{version['commit'][:10]}`" + (" + changes" if version.get("dirty") else "")
+
+    rows = {}
+    for model, run in runs.items():
+        manifest, data = run.manifest, run.manifest.get("data", {})
+        weights = manifest.get("weights") or {}
+        resumes = [code(r.get("code")) for r in manifest.get("resumes", [])]
+        rows[results.MODEL_NAMES[model]] = {
+            "data": f"{Path(data.get('source', '?')).name} · sha256 {short(data.get('sha256'))}",
+            "weights": ("—" if model == "custom" else
+                        f"{weights.get('label', '?')}" + (f" · {Path(weights['path']).name} · sha256 "
+                                                          f"{short(weights.get('sha256'))}" if weights.get("path") else "")),
+            "code": code(manifest.get("code")) + (f" (resumed with {', '.join(resumes)})" if resumes else ""),
+            "ran on": (", ".join(manifest.get("hardware", {}).get("accelerators", [])) or
+                       f"CPU ({manifest.get('hardware', {}).get('cpu_count', '?')} cores)")
+                      + f", {manifest.get('backend', '?')}, finished {manifest.get('finished', '?')[:10]}",
+        }
+    return pd.DataFrame.from_dict(rows, orient="index") if rows else None
 
 
 def sweeps(profile: Profile, sweep_dir=None) -> dict:
@@ -95,6 +125,7 @@ def context(profile: Profile, results_dir=None, figures_dir=None, sweep_dir=None
         "groups_test": evaluation.group_table(tested, SHORT_NAMES) if (tested := {
             m: e["test"] for m, e in evaluations.items() if "test" in e}) else None,
         "notices": notices,
+        "provenance": provenance(runs),
         "experiments": experiment_tables(profile, results_dir, sweep_dir),
         "sweeps": sweeps(profile, sweep_dir),
     }
@@ -152,8 +183,10 @@ def build(profile: Profile, results_dir=None, figures_dir=None, out_dir=None, pd
     out = Path(out_dir or config.REPORT_DIR / "build" / profile.name)
     out.mkdir(parents=True, exist_ok=True)
     html = out / "report.html"
-    html.write_text(render_html(context(profile, results_dir, figures_dir, sweep_dir)))
+    files.write_atomic(html, render_html(context(profile, results_dir, figures_dir, sweep_dir)))
     written = {"html": html}
     if pdf:
-        written["pdf"] = html_to_pdf(html, out / "report.pdf")
+        with files.atomic_path(out / "report.pdf") as tmp:  # a killed build leaves the old PDF or none
+            html_to_pdf(html, tmp)
+        written["pdf"] = out / "report.pdf"
     return written

@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-import json
+import contextlib
 from dataclasses import dataclass
 from pathlib import Path
 
 import pandas as pd
 
-from . import config
+from . import config, files
 from .config import Profile
 
 MODEL_NAMES = {"custom": "Custom CNN", "vgg16": "VGG16 transfer"}
@@ -18,6 +18,16 @@ SEED_REPORTED = {
     "custom": {"train_gender_accuracy": 0.87, "val_gender_accuracy": 0.86, "train_age_mae": 6.4, "val_age_mae": 8.5},
     "vgg16": {"train_gender_accuracy": 0.89, "val_gender_accuracy": 0.88, "train_age_mae": 5.4, "val_age_mae": 7.6},
 }
+
+
+# What the report and the notebooks read from a run's metrics.json and predictions.
+METRIC_KEYS = ("train_gender_accuracy", "val_gender_accuracy", "train_gender_loss", "val_gender_loss",
+               "train_age_mae", "val_age_mae")
+PREDICTION_COLUMNS = ("file", "age", "gender", "pred_age", "prob_female", "pred_gender")
+
+
+class DamagedRun(ValueError):
+    """A run folder whose files cannot be read as a finished run; the message names the file and what to do."""
 
 
 @dataclass
@@ -43,19 +53,51 @@ def run_folder(model: str, profile: Profile, results_dir=None) -> Path:
 
 
 def load(model: str, folder) -> RunResults:
-    """Read a finished run; ``FileNotFoundError`` if it has no ``metrics.json``."""
+    """Read a finished run; ``FileNotFoundError`` if it has no ``metrics.json``, ``DamagedRun`` naming the file
+    when one of its files is missing, cut short or lacks what the report reads."""
     folder = Path(folder)
     if not (folder / "metrics.json").is_file():
         raise FileNotFoundError(f"no finished {model} run in {folder} (metrics.json missing)")
-    return RunResults(
-        model=model,
-        folder=folder,
-        metrics=json.loads((folder / "metrics.json").read_text()),
-        manifest=json.loads((folder / "manifest.json").read_text()),
-        history=pd.read_csv(folder / f"history_{model}.csv"),
-        predictions=pd.read_csv(folder / f"predictions_val_{model}.csv"),
-        test_predictions=pd.read_csv(test) if (test := folder / f"predictions_test_{model}.csv").is_file() else None,
-    )
+    with _damage_named(model, folder):
+        metrics = files.read_json(folder / "metrics.json")
+        _require(folder / "metrics.json", METRIC_KEYS, metrics)
+        manifest = files.read_json(folder / "manifest.json")
+        history = _read_csv(folder / f"history_{model}.csv", ("epoch",))
+        predictions = _read_csv(folder / f"predictions_val_{model}.csv", PREDICTION_COLUMNS)
+        test = folder / f"predictions_test_{model}.csv"
+        test_predictions = _read_csv(test, PREDICTION_COLUMNS) if test.is_file() else None
+    return RunResults(model=model, folder=folder, metrics=metrics, manifest=manifest, history=history,
+                      predictions=predictions, test_predictions=test_predictions)
+
+
+@contextlib.contextmanager
+def _damage_named(model: str, folder: Path):
+    """Turn a read error inside a run folder into one ``DamagedRun`` line: which file, and what to do."""
+    try:
+        yield
+    except DamagedRun:
+        raise
+    except (OSError, ValueError) as err:
+        reason = f"{err.filename} is missing" if isinstance(err, FileNotFoundError) else str(err)
+        raise DamagedRun(f"the {model} run in {folder} is damaged: {reason}; retrain it (RETRAIN=1, or delete the "
+                         f"folder) or restore its files (git checkout -- {folder})") from None
+
+
+def _require(path: Path, keys, found) -> None:
+    missing = [key for key in keys if key not in found]
+    if missing:
+        raise ValueError(f"{path} is damaged (no {', '.join(missing)})")
+
+
+def _read_csv(path: Path, columns) -> pd.DataFrame:
+    try:
+        frame = pd.read_csv(path)
+    except pd.errors.EmptyDataError:
+        raise ValueError(f"{path} is damaged (empty)") from None
+    except pd.errors.ParserError as err:
+        raise ValueError(f"{path} is damaged ({str(err).strip()})") from None
+    _require(path, columns, frame.columns)
+    return frame
 
 
 def finished(model: str, profile: Profile, results_dir=None) -> bool:
@@ -67,7 +109,8 @@ def finished_in(folder: Path, profile: Profile) -> bool:
     """:func:`finished` for a given run folder."""
     if not (folder / "metrics.json").is_file():
         return False
-    manifest = json.loads((folder / "manifest.json").read_text())
+    with _damage_named(folder.name, folder):
+        manifest = files.read_json(folder / "manifest.json")
     if manifest.get("hash") != profile.hash and not profile.same_settings(manifest.get("profile", {})):
         raise ValueError(
             f"{folder} holds results of other settings (hash {manifest.get('hash')}, this profile is "

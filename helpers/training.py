@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import datetime as dt
-import json
 import os
 import platform
 import shutil
@@ -17,21 +16,11 @@ import keras
 import numpy as np
 import pandas as pd
 
-from . import config, data, evaluation, models
+from . import config, data, evaluation, files, models
+from .files import write_atomic, write_json
 from .config import Profile
 
 HISTORY_METRICS = ("loss", "age_loss", "age_mae", "gender_loss", "gender_accuracy")
-
-
-def write_atomic(path: Path, text: str) -> None:
-    """Write via a temporary file and a rename, so a reader never sees half a file."""
-    tmp = path.with_name(path.name + ".part")
-    tmp.write_text(text)
-    os.replace(tmp, path)
-
-
-def write_json(path: Path, obj) -> None:
-    write_atomic(path, json.dumps(obj, indent=2, sort_keys=True) + "\n")
 
 
 def age_weights(age: np.ndarray, weighting: str = "none") -> np.ndarray | None:
@@ -72,15 +61,27 @@ class Batches(keras.utils.PyDataset):
         return self.faces.images[pick], targets, weights
 
 
+class RunStopped(RuntimeError):
+    """A run that cannot go on: what failed, what is intact and what to do, in one line."""
+
+
+STATE, PREVIOUS_STATE = "state.json", "state.previous.json"
+STATE_KEYS = ("hash", "epoch", "model_file", "history", "seed_states")
+
+
 class Checkpoint(keras.callbacks.Callback):
     """After every epoch: the model (weights and optimizer state) and the history so far, atomically.
 
-    ``state.json`` is written after the model file it names, so it always points to a complete checkpoint.
+    The model file is written under a temporary name and renamed; ``state.json`` is written after the model file
+    it names, and the epoch before stays on disk (``state.previous.json`` and its model file), so a damaged
+    newest checkpoint still leaves one to resume from. A failed write (a full disk) stops the run with one line.
     """
 
-    def __init__(self, folder: Path, profile_hash: str, stage: int | None, history: list[dict], batches: Batches):
+    def __init__(self, folder: Path, profile_hash: str, stage: int | None, history: list[dict], batches: Batches,
+                 provenance: dict | None = None):
         super().__init__()
         self.folder, self.hash, self.stage, self.history, self.batches = folder, profile_hash, stage, history, batches
+        self.provenance = provenance or {}
 
     def on_epoch_begin(self, epoch, logs=None):
         self.batches.set_epoch(epoch)
@@ -92,15 +93,33 @@ class Checkpoint(keras.callbacks.Callback):
         if self.stage:
             row["stage"] = self.stage
         self.history.append(row)
-        self.folder.mkdir(parents=True, exist_ok=True)
         name = f"epoch{epoch + 1:03d}.keras"
-        self.model.save(self.folder / name)
-        previous = read_checkpoint(self.folder, self.hash)
-        write_json(self.folder / "state.json", {"hash": self.hash, "epoch": epoch + 1, "stage": self.stage,
-                                                "model_file": name, "history": self.history,
-                                                "seed_states": seed_states(self.model)})
-        if previous and previous["model_file"] != name:
-            (self.folder / previous["model_file"]).unlink(missing_ok=True)
+        try:
+            self.folder.mkdir(parents=True, exist_ok=True)
+            with files.atomic_path(self.folder / name) as tmp:
+                self.model.save(tmp)
+            latest = self.folder / STATE
+            if latest.is_file():
+                files.write_atomic(self.folder / PREVIOUS_STATE, latest.read_text())
+            files.write_json(latest, {"hash": self.hash, "epoch": epoch + 1, "stage": self.stage, "model_file": name,
+                                      "history": self.history, "seed_states": seed_states(self.model),
+                                      **self.provenance})
+        except OSError as err:
+            saved = f"epoch {epoch}" if epoch else "none yet"
+            raise RunStopped(f"could not write the checkpoint of epoch {epoch + 1} in {self.folder} "
+                             f"({err.strerror or err}); the last complete checkpoint ({saved}) is intact: free some "
+                             "space and rerun the same command to resume from it") from None
+        keep = {name, _state_model_file(self.folder / PREVIOUS_STATE)}
+        for old in self.folder.glob("epoch*.keras"):
+            if old.name not in keep:
+                old.unlink(missing_ok=True)
+
+
+def _state_model_file(path: Path) -> str | None:
+    try:
+        return files.read_json(path).get("model_file")
+    except (OSError, ValueError):
+        return None
 
 
 def _seed_variables(model) -> list:
@@ -120,15 +139,39 @@ def restore_seed_states(model, states: list) -> None:
         variable.assign(np.asarray(state, dtype=variable.dtype))
 
 
-def read_checkpoint(folder: Path, profile_hash: str) -> dict | None:
-    """The last complete checkpoint for these settings, or None."""
-    path = folder / "state.json"
-    if not path.is_file():
-        return None
-    state = json.loads(path.read_text())
-    if state.get("hash") != profile_hash or not (folder / state["model_file"]).is_file():
-        return None
-    return state
+def load_checkpoint(folder: Path, profile_hash: str) -> tuple[dict, keras.Model] | None:
+    """The newest complete checkpoint for these settings as ``(state, model)``, or None (none, or another
+    profile's). A damaged newest checkpoint falls back, with one printed line, to the epoch before it; when
+    neither can be read, ``RunStopped`` names the damaged files and says to delete the folder."""
+    problems = []
+    for path in (folder / STATE, folder / PREVIOUS_STATE):
+        if not path.is_file():
+            continue
+        try:
+            state = files.read_json(path)
+            missing = [key for key in STATE_KEYS if key not in state]
+            if missing:
+                raise ValueError(f"{path} is damaged (no {', '.join(missing)})")
+        except (OSError, ValueError) as err:
+            problems.append(str(err))
+            continue
+        if state["hash"] != profile_hash:
+            return None
+        model_path = folder / state["model_file"]
+        try:
+            model = keras.models.load_model(model_path, safe_mode=True)
+            restore_seed_states(model, state["seed_states"])
+        except Exception as err:  # zipfile, h5py and Keras raise their own kinds for a cut-short file
+            reason = (str(err).strip().splitlines() or [type(err).__name__])[0]
+            problems.append(f"{model_path} is damaged ({reason})" if model_path.is_file() else
+                            f"{model_path} is missing")
+            continue
+        if problems:
+            print(f"warning: {problems[0]}; resuming from the epoch before it ({state['epoch']})", flush=True)
+        return state, model
+    if problems:
+        raise RunStopped(f"cannot resume from {folder}: {'; '.join(problems)}; delete {folder} to start over")
+    return None
 
 
 def targets(faces) -> dict:
@@ -181,11 +224,12 @@ def _fit(model, splits, profile: Profile, first_epoch: int, last_epoch: int, che
 
 
 def run_training(model_name: str, model, splits, profile: Profile, folder: Path, state: dict | None = None,
-                 verbose="auto"):
+                 verbose="auto", provenance: dict | None = None):
     """Compile and fit ``model`` as the study does, checkpointing into ``folder`` after every epoch.
 
     Args:
         state: a checkpoint to resume from (``model`` is then the checkpoint's model, optimizer included).
+        provenance: kept in every checkpoint (where and with which code the run began).
 
     Returns:
         The per-epoch history (both VGG16 stages, with a ``stage`` column).
@@ -197,20 +241,20 @@ def run_training(model_name: str, model, splits, profile: Profile, folder: Path,
     if model_name == "custom":
         if not state:
             models.compile_model(model, profile.learning_rate, profile.weight_decay)
-        _fit(model, splits, profile, done, profile.epochs, Checkpoint(folder, profile.hash, None, history, batches),
+        _fit(model, splits, profile, done, profile.epochs, Checkpoint(folder, profile.hash, None, history, batches, provenance),
              verbose)
         return history_frame(history)
     if not state:
         models.set_vgg16_stage(model, 1)
         models.compile_model(model, profile.stage1_learning_rate, profile.stage1_weight_decay)
-    _fit(model, splits, profile, done, profile.stage1_epochs, Checkpoint(folder, profile.hash, 1, history, batches),
+    _fit(model, splits, profile, done, profile.stage1_epochs, Checkpoint(folder, profile.hash, 1, history, batches, provenance),
          verbose, stage=1)
     if profile.stage2_epochs:
         if done <= profile.stage1_epochs:  # entering stage 2 now (not resuming inside it): fresh optimizer
             models.set_vgg16_stage(model, 2, profile.stage2_unfrozen_layers)
             models.compile_model(model, profile.stage2_learning_rate, profile.stage2_weight_decay)
         _fit(model, splits, profile, max(done, profile.stage1_epochs), profile.stage1_epochs + profile.stage2_epochs,
-             Checkpoint(folder, profile.hash, 2, history, batches), verbose, stage=2)
+             Checkpoint(folder, profile.hash, 2, history, batches, provenance), verbose, stage=2)
     return history_frame(history)
 
 
@@ -233,11 +277,20 @@ def evaluate_test(model_name: str, model, profile: Profile, out: Path, source=No
 
 def add_test_results(model_name: str, profile: Profile, out_dir, source=None) -> dict:
     """Evaluate a finished run's saved model on the test images and add the numbers to its metrics.json."""
+    from . import results
+
     out = Path(out_dir)
-    metrics = json.loads((out / "metrics.json").read_text())
-    model = keras.models.load_model(out / f"{model_name}.keras", safe_mode=True)
-    metrics.update(evaluate_test(model_name, model, profile, out, source))
-    write_json(out / "metrics.json", metrics)
+    run = results.load(model_name, out)  # a missing or damaged run is named before anything is written
+    with files.folder_lock(out, "run"):
+        model_path = out / f"{model_name}.keras"
+        try:
+            model = keras.models.load_model(model_path, safe_mode=True)
+        except Exception as err:  # zipfile, h5py and Keras raise their own kinds for a damaged file
+            reason = (str(err).strip().splitlines() or [type(err).__name__])[0]
+            raise results.DamagedRun(f"cannot load {model_path} ({reason}); retrain the run (RETRAIN=1, or delete "
+                                     f"{out})") from None
+        metrics = dict(run.metrics, **evaluate_test(model_name, model, profile, out, source))
+        write_json(out / "metrics.json", metrics)
     return metrics
 
 
@@ -322,58 +375,78 @@ def train(model_name: str, profile: Profile, out_dir, source=None, weights="env"
     # Everything that can fail on bad input is checked before the output folder is touched.
     models.check_image_size(model_name, profile)
     weights = models.resolve_weights(weights) if model_name == "vgg16" else None
-    started = dt.datetime.now(dt.timezone.utc)
+    started, code, clock = now(), _code_version(), time.perf_counter()
     out = Path(out_dir)
     folder = out / "checkpoint"
-    state = read_checkpoint(folder, profile.hash)
     keras.utils.set_random_seed(profile.seed)
-    if state:
-        print(f"Resuming from the checkpoint after epoch {state['epoch']} in {folder}", flush=True)
-        model = keras.models.load_model(folder / state["model_file"], safe_mode=True)
-        restore_seed_states(model, state["seed_states"])
-    else:
-        model = models.build_model(model_name, profile, weights)
+    fresh = None
+    if not any((folder / name).is_file() for name in (STATE, PREVIOUS_STATE)):
+        fresh = models.build_model(model_name, profile, weights)
     weights_info = models.describe_weights(weights) if model_name == "vgg16" else None
     if weights_info:
         print(f"VGG16 weights: {weights_info['label']}", flush=True)
+    source = data.resolve_source(source)
     splits = data.load_splits(profile, source, progress=progress)
     print(data.describe_skipped(splits.info), flush=True)
+    data_info = dict(splits.info, **data.describe_source(source), n_train=len(splits.train), n_val=len(splits.val))
 
-    out.mkdir(parents=True, exist_ok=True)
-    (out / "metrics.json").unlink(missing_ok=True)  # written last: its presence means the run finished
-    if not state:
-        shutil.rmtree(folder, ignore_errors=True)  # another profile's checkpoint, if any, is of no use
-    if verbose == "auto":
-        verbose = 1 if sys.stdout.isatty() else 2
+    with files.folder_lock(out, "training"):
+        found = load_checkpoint(folder, profile.hash)
+        if found:
+            state, model = found
+            print(f"Resuming from the checkpoint after epoch {state['epoch']} in {folder}", flush=True)
+        else:
+            state, model = None, fresh or models.build_model(model_name, profile, weights)
+            shutil.rmtree(folder, ignore_errors=True)  # another profile's checkpoint, if any, is of no use
+        (out / "metrics.json").unlink(missing_ok=True)  # written last: its presence means the run finished
+        # Where the run began (kept in the checkpoint), and every resume since.
+        provenance = {"started": state.get("started", started) if state else started,
+                      "code": state.get("code") if state else code,
+                      "resumes": [*state.get("resumes", []), {"at": started, "code": code}] if state else []}
+        if verbose == "auto":
+            verbose = 1 if sys.stdout.isatty() else 2
+        history = run_training(model_name, model, splits, profile, folder, state, verbose, provenance)
+        try:
+            metrics = _write_results(model_name, model, history, splits, profile, out, source, progress, {
+                "model": model_name,
+                "profile_name": profile.name,
+                "profile": profile.to_dict(),
+                "overrides": overrides or {},
+                "hash": profile.hash,
+                "seed": profile.seed,
+                "data": data_info,
+                "weights": weights_info,
+                "versions": _versions(),
+                **provenance,
+                "backend": keras.backend.backend(),
+                "hardware": {"platform": platform.platform(), "processor": platform.machine(),
+                             "cpu_count": os.cpu_count(), "accelerators": _accelerators()},
+            }, earlier_seconds=float(history["seconds"].iloc[:state["epoch"] if state else 0].sum()), clock=clock)
+        except OSError as err:
+            raise RunStopped(f"could not write the results in {out} ({err.strerror or err}); the checkpoint of the "
+                             f"last epoch ({len(history)}) is intact: free some space and rerun the same command to "
+                             "write them") from None
+        shutil.rmtree(folder, ignore_errors=True)
+    return metrics
 
-    history = run_training(model_name, model, splits, profile, folder, state, verbose)
+
+def now() -> str:
+    return dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds")
+
+
+def _write_results(model_name, model, history, splits, profile, out, source, progress, manifest,
+                   earlier_seconds: float, clock: float) -> dict:
+    """Predict validation and test images and write every result file; ``metrics.json`` last. The manifest's
+    ``seconds``: the epochs of earlier invocations (a resumed run) plus this one's time since ``clock``."""
     predictions = evaluation.predict(model, splits.val, profile.batch_size)
     metrics = final_metrics(history, predictions)
     if profile.test_size:
         metrics.update(evaluate_test(model_name, model, profile, out, source, progress))
-    finished = dt.datetime.now(dt.timezone.utc)
-
-    model.save(out / f"{model_name}.keras")
+    with files.atomic_path(out / f"{model_name}.keras") as tmp:
+        models.portable(model).save(tmp)
     write_atomic(out / f"history_{model_name}.csv", history.to_csv(index=False))
     write_atomic(out / f"predictions_val_{model_name}.csv", predictions.to_csv(index=False, float_format="%.6g"))
-    write_json(out / "manifest.json", {
-        "model": model_name,
-        "profile_name": profile.name,
-        "profile": profile.to_dict(),
-        "overrides": overrides or {},
-        "hash": profile.hash,
-        "seed": profile.seed,
-        "data": dict(splits.info, n_train=len(splits.train), n_val=len(splits.val)),
-        "weights": weights_info,
-        "versions": _versions(),
-        "code": _code_version(),
-        "backend": keras.backend.backend(),
-        "hardware": {"platform": platform.platform(), "processor": platform.machine(),
-                     "cpu_count": os.cpu_count(), "accelerators": _accelerators()},
-        "started": started.isoformat(timespec="seconds"),
-        "finished": finished.isoformat(timespec="seconds"),
-        "seconds": round((finished - started).total_seconds(), 1),
-    })
+    write_json(out / "manifest.json", dict(manifest, finished=now(),
+                                           seconds=round(earlier_seconds + time.perf_counter() - clock, 1)))
     write_json(out / "metrics.json", metrics)
-    shutil.rmtree(folder, ignore_errors=True)
     return metrics

@@ -41,11 +41,9 @@ figures_dir = ""  # str: figures root (empty: figures/ in the project)
 retrain = False  # bool: unused here (the data analysis always runs); kept so every notebook takes the same flags
 
 # %%
-import json
-
 import pandas as pd
 
-from helpers import notebook, plots, results
+from helpers import files, notebook, plots, results
 from helpers import data as utk
 from helpers.results import SEED_DATASET
 
@@ -115,7 +113,7 @@ plots.save_fig(fig, "fig_conflicting_twins", cfg.name, figures_dir or None)
 
 # %%
 out_dir.mkdir(parents=True, exist_ok=True)
-(out_dir / "data_summary.json").write_text(json.dumps(summary, indent=2) + "\n")
+files.write_json(out_dir / "data_summary.json", summary, sort_keys=False)
 
 # %% [markdown]
 # ## Figure 1 · Sample faces

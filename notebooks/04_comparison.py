@@ -41,11 +41,9 @@ sweep_dir = ""  # str: root of the seed sweep runs (empty: results/sweeps/ in th
 retrain = False  # bool: unused here; kept so every notebook takes the same flags
 
 # %%
-import json
-
 from IPython.display import display
 
-from helpers import config, evaluation, experiments, notebook, plots, predict, results
+from helpers import config, evaluation, experiments, files, notebook, plots, predict, results
 from helpers import data as utk
 
 cfg = notebook.setup(profile, overrides)
@@ -81,7 +79,7 @@ splits = utk.load_splits(cfg, notebook.colab_setup(data) or None)
 train_labels = splits.train.labels()
 evaluations = {model: evaluation.evaluate(run.predictions, train_labels, run.test_predictions)
                for model, run in runs.items()}
-(results.profile_folder(cfg, results_dir or None) / "evaluation.json").write_text(json.dumps(evaluations, indent=2))
+files.write_json(results.profile_folder(cfg, results_dir or None) / "evaluation.json", evaluations, sort_keys=False)
 evaluation.headline_table(evaluations, results.MODEL_NAMES).round(3)
 
 # %% [markdown]

@@ -78,5 +78,9 @@ def test_plan_has_reports_results_on_disk(tmp_path, monkeypatch, capsys):
 
     monkeypatch.setattr(config, "RESULTS_DIR", tmp_path)
     assert main(["plan", "--profile", "smoke", "--has", "custom"]) == 1
-    assert main(["plan", "--profile", "smoke"]) == 0
+    assert main(["plan", "--profile", "smoke"]) == 0  # make report: trains nothing unless asked
+    said = capsys.readouterr().out
+    assert f"custom: no results for smoke in {tmp_path / 'smoke' / 'custom'}: not training it" in said
+    assert "TRAIN=1 trains it" in said and "will train" not in said
+    assert main(["plan", "--profile", "smoke", "--train"]) == 0  # make report TRAIN=1
     assert "custom: will train for profile smoke" in capsys.readouterr().out
