@@ -100,6 +100,11 @@ def benchmark(model_name: str, profile: Profile, steps: int = 10, synthetic: boo
         if stage in (None, 1):
             out["gflops_per_s"] = round(speed * (total + 2 * trainable) / 1e9, 1)
             out["forward_gflops_per_image"] = round(total / 1e9, 3)
+        if stage:  # validation as training runs it: the trainable part on frozen features computed once a stage
+            frozen, head = models.split_at_frozen(model, stage, profile.stage2_unfrozen_layers)
+            out[f"frozen_images_per_s_stage{stage}"] = round(_time_predict(frozen, x, profile.batch_size), 2)
+            out[f"val_images_per_s_stage{stage}"] = round(
+                _time_predict(head, frozen.predict(x, batch_size=profile.batch_size, verbose=0), profile.batch_size), 2)
     out["predict_images_per_s"] = round(_time_predict(model, x, profile.batch_size), 2)
     out.update(machine())
     return out
@@ -118,16 +123,27 @@ def record(result: dict, label: str, path: Path = RECORDS) -> None:
     files.write_json(path, records)
 
 
-def estimate_minutes(model_name: str, profile: Profile, speeds: dict) -> float:
-    """Minutes a full training of ``profile`` should take at the recorded ``speeds`` (training + validation)."""
+def estimate_minutes(model_name: str, profile: Profile, speeds: dict, cached_validation: bool = True) -> float:
+    """Minutes a full training of ``profile`` should take at the recorded ``speeds`` (training + validation).
+
+    VGG16 validates through its trainable part on frozen features computed once a stage
+    (``training.FrozenPartValidation``) when the record has those speeds and ``cached_validation``; else, as
+    before that, by predicting through the whole model every epoch.
+    """
     n = profile.n_images or UTKFACE_USABLE - profile.test_size  # "all images" holds the test set out
     n_val = data.validation_count(n, profile.val_size)
     n_train, predict = n - n_val, speeds["predict_images_per_s"]
     if model_name == "custom":
-        seconds = profile.epochs * (n_train / speeds["train_images_per_s"] + n_val / predict)
-    else:
-        seconds = (profile.stage1_epochs * (n_train / speeds["train_images_per_s"] + n_val / predict)
-                   + profile.stage2_epochs * (n_train / speeds["train_images_per_s_stage2"] + n_val / predict))
+        return profile.epochs * (n_train / speeds["train_images_per_s"] + n_val / predict) / 60
+    seconds = 0.0
+    for stage, epochs, train_key in ((1, profile.stage1_epochs, "train_images_per_s"),
+                                     (2, profile.stage2_epochs, "train_images_per_s_stage2")):
+        if cached_validation and f"val_images_per_s_stage{stage}" in speeds:
+            validation = (n_val / speeds[f"frozen_images_per_s_stage{stage}"] if epochs else 0.0,
+                          n_val / speeds[f"val_images_per_s_stage{stage}"])
+        else:
+            validation = (0.0, n_val / predict)
+        seconds += validation[0] + epochs * (n_train / speeds[train_key] + validation[1])
     return seconds / 60
 
 

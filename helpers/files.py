@@ -17,8 +17,9 @@ class FolderInUse(RuntimeError):
 
 
 def part_path(path: Path) -> Path:
-    """The temporary name a file is written under before it takes its own (same folder, so a rename is atomic)."""
-    return path.with_name(f".{path.name}.part")
+    """The temporary name a file is written under before it takes its own: hidden, in the same folder (so the
+    rename is atomic), with the same extension (which Keras and matplotlib read the format from)."""
+    return path.with_name(f".{path.stem}.part{path.suffix}")
 
 
 @contextlib.contextmanager

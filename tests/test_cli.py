@@ -71,6 +71,13 @@ def test_run_time_estimate_adds_training_and_validation():
     # custom: 60 × (4000/40 + 1000/100) s; VGG16: 10 × (100 + 10) + 25 × (200 + 10) s
     assert bench.estimate_minutes("custom", seed, speeds) == pytest.approx(60 * 110 / 60)
     assert bench.estimate_minutes("vgg16", seed, speeds) == pytest.approx((10 * 110 + 25 * 210) / 60)
+    # With validation on frozen features: one frozen pass of the 1,000 images per stage, then the trainable part.
+    speeds.update(frozen_images_per_s_stage1=100.0, val_images_per_s_stage1=1000.0,
+                  frozen_images_per_s_stage2=125.0, val_images_per_s_stage2=500.0)
+    assert bench.estimate_minutes("vgg16", seed, speeds) == pytest.approx(
+        (10 + 10 * (100 + 1) + 8 + 25 * (200 + 2)) / 60)
+    assert bench.estimate_minutes("vgg16", seed, speeds, cached_validation=False) == pytest.approx(
+        (10 * 110 + 25 * 210) / 60)
 
 
 def test_plan_has_reports_results_on_disk(tmp_path, monkeypatch, capsys):

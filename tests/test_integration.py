@@ -1,12 +1,15 @@
 """``python -m helpers train`` for both models, smoke profile, on real UTKFace images from ../shared."""
 
+import hashlib
 import json
+import subprocess
+import sys
 
 import keras
+import numpy as np
 import pandas as pd
 import pytest
 
-import helpers.models  # noqa: F401  (registers the VGG16Preprocess layer for loading)
 from helpers import config
 from conftest import REAL_DATA, needs_real_data
 
@@ -57,8 +60,15 @@ def test_manifest_records_the_run(smoke_runs, model):
     assert manifest["data"]["n_train"] + manifest["data"]["n_val"] == SMOKE.n_images
     assert manifest["backend"] == keras.backend.backend() and manifest["versions"]["keras"] == keras.__version__
     assert manifest["started"] <= manifest["finished"]
+    # Provenance another reader can check: the archive by name and sha256 (not a path of this machine), the code.
+    assert manifest["data"]["source"] == REAL_DATA.name and manifest["data"]["source_kind"] == "archive"
+    assert manifest["data"]["sha256"] == hashlib.sha256(REAL_DATA.read_bytes()).hexdigest()
+    assert len(manifest["code"]["commit"]) == 40 and isinstance(manifest["code"]["dirty"], bool)
+    assert manifest["resumes"] == []
     if model == "vgg16":
-        assert "HED-derived" in helpers.models.KNOWN_VGG16_WEIGHTS[manifest["weights"]["sha256"]]
+        from helpers.models import KNOWN_VGG16_WEIGHTS
+
+        assert "HED-derived" in KNOWN_VGG16_WEIGHTS[manifest["weights"]["sha256"]]
         assert "not ImageNet" in manifest["weights"]["label"]
 
 
@@ -73,3 +83,31 @@ def test_the_model_reloads_in_safe_mode_and_predicts_the_same(smoke_runs, model)
     assert splits.val.names == predictions["file"].tolist()
     again = reloaded.predict(splits.val.images[:8], verbose=0)
     assert again["age"].reshape(-1) == pytest.approx(predictions["pred_age"][:8].to_numpy(), abs=1e-3)
+
+
+# Loads the model with Keras alone, predicts the given images and reports which modules were imported.
+PLAIN_KERAS = """
+import sys, json, keras, numpy as np
+model = keras.models.load_model(sys.argv[1], safe_mode=True)
+outputs = model.predict(np.load(sys.argv[2]), verbose=0)
+np.save(sys.argv[3], np.concatenate([outputs["age"], outputs["gender"]], axis=1))
+print(json.dumps(sorted(name for name in sys.modules if name.split(".")[0] == "helpers")))
+"""
+
+
+@pytest.mark.parametrize("model", config.MODELS)
+def test_the_saved_model_loads_with_plain_keras_in_a_fresh_process(smoke_runs, model, tmp_path):
+    from helpers import data
+
+    folder, _ = smoke_runs[model]
+    splits = data.load_splits(SMOKE, REAL_DATA, progress=False)
+    np.save(tmp_path / "images.npy", splits.val.images)
+    done = subprocess.run([sys.executable, "-c", PLAIN_KERAS, str(folder / f"{model}.keras"),
+                           str(tmp_path / "images.npy"), str(tmp_path / "outputs.npy")],
+                          cwd=tmp_path, capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert json.loads(done.stdout.strip().splitlines()[-1]) == []  # nothing of this project was imported
+    outputs = np.load(tmp_path / "outputs.npy")
+    predictions = pd.read_csv(folder / f"predictions_val_{model}.csv")  # the in-process model's, at 6 digits
+    np.testing.assert_allclose(outputs[:, 0], predictions["pred_age"], rtol=1e-5, atol=1e-4)
+    np.testing.assert_allclose(outputs[:, 1], predictions["prob_female"], rtol=1e-5, atol=1e-6)

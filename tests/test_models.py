@@ -79,9 +79,11 @@ def test_vgg16_stage1_trains_only_the_head(vgg):
     assert head["config"]["units"] == 512
     _check_heads(vgg, 0.40, 0.30)
     conv_layers = [layer for layer in vgg["layers"] if layer["name"].startswith("block")]
-    assert len(_layers(vgg, "Conv2D")) == 13
+    assert len([c for c in _layers(vgg, "Conv2D") if c["name"].startswith("block")]) == 13
     assert not any(layer["trainable"] for layer in conv_layers)
-    assert [layer["class_name"] for layer in vgg["layers"]][6] == "VGG16Preprocess"
+    preprocess = vgg["layers"][6]  # Keras' own layer: saved models load without this package
+    assert (preprocess["class_name"], preprocess["name"], preprocess["trainable"]) == ("Conv2D", "vgg16_preprocess",
+                                                                                      False)
 
 
 def test_vgg16_stage2_unfreezes_exactly_block5():
@@ -98,9 +100,26 @@ def test_vgg16_stage2_unfreezes_exactly_block5():
 
 
 def test_vgg16_preprocess_matches_keras():
+    """The frozen 1×1 convolution computes exactly what preprocess_input does (so does the older custom layer)."""
     images = np.random.default_rng(0).uniform(0, 255, (2, 32, 32, 3)).astype("float32")
-    ours = keras.ops.convert_to_numpy(models.VGG16Preprocess()(images))
-    np.testing.assert_allclose(ours, keras.applications.vgg16.preprocess_input(images.copy()), rtol=1e-6)
+    expected = keras.applications.vgg16.preprocess_input(images.copy())
+    for layer in (models.vgg16_preprocessing(), models.VGG16Preprocess()):
+        np.testing.assert_array_equal(keras.ops.convert_to_numpy(layer(images)), expected)
+
+
+def test_portable_models_hold_only_keras_layers_and_compute_the_same():
+    profile = config.get_profile("smoke")
+    images = np.random.default_rng(3).integers(0, 256, (4, 64, 64, 3), dtype=np.uint8)
+    custom = models.build_custom_cnn(profile)
+    inputs = keras.Input((64, 64, 3))
+    base = models.build_vgg16(profile, weights=None).get_layer("vgg16")
+    older_vgg16 = keras.Model(inputs, base(models.VGG16Preprocess(name="vgg16_preprocess")(inputs)))
+    for model in (custom, older_vgg16):
+        portable = models.portable(model)
+        kinds = {type(layer).__module__.split(".")[0] for layer in models.flat_layers(portable)}
+        assert kinds == {"keras"}
+        np.testing.assert_array_equal(keras.tree.flatten(portable.predict(images, verbose=0)),
+                                      keras.tree.flatten(model.predict(images, verbose=0)))
 
 
 def test_optimizer_and_losses():

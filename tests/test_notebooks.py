@@ -1,9 +1,13 @@
 """The notebooks as a user runs them (papermill, smoke profile, real UTKFace) and the report built from them."""
 
+import hashlib
 import json
+import os
 import re
+import signal
 import subprocess
 import sys
+import time
 
 import jupytext
 import nbformat
@@ -12,6 +16,7 @@ from PIL import Image
 
 from helpers import config
 from conftest import REAL_DATA, REAL_WEIGHTS, ROOT, needs_real_data
+from test_faults import complete_file, wait_until
 
 NOTEBOOKS = ["01_data_analysis", "02_custom_cnn", "03_vgg16_transfer", "04_comparison"]
 FIGURES = ["fig1_sample_faces", "fig2_age_distribution", "fig_conflicting_twins", "fig3_custom_architecture", "fig4_custom_curves",
@@ -50,30 +55,57 @@ def test_one_tagged_parameters_cell_of_plain_literals(name):
 
 @pytest.fixture(scope="module")
 def executed(tmp_path_factory, smoke_cache):
-    """`make sweep` over two seeds, then all four notebooks run by papermill with the smoke profile, then the
-    report built from their files."""
-    import papermill
-
+    """`make sweep` over two seeds, then the README's main command, `make report` (smoke profile, TRAIN=1), into
+    temporary folders. UTKFACE is not set for it: make report downloads the archive itself (a file:// copy)."""
     base = tmp_path_factory.mktemp("notebooks")
-    params = {"profile": "smoke", "results_dir": str(base / "results"), "figures_dir": str(base / "figures")}
-    with pytest.MonkeyPatch.context() as env:  # the kernels inherit these
-        env.setenv("UTKFACE", str(REAL_DATA))
-        env.setenv("VGG16_WEIGHTS", str(REAL_WEIGHTS))
-        env.setenv("HELPERS_CACHE_DIR", str(smoke_cache))
-        sweep = subprocess.run(["make", "sweep", "PROFILE=smoke", "SEEDS=1 2", "MODELS=custom",
-                                f"SWEEP_DIR={base / 'sweeps'}"], cwd=ROOT, capture_output=True, text=True)
-        assert sweep.returncode == 0, sweep.stdout[-2000:] + sweep.stderr[-2000:]
-        (base / "sweep.txt").write_text(sweep.stdout)
-        for name in NOTEBOOKS:
-            source = base / f"{name}.ipynb"
-            jupytext.write(jupytext.read(ROOT / "notebooks" / f"{name}.py"), source)
-            extra = {"sweep_dir": str(base / "sweeps")} if name == "04_comparison" else {}
-            papermill.execute_notebook(source, base / f"{name}.out.ipynb", parameters={**params, **extra},
-                                       kernel_name="python3", cwd=ROOT / "notebooks", progress_bar=False)
-        subprocess.run([sys.executable, "-m", "helpers", "report", "--profile", "smoke",
-                        "--results-dir", params["results_dir"], "--figures-dir", params["figures_dir"],
-                        "--sweep-dir", str(base / "sweeps"), "--out", str(base / "report")], cwd=ROOT, check=True)
+    env = dict(os.environ, VGG16_WEIGHTS=str(REAL_WEIGHTS), HELPERS_CACHE_DIR=str(smoke_cache))
+    sweep = subprocess.run(["make", "sweep", "PROFILE=smoke", "SEEDS=1 2", "MODELS=custom",
+                            f"SWEEP_DIR={base / 'sweeps'}", f"RUNS_ROOT={base / 'runs'}"], cwd=ROOT,
+                           env=dict(env, UTKFACE=str(REAL_DATA)), capture_output=True, text=True)
+    assert sweep.returncode == 0, sweep.stdout[-2000:] + sweep.stderr[-2000:]
+    (base / "sweep.txt").write_text(sweep.stdout)
+    env.pop("UTKFACE", None)
+    env.update(HELPERS_DATA_DIR=str(base / "data"), UTKFACE_URL=REAL_DATA.as_uri(),
+               UTKFACE_SHA256=hashlib.sha256(REAL_DATA.read_bytes()).hexdigest())
+    report = subprocess.run(["make", "report", "PROFILE=smoke", "TRAIN=1", f"RESULTS_ROOT={base / 'results'}",
+                             f"FIGURES_ROOT={base / 'figures'}", f"RUNS_ROOT={base / 'runs'}",
+                             f"SWEEP_DIR={base / 'sweeps'}", f"REPORT_OUT={base / 'report'}"],
+                            cwd=ROOT, env=env, capture_output=True, text=True)
+    (base / "report.log").write_text(report.stdout + report.stderr)
+    assert report.returncode == 0, report.stdout[-3000:] + report.stderr[-3000:]
+    for name in NOTEBOOKS:
+        (base / f"{name}.out.ipynb").symlink_to(base / "runs" / "smoke" / f"{name}.ipynb")
     return base
+
+
+@needs_real_data
+def test_make_report_downloads_the_missing_data_and_trains_when_asked(executed):
+    log = (executed / "report.log").read_text()
+    assert f"Downloading UTKFace from {REAL_DATA.as_uri()}" in log
+    assert (executed / "data" / "UTKFace.tar.gz").stat().st_size == REAL_DATA.stat().st_size
+    assert "custom: will train for profile smoke" in log and "vgg16: will train for profile smoke" in log
+
+
+@needs_real_data
+def test_make_report_log_has_no_tensorflow_start_up_lines(executed):
+    log = (executed / "report.log").read_text()
+    for line in ("cuInit", "cuda_platform", "cpu_feature_guard", "oneDNN custom operations", "absl::InitializeLog",
+                 "cudart_stub", "retracing"):
+        assert line not in log, line
+
+
+@needs_real_data
+def test_make_report_without_data_offline_says_so_in_one_line(tmp_path):
+    env = {k: v for k, v in os.environ.items() if k != "UTKFACE"}
+    env.update(HELPERS_DATA_DIR=str(tmp_path / "data"), UTKFACE_URL="http://127.0.0.1:9/UTKFace.tar.gz")
+    done = subprocess.run(["make", "report", "PROFILE=smoke", f"RESULTS_ROOT={tmp_path / 'results'}",
+                           f"RUNS_ROOT={tmp_path / 'runs'}"], cwd=ROOT, env=env, capture_output=True, text=True)
+    assert done.returncode == 2 and "==" not in done.stdout  # no notebook started
+    errors = [line for line in done.stderr.splitlines() if not line.startswith("make")]
+    assert len(errors) == 1 and "Traceback" not in done.stderr
+    assert errors[0].startswith(f"error: no UTKFace data found in {tmp_path / 'data'} and could not download "
+                                "http://127.0.0.1:9/UTKFace.tar.gz")
+    assert "in data/, or set UTKFACE=" in errors[0]
 
 
 @needs_real_data
@@ -161,3 +193,27 @@ def test_pdf_has_pages_and_headings(executed):
     text = subprocess.run(["pdftotext", str(pdf), "-"], capture_output=True, text=True, check=True).stdout
     for heading in HEADINGS:
         assert heading in text, heading
+
+
+@needs_real_data
+def test_a_report_build_killed_mid_way_leaves_the_previous_files_whole(executed):
+    """The smoke report is rebuilt and killed (with the Chromium it started) while Chromium prints the PDF, then
+    three seconds after its start: both times the folder holds the complete previous or new files."""
+    out = executed / "report"
+    assert all(complete_file(p) for p in out.iterdir() if not p.name.startswith("."))
+    command = [sys.executable, "-m", "helpers", "report", "--profile", "smoke", "--results-dir",
+               str(executed / "results"), "--figures-dir", str(executed / "figures"), "--sweep-dir",
+               str(executed / "sweeps"), "--out", str(out)]
+    for moment in ("pdf", "start"):
+        before = {p.name: p.stat().st_mtime_ns for p in out.iterdir()}
+        process = subprocess.Popen(command, cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                                   start_new_session=True)
+        if moment == "pdf":  # the HTML is replaced first, then Chromium prints the PDF
+            wait_until(lambda: (out / "report.html").stat().st_mtime_ns != before["report.html"], process)
+        else:
+            time.sleep(3.0)
+        os.killpg(process.pid, signal.SIGKILL)
+        process.wait()
+        visible = [p for p in out.iterdir() if not p.name.startswith(".")]
+        assert {p.name for p in visible} == {"report.html", "report.pdf"}
+        assert all(complete_file(p) for p in visible), moment
