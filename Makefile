@@ -26,7 +26,7 @@ endif
 SEEDS ?= 1 2 3
 SWEEP_DIR ?= results/sweeps
 
-.PHONY: install test train notebooks report report-unlocked sweep sweep-unlocked experiment pdf-tools sync data clean
+.PHONY: install test train notebooks report report-unlocked sweep sweep-unlocked pretraining experiment pdf-tools sync data clean
 
 install: $(VENV)/.installed
 
@@ -85,6 +85,17 @@ sweep-unlocked:
 	      -p figures_dir $(abspath $(RUNS_ROOT)/$(PROFILE)/sweep/seed$$seed/figures) || exit $$?; \
 	done; done
 	$(PY) -m helpers sweep --profile $(PROFILE) --dir $(SWEEP_DIR)
+
+# Does pretraining help? VGG16's seed sweep once per initial weights (files, imagenet or none), each into
+# SWEEP_DIR/weights-<name>/; notebook 04 and the report set them beside the custom CNN's sweep.
+# e.g. make pretraining PROFILE=quick SEEDS="1 2 3" WEIGHTS="imagenet none"
+WEIGHTS ?= imagenet none
+pretraining: install
+	@for weights in $(WEIGHTS); do \
+	  name=$$(basename $$weights .h5); name=$${name%.weights}; \
+	  $(MAKE) --no-print-directory sweep MODELS=vgg16 VGG16_WEIGHTS=$$weights SWEEP_DIR=$(SWEEP_DIR)/weights-$$name \
+	    || exit $$?; \
+	done
 
 # An experiment's variants (helpers/experiments.py), e.g. make experiment EXPERIMENT=duplicates PROFILE=quick
 experiment: install

@@ -224,3 +224,67 @@ def sweep_summary(profile: Profile, model: str, sweep_dir=None) -> pd.DataFrame 
     summary = pd.DataFrame({"mean": frame.mean(), "sd": frame.std(ddof=1), "runs": frame.count()})
     summary.attrs["seeds"] = sorted(values)
     return summary
+
+
+# ---------------------------------------------------------------- does pretraining help?
+PRETRAINING_METRICS = ("val_gender_accuracy", "val_age_mae", "test_gender_accuracy", "test_age_mae")
+
+
+def pretraining_table(profile: Profile, sweep_dir=None) -> pd.DataFrame | None:
+    """The custom CNN's seed sweep beside VGG16's with each set of initial weights (``make pretraining`` puts
+    them in ``<sweep root>/weights-<name>/``), one row each: the weights (named by the runs' manifests, with
+    ``source`` none/file/imagenet), the number of seeds, and mean and sd of each of ``PRETRAINING_METRICS``.
+    None when no VGG16 sweep exists."""
+    rows = []
+    custom = sweep_summary(profile, "custom", sweep_dir)
+    if custom is not None:
+        rows.append(_pretraining_row("Custom CNN", {"label": "trained from scratch", "source": "none"}, custom))
+    for folder in sorted(sweep_root(sweep_dir).glob("weights-*")):
+        summary = sweep_summary(profile, "vgg16", folder)
+        if summary is not None:
+            first = next(folder.glob(f"seed*/{profile.name}/vgg16/metrics.json")).parent
+            rows.append(_pretraining_row("VGG16", results.load("vgg16", first).manifest["weights"], summary))
+    if not any(row["model"] == "VGG16" for row in rows):
+        return None
+    return pd.DataFrame(rows)
+
+
+def _pretraining_row(model: str, weights: dict, summary: pd.DataFrame) -> dict:
+    row = {"model": model, "initial weights": weights["label"], "source": weights["source"],
+           "seeds": int(summary["runs"].max())}
+    for key in PRETRAINING_METRICS:
+        row[key], row[f"{key}_sd"] = summary.loc[key, "mean"], summary.loc[key, "sd"]
+    return row
+
+
+def readable_pretraining(table: pd.DataFrame) -> pd.DataFrame:
+    """:func:`pretraining_table` for reading: "mean ± sd" cells."""
+    shown = table.set_index(["model", "initial weights"])[["seeds"]].copy()
+    for key in PRETRAINING_METRICS:
+        digits = 3 if "accuracy" in key else 2
+        shown[key.replace("_", " ")] = [
+            "—" if mean != mean else f"{mean:.{digits}f}" + (f" ± {sd:.{digits}f}" if sd == sd else "")
+            for mean, sd in zip(table[key], table[f"{key}_sd"])]
+    return shown
+
+
+def pretraining_findings(table: pd.DataFrame, key: str = "val_age_mae") -> list[str]:
+    """One sentence per pretrained VGG16 row: its ``key`` against VGG16 from random weights and against the
+    custom CNN, and whether each difference is more than twice its standard error over seeds."""
+    def compare(row, other, name):
+        difference = other[key] - row[key]  # > 0: the pretrained row has the lower (better) MAE
+        error = (row[f"{key}_sd"] ** 2 / row["seeds"] + other[f"{key}_sd"] ** 2 / other["seeds"]) ** 0.5
+        verdict = ("beyond the seed-to-seed noise" if abs(difference) > 2 * error else
+                   "within the seed-to-seed noise" if error == error else "(one seed: no noise estimate)")
+        return f"{abs(difference):.2f} years {'better' if difference > 0 else 'worse'} than {name}, {verdict}"
+
+    vgg = table[table["model"] == "VGG16"]
+    random, custom = vgg[vgg["source"] == "none"], table[table["model"] == "Custom CNN"]
+    sentences = []
+    for _, row in vgg[vgg["source"] != "none"].iterrows():
+        parts = [compare(row, other.iloc[0], name) for other, name in
+                 ((random, "VGG16 from random weights"), (custom, "the custom CNN")) if len(other)]
+        if parts:
+            sentences.append(f"VGG16 with {row['initial weights']}: validation age MAE {row[key]:.2f} years, "
+                             + "; ".join(parts) + ".")
+    return sentences

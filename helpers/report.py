@@ -128,6 +128,9 @@ def context(profile: Profile, results_dir=None, figures_dir=None, sweep_dir=None
         "provenance": provenance(runs),
         "experiments": experiment_tables(profile, results_dir, sweep_dir),
         "sweeps": sweeps(profile, sweep_dir),
+        "pretraining": [(shown, experiments.readable_pretraining(table), experiments.pretraining_findings(table))
+                        for shown in dict.fromkeys([profile, config.PROFILES["quick"]])
+                        if (table := experiments.pretraining_table(shown, sweep_dir)) is not None],
     }
 
 

@@ -137,6 +137,20 @@ for model in config.MODELS:
         display(sweep)
 
 # %% [markdown]
+# ## Does pretraining help?
+# The coursework concluded that transfer learning gives a clear advantage when data is limited. `make pretraining
+# PROFILE=... SEEDS="1 2 3" WEIGHTS="imagenet none"` trains VGG16's seed sweep once per set of initial weights
+# (`none`: the same network, head and two stages from random weights); beside it, the custom CNN's sweep.
+
+# %%
+pretraining = experiments.pretraining_table(cfg, sweep_dir or None)
+if pretraining is None:
+    print(f"no VGG16 pretraining sweep for profile {cfg.name}")
+else:
+    print("\n".join(experiments.pretraining_findings(pretraining)))
+    display(experiments.readable_pretraining(pretraining))
+
+# %% [markdown]
 # ## Prediction on a new photo
 # `python -m helpers predict PHOTO --model results/<profile>/custom/custom.keras` finds the faces with OpenCV's
 # bundled Haar cascade, crops each the way UTKFace frames its faces, and predicts. Here: three test images pasted

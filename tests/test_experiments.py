@@ -9,18 +9,19 @@ import pytest
 from helpers import config, experiments, report, training
 
 
-def fake_run(folder, profile, val_accuracy, val_mae, seconds=60.0):
-    """The files a finished custom-CNN run leaves (only what the tables read)."""
+def fake_run(folder, profile, val_accuracy, val_mae, seconds=60.0, model="custom", weights=None):
+    """The files a finished run leaves (what the tables and results.load read)."""
     folder.mkdir(parents=True)
     (folder / "metrics.json").write_text(json.dumps({
         "val_gender_accuracy": val_accuracy, "val_age_mae": val_mae, "train_gender_accuracy": 0.9,
-        "train_age_mae": 5.0, "test_gender_accuracy": val_accuracy - 0.01, "test_age_mae": val_mae + 0.5}))
+        "train_age_mae": 5.0, "test_gender_accuracy": val_accuracy - 0.01, "test_age_mae": val_mae + 0.5,
+        "train_gender_loss": 0.3, "val_gender_loss": 0.4}))
     (folder / "manifest.json").write_text(json.dumps({
-        "hash": profile.hash, "profile": profile.to_dict(), "seconds": seconds,
+        "hash": profile.hash, "profile": profile.to_dict(), "seconds": seconds, "weights": weights,
         "data": {"n_train": 80, "n_val": 20, "val_with_train_twin": 2, "dropped_conflicting": 0},
         "hardware": {"accelerators": []}}))
-    (folder / "history_custom.csv").write_text("epoch,loss\n1,1.0\n")
-    (folder / "predictions_val_custom.csv").write_text("file,age\n")
+    (folder / f"history_{model}.csv").write_text("epoch,loss\n1,1.0\n")
+    (folder / f"predictions_val_{model}.csv").write_text("file,age,gender,race,pred_age,prob_female,pred_gender\n")
 
 
 def test_variants_change_only_their_settings():
@@ -70,6 +71,29 @@ def test_sweep_summary_is_mean_and_sd_over_seeds(tmp_path):
     assert report.sweeps(profile, tmp_path)["custom"]["val_age_mae"]["mean"] == pytest.approx(12.0)
 
 
+def test_pretraining_table_sets_vgg16_sweeps_per_weights_beside_the_custom_cnn(tmp_path):
+    profile = config.get_profile("smoke")
+    assert experiments.pretraining_table(profile, tmp_path) is None
+    tumor = {"source": "file", "label": "tumor-derived VGG16 weights"}
+    for seed in (1, 2, 3):
+        seeded = config.get_profile("smoke", {"seed": seed})
+        fake_run(experiments.sweep_folder(seed, tmp_path) / "smoke" / "custom", seeded, 0.80, 9.0 + seed / 10)
+        fake_run(tmp_path / "weights-tumor" / f"seed{seed}" / "smoke" / "vgg16", seeded, 0.85, 7.0 + seed / 10,
+                 model="vgg16", weights=tumor)
+        fake_run(tmp_path / "weights-none" / f"seed{seed}" / "smoke" / "vgg16", seeded, 0.70, 12.0 + seed / 10,
+                 model="vgg16", weights={"source": "none", "label": "random initialisation"})
+    table = experiments.pretraining_table(profile, tmp_path)
+    assert table["initial weights"].tolist() == ["trained from scratch", "random initialisation",
+                                                 "tumor-derived VGG16 weights"]
+    assert table["val_age_mae"].tolist() == pytest.approx([9.2, 12.2, 7.2]) and set(table["seeds"]) == {3}
+    shown = experiments.readable_pretraining(table)
+    assert shown.loc[("VGG16", "tumor-derived VGG16 weights"), "val age mae"] == "7.20 ± 0.10"
+    [finding] = experiments.pretraining_findings(table)
+    assert finding == ("VGG16 with tumor-derived VGG16 weights: validation age MAE 7.20 years, 5.00 years better "
+                       "than VGG16 from random weights, beyond the seed-to-seed noise; 2.00 years better than the "
+                       "custom CNN, beyond the seed-to-seed noise.")
+
+
 def test_inverse_age_weights_give_every_band_the_same_weight():
     age = np.array([25] * 6 + [5] * 3 + [75])
     weights = training.age_weights(age, "inverse")
@@ -116,7 +140,9 @@ def test_band_errors_compare_baseline_and_balanced_per_age_band(tmp_path):
                                    (tmp_path / "smoke" / "experiments" / "age_balanced" / "custom", "age_balanced", 1.0)):
         fake_run(folder, experiments.variant_profile(profile, variant), 0.8, 9.0)
         ages = np.array([5, 25, 25, 75])
-        pd.DataFrame({"age": ages, "pred_age": ages + shift}).to_csv(folder / "predictions_test_custom.csv")
+        pd.DataFrame({"file": [f"{i}.jpg" for i in range(4)], "age": ages, "gender": 0, "race": 0,
+                      "pred_age": ages + shift, "prob_female": 0.2, "pred_gender": 0}).to_csv(
+            folder / "predictions_test_custom.csv", index=False)
     bands = experiments.band_errors(profile, results_dir=tmp_path)
     assert list(bands.columns) == ["test images", "baseline: MAE", "baseline: bias", "age_balanced: MAE",
                                    "age_balanced: bias"]

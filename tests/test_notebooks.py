@@ -24,7 +24,8 @@ FIGURES = ["fig1_sample_faces", "fig2_age_distribution", "fig_conflicting_twins"
            "fig8_errors_vgg16", "fig9_predict"]
 HEADINGS = ["1 Introduction", "2 A custom CNN", "2.1 Dataset analysis", "2.2 Preprocessing and augmentation",
             "2.3 Architecture", "2.4 Training configuration", "2.5 Results", "3 A pre-trained CNN: VGG16",
-            "3.1 Adaptation", "3.2 Two-stage training", "3.3 Results", "4 Summary and conclusion",
+            "3.1 Adaptation", "3.2 Two-stage training", "3.3 Results", "3.4 Does pretraining help?",
+            "4 Summary and conclusion",
             "4.1 Beyond accuracy and MAE", "4.2 The coursework's conjectures, tested",
             "4.3 Duplicates: does the split matter?", "4.4 Prediction on new photos", "References"]
 
