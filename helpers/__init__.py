@@ -36,11 +36,15 @@ def stderr_silenced():
 
 def _start_keras_quietly() -> None:
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")  # TensorFlow's later C++ info and warning lines
-    logging.getLogger("tensorflow").setLevel(logging.ERROR)  # e.g. tf.function retracing notes
     with stderr_silenced():
         import keras
 
         keras.ops.zeros(1)  # the first operation probes the devices, which also writes to stderr
+    if keras.backend.backend() == "tensorflow":
+        import tensorflow as tf
+
+        # e.g. tf.function retracing notes; set after TensorFlow's own set-up, which sets INFO in notebooks
+        tf.get_logger().setLevel(logging.ERROR)
 
 
 if "keras" not in sys.modules and not verbose():

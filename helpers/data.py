@@ -6,6 +6,7 @@ UTKFace names its files ``<age>_<gender>_<race>_<datetime>.jpg.chip.jpg``
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import io
 import json
@@ -104,8 +105,15 @@ def resolve_source(source: str | os.PathLike | None = None, download: bool = Tru
 
 def describe_source(source: Path) -> dict:
     """What a reader elsewhere can check: the source's name, kind and a sha256 — of the archive's bytes, or for a
-    folder of its sorted file names and sizes (images are not re-read)."""
-    source = Path(source)
+    folder of its sorted file names and sizes (images are not re-read). The decode caches are keyed by it too, so
+    a moved or copied archive keeps its cache. Computed once per process and state of the file."""
+    source = Path(source).resolve()
+    stat = source.stat()
+    return dict(_describe_source(source, stat.st_size, stat.st_mtime_ns))
+
+
+@functools.lru_cache(maxsize=8)
+def _describe_source(source: Path, size: int, mtime_ns: int) -> dict:
     digest = hashlib.sha256()
     if source.is_dir():
         for key in list_files(source):
@@ -319,8 +327,7 @@ def fingerprint_source(source=None, progress: bool = True):
     import pandas as pd
 
     source = resolve_source(source)
-    stat = source.stat()
-    key = hashlib.sha256(json.dumps([CACHE_VERSION, str(source), stat.st_size, stat.st_mtime_ns]).encode())
+    key = hashlib.sha256(json.dumps([CACHE_VERSION, describe_source(source)["sha256"]]).encode())
     path = config.CACHE_DIR / f"fingerprints-{key.hexdigest()[:16]}.csv"
     if path.is_file():
         return pd.read_csv(path, dtype={"dhash": str})
@@ -481,8 +488,7 @@ class Splits:
 
 
 def _cache_dir(source: Path, profile: config.Profile) -> Path:
-    stat = source.stat()
-    key = json.dumps([CACHE_VERSION, str(source), stat.st_size, stat.st_mtime_ns, profile.n_images,
+    key = json.dumps([CACHE_VERSION, describe_source(source)["sha256"], profile.n_images,
                       profile.image_size, profile.val_size, profile.seed,
                       profile.test_size if profile.n_images is None else None])
     return config.CACHE_DIR / hashlib.sha256(key.encode()).hexdigest()[:16]

@@ -94,6 +94,17 @@ def test_second_load_hits_the_cache(face_archive):
     np.testing.assert_array_equal(warm.val.images, cold.val.images)
 
 
+def test_the_cache_follows_the_archive_content_not_its_path(face_archive, tmp_path):
+    profile = config.get_profile("smoke", {"n_images": 30, "val_size": 10, "image_size": 32})
+    data.load_splits(profile, face_archive, progress=False)
+    copy = tmp_path / "elsewhere" / "UTKFace.tar.gz"
+    copy.parent.mkdir()
+    copy.write_bytes(face_archive.read_bytes())
+    assert data.load_splits(profile, copy, progress=False).info["cache"] == "hit"  # moved or copied: same cache
+    copy.write_bytes(face_archive.read_bytes()[:-1] + b"\0")  # other content (gzip ignores trailing junk)
+    assert data.load_splits(profile, copy, progress=False).info["cache"] == "miss"
+
+
 def test_fractional_validation_size(face_folder):
     profile = config.get_profile("smoke", {"n_images": None, "val_size": 0.25, "image_size": 32, "test_size": 0})
     splits = data.load_splits(profile, face_folder, progress=False)

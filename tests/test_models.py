@@ -233,22 +233,22 @@ def count_trainable(model):
 def test_cached_validation_gives_keras_own_validation_values():
     """Features computed once before training still give, after each of two epochs of either stage, the values
     of Keras' own validation (which the cached ones overwrite in the same logs)."""
-    profile = config.get_profile("smoke", {"batch_size": 16})
+    profile = config.get_profile("smoke", {"batch_size": 8, "image_size": 32})
     rng = np.random.default_rng(2)
-    faces = data.FaceSet([f"{i}.jpg" for i in range(96)], rng.integers(0, 256, (96, 64, 64, 3), dtype=np.uint8),
-                         rng.integers(1, 90, 96), rng.integers(0, 2, 96), rng.integers(0, 5, 96))
-    train, val = faces.take(np.arange(32, 96)), faces.take(np.arange(32))
+    faces = data.FaceSet([f"{i}.jpg" for i in range(40)], rng.integers(0, 256, (40, 32, 32, 3), dtype=np.uint8),
+                         rng.integers(1, 90, 40), rng.integers(0, 2, 40), rng.integers(0, 5, 40))
+    train, val = faces.take(np.arange(20, 40)), faces.take(np.arange(20))
     for stage in (1, 2):
         keras.utils.set_random_seed(0)
         model = models.build_vgg16(profile, weights=None)
         models.set_vgg16_stage(model, stage, profile.stage2_unfrozen_layers)
         models.compile_model(model, 1e-4, 1e-5)
-        cached = training.FrozenPartValidation(model, stage, profile.stage2_unfrozen_layers, val, 16)
+        cached = training.FrozenPartValidation(model, stage, profile.stage2_unfrozen_layers, val, 8)
         cached_epochs, cached_end = [], cached.on_epoch_end
         cached.on_epoch_end = lambda epoch, logs: (cached_end(epoch, logs), cached_epochs.append(epoch))
         keras_logs = []
         recorder = keras.callbacks.LambdaCallback(on_epoch_end=lambda epoch, logs: keras_logs.append(dict(logs)))
-        history = model.fit(train.images, training.targets(train), batch_size=16, epochs=2, verbose=0,
+        history = model.fit(train.images, training.targets(train), batch_size=8, epochs=2, verbose=0,
                             validation_data=(val.images, training.targets(val)), callbacks=[recorder, cached]).history
         for epoch, logs in enumerate(keras_logs):
             keys = [key for key in logs if key.startswith("val_")]
