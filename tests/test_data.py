@@ -101,7 +101,9 @@ def test_the_cache_follows_the_archive_content_not_its_path(face_archive, tmp_pa
     copy.parent.mkdir()
     copy.write_bytes(face_archive.read_bytes())
     assert data.load_splits(profile, copy, progress=False).info["cache"] == "hit"  # moved or copied: same cache
-    copy.write_bytes(face_archive.read_bytes()[:-1] + b"\0")  # other content (gzip ignores trailing junk)
+    content = face_archive.read_bytes()
+    copy.write_bytes(content[:-1] + bytes([content[-1] ^ 1]))  # other content, same size
+    os.utime(copy, ns=(copy.stat().st_atime_ns, copy.stat().st_mtime_ns + 10**9))  # a later edit, as in life
     assert data.load_splits(profile, copy, progress=False).info["cache"] == "miss"
 
 
