@@ -4,6 +4,7 @@ import hashlib
 import json
 import os
 import re
+import shutil
 import signal
 import subprocess
 import sys
@@ -55,10 +56,12 @@ def test_one_tagged_parameters_cell_of_plain_literals(name):
 
 
 @pytest.fixture(scope="module")
-def executed(tmp_path_factory, smoke_cache):
+def executed(tmp_path_factory, smoke_cache, smoke_runs):
     """`make sweep` over two seeds, then the README's main command, `make report` (smoke profile, TRAIN=1), into
-    temporary folders. UTKFACE is not set for it: make report downloads the archive itself (a file:// copy)."""
+    temporary folders: the custom CNN's results are on disk already (the CLI's smoke run), VGG16 is trained by
+    notebook 03. UTKFACE is not set for it: make report downloads the archive itself (a file:// copy)."""
     base = tmp_path_factory.mktemp("notebooks")
+    shutil.copytree(smoke_runs["custom"][0], base / "results" / "smoke" / "custom")
     env = dict(os.environ, VGG16_WEIGHTS=str(REAL_WEIGHTS), HELPERS_CACHE_DIR=str(smoke_cache))
     sweep = subprocess.run(["make", "sweep", "PROFILE=smoke", "SEEDS=1 2", "MODELS=custom",
                             f"SWEEP_DIR={base / 'sweeps'}", f"RUNS_ROOT={base / 'runs'}"], cwd=ROOT,
@@ -84,7 +87,8 @@ def test_make_report_downloads_the_missing_data_and_trains_when_asked(executed):
     log = (executed / "report.log").read_text()
     assert f"Downloading UTKFace from {REAL_DATA.as_uri()}" in log
     assert (executed / "data" / "UTKFace.tar.gz").stat().st_size == REAL_DATA.stat().st_size
-    assert "custom: will train for profile smoke" in log and "vgg16: will train for profile smoke" in log
+    assert "custom: results for smoke" in log and "on disk in" in log and "not retraining" in log
+    assert "vgg16: will train for profile smoke" in log
 
 
 @needs_real_data
