@@ -66,9 +66,9 @@ def provenance(runs: dict) -> pd.DataFrame | None:
         resumes = [code(r.get("code")) for r in manifest.get("resumes", [])]
         rows[results.MODEL_NAMES[model]] = {
             "data": f"{Path(data.get('source', '?')).name} · sha256 {short(data.get('sha256'))}",
-            "weights": ("—" if model == "custom" else
-                        f"{weights.get('label', '?')}" + (f" · {Path(weights['path']).name} · sha256 "
-                                                          f"{short(weights.get('sha256'))}" if weights.get("path") else "")),
+            "weights": "—" if model == "custom" else weights.get("label", "?") + (
+                f" · {Path(weights['path']).name} · sha256 {short(weights.get('sha256'))}" if weights.get("path")
+                else ""),
             "code": code(manifest.get("code")) + (f" (resumed with {', '.join(resumes)})" if resumes else ""),
             "ran on": (", ".join(manifest.get("hardware", {}).get("accelerators", [])) or
                        f"CPU ({manifest.get('hardware', {}).get('cpu_count', '?')} cores)")

@@ -241,14 +241,14 @@ def run_training(model_name: str, model, splits, profile: Profile, folder: Path,
     if model_name == "custom":
         if not state:
             models.compile_model(model, profile.learning_rate, profile.weight_decay)
-        _fit(model, splits, profile, done, profile.epochs, Checkpoint(folder, profile.hash, None, history, batches, provenance),
-             verbose)
+        _fit(model, splits, profile, done, profile.epochs,
+             Checkpoint(folder, profile.hash, None, history, batches, provenance), verbose)
         return history_frame(history)
     if not state:
         models.set_vgg16_stage(model, 1)
         models.compile_model(model, profile.stage1_learning_rate, profile.stage1_weight_decay)
-    _fit(model, splits, profile, done, profile.stage1_epochs, Checkpoint(folder, profile.hash, 1, history, batches, provenance),
-         verbose, stage=1)
+    _fit(model, splits, profile, done, profile.stage1_epochs,
+         Checkpoint(folder, profile.hash, 1, history, batches, provenance), verbose, stage=1)
     if profile.stage2_epochs:
         if done <= profile.stage1_epochs:  # entering stage 2 now (not resuming inside it): fresh optimizer
             models.set_vgg16_stage(model, 2, profile.stage2_unfrozen_layers)
