@@ -36,8 +36,9 @@ $(VENV)/.installed: pyproject.toml
 	$(PY) -m pip install -q -e ".[dev]"
 	touch $@
 
+# Two workers, one test file each at a time (a file's fixtures stay in its worker).
 test: install pdf-tools
-	$(PY) -m pytest
+	$(PY) -m pytest -n 2 --dist loadfile
 
 # Train both models for PROFILE unless their results are already on disk (RETRAIN=1 forces it).
 train: install

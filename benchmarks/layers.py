@@ -6,9 +6,10 @@ Seed settings (128 px, batch 64). Each layer runs on a batch of its real input s
 ``tf.function`` with a ``GradientTape``: forward in training mode, then the gradients a training step needs
 (its weights, and its input when a trainable layer comes before it; the augmentation layers run forward only,
 as in training). The median of ``repeats`` is kept and compared with a full training step of the project's
-default path (the rest is the optimizer, metrics and Keras' own overhead). Keras' own BatchNormalization is
-timed beside each fused one on the same input. Writes benchmarks/layers.json and
-prints a Markdown table.
+default path (the rest is the optimizer, metrics and Keras' own overhead). The model is the form that trains
+(``models.for_training``: each block's ReLU after its pooling). Beside each fused batch normalisation, on the
+same input: Keras' own BatchNormalization, and the study's order (batch normalisation and ReLU in one graph).
+Writes benchmarks/layers.json and prints a Markdown table.
 """
 
 import argparse
@@ -97,7 +98,8 @@ def main():
     parser.add_argument("--repeats", type=int, default=15)
     args = parser.parse_args()
     keras.utils.set_random_seed(0)
-    model = models.build_custom_cnn(PROFILE)
+    # The form that trains (ReLU after pooling), cloned so that every layer has that graph's input alone.
+    model = keras.models.clone_model(models.for_training(models.build_custom_cnn(PROFILE)))
     rows, seen_trainable = [], False
     for layer, shape in flat_layers(model):
         if isinstance(layer, models.FusedBatchNormalization):  # Keras' own layer on the same input, for comparison
@@ -106,6 +108,14 @@ def main():
             rows.append({"layer": f"{layer.name} (Keras' BatchNormalization)", "class": "KerasBatchNormalization",
                          "input": list(shape[1:]), "ms": 1000 * time_layer(plain, shape, True, args.repeats),
                          "gflops_per_s": None, "not_in_step": True})
+            # The study's order: ReLU straight after the normalisation, in one graph (TensorFlow's remapper may
+            # fuse the pair's forward pass on oneDNN CPUs).
+            pair = keras.Sequential([models.FusedBatchNormalization.from_config(layer.get_config()),
+                                     keras.layers.ReLU()])
+            pair.build(shape)
+            rows.append({"layer": f"{layer.name} + ReLU in one graph (the study's order)", "class": "BNReLUPair",
+                         "input": list(shape[1:]), "ms": 1000 * time_layer(pair, shape, True, args.repeats),
+                         "gflops_per_s": None, "not_in_step": True})
         seconds = time_layer(layer, shape, seen_trainable, args.repeats)
         flops = forward_flops(layer, shape) * BATCH * ((3 if seen_trainable else 2) if layer.trainable_weights else 1)
         rows.append({"layer": layer.name, "class": type(layer).__name__, "input": list(shape[1:]),
@@ -113,17 +123,19 @@ def main():
         seen_trainable = seen_trainable or bool(layer.trainable_weights)
     step = full_step_seconds(model)
     total = sum(r["ms"] for r in rows if not r.get("not_in_step"))
-    by_kind = {}
+    by_kind, outside_step = {}, set()
     for r in rows:
         kind = "augmentation" if r["class"].startswith("Random") else r["class"]
         by_kind[kind] = by_kind.get(kind, 0.0) + r["ms"]
+        if r.get("not_in_step"):
+            outside_step.add(kind)
     result = {"batch": BATCH, "image_size": PROFILE.image_size, "full_step_ms": 1000 * step,
               "sum_of_layers_ms": total, "layers": rows, "by_kind_ms": by_kind}
     Path(__file__).with_name("layers.json").write_text(json.dumps(result, indent=1) + "\n")
     print(f"full training step {1000 * step:.0f} ms per batch of {BATCH}; layers alone sum to {total:.0f} ms\n")
     print("| layer kind | ms per batch | share of the layers |\n|---|---:|---:|")
     for kind, ms in sorted(by_kind.items(), key=lambda kv: -kv[1]):
-        share = "(not in the step)" if kind == "KerasBatchNormalization" else f"{100 * ms / total:.0f} %"
+        share = "(not in the step)" if kind in outside_step else f"{100 * ms / total:.0f} %"
         print(f"| {kind} | {ms:.1f} | {share} |")
     print("\n| layer | input | ms | GFLOP/s |\n|---|---|---:|---:|")
     for r in rows:

@@ -1,6 +1,6 @@
 """Side-by-side training throughput of the custom CNN (seed settings) under a few execution variants.
 
-    python benchmarks/variants.py [--rounds 3] [--steps 8]
+    python benchmarks/variants.py [--rounds 3] [--steps 8] [--only VARIANT ...]
 
 Every variant trains the same architecture with the same augmentation, batch 64 and AdamW on the same 128 px
 images; variants are interleaved round by round so that machine noise hits them alike. Prints a Markdown table
@@ -19,6 +19,7 @@ import numpy as np
 from helpers import bench, config, models, training
 
 PROFILE = config.get_profile("seed")
+ONCE = config.get_profile("seed", {"augment_resampling": "once"})
 
 
 def _targets(n, rng):
@@ -49,13 +50,16 @@ def plain_float32(x, y):
     return _fit_speed(with_keras_batchnorm(models.build_custom_cnn(PROFILE)), x.astype("float32"), y)
 
 
-def _fit_batches(model, x, y) -> float:
+def _fit_batches(model, x, y, steps_per_execution: int = 1) -> float:
     from helpers.data import FaceSet
 
     models.compile_model(model, PROFILE.learning_rate, PROFILE.weight_decay)
+    if steps_per_execution > 1:
+        model.compile(optimizer=model.optimizer, loss=model.loss, metrics=models.METRICS,
+                      steps_per_execution=steps_per_execution)
     faces = FaceSet([str(i) for i in range(len(x))], x, y["age"], y["gender"], np.zeros(len(x), "int32"))
     batches = training.Batches(faces, PROFILE.batch_size, PROFILE.seed)
-    model.fit(batches, epochs=1, verbose=0, steps_per_epoch=2)
+    model.fit(batches, epochs=1, verbose=0, steps_per_epoch=2 * steps_per_execution)
     start = time.perf_counter()
     model.fit(batches, epochs=1, verbose=0, shuffle=False)
     return len(x) / (time.perf_counter() - start)
@@ -66,10 +70,27 @@ def uint8_batches(x, y):
     return _fit_batches(with_keras_batchnorm(models.build_custom_cnn(PROFILE)), x, y)
 
 
-def project_default(x, y):
-    """What `python -m helpers train` runs: uint8 batches from Batches, augmentation in the model, batch
-    normalisation by TensorFlow's fused kernel (models.FusedBatchNormalization)."""
+def study_order(x, y):
+    """The default until 2026-11-28: uint8 batches from Batches, augmentation in the model, batch normalisation
+    by TensorFlow's fused kernel, the study's layer order (conv → BN → ReLU → pool)."""
     return _fit_batches(models.build_custom_cnn(PROFILE), x, y)
+
+
+def project_default(x, y):
+    """What `python -m helpers train` runs: study_order with each block's ReLU after its pooling
+    (models.for_training; the same maths, ReLU on a quarter of the elements)."""
+    return _fit_batches(models.for_training(models.build_custom_cnn(PROFILE)), x, y)
+
+
+def resample_once(x, y):
+    """project_default with augment_resampling="once": rotation, zoom and translation composed into one
+    resampling (other pixel values: an option, not the same maths)."""
+    return _fit_batches(models.for_training(models.build_custom_cnn(ONCE)), x, y)
+
+
+def steps_per_execution_4(x, y):
+    """project_default running four batches per call of the compiled training step."""
+    return _fit_batches(models.for_training(models.build_custom_cnn(PROFILE)), x, y, steps_per_execution=4)
 
 
 def xla_core_augment_outside(x, y):
@@ -87,7 +108,9 @@ def mixed_bfloat16(x, y):
         keras.mixed_precision.set_global_policy("float32")
 
 
-VARIANTS = [plain_float32, uint8_batches, project_default, xla_core_augment_outside, mixed_bfloat16]
+VARIANTS = [plain_float32, uint8_batches, study_order, project_default, resample_once, steps_per_execution_4,
+            xla_core_augment_outside, mixed_bfloat16]
+DEFAULT = ["plain_float32", "study_order", "project_default", "resample_once", "steps_per_execution_4"]
 
 
 def numpy_sgemm_gflops(n=2048, repeats=5) -> float:
@@ -103,10 +126,11 @@ def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--steps", type=int, default=8, help="timed batches per measurement")
-    parser.add_argument("--only", nargs="+", choices=[v.__name__ for v in VARIANTS], help="run these variants "
-                        "(plain_float32 is always run: it is the reference)")
+    parser.add_argument("--only", nargs="+", choices=[v.__name__ for v in VARIANTS], default=DEFAULT,
+                        help=f"run these variants (default: {' '.join(DEFAULT)}; plain_float32 is always run: it "
+                        "is the reference)")
     args = parser.parse_args()
-    variants = [v for v in VARIANTS if not args.only or v.__name__ in args.only or v is plain_float32]
+    variants = [v for v in VARIANTS if v.__name__ in args.only or v is plain_float32]
     rng = np.random.default_rng(0)
     n = args.steps * PROFILE.batch_size
     x = rng.integers(0, 256, (n, PROFILE.image_size, PROFILE.image_size, 3), dtype=np.uint8)
@@ -124,16 +148,19 @@ def main():
         median = statistics.median(speeds[variant.__name__])
         rows.append({"variant": variant.__name__, "what": variant.__doc__.strip(), "images_per_s": round(median, 1),
                      "all_rounds": [round(s, 1) for s in speeds[variant.__name__]],
-                     "gflops_per_s": round(median * train_flops / 1e9, 1), "vs_plain": round(median / base, 2)})
+                     "gflops_per_s": round(median * train_flops / 1e9, 1), "vs_plain": round(median / base, 2),
+                     "vs_plain_per_round": [round(s / p, 2) for s, p in zip(speeds[variant.__name__],
+                                                                             speeds["plain_float32"])]})
     result = {"machine": bench.machine(), "numpy_sgemm_gflops_per_s": round(numpy_sgemm_gflops(), 1),
               "train_gflops_per_image": round(train_flops / 1e9, 3), "rounds": args.rounds,
               "images_per_measurement": n, "variants": rows}
     Path(__file__).with_name("variants.json").write_text(json.dumps(result, indent=2) + "\n")
     print(f"numpy sgemm: {result['numpy_sgemm_gflops_per_s']} GFLOP/s; training ≈ {result['train_gflops_per_image']}"
           " GFLOP per image\n")
-    print("| variant | images/s (median) | GFLOP/s | vs plain |\n|---|---:|---:|---:|")
+    print("| variant | images/s (median) | GFLOP/s | vs plain | vs plain, round by round |\n|---|---:|---:|---:|---|")
     for row in rows:
-        print(f"| {row['variant']} | {row['images_per_s']} | {row['gflops_per_s']} | {row['vs_plain']}× |")
+        rounds = ", ".join(f"{r}×" for r in row["vs_plain_per_round"])
+        print(f"| {row['variant']} | {row['images_per_s']} | {row['gflops_per_s']} | {row['vs_plain']}× | {rounds} |")
 
 
 if __name__ == "__main__":

@@ -84,7 +84,8 @@ def benchmark(model_name: str, profile: Profile, steps: int = 10, synthetic: boo
     """
     keras.utils.set_random_seed(profile.seed)
     x, y, load = _images(profile, steps, synthetic, source)
-    model = models.build_model(model_name, profile, weights=None)  # the speed does not depend on the weights
+    # As training runs it; the speed does not depend on the weights.
+    model = models.for_training(models.build_model(model_name, profile, weights=None))
     out = {"model": model_name, "profile": profile.name, "hash": profile.hash, "image_size": profile.image_size,
            "batch_size": profile.batch_size, "images_timed": int(len(x)), "synthetic": synthetic,
            "load_seconds_cold": load.get("load_seconds_cold"), "load_seconds_cached": load.get("load_seconds_cached")}

@@ -32,6 +32,10 @@ REPORT_DIR = PROJ_ROOT / "report"
 
 MODELS = ("custom", "vgg16")
 AGE_WEIGHTINGS = ("none", "inverse")
+AUGMENT_RESAMPLINGS = ("each", "once")
+# Fields added after runs were committed, with the value every earlier run had: at that value they are left out of
+# the hash, so those runs keep theirs.
+ADDED_LATER = {"augment_resampling": "each"}
 
 
 @dataclass(frozen=True)
@@ -50,6 +54,7 @@ class Profile:
     age_weighting: str = "none"  # "none" or "inverse": weight the age loss by 1 / frequency of the image's age band
     batch_size: int = 64
     augment: bool = True  # the five random augmentation layers inside the model
+    augment_resampling: str = "each"  # "each" (the study: rotation, zoom, translation resample in turn) or "once"
     # custom CNN
     filters: tuple[int, ...] = (32, 64, 128, 256)
     epochs: int = 60
@@ -72,8 +77,9 @@ class Profile:
 
     @property
     def hash(self) -> str:
-        """Stable 12-hex-digit hash of every value but the name (same settings, same hash)."""
-        values = {k: v for k, v in self.to_dict().items() if k != "name"}
+        """Stable 12-hex-digit hash of every value but the name (same settings, same hash; see ADDED_LATER)."""
+        values = {k: v for k, v in self.to_dict().items()
+                  if k != "name" and not (k in ADDED_LATER and v == ADDED_LATER[k])}
         return hashlib.sha256(json.dumps(values, sort_keys=True).encode()).hexdigest()[:12]
 
     def same_settings(self, recorded: dict) -> bool:
@@ -103,6 +109,9 @@ class Profile:
             raise ValueError(f"split must be 'random' or 'group', got {self.split!r}")
         if self.age_weighting not in AGE_WEIGHTINGS:
             raise ValueError(f"age_weighting must be one of {', '.join(AGE_WEIGHTINGS)}, got {self.age_weighting!r}")
+        if self.augment_resampling not in AUGMENT_RESAMPLINGS:
+            raise ValueError(f"augment_resampling must be one of {', '.join(AUGMENT_RESAMPLINGS)}, "
+                             f"got {self.augment_resampling!r}")
         if not self.filters or any(f <= 0 for f in self.filters):
             raise ValueError(f"filters must be positive integers, got {list(self.filters)}")
         return self

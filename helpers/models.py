@@ -15,7 +15,7 @@ import keras
 import numpy as np
 from keras import layers
 
-from .config import Profile
+from .config import AUGMENT_RESAMPLINGS, Profile
 
 # The offline stand-ins for ImageNet's VGG16 conv base (see DEVELOPERS.md), by sha256: both descend from ImageNet
 # VGG16, neither is ImageNet's.
@@ -83,22 +83,95 @@ class FusedBatchNormalization(layers.BatchNormalization):
         return outputs
 
 
-def augmentation(seed: int | None = None) -> keras.Sequential:
+AFFINE_FACTORS = {"rotation": 0.10, "zoom": 0.10, "translation": 0.10}  # the study's, as fractions
+
+
+@keras.saving.register_keras_serializable(package="helpers")
+class RandomAffine(layers.Layer):
+    """The study's ``RandomRotation``, ``RandomZoom`` and ``RandomTranslation``, resampling the image once.
+
+    The three Keras layers inside draw their parameters as they would in sequence (same distributions, same
+    seeds: the same draws); their transforms, composed in the same order, map each output pixel to the input
+    image, which is then sampled once (bilinear, borders reflected) instead of three times. Not the same pixels:
+    one interpolation blurs less than three, and only the input's own border is reflected. An option of the
+    profile (``augment_resampling="once"``), not the study's default.
+    """
+
+    def __init__(self, rotation: float, zoom: float, translation: float, seed: int | None = None, **kwargs):
+        super().__init__(**kwargs)
+        self.seed = seed
+        self.rotation = layers.RandomRotation(rotation, seed=seed, name="random_rotation")
+        self.zoom = layers.RandomZoom(zoom, seed=seed, name="random_zoom")
+        self.translation = layers.RandomTranslation(translation, translation, seed=seed, name="random_translation")
+
+    def keras_layers(self) -> list:
+        return [self.rotation, self.zoom, self.translation]
+
+    def build(self, input_shape):
+        for layer in self.keras_layers():
+            layer.build(input_shape)
+
+    def call(self, images, training=None):
+        images = keras.ops.cast(images, self.compute_dtype)
+        if not training:
+            return images
+        height, width = images.shape[1], images.shape[2]
+        rotation = self.rotation.get_random_transformation(images, training=True)["rotation_matrix"]
+        zoom = self.zoom.get_random_transformation(images, training=True)
+        zoom = self.zoom._get_zoom_matrix(keras.ops.concatenate([zoom["width_zoom"], zoom["height_zoom"]], axis=1),
+                                          height, width)
+        shift = self.translation._get_translation_matrix(
+            self.translation.get_random_transformation(images, training=True)["translations"])
+        return keras.ops.image.affine_transform(images, compose_transforms(rotation, zoom, shift),
+                                                interpolation="bilinear", fill_mode="reflect")
+
+    def compute_output_shape(self, input_shape):
+        return input_shape
+
+    def get_config(self):
+        return {**super().get_config(), "rotation": self.rotation.factor[1], "zoom": self.zoom.height_factor,
+                "translation": self.translation.height_factor, "seed": self.seed}
+
+
+def compose_transforms(*transforms):
+    """One transform doing what applying ``transforms`` to the image in turn does.
+
+    Each is a batch of Keras' 8-number projective transforms (``keras.ops.image.affine_transform``), which map an
+    output pixel to where it is read in the input. Applying A, then B, reads pixel p at A(B(p)): the matrices
+    multiply in the order of application.
+    """
+    def matrix(transform):
+        ones = keras.ops.ones_like(transform[:, :1])
+        return keras.ops.reshape(keras.ops.concatenate([transform, ones], axis=1), (-1, 3, 3))
+
+    product = matrix(transforms[0])
+    for transform in transforms[1:]:
+        product = keras.ops.matmul(product, matrix(transform))
+    product = keras.ops.reshape(product, (-1, 9))
+    return product[:, :8] / product[:, 8:]
+
+
+def augmentation(seed: int | None = None, resampling: str = "each") -> keras.Sequential:
     """The five random layers of the study; active only while training (pixel range 0-255).
+
+    Args:
+        resampling: ``"each"`` (the study: rotation, zoom and translation each resample the image) or
+            ``"once"`` (:class:`RandomAffine`: the same draws, one resampling).
 
     ``RandomContrast(0.10)`` is kept to the letter of the study although Keras 3 samples its factor from
     [1.0, 1.1] (contrast only ever rises), not the [0.9, 1.1] its documentation describes.
     """
-    return keras.Sequential(
-        [
-            layers.RandomFlip("horizontal", seed=seed),
-            layers.RandomRotation(0.10, seed=seed),
-            layers.RandomZoom(0.10, seed=seed),
-            layers.RandomTranslation(0.10, 0.10, seed=seed),
-            layers.RandomContrast(0.10, value_range=(0, 255), seed=seed),
-        ],
-        name="augmentation",
-    )
+    if resampling not in AUGMENT_RESAMPLINGS:
+        raise ValueError(f"augment_resampling must be one of {', '.join(AUGMENT_RESAMPLINGS)}, got {resampling!r}")
+    f = AFFINE_FACTORS
+    steps = [layers.RandomFlip("horizontal", seed=seed)]
+    if resampling == "once":
+        steps.append(RandomAffine(**f, seed=seed, name="random_affine"))
+    else:
+        steps += [layers.RandomRotation(f["rotation"], seed=seed), layers.RandomZoom(f["zoom"], seed=seed),
+                  layers.RandomTranslation(f["translation"], f["translation"], seed=seed)]
+    steps.append(layers.RandomContrast(0.10, value_range=(0, 255), seed=seed))
+    return keras.Sequential(steps, name="augmentation")
 
 
 def _check_size(model: str, image_size: int, stride: int) -> None:
@@ -111,19 +184,23 @@ def _check_size(model: str, image_size: int, stride: int) -> None:
 
 def _inputs_and_augmentation(profile: Profile):
     inputs = keras.Input((profile.image_size, profile.image_size, 3), name="image")
-    x = augmentation(profile.seed)(inputs) if profile.augment else inputs
+    x = augmentation(profile.seed, profile.augment_resampling)(inputs) if profile.augment else inputs
     return inputs, x
 
 
-def _task_heads(x, age_dropout: float, gender_dropout: float) -> dict:
-    age = layers.Dropout(age_dropout, name="age_dropout")(x)
-    age = layers.Dense(256, activation="relu", name="age_dense")(age)
-    gender = layers.Dropout(gender_dropout, name="gender_dropout")(x)
-    gender = layers.Dense(256, activation="relu", name="gender_dense")(gender)
-    return {
-        "age": layers.Dense(1, name="age")(age),
-        "gender": layers.Dense(1, activation="sigmoid", name="gender")(gender),
-    }
+def _task_head_layers(age_dropout: float, gender_dropout: float) -> list:
+    # Made in this order so that their random initial weights stay those of the committed runs.
+    return [layers.Dropout(age_dropout, name="age_dropout"), layers.Dense(256, activation="relu", name="age_dense"),
+            layers.Dropout(gender_dropout, name="gender_dropout"),
+            layers.Dense(256, activation="relu", name="gender_dense"),
+            layers.Dense(1, name="age"), layers.Dense(1, activation="sigmoid", name="gender")]
+
+
+def _task_heads(x, part) -> dict:
+    """The two task branches on ``x``; ``part(name)`` gives each layer."""
+    age = part("age_dense")(part("age_dropout")(x))
+    gender = part("gender_dense")(part("gender_dropout")(x))
+    return {"age": part("age")(age), "gender": part("gender")(gender)}
 
 
 def build_custom_cnn(profile: Profile) -> keras.Model:
@@ -133,21 +210,64 @@ def build_custom_cnn(profile: Profile) -> keras.Model:
         profile: gives ``image_size``, ``filters`` (one conv block each), ``augment`` and ``seed``.
 
     Returns:
-        An uncompiled Functional model with outputs ``age`` and ``gender``.
+        An uncompiled Functional model with outputs ``age`` and ``gender``; each conv block is conv → batch
+        normalisation → ReLU → 2×2 max pooling.
     """
     check_image_size("custom", profile)  # one 2×2 pooling per block
-    inputs, x = _inputs_and_augmentation(profile)
-    x = layers.Rescaling(1 / 255, name="rescale")(x)
+    parts = [augmentation(profile.seed, profile.augment_resampling)] if profile.augment else []
+    parts.append(layers.Rescaling(1 / 255, name="rescale"))
     for i, filters in enumerate(profile.filters, start=1):
-        x = layers.Conv2D(filters, 3, padding="same", use_bias=False, name=f"block{i}_conv")(x)
-        x = FusedBatchNormalization(name=f"block{i}_bn")(x)
-        x = layers.ReLU(name=f"block{i}_relu")(x)
-        x = layers.MaxPooling2D(2, name=f"block{i}_pool")(x)
-    x = layers.Flatten(name="flatten")(x)
-    x = layers.Dense(512, use_bias=False, name="shared_dense")(x)
-    x = layers.BatchNormalization(name="shared_bn")(x)
-    x = layers.ReLU(name="shared_relu")(x)
-    return keras.Model(inputs, _task_heads(x, 0.20, 0.30), name="custom_cnn")
+        parts += [layers.Conv2D(filters, 3, padding="same", use_bias=False, name=f"block{i}_conv"),
+                  FusedBatchNormalization(name=f"block{i}_bn"), layers.ReLU(name=f"block{i}_relu"),
+                  layers.MaxPooling2D(2, name=f"block{i}_pool")]
+    parts += [layers.Flatten(name="flatten"), layers.Dense(512, use_bias=False, name="shared_dense"),
+              layers.BatchNormalization(name="shared_bn"), layers.ReLU(name="shared_relu"),
+              *_task_head_layers(0.20, 0.30)]
+    return _wire_custom_cnn({layer.name: layer for layer in parts}, profile.image_size, relu_after_pool=False)
+
+
+def _wire_custom_cnn(parts: dict, image_size: int, relu_after_pool: bool) -> keras.Model:
+    """The custom CNN's graph through the layers in ``parts`` (by name), each block's ReLU before or after its
+    pooling."""
+    inputs = keras.Input((image_size, image_size, 3), name="image")
+    x = parts["augmentation"](inputs) if "augmentation" in parts else inputs
+    x = parts["rescale"](x)
+    i = 1
+    while f"block{i}_conv" in parts:
+        x = parts[f"block{i}_bn"](parts[f"block{i}_conv"](x))
+        relu, pool = parts[f"block{i}_relu"], parts[f"block{i}_pool"]
+        x = relu(pool(x)) if relu_after_pool else pool(relu(x))
+        i += 1
+    x = parts["shared_relu"](parts["shared_bn"](parts["shared_dense"](parts["flatten"](x))))
+    return keras.Model(inputs, _task_heads(x, parts.__getitem__), name="custom_cnn")
+
+
+def relu_after_pooling(model: keras.Model) -> keras.Model:
+    """The custom CNN as it trains fastest: each block's ReLU applied after its max pooling, on a quarter of the
+    elements. ReLU is monotone, so ``max_pool(relu(x)) == relu(max_pool(x))`` exactly, and so are the gradients
+    (both pass the gradient to the window's maximum when it is positive, and nothing otherwise).
+
+    The returned model shares ``model``'s layers (and so its weights); :func:`study_order` and :func:`portable`
+    give back the study's order (conv → BN → ReLU → pool) for describing and saving. Other models are returned
+    as they are.
+    """
+    return _rewire(model, relu_after_pool=True)
+
+
+def study_order(model: keras.Model) -> keras.Model:
+    """The custom CNN with the study's layer order (ReLU before pooling), sharing ``model``'s layers."""
+    return _rewire(model, relu_after_pool=False)
+
+
+def _rewire(model: keras.Model, relu_after_pool: bool) -> keras.Model:
+    if model.name != "custom_cnn":
+        return model
+    return _wire_custom_cnn({layer.name: layer for layer in model.layers}, model.input_shape[1], relu_after_pool)
+
+
+def for_training(model: keras.Model) -> keras.Model:
+    """``model`` in the form that trains it fastest with the same maths (today: :func:`relu_after_pooling`)."""
+    return relu_after_pooling(model)
 
 
 def resolve_weights(weights: str | os.PathLike | None = "env") -> str | None:
@@ -203,7 +323,8 @@ def build_vgg16(profile: Profile, weights: str | None = "imagenet") -> keras.Mod
     x = layers.Dense(512, name="head_dense")(x)
     x = layers.BatchNormalization(name="head_bn")(x)
     x = layers.ReLU(name="head_relu")(x)
-    return keras.Model(inputs, _task_heads(x, 0.40, 0.30), name="vgg16_transfer")
+    heads = {layer.name: layer for layer in _task_head_layers(0.40, 0.30)}
+    return keras.Model(inputs, _task_heads(x, heads.__getitem__), name="vgg16_transfer")
 
 
 def set_vgg16_stage(model: keras.Model, stage: int, unfrozen_layers: int = 4) -> None:
@@ -245,16 +366,19 @@ def split_at_frozen(model: keras.Model, stage: int, unfrozen_layers: int = 4) ->
 
 def portable(model: keras.Model) -> keras.Model:
     """``model`` with Keras' own layers only, for saving: ``BatchNormalization`` in place of
-    :class:`FusedBatchNormalization` (same config, same weights) and the built-in preprocessing convolution in
-    place of the older :class:`VGG16Preprocess`; the file then loads with plain Keras. Models that hold neither are
-    returned as they are."""
-    own = (FusedBatchNormalization, VGG16Preprocess)
-    if not any(isinstance(layer, own) for layer in flat_layers(model)):
+    :class:`FusedBatchNormalization` (same config, same weights), the built-in preprocessing convolution in place
+    of the older :class:`VGG16Preprocess`, Keras' three layers in place of :class:`RandomAffine`, and the custom
+    CNN in the study's layer order (:func:`study_order`); the file then loads with plain Keras. Models that need
+    none of this are returned as they are."""
+    model = study_order(model)
+    if not any(type(layer).__module__ == __name__ for layer in _all_layers(model)):
         return model
 
     def plain(layer):
         if isinstance(layer, VGG16Preprocess):
             return vgg16_preprocessing(layer.name)
+        if isinstance(layer, keras.Sequential):  # the augmentation block
+            return keras.Sequential([plain(inner) for inner in flat_layers(layer)], name=layer.name)
         cls = layers.BatchNormalization if isinstance(layer, FusedBatchNormalization) else type(layer)
         return cls.from_config(layer.get_config())
 
@@ -263,6 +387,12 @@ def portable(model: keras.Model) -> keras.Model:
         if old.weights:
             new.set_weights(old.get_weights())
     return clone
+
+
+def _all_layers(model: keras.Model) -> list:
+    """Every layer, those inside nested models included, as they are."""
+    return [inner for layer in model.layers
+            for inner in ([layer, *_all_layers(layer)] if isinstance(layer, keras.Model) else [layer])]
 
 
 def check_image_size(name: str, profile: Profile) -> None:
@@ -295,11 +425,14 @@ def count_params(weights) -> int:
 
 
 def flat_layers(model: keras.Model) -> list:
-    """Every layer, nested models (the augmentation block, the VGG16 base) replaced by their layers."""
+    """Every layer, nested models (the augmentation block, the VGG16 base) replaced by their layers and
+    :class:`RandomAffine` by the Keras layers it holds."""
     out = []
     for layer in model.layers:
         if isinstance(layer, keras.Model):
             out.extend(flat_layers(layer))
+        elif isinstance(layer, RandomAffine):
+            out.extend(layer.keras_layers())
         else:
             out.append(layer)
     return out

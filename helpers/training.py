@@ -396,7 +396,7 @@ def train(model_name: str, profile: Profile, out_dir, source=None, weights="env"
             state, model = found
             print(f"Resuming from the checkpoint after epoch {state['epoch']} in {folder}", flush=True)
         else:
-            state, model = None, fresh or models.build_model(model_name, profile, weights)
+            state, model = None, models.for_training(fresh or models.build_model(model_name, profile, weights))
             shutil.rmtree(folder, ignore_errors=True)  # another profile's checkpoint, if any, is of no use
         (out / "metrics.json").unlink(missing_ok=True)  # written last: its presence means the run finished
         # Where the run began (kept in the checkpoint), and every resume since.

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import fcntl
 import io
 import os
 import subprocess
 import sys
 import tarfile
+from contextlib import contextmanager
 from pathlib import Path
 
 import numpy as np
@@ -82,17 +84,40 @@ def train_cli(out: Path, model: str, *extra: str, cache: Path, wait: bool = True
 
 
 @pytest.fixture(scope="session")
-def smoke_cache(tmp_path_factory) -> Path:
-    return tmp_path_factory.mktemp("smoke_cache")
+def shared_tmp(tmp_path_factory) -> Path:
+    """A folder of this test run common to its pytest-xdist workers (`make test` runs two)."""
+    base = tmp_path_factory.getbasetemp()
+    return base.parent if os.environ.get("PYTEST_XDIST_WORKER") else base
+
+
+@contextmanager
+def one_at_a_time(lock: Path):
+    """Hold an exclusive lock on ``lock`` (waiting for it): one xdist worker at a time."""
+    with open(lock, "a") as handle:
+        fcntl.flock(handle, fcntl.LOCK_EX)
+        yield
 
 
 @pytest.fixture(scope="session")
-def smoke_runs(tmp_path_factory, smoke_cache):
-    """Both models trained once with the smoke profile; {model: (output folder, stdout)}."""
-    base = tmp_path_factory.mktemp("smoke_runs")
+def smoke_cache(shared_tmp) -> Path:
+    path = shared_tmp / "smoke_cache"
+    path.mkdir(exist_ok=True)
+    return path
+
+
+@pytest.fixture(scope="session")
+def smoke_runs(shared_tmp, smoke_cache):
+    """Both models trained once per test run with the smoke profile (the first worker to need them trains them,
+    the other waits and reads them); {model: (output folder, stdout)}. Tests read these folders, never change them."""
+    base = shared_tmp / "smoke_runs"
+    base.mkdir(exist_ok=True)
     out = {}
-    for model in config.MODELS:
-        result = train_cli(base / model, model, cache=smoke_cache)
-        assert result.returncode == 0, result.stderr[-3000:]
-        out[model] = (base / model, result.stdout)
+    with one_at_a_time(base / "train.lock"):
+        for model in config.MODELS:
+            stdout = base / f"{model}.stdout"
+            if not stdout.is_file():
+                result = train_cli(base / model, model, cache=smoke_cache)
+                assert result.returncode == 0, result.stderr[-3000:]
+                stdout.write_text(result.stdout)
+            out[model] = (base / model, stdout.read_text())
     return out

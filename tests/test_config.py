@@ -46,6 +46,7 @@ def test_hash_is_stable_and_ignores_the_name():
     ({"val_size": 1.5}, "between 0 and 1"),
     ({"val_size": 6000}, "must be smaller than n_images"),
     ({"image_size": None}, "image_size cannot be null"),
+    ({"augment_resampling": "twice"}, "augment_resampling must be one of each, once"),
 ])
 def test_bad_overrides_say_what_is_wrong(overrides, message):
     with pytest.raises(ValueError, match=message):
@@ -65,3 +66,13 @@ def test_settings_recorded_before_a_field_existed_still_match():
     assert seed.same_settings(recorded)
     assert not config.get_profile("seed", {"split": "group"}).same_settings(recorded)
     assert not seed.same_settings(dict(recorded, epochs=5))
+
+
+def test_fields_added_later_keep_the_hashes_of_earlier_runs():
+    """A field added after runs were committed is hashed only away from the value those runs had."""
+    import hashlib
+
+    seed = config.get_profile("seed")
+    before = {k: v for k, v in seed.to_dict().items() if k != "name" and k not in config.ADDED_LATER}
+    assert seed.hash == hashlib.sha256(json.dumps(before, sort_keys=True).encode()).hexdigest()[:12]
+    assert config.get_profile("seed", {"augment_resampling": "once"}).hash != seed.hash

@@ -110,16 +110,93 @@ def test_vgg16_preprocess_matches_keras():
 def test_portable_models_hold_only_keras_layers_and_compute_the_same():
     profile = config.get_profile("smoke")
     images = np.random.default_rng(3).integers(0, 256, (4, 64, 64, 3), dtype=np.uint8)
-    custom = models.build_custom_cnn(profile)
+    custom = models.for_training(models.build_custom_cnn(profile))
+    resampled_once = models.build_custom_cnn(config.get_profile("smoke", {"augment_resampling": "once"}))
     inputs = keras.Input((64, 64, 3))
     base = models.build_vgg16(profile, weights=None).get_layer("vgg16")
     older_vgg16 = keras.Model(inputs, base(models.VGG16Preprocess(name="vgg16_preprocess")(inputs)))
-    for model in (custom, older_vgg16):
+    for model in (custom, resampled_once, older_vgg16):
         portable = models.portable(model)
         kinds = {type(layer).__module__.split(".")[0] for layer in models.flat_layers(portable)}
         assert kinds == {"keras"}
         np.testing.assert_array_equal(keras.tree.flatten(portable.predict(images, verbose=0)),
                                       keras.tree.flatten(model.predict(images, verbose=0)))
+    for model in (custom, resampled_once):  # saved in the study's order: conv → BN → ReLU → pool
+        inbound = {layer["name"]: layer["inbound_nodes"][0]["args"][0]["config"]["keras_history"][0]
+                   for layer in models.portable(model).get_config()["layers"] if layer["inbound_nodes"]}
+        for i in range(1, 5):
+            assert [inbound[f"block{i}_relu"], inbound[f"block{i}_pool"]] == [f"block{i}_bn", f"block{i}_relu"]
+        augmentation = models.portable(model).get_layer("augmentation").layers
+        assert [type(layer) for layer in augmentation] == [type(layer) for layer in AUGMENTATION]
+
+
+def _outputs_and_gradients(model, images, seed_states):
+    """Training-mode outputs (augmentation and dropout active, from the same random states) and the gradients of
+    a loss of both outputs."""
+    import tensorflow as tf
+
+    training.restore_seed_states(model, seed_states)
+    with tf.GradientTape() as tape:
+        outputs = model(images, training=True)
+        loss = tf.reduce_sum(outputs["age"] * 0.3) + tf.reduce_sum(outputs["gender"])
+    return [*keras.tree.flatten(outputs), *tape.gradient(loss, model.trainable_weights)]
+
+
+def test_relu_after_pooling_computes_the_study_model_exactly():
+    """max_pool(relu(x)) == relu(max_pool(x)): the form that trains is the study's model, forward and backward."""
+    keras.utils.set_random_seed(0)
+    study = models.build_custom_cnn(config.get_profile("smoke", {"image_size": 32}))
+    fast = models.for_training(study)
+    order = [layer.name for layer in fast.layers]
+    assert order.index("block1_pool") < order.index("block1_relu")  # the reordering did happen
+    assert [w.path for w in fast.trainable_weights] == [w.path for w in study.trainable_weights]
+    images = np.random.default_rng(4).integers(0, 256, (8, 32, 32, 3)).astype("float32")
+    states = training.seed_states(study)
+    expected = _outputs_and_gradients(study, images, states)
+    for got, want in zip(_outputs_and_gradients(fast, images, states), expected, strict=True):
+        np.testing.assert_array_equal(np.asarray(got), np.asarray(want))
+    assert [layer.name for layer in models.study_order(fast).layers] == [layer.name for layer in study.layers]
+
+
+def _smooth_faces(n=6, size=64):
+    import tensorflow as tf
+
+    coarse = np.random.default_rng(5).uniform(0, 255, (n, 8, 8, 3)).astype("float32")
+    return tf.image.resize(coarse, (size, size), method="bicubic").numpy()
+
+
+def test_random_affine_draws_what_the_three_layers_draw_and_resamples_once():
+    """Same parameter draws, composed in the same order: on smooth images the one resampling lands within a
+    pixel value of the three (the difference is interpolation blur and the borders), far closer than the same
+    draws composed in the reverse order."""
+    images = _smooth_faces()
+    three = keras.ops.convert_to_numpy(models.augmentation(7, "each")(images, training=True))
+    once_layer = models.augmentation(7, "once")
+    once = keras.ops.convert_to_numpy(once_layer(images, training=True))
+    inner = (slice(None), slice(10, -10), slice(10, -10))  # away from the reflected borders
+    assert np.abs(once - three)[inner].mean() < 2.0 < np.abs(three - images)[inner].mean()
+    # The three layers' own draws (fresh layers, same seed), composed in either order and applied once.
+    composed = {}
+    for order in ("same", "reverse"):
+        flip, *affine, contrast = models.augmentation(7, "each").layers
+        transforms = [_first_transform(layer, images) for layer in affine]
+        transform = models.compose_transforms(*(transforms if order == "same" else reversed(transforms)))
+        composed[order] = keras.ops.convert_to_numpy(contrast(keras.ops.image.affine_transform(
+            flip(images, training=True), transform, fill_mode="reflect"), training=True))
+    np.testing.assert_allclose(composed["same"], once, atol=1e-3)
+    assert np.abs(composed["reverse"] - three)[inner].mean() > 5 * np.abs(once - three)[inner].mean()
+    np.testing.assert_array_equal(keras.ops.convert_to_numpy(once_layer(images, training=False)), images)
+
+
+def _first_transform(layer, images):
+    """The 8-number transform that Keras' RandomRotation, RandomZoom or RandomTranslation draws next."""
+    draw = layer.get_random_transformation(images, training=True)
+    if isinstance(layer, keras.layers.RandomRotation):
+        return draw["rotation_matrix"]
+    if isinstance(layer, keras.layers.RandomZoom):
+        return layer._get_zoom_matrix(keras.ops.concatenate([draw["width_zoom"], draw["height_zoom"]], axis=1),
+                                      images.shape[1], images.shape[2])
+    return layer._get_translation_matrix(draw["translations"])
 
 
 def test_optimizer_and_losses():
