@@ -70,11 +70,18 @@ def provenance(runs: dict) -> pd.DataFrame | None:
                 f" · {Path(weights['path']).name} · sha256 {short(weights.get('sha256'))}" if weights.get("path")
                 else ""),
             "code": code(manifest.get("code")) + (f" (resumed with {', '.join(resumes)})" if resumes else ""),
-            "ran on": (", ".join(manifest.get("hardware", {}).get("accelerators", [])) or
-                       f"CPU ({manifest.get('hardware', {}).get('cpu_count', '?')} cores)")
+            "ran on": _device(manifest.get("hardware", {}))
                       + f", {manifest.get('backend', '?')}, finished {manifest.get('finished', '?')[:10]}",
         }
     return pd.DataFrame.from_dict(rows, orient="index") if rows else None
+
+
+def _device(hardware: dict) -> str:
+    """Where a run ran, e.g. "NVIDIA H100" or "CPU (2 cores, AMD EPYC)" (the CPU model where it was recorded)."""
+    if hardware.get("accelerators"):
+        return ", ".join(hardware["accelerators"])
+    model = (hardware.get("cpu") or {}).get("model")
+    return f"CPU ({hardware.get('cpu_count', '?')} cores{', ' + model if model else ''})"
 
 
 def sweeps(profile: Profile, sweep_dir=None) -> dict:

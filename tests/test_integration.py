@@ -65,6 +65,7 @@ def test_manifest_records_the_run(smoke_runs, model):
     assert manifest["data"]["sha256"] == hashlib.sha256(REAL_DATA.read_bytes()).hexdigest()
     assert len(manifest["code"]["commit"]) == 40 and isinstance(manifest["code"]["dirty"], bool)
     assert manifest["resumes"] == []
+    assert {"model", "vector_extensions"} <= set(manifest["hardware"]["cpu"])  # which CPU: speed and rounding
     if model == "vgg16":
         from helpers.models import KNOWN_VGG16_WEIGHTS
 
