@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from math import comb
+
 import numpy as np
 import pandas as pd
 
@@ -139,6 +141,94 @@ def evaluate(predictions: pd.DataFrame, train_labels: pd.DataFrame, test: pd.Dat
     if test is not None:
         result["test"] = evaluate(test, train_labels)
     return result
+
+
+def paired_comparison(first: pd.DataFrame, second: pd.DataFrame, resamples: int = 2000, seed: int = 0) -> dict:
+    """How much better ``second`` predicts than ``first`` on the same images, beside the noise that the choice
+    of images alone brings (not the noise of training: a seed sweep measures that).
+
+    Args:
+        first, second: predictions frames (:func:`predict`) of the same images, in any order.
+        resamples: bootstrap resamples of the images; both models' predictions of an image are drawn together.
+        seed: seed of the resampling, so that the interval is the same on every run.
+
+    Returns:
+        ``{"n", "gender_accuracy": {...}, "age_mae": {...}}``; each holds both models' values (``first``,
+        ``second``), ``advantage`` (second's accuracy minus
+        first's, first's MAE minus second's: positive when ``second`` is better) and ``ci95`` (percentile
+        bootstrap interval); gender adds the images only one model got right and McNemar's exact p-value.
+    """
+    if len(first) != len(second) or set(first["file"]) != set(second["file"]):
+        raise ValueError(f"paired_comparison needs both models' predictions of the same images: {len(first)} and "
+                         f"{len(second)} rows, {len(set(first['file']) ^ set(second['file']))} files in only one")
+    both = first.merge(second, on="file", suffixes=("_1", "_2"), validate="one_to_one")
+    right = [(both[f"pred_gender_{i}"] == both[f"gender_{i}"]).to_numpy(int) for i in (1, 2)]
+    error = [(both[f"pred_age_{i}"] - both[f"age_{i}"]).abs().to_numpy() for i in (1, 2)]
+    values = {"gender_accuracy": right, "age_mae": error}
+    per_image = {"gender_accuracy": right[1] - right[0], "age_mae": error[0] - error[1]}
+    draws = np.random.default_rng(seed).integers(0, len(both), size=(resamples, len(both)))
+    result = {"n": int(len(both))}
+    for key, advantage in per_image.items():
+        low, high = np.percentile(advantage[draws].mean(axis=1), [2.5, 97.5])
+        result[key] = {"first": float(values[key][0].mean()), "second": float(values[key][1].mean()),
+                       "advantage": float(advantage.mean()), "ci95": [float(low), float(high)]}
+    only_first, only_second = int((right[0] > right[1]).sum()), int((right[1] > right[0]).sum())
+    result["gender_accuracy"].update(only_first_right=only_first, only_second_right=only_second,
+                                     mcnemar_p=mcnemar_exact(only_first, only_second))
+    return result
+
+
+def mcnemar_exact(only_first: int, only_second: int) -> float:
+    """Two-sided exact McNemar test: under "both models equally accurate", each image that exactly one model gets
+    right is a fair coin; the p-value of a split at least this uneven."""
+    n = only_first + only_second
+    if n == 0:
+        return 1.0
+    tail = sum(comb(n, k) for k in range(min(only_first, only_second) + 1))
+    return min(1.0, 2 * tail / 2 ** n)
+
+
+def paired_table(comparisons: dict[str, dict]) -> pd.DataFrame:
+    """One row per split (e.g. validation, test): each metric's advantage with its 95 % interval, and McNemar's
+    p-value for gender."""
+    rows = {}
+    for split, result in comparisons.items():
+        gender, age = result["gender_accuracy"], result["age_mae"]
+        rows[split] = {"images": result["n"],
+                       "gender accuracy: advantage": gender["advantage"], "gender: 95% interval": _interval(gender, 3),
+                       "gender: McNemar p": f"{gender['mcnemar_p']:.2g}",
+                       "age MAE: advantage (years)": age["advantage"], "age: 95% interval": _interval(age, 2)}
+    return pd.DataFrame.from_dict(rows, orient="index")
+
+
+def paired_findings(comparisons: dict[str, dict], names=("the custom CNN", "VGG16")) -> list[str]:
+    """Two sentences, gender then age, on the test images' :func:`paired_comparison` (the validation images'
+    without a test split): both values, the difference with its interval, and whether the interval leaves zero
+    out (a winner beyond the noise of the image choice)."""
+    split = "test" if "test" in comparisons else "validation"
+    comparison, (first, second) = comparisons[split], names
+    gender, age = comparison["gender_accuracy"], comparison["age_mae"]
+    return [
+        f"On the {comparison['n']:,} {split} images, {second} classifies gender with accuracy {gender['second']:.3f} "
+        f"against {gender['first']:.3f} for {first} (difference {gender['advantage']:+.3f}, 95 % interval "
+        f"{_interval(gender, 3)}, McNemar p = {gender['mcnemar_p']:.2g}): {_verdict(gender, names)}.",
+        f"Its age MAE is {age['second']:.2f} years against {age['first']:.2f} (advantage {age['advantage']:+.2f} "
+        f"years, 95 % interval {_interval(age, 2)}): {_verdict(age, names)}.",
+    ]
+
+
+def _verdict(metric: dict, names) -> str:
+    low, high = metric["ci95"]
+    if low > 0:
+        return f"{names[1]} is better, beyond the noise of which faces were evaluated"
+    if high < 0:
+        return f"{names[0]} is better, beyond the noise of which faces were evaluated"
+    return "the interval includes zero, so neither model is shown to be better"
+
+
+def _interval(metric: dict, digits: int) -> str:
+    low, high = metric["ci95"]
+    return f"{low:+.{digits}f} to {high:+.{digits}f}"
 
 
 def headline_table(evaluations: dict[str, dict], names: dict[str, str]) -> pd.DataFrame:

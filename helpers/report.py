@@ -126,6 +126,8 @@ def context(profile: Profile, results_dir=None, figures_dir=None, sweep_dir=None
         "seed_reported": results.SEED_REPORTED,
         "seed_dataset": results.SEED_DATASET,
         "table": results.comparison_table(runs) if runs else None,
+        "paired": evaluation.paired_table(paired) if (paired := results.paired_comparisons(runs)) else None,
+        "paired_findings": evaluation.paired_findings(paired) if paired else [],
         "evaluations": evaluations,
         "headline": evaluation.headline_table(evaluations, results.MODEL_NAMES) if evaluations else None,
         "groups": evaluation.group_table(evaluations, SHORT_NAMES) if evaluations else None,

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from . import config, files
+from . import config, evaluation, files
 from .config import Profile
 
 MODEL_NAMES = {"custom": "Custom CNN", "vgg16": "VGG16 transfer"}
@@ -165,7 +165,18 @@ def comparison_table(runs: dict[str, RunResults]) -> pd.DataFrame:
         })
     return pd.DataFrame(rows).set_index("model")
 
-MODEL_NAMES = {"custom": "Custom CNN", "vgg16": "VGG16 transfer"}
+
+def paired_comparisons(runs: dict[str, RunResults]) -> dict[str, dict]:
+    """VGG16 against the custom CNN image by image (:func:`evaluation.paired_comparison`, positive: VGG16 better)
+    on the validation images and, where both were tested, the test images; empty unless both models ran."""
+    if not {"custom", "vgg16"} <= runs.keys():
+        return {}
+    custom, vgg = runs["custom"], runs["vgg16"]
+    found = {"validation": evaluation.paired_comparison(custom.predictions, vgg.predictions)}
+    if custom.test_predictions is not None and vgg.test_predictions is not None:
+        found["test"] = evaluation.paired_comparison(custom.test_predictions, vgg.test_predictions)
+    return found
+
 
 # What the coursework reported about its 5,000-image subset (section 2.1).
 SEED_DATASET = {"images": 5000, "distinct_ages": 96, "mean_per_age": 52, "median_per_age": 32,

@@ -83,6 +83,20 @@ files.write_json(results.profile_folder(cfg, results_dir or None) / "evaluation.
 evaluation.headline_table(evaluations, results.MODEL_NAMES).round(3)
 
 # %% [markdown]
+# ### Which model is better, beyond the noise of the evaluation images?
+# Both models predict the same images, so they are compared image by image: VGG16's advantage (gender accuracy
+# higher, age MAE lower: positive), its 95 % bootstrap interval over the images, and McNemar's exact test on the
+# images that only one model classifies right. Training noise (another seed) comes on top: see the seed sweeps.
+
+# %%
+comparisons = results.paired_comparisons(runs)
+if comparisons:
+    print("\n".join(evaluation.paired_findings(comparisons)))
+    display(evaluation.paired_table(comparisons).round(3))
+else:
+    print("Needs the results of both models.")
+
+# %% [markdown]
 # ### By ethnicity label and gender
 
 # %%

@@ -62,3 +62,55 @@ def test_by_group_has_counts_for_every_present_group(predictions):
     table = evaluation.by_group(predictions).set_index("group")
     assert table.loc["gender: female", "count"] == 3 and table.loc["race: White", "count"] == 2
     assert table["count"].filter(like="race").sum() == 6
+
+
+def test_paired_comparison_of_a_model_with_itself_finds_no_difference(predictions):
+    result = evaluation.paired_comparison(predictions, predictions.sample(frac=1, random_state=0))
+    assert result["n"] == 6
+    for key in ("gender_accuracy", "age_mae"):
+        assert result[key]["advantage"] == 0 and result[key]["ci95"] == [0, 0]
+    assert result["gender_accuracy"]["mcnemar_p"] == 1.0
+
+
+def test_paired_comparison_matches_images_by_file_and_counts_disagreements(predictions):
+    better = predictions.copy()
+    better["pred_age"] = better["age"] + 1.0  # every age error becomes 1 year
+    better["pred_gender"] = better["gender"]  # every gender right: the first model's 2 mistakes fixed
+    result = evaluation.paired_comparison(predictions, better.iloc[::-1])
+    first, second = evaluation.summarize(predictions), evaluation.summarize(better)
+    assert result["gender_accuracy"]["advantage"] == pytest.approx(second["gender_accuracy"] - first["gender_accuracy"])
+    assert result["age_mae"]["advantage"] == pytest.approx(first["age_mae"] - second["age_mae"])
+    gender = result["gender_accuracy"]
+    assert (gender["only_first_right"], gender["only_second_right"]) == (0, 2)
+    assert gender["mcnemar_p"] == pytest.approx(2 * 1 / 4)  # 2 discordant images, both one way: 2 * (1/2)^2
+    low, high = result["age_mae"]["ci95"]
+    assert low <= result["age_mae"]["advantage"] <= high
+    assert result == evaluation.paired_comparison(predictions, better)  # seeded: the same interval every time
+
+
+def test_mcnemar_exact_known_values():
+    assert evaluation.mcnemar_exact(0, 10) == pytest.approx(2 / 2 ** 10)
+    assert evaluation.mcnemar_exact(1, 4) == pytest.approx(2 * (1 + 5) / 2 ** 5)
+    assert evaluation.mcnemar_exact(5, 5) == 1.0 and evaluation.mcnemar_exact(0, 0) == 1.0
+
+
+def test_paired_comparison_refuses_different_images(predictions):
+    with pytest.raises(ValueError, match="same images"):
+        evaluation.paired_comparison(predictions, predictions.iloc[:5])
+    with pytest.raises(ValueError, match="2 files in only one"):
+        evaluation.paired_comparison(predictions, predictions.assign(file=[f"f{i}" for i in range(5)] + ["other"]))
+
+
+def test_paired_table_reads_one_row_per_split(predictions):
+    table = evaluation.paired_table({"validation": evaluation.paired_comparison(predictions, predictions)})
+    assert table.loc["validation", "images"] == 6 and table.loc["validation", "age: 95% interval"] == "+0.00 to +0.00"
+
+
+def test_paired_findings_name_the_winner_only_beyond_the_noise(predictions):
+    better = predictions.assign(pred_age=predictions["age"] + 1.0, pred_gender=predictions["gender"])
+    gender, age = evaluation.paired_findings({"validation": evaluation.paired_comparison(predictions, predictions),
+                                               "test": evaluation.paired_comparison(predictions, better)})
+    assert "On the 6 test images, VGG16 classifies gender with accuracy 1.000 against 0.667" in gender
+    assert "Its age MAE is 1.00 years against 7.67" in age and "VGG16 is better, beyond the noise" in age
+    same = evaluation.paired_findings({"validation": evaluation.paired_comparison(predictions, predictions)})
+    assert all("neither model is shown to be better" in sentence for sentence in same)

@@ -191,6 +191,19 @@ def test_html_has_every_heading_and_the_run_numbers(executed):
 
 
 @needs_real_data
+def test_report_compares_the_models_image_by_image(executed):
+    from helpers import evaluation, results
+
+    runs = results.load_available(config.get_profile("smoke"), executed / "results")
+    paired = results.paired_comparisons(runs)
+    assert set(paired) == {"validation", "test"} and paired["test"]["n"] == runs["vgg16"].metrics["n_test"]
+    html = (executed / "report" / "report.html").read_text()
+    assert "Which model is better?" in html
+    for sentence in evaluation.paired_findings(paired):
+        assert sentence in html
+
+
+@needs_real_data
 def test_pdf_has_pages_and_headings(executed):
     pdf = executed / "report" / "report.pdf"
     info = subprocess.run(["pdfinfo", str(pdf)], capture_output=True, text=True, check=True).stdout
