@@ -22,7 +22,7 @@ import keras
 import numpy as np
 import tensorflow as tf
 
-from helpers import config, models, training
+from helpers import bench, config, models, training
 from helpers.data import FaceSet
 
 PROFILE = config.get_profile("seed")
@@ -129,8 +129,8 @@ def main():
         by_kind[kind] = by_kind.get(kind, 0.0) + r["ms"]
         if r.get("not_in_step"):
             outside_step.add(kind)
-    result = {"batch": BATCH, "image_size": PROFILE.image_size, "full_step_ms": 1000 * step,
-              "sum_of_layers_ms": total, "layers": rows, "by_kind_ms": by_kind}
+    result = {"machine": bench.machine(), "batch": BATCH, "image_size": PROFILE.image_size,
+              "full_step_ms": 1000 * step, "sum_of_layers_ms": total, "layers": rows, "by_kind_ms": by_kind}
     Path(__file__).with_name("layers.json").write_text(json.dumps(result, indent=1) + "\n")
     print(f"full training step {1000 * step:.0f} ms per batch of {BATCH}; layers alone sum to {total:.0f} ms\n")
     print("| layer kind | ms per batch | share of the layers |\n|---|---:|---:|")
