@@ -189,15 +189,15 @@ def mcnemar_exact(only_first: int, only_second: int) -> float:
 
 
 def paired_table(comparisons: dict[str, dict]) -> pd.DataFrame:
-    """One row per split (e.g. validation, test): each metric's advantage with its 95 % interval, and McNemar's
-    p-value for gender."""
+    """One row per split (e.g. validation, test): each metric's advantage with its 95 % interval in brackets, and
+    McNemar's p-value for gender."""
     rows = {}
     for split, result in comparisons.items():
         gender, age = result["gender_accuracy"], result["age_mae"]
         rows[split] = {"images": result["n"],
-                       "gender accuracy: advantage": gender["advantage"], "gender: 95% interval": _interval(gender, 3),
-                       "gender: McNemar p": f"{gender['mcnemar_p']:.2g}",
-                       "age MAE: advantage (years)": age["advantage"], "age: 95% interval": _interval(age, 2)}
+                       "gender accuracy: advantage [95 % interval]": _with_interval(gender, 3),
+                       "McNemar p": f"{gender['mcnemar_p']:.2g}",
+                       "age MAE, years: advantage [95 % interval]": _with_interval(age, 2)}
     return pd.DataFrame.from_dict(rows, orient="index")
 
 
@@ -229,6 +229,11 @@ def _verdict(metric: dict, names) -> str:
 def _interval(metric: dict, digits: int) -> str:
     low, high = metric["ci95"]
     return f"{low:+.{digits}f} to {high:+.{digits}f}"
+
+
+def _with_interval(metric: dict, digits: int) -> str:
+    low, high = metric["ci95"]
+    return f"{metric['advantage']:+.{digits}f} [{low:+.{digits}f}, {high:+.{digits}f}]"
 
 
 def headline_table(evaluations: dict[str, dict], names: dict[str, str]) -> pd.DataFrame:

@@ -103,7 +103,8 @@ def test_paired_comparison_refuses_different_images(predictions):
 
 def test_paired_table_reads_one_row_per_split(predictions):
     table = evaluation.paired_table({"validation": evaluation.paired_comparison(predictions, predictions)})
-    assert table.loc["validation", "images"] == 6 and table.loc["validation", "age: 95% interval"] == "+0.00 to +0.00"
+    assert table.loc["validation", "images"] == 6 and table.loc["validation", "McNemar p"] == "1"
+    assert table.loc["validation", "age MAE, years: advantage [95 % interval]"] == "+0.00 [+0.00, +0.00]"
 
 
 def test_paired_findings_name_the_winner_only_beyond_the_noise(predictions):
