@@ -118,6 +118,16 @@ def summary(experiment: str, profile: Profile, model: str = "custom", results_di
     return pd.DataFrame(rows).set_index("variant")
 
 
+def summaries(profile: Profile, results_dir=None) -> dict[str, dict[str, pd.DataFrame]]:
+    """Every experiment's :func:`summary` per model: the custom CNN's always (its "not run" rows say what is
+    missing), VGG16's when at least one of its variants has run."""
+    found = {}
+    for model in config.MODELS:
+        tables = {name: summary(name, profile, model, results_dir) for name in EXPERIMENTS}
+        if model == "custom" or any((table["status"] == "run").any() for table in tables.values()):
+            found[model] = tables
+    return found
+
 
 def band_errors(profile: Profile, variants=("baseline", "age_balanced"), model: str = "custom",
                 results_dir=None) -> pd.DataFrame | None:

@@ -35,16 +35,16 @@ def _figure_uri(folder: Path, name: str) -> str | None:
 
 
 def experiment_tables(profile: Profile, results_dir=None, sweep_dir=None) -> list[dict]:
-    """For this profile and for ``quick`` (the CPU-sized one): each experiment's table, the custom CNN's seed
-    sweep, the age-band errors of the balancing variant and the twin effect, ready for the template."""
+    """For this profile and for ``quick`` (the CPU-sized one): each model's experiment tables (VGG16's where it
+    ran, :func:`experiments.summaries`), the custom CNN's seed sweep, the age-band errors of the balancing variant
+    and the twin effect, ready for the template."""
     entries = []
     for shown in dict.fromkeys([profile, config.PROFILES["quick"]]):
-        entry = {name: experiments.readable(experiments.summary(name, shown, results_dir=results_dir))
-                 for name in experiments.EXPERIMENTS}
-        entry.update(profile=shown, sweep=sweeps(shown, sweep_dir).get("custom"),
-                     bands=experiments.band_errors(shown, results_dir=results_dir),
-                     twin_effect=experiments.read_twin_effect(shown, results_dir=results_dir))
-        entries.append(entry)
+        tables = {model: {name: experiments.readable(table) for name, table in found.items()}
+                  for model, found in experiments.summaries(shown, results_dir).items()}
+        entries.append({"profile": shown, "tables": tables, "sweep": sweeps(shown, sweep_dir).get("custom"),
+                        "bands": experiments.band_errors(shown, results_dir=results_dir),
+                        "twin_effect": experiments.read_twin_effect(shown, results_dir=results_dir)})
     return entries
 
 
@@ -124,6 +124,7 @@ def context(profile: Profile, results_dir=None, figures_dir=None, sweep_dir=None
         "params": {m: models.describe(m, profile)["trainable_params"] for m in config.MODELS},
         "figures": {p.stem: _figure_uri(figures, p.stem) for p in sorted(figures.glob("*.png"))},
         "seed_reported": results.SEED_REPORTED,
+        "model_names": results.MODEL_NAMES,
         "seed_dataset": results.SEED_DATASET,
         "table": results.comparison_table(runs) if runs else None,
         "paired": evaluation.paired_table(paired) if (paired := results.paired_comparisons(runs)) else None,

@@ -123,19 +123,21 @@ for model, run in runs.items():
 
 # %% [markdown]
 # ## Experiments: the coursework's conjectures and UTKFace's duplicates
-# Variants of a profile, trained by `python -m helpers experiment NAME --profile PROFILE` (see
-# `helpers/experiments.py`); "not run" where no run is on disk. The `quick` profile is the seed protocol shrunk
+# Variants of a profile, trained by `python -m helpers experiment NAME --profile PROFILE [--model vgg16]` (see
+# `helpers/experiments.py`); "not run" where no run is on disk; VGG16's tables appear once one of its variants ran. The `quick` profile is the seed protocol shrunk
 # to fit a 2-core CPU (64 px, 10 epochs), so its numbers compare variants with each other, not with the seed's.
 
 # %%
-for name in experiments.EXPERIMENTS:
-    for shown in dict.fromkeys([cfg, config.get_profile("quick")]):
-        print(f"{name}, profile {shown.name}:")
-        display(experiments.readable(experiments.summary(name, shown, results_dir=results_dir or None)))
-        bands = experiments.band_errors(shown, results_dir=results_dir or None)
-        if name == "conjectures" and bands is not None:
-            print("test MAE and bias per age band, baseline against the age-balanced loss:")
-            display(bands.round(2))
+for shown in dict.fromkeys([cfg, config.get_profile("quick")]):
+    for model, tables in experiments.summaries(shown, results_dir or None).items():
+        for name, table in tables.items():
+            print(f"{name}, {results.MODEL_NAMES[model]}, profile {shown.name}:")
+            display(experiments.readable(table))
+    bands = experiments.band_errors(shown, results_dir=results_dir or None)
+    if bands is not None:
+        print(f"custom CNN, profile {shown.name}: test MAE and bias per age band, baseline against the age-balanced "
+              "loss:")
+        display(bands.round(2))
 
 # %% [markdown]
 # ## Training stability over seeds

@@ -50,6 +50,19 @@ def test_summary_reads_finished_runs_and_says_not_run(tmp_path):
     assert table.loc["baseline (the profile)", "val images with a twin in training"] == "2 of 20"
 
 
+def test_summaries_show_vgg16_once_one_of_its_variants_ran(tmp_path):
+    profile = config.get_profile("smoke")
+    assert list(experiments.summaries(profile, tmp_path)) == ["custom"]  # nothing run: the custom CNN's "not run"
+    fake_run(tmp_path / "smoke" / "experiments" / "age_balanced" / "vgg16",
+             experiments.variant_profile(profile, "age_balanced"), 0.84, 8.1, model="vgg16")
+    found = experiments.summaries(profile, tmp_path)
+    assert list(found) == ["custom", "vgg16"] and set(found["vgg16"]) == set(experiments.EXPERIMENTS)
+    assert found["vgg16"]["conjectures"].loc["age_balanced", "val_age_mae"] == 8.1
+    assert (found["custom"]["conjectures"]["status"] == "not run").all()
+    tables = report.experiment_tables(profile, tmp_path, tmp_path)[0]["tables"]
+    assert tables["vgg16"]["conjectures"].loc["age-balanced loss", "val age MAE"] == "8.10"
+
+
 def test_results_of_other_settings_are_refused(tmp_path):
     profile = config.get_profile("smoke")
     fake_run(tmp_path / "smoke" / "experiments" / "res192" / "custom", profile, 0.8, 9.0)  # not 192 px
