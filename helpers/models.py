@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import os
+import warnings
 from pathlib import Path
 
 import keras
@@ -309,12 +310,17 @@ def build_vgg16(profile: Profile, weights: str | None = "imagenet") -> keras.Mod
     inputs, x = _inputs_and_augmentation(profile)
     x = vgg16_preprocessing()(x)
     try:
-        base = keras.applications.VGG16(
-            include_top=False, weights=weights, input_shape=(profile.image_size, profile.image_size, 3)
-        )
+        with warnings.catch_warnings():
+            # Keras only warns when a file lacks some layers' weights, leaving them random: refuse such a file.
+            warnings.filterwarnings("error", message="Skipping nested container")
+            base = keras.applications.VGG16(
+                include_top=False, weights=weights, input_shape=(profile.image_size, profile.image_size, 3)
+            )
     except Exception as err:  # a download or a file that is not VGG16's: say which and what to do
+        reason = ("the file has no weights for some of VGG16's layers" if isinstance(err, UserWarning)
+                  else str(err).rstrip("."))
         raise ValueError(
-            f"could not load VGG16 weights {weights!r}: {err}. Offline, pass a local file "
+            f"could not load VGG16 weights {weights!r}: {reason}. Offline, pass a local file "
             "(VGG16_WEIGHTS=/path/vgg16_notop.weights.h5 or --weights PATH)"
         ) from None
     base.trainable = False
