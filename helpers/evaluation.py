@@ -154,9 +154,9 @@ def paired_comparison(first: pd.DataFrame, second: pd.DataFrame, resamples: int 
 
     Returns:
         ``{"n", "gender_accuracy": {...}, "age_mae": {...}}``; each holds both models' values (``first``,
-        ``second``), ``advantage`` (second's accuracy minus
-        first's, first's MAE minus second's: positive when ``second`` is better) and ``ci95`` (percentile
-        bootstrap interval); gender adds the images only one model got right and McNemar's exact p-value.
+        ``second``), ``advantage`` (second's accuracy minus first's, first's MAE minus second's: positive when
+        ``second`` is better) and ``ci95`` (percentile bootstrap interval); gender adds the images only one model
+        got right and McNemar's exact p-value.
     """
     if len(first) != len(second) or set(first["file"]) != set(second["file"]):
         raise ValueError(f"paired_comparison needs both models' predictions of the same images: {len(first)} and "
