@@ -92,7 +92,7 @@ evaluation.headline_table(evaluations, results.MODEL_NAMES).round(3)
 comparisons = results.paired_comparisons(runs)
 if comparisons:
     print("\n".join(evaluation.paired_findings(comparisons)))
-    display(evaluation.paired_table(comparisons).round(3))
+    display(evaluation.paired_table(comparisons))
 else:
     print("Needs the results of both models.")
 
@@ -124,8 +124,9 @@ for model, run in runs.items():
 # %% [markdown]
 # ## Experiments: the coursework's conjectures and UTKFace's duplicates
 # Variants of a profile, trained by `python -m helpers experiment NAME --profile PROFILE [--model vgg16]` (see
-# `helpers/experiments.py`); "not run" where no run is on disk; VGG16's tables appear once one of its variants ran. The `quick` profile is the seed protocol shrunk
-# to fit a 2-core CPU (64 px, 10 epochs), so its numbers compare variants with each other, not with the seed's.
+# `helpers/experiments.py`); "not run" where no run is on disk; VGG16's tables appear once one of its variants
+# ran. The `quick` profile is the seed protocol shrunk to fit a 2-core CPU (64 px, 10 epochs), so its numbers
+# compare variants with each other, not with the seed's.
 
 # %%
 for shown in dict.fromkeys([cfg, config.get_profile("quick")]):
