@@ -38,7 +38,7 @@ $(VENV)/.installed: pyproject.toml
 
 # Two workers, one test file each at a time (a file's fixtures stay in its worker).
 test: install pdf-tools
-	$(PY) -m pytest -n 2 --dist loadfile
+	$(PY) -m pytest -n 2 --dist loadfile --durations=15
 
 # Train both models for PROFILE unless their results are already on disk (RETRAIN=1 forces it).
 train: install
