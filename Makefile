@@ -88,15 +88,16 @@ sweep-unlocked:
 	$(PY) -m helpers sweep --profile $(PROFILE) --dir $(SWEEP_DIR)
 
 # Does pretraining help? VGG16's seed sweep once per initial weights (files, imagenet or none), each into
-# SWEEP_DIR/weights-<name>/; notebook 04 and the report set them beside the custom CNN's sweep.
+# SWEEP_DIR/weights-<name>/; notebook 04 and the report set them beside the custom CNN's sweep. Seeds outermost:
+# an interrupted sweep already compares every set of weights on its first seeds (finished runs are reused).
 # e.g. make pretraining PROFILE=quick SEEDS="1 2 3" WEIGHTS="imagenet none"
 WEIGHTS ?= imagenet none
 pretraining: install
-	@for weights in $(WEIGHTS); do \
+	@for seed in $(SEEDS); do for weights in $(WEIGHTS); do \
 	  name=$$(basename $$weights .h5); name=$${name%.weights}; \
-	  $(MAKE) --no-print-directory sweep MODELS=vgg16 VGG16_WEIGHTS=$$weights SWEEP_DIR=$(SWEEP_DIR)/weights-$$name \
-	    || exit $$?; \
-	done
+	  $(MAKE) --no-print-directory sweep MODELS=vgg16 SEEDS=$$seed VGG16_WEIGHTS=$$weights \
+	    SWEEP_DIR=$(SWEEP_DIR)/weights-$$name || exit $$?; \
+	done; done
 
 # An experiment's variants (helpers/experiments.py), e.g. make experiment EXPERIMENT=duplicates PROFILE=quick
 experiment: install
