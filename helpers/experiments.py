@@ -207,6 +207,12 @@ def readable(summary: pd.DataFrame) -> pd.DataFrame:
     return pd.DataFrame(rows).set_index("variant")
 
 
+def shown_profiles(profile: Profile) -> list[Profile]:
+    """The profiles whose experiments and sweeps a report of ``profile`` shows: ``profile``, then ``quick`` (the
+    CPU-sized one, where they are run here)."""
+    return list(dict.fromkeys([profile, config.PROFILES["quick"]]))
+
+
 def sweep_root(sweep_dir=None) -> Path:
     """Where ``make sweep`` puts its runs: ``results/sweeps/`` unless told otherwise."""
     return Path(sweep_dir or config.RESULTS_DIR / "sweeps")

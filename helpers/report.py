@@ -39,7 +39,7 @@ def experiment_tables(profile: Profile, results_dir=None, sweep_dir=None) -> lis
     ran, :func:`experiments.summaries`), the custom CNN's seed sweep, the age-band errors of the balancing variant
     and the twin effect, ready for the template."""
     entries = []
-    for shown in dict.fromkeys([profile, config.PROFILES["quick"]]):
+    for shown in experiments.shown_profiles(profile):
         tables = {model: {name: experiments.readable(table) for name, table in found.items()}
                   for model, found in experiments.summaries(shown, results_dir).items()}
         entries.append({"profile": shown, "tables": tables, "sweep": sweeps(shown, sweep_dir).get("custom"),
@@ -139,7 +139,7 @@ def context(profile: Profile, results_dir=None, figures_dir=None, sweep_dir=None
         "experiments": experiment_tables(profile, results_dir, sweep_dir),
         "sweeps": sweeps(profile, sweep_dir),
         "pretraining": [(shown, experiments.readable_pretraining(table), experiments.pretraining_findings(table))
-                        for shown in dict.fromkeys([profile, config.PROFILES["quick"]])
+                        for shown in experiments.shown_profiles(profile)
                         if (table := experiments.pretraining_table(shown, sweep_dir)) is not None],
     }
 

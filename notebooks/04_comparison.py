@@ -129,7 +129,7 @@ for model, run in runs.items():
 # compare variants with each other, not with the seed's.
 
 # %%
-for shown in dict.fromkeys([cfg, config.get_profile("quick")]):
+for shown in experiments.shown_profiles(cfg):
     for model, tables in experiments.summaries(shown, results_dir or None).items():
         for name, table in tables.items():
             print(f"{name}, {results.MODEL_NAMES[model]}, profile {shown.name}:")
@@ -146,12 +146,14 @@ for shown in dict.fromkeys([cfg, config.get_profile("quick")]):
 # augmentation all change with it); mean ± standard deviation of the final metrics.
 
 # %%
-for model in config.MODELS:
-    sweep = experiments.sweep_summary(cfg, model, sweep_dir or None)
-    if sweep is None:
-        print(f"{results.MODEL_NAMES[model]}: no sweep run for profile {cfg.name}")
-    else:
-        display(sweep)
+for shown in experiments.shown_profiles(cfg):
+    for model in config.MODELS:
+        sweep = experiments.sweep_summary(shown, model, sweep_dir or None)
+        if sweep is None:
+            print(f"{results.MODEL_NAMES[model]}: no sweep run for profile {shown.name}")
+        else:
+            print(f"{results.MODEL_NAMES[model]}, profile {shown.name}:")
+            display(sweep)
 
 # %% [markdown]
 # ## Does pretraining help?
@@ -160,12 +162,13 @@ for model in config.MODELS:
 # (`none`: the same network, head and two stages from random weights); beside it, the custom CNN's sweep.
 
 # %%
-pretraining = experiments.pretraining_table(cfg, sweep_dir or None)
-if pretraining is None:
-    print(f"no VGG16 pretraining sweep for profile {cfg.name}")
-else:
-    print("\n".join(experiments.pretraining_findings(pretraining)))
-    display(experiments.readable_pretraining(pretraining))
+for shown in experiments.shown_profiles(cfg):
+    pretraining = experiments.pretraining_table(shown, sweep_dir or None)
+    if pretraining is None:
+        print(f"no VGG16 pretraining sweep for profile {shown.name}")
+    else:
+        print(f"profile {shown.name}:", *experiments.pretraining_findings(pretraining), sep="\n")
+        display(experiments.readable_pretraining(pretraining))
 
 # %% [markdown]
 # ## Prediction on a new photo
