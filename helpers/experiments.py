@@ -244,6 +244,8 @@ def sweep_summary(profile: Profile, model: str, sweep_dir=None) -> pd.DataFrame 
 
 # ---------------------------------------------------------------- does pretraining help?
 PRETRAINING_METRICS = ("val_gender_accuracy", "val_age_mae", "test_gender_accuracy", "test_age_mae")
+METRIC_NAMES = {"val_gender_accuracy": "validation gender accuracy", "val_age_mae": "validation age MAE",
+                "test_gender_accuracy": "test gender accuracy", "test_age_mae": "test age MAE"}
 
 
 def pretraining_table(profile: Profile, sweep_dir=None) -> pd.DataFrame | None:
@@ -278,29 +280,34 @@ def readable_pretraining(table: pd.DataFrame) -> pd.DataFrame:
     shown = table.set_index(["model", "initial weights"])[["seeds"]].copy()
     for key in PRETRAINING_METRICS:
         digits = 3 if "accuracy" in key else 2
-        shown[key.replace("_", " ")] = [
+        shown[key.replace("_", " ").replace("mae", "MAE")] = [
             "—" if mean != mean else f"{mean:.{digits}f}" + (f" ± {sd:.{digits}f}" if sd == sd else "")
             for mean, sd in zip(table[key], table[f"{key}_sd"])]
     return shown
 
 
-def pretraining_findings(table: pd.DataFrame, key: str = "val_age_mae") -> list[str]:
-    """One sentence per pretrained VGG16 row: its ``key`` against VGG16 from random weights and against the
-    custom CNN, and whether each difference is more than twice its standard error over seeds."""
-    def compare(row, other, name):
-        difference = other[key] - row[key]  # > 0: the pretrained row has the lower (better) MAE
+def pretraining_findings(table: pd.DataFrame,
+                         keys: tuple[str, ...] = ("val_age_mae", "val_gender_accuracy")) -> list[str]:
+    """One sentence per pretrained VGG16 row and metric in ``keys``: its value against VGG16 from random weights
+    and against the custom CNN, and whether each difference is more than twice its standard error over seeds."""
+    def amount(key, value):
+        return f"{value:.2f} years" if key.endswith("mae") else f"{value:.3f}"
+
+    def compare(row, other, name, key):
+        better = (other[key] - row[key]) * (1 if key.endswith("mae") else -1)  # > 0: the pretrained row is better
         error = (row[f"{key}_sd"] ** 2 / row["seeds"] + other[f"{key}_sd"] ** 2 / other["seeds"]) ** 0.5
-        verdict = ("beyond the seed-to-seed noise" if abs(difference) > 2 * error else
-                   "within the seed-to-seed noise" if error == error else "(one seed: no noise estimate)")
-        return f"{abs(difference):.2f} years {'better' if difference > 0 else 'worse'} than {name}, {verdict}"
+        verdict = (", beyond the seed-to-seed noise" if abs(better) > 2 * error else
+                   ", within the seed-to-seed noise" if error == error else " (a single seed: no noise estimate)")
+        return f"{amount(key, abs(better))} {'better' if better > 0 else 'worse'} than {name}{verdict}"
 
     vgg = table[table["model"] == "VGG16"]
     random, custom = vgg[vgg["source"] == "none"], table[table["model"] == "Custom CNN"]
     sentences = []
     for _, row in vgg[vgg["source"] != "none"].iterrows():
-        parts = [compare(row, other.iloc[0], name) for other, name in
-                 ((random, "VGG16 from random weights"), (custom, "the custom CNN")) if len(other)]
-        if parts:
-            sentences.append(f"VGG16 with {row['initial weights']}: validation age MAE {row[key]:.2f} years, "
-                             + "; ".join(parts) + ".")
+        for key in keys:
+            parts = [compare(row, other.iloc[0], name, key) for other, name in
+                     ((random, "VGG16 from random weights"), (custom, "the custom CNN")) if len(other)]
+            if parts:
+                sentences.append(f"VGG16 with {row['initial weights']}: {METRIC_NAMES[key]} {amount(key, row[key])}, "
+                                 + "; ".join(parts) + ".")
     return sentences

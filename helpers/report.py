@@ -138,7 +138,9 @@ def context(profile: Profile, results_dir=None, figures_dir=None, sweep_dir=None
         "provenance": provenance(runs),
         "experiments": experiment_tables(profile, results_dir, sweep_dir),
         "sweeps": sweeps(profile, sweep_dir),
-        "pretraining": [(shown, experiments.readable_pretraining(table), experiments.pretraining_findings(table))
+        "pretraining": [{"profile": shown, "table": experiments.readable_pretraining(table),
+                         "findings": experiments.pretraining_findings(table),
+                         "imagenet": bool((table["source"] == "imagenet").any())}
                         for shown in experiments.shown_profiles(profile)
                         if (table := experiments.pretraining_table(shown, sweep_dir)) is not None],
     }
@@ -151,9 +153,12 @@ def markdown_table(frame, digits: int = 3) -> str:
             return "—" if value != value else f"{value:.{digits}f}"
         return f"{value:,}" if isinstance(value, (int, np.integer)) else str(value)
 
-    headers = [str(c) if not isinstance(c, tuple) else " · ".join(map(str, c)) for c in frame.columns]
+    def label(key):  # a MultiIndex key reads "VGG16 · random initialisation"
+        return " · ".join(map(str, key)) if isinstance(key, tuple) else str(key)
+
+    headers = [label(c) for c in frame.columns]
     lines = ["| | " + " | ".join(headers) + " |", "|---|" + "---:|" * len(headers)]
-    lines += ["| " + str(index) + " | " + " | ".join(cell(v) for v in row) + " |"
+    lines += ["| " + label(index) + " | " + " | ".join(cell(v) for v in row) + " |"
               for index, row in zip(frame.index, frame.itertuples(index=False))]
     return "\n".join(lines)
 
