@@ -163,12 +163,31 @@ def markdown_table(frame, digits: int = 3) -> str:
     return "\n".join(lines)
 
 
+def _duration(seconds: float) -> str:
+    return f"{seconds / 60:.0f} minutes" if seconds < 7200 else f"{seconds / 3600:.1f} hours"
+
+
+def training_time(run) -> str:
+    """How long a run trained, for the report: the summed epoch times, or, when they hold pauses (a shared
+    machine, a stopped process: summed times above 1.25× the median epoch's pace), that pace as well."""
+    seconds = run.history["seconds"] if "seconds" in run.history else None
+    if seconds is None or seconds.isna().any():
+        return _duration(run.manifest["seconds"])
+    by_stage = run.history.groupby("stage")["seconds"] if "stage" in run.history else [(1, seconds)]
+    pace = sum(stage.median() * len(stage) for _, stage in by_stage)
+    if seconds.sum() <= 1.25 * pace:
+        return _duration(seconds.sum())
+    return (f"about {_duration(pace)} at its median epoch time ({_duration(seconds.sum())} by the clock: the run was "
+            "paused or shared the machine)")
+
+
 def render_html(ctx: dict) -> str:
     env = jinja2.Environment(loader=jinja2.FileSystemLoader(config.REPORT_DIR), undefined=jinja2.StrictUndefined,
                              autoescape=False)
     env.filters["f"] = lambda value, digits=2: f"{value:.{digits}f}"
     env.filters["thousands"] = lambda value: f"{value:,}"
     env.filters["table"] = markdown_table
+    env.filters["training_time"] = training_time
     markdown = env.get_template(TEMPLATE).render(**ctx)
     body = mistune.create_markdown(escape=False, plugins=["table"])(markdown)
     style = (config.REPORT_DIR / STYLE).read_text()

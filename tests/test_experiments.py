@@ -1,6 +1,7 @@
 """Experiment variants and seed sweeps: the profiles they train, and the tables read back from run folders."""
 
 import json
+from types import SimpleNamespace
 
 import numpy as np
 import pandas as pd
@@ -169,3 +170,13 @@ def test_band_errors_compare_baseline_and_balanced_per_age_band(tmp_path):
     assert bands.loc["20-29", "test images"] == 2 and bands.loc["70+", "baseline: bias"] == -4.0
     assert bands.loc["0-9", "age_balanced: MAE"] == 1.0
     assert experiments.band_errors(profile, results_dir=tmp_path / "none") is None
+
+
+def test_training_time_names_pauses_instead_of_quoting_them_as_training():
+    steady = pd.DataFrame({"seconds": [400.0, 410.0, 500.0, 510.0], "stage": [1, 1, 2, 2]})
+    assert report.training_time(SimpleNamespace(history=steady, manifest={})) == "30 minutes"
+    paused = pd.DataFrame({"seconds": [400.0, 4000.0, 400.0, 500.0, 500.0], "stage": [1, 1, 1, 2, 2]})  # 1 h stop
+    assert report.training_time(SimpleNamespace(history=paused, manifest={})) == (
+        "about 37 minutes at its median epoch time (97 minutes by the clock: the run was paused or shared the machine)")
+    unknown = pd.DataFrame({"epoch": [1, 2]})  # no per-epoch times: the manifest's total
+    assert report.training_time(SimpleNamespace(history=unknown, manifest={"seconds": 9000})) == "2.5 hours"
