@@ -235,3 +235,17 @@ def test_a_report_build_killed_mid_way_leaves_the_previous_files_whole(executed)
         visible = [p for p in out.iterdir() if not p.name.startswith(".")]
         assert {p.name for p in visible} == {"report.html", "report.pdf"}
         assert all(complete_file(p) for p in visible), moment
+
+
+def test_readme_quotes_the_committed_seed_results():
+    """The README's results table is copied by hand: it must say what results/seed/ holds, for every model run."""
+    readme = (ROOT / "README.md").read_text()
+    for model, name in (("custom", "Custom CNN"), ("vgg16", "VGG16")):
+        metrics_file = ROOT / "results" / "seed" / model / "metrics.json"
+        if not metrics_file.is_file():
+            continue
+        metrics = json.loads(metrics_file.read_text())
+        [row] = [line for line in readme.splitlines() if line.startswith(f"| {name} ")]
+        cells = [cell.strip() for cell in row.strip("|").split("|")]
+        assert cells[1:5] == [f"{metrics['val_gender_accuracy']:.3f}", f"{metrics['val_age_mae']:.2f}",
+                              f"{metrics['test_gender_accuracy']:.3f}", f"{metrics['test_age_mae']:.2f}"], row
