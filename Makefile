@@ -24,6 +24,8 @@ export VGG16_WEIGHTS := $(abspath $(VGG16_WEIGHTS))
 endif
 
 SEEDS ?= 1 2 3
+# papermill reads the notebook from jupytext's stdout; its warning that "-" has no file extension is noise.
+PAPERMILL = PYTHONWARNINGS=ignore::UserWarning:papermill.iorw $(PY) -m papermill
 SWEEP_DIR ?= results/sweeps
 
 .PHONY: install test train notebooks report report-unlocked sweep sweep-unlocked pretraining experiment pdf-tools sync data clean
@@ -66,7 +68,7 @@ notebooks: install
 	  fi; \
 	  echo "== $$nb ($(PROFILE))"; \
 	  $(VENV)/bin/jupytext --to ipynb --output - notebooks/$$nb.py \
-	  | $(PY) -m papermill - $(RUNS_ROOT)/$(PROFILE)/$$nb.ipynb -k python3 --cwd notebooks --log-output \
+	  | $(PAPERMILL) - $(RUNS_ROOT)/$(PROFILE)/$$nb.ipynb -k python3 --cwd notebooks --log-output \
 	      -p profile $(PROFILE) -p retrain $(RETRAIN_FLAG) -p results_dir $(abspath $(RESULTS_ROOT)) \
 	      -p figures_dir $(abspath $(FIGURES_ROOT)) $$sweep || exit $$?; \
 	done
@@ -81,7 +83,7 @@ sweep-unlocked:
 	  nb=$$(case $$model in custom) echo 02_custom_cnn;; vgg16) echo 03_vgg16_transfer;; esac); \
 	  echo "== $$nb ($(PROFILE), seed $$seed)"; mkdir -p $(RUNS_ROOT)/$(PROFILE)/sweep/seed$$seed; \
 	  $(VENV)/bin/jupytext --to ipynb --output - notebooks/$$nb.py \
-	  | $(PY) -m papermill - $(RUNS_ROOT)/$(PROFILE)/sweep/seed$$seed/$$nb.ipynb -k python3 --cwd notebooks --log-output \
+	  | $(PAPERMILL) - $(RUNS_ROOT)/$(PROFILE)/sweep/seed$$seed/$$nb.ipynb -k python3 --cwd notebooks --log-output \
 	      -p profile $(PROFILE) -y "overrides: {seed: $$seed}" -p results_dir $(abspath $(SWEEP_DIR))/seed$$seed \
 	      -p figures_dir $(abspath $(RUNS_ROOT)/$(PROFILE)/sweep/seed$$seed/figures) || exit $$?; \
 	done; done
