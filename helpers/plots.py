@@ -24,15 +24,15 @@ def set_style() -> None:
     plt.rcParams.update({"figure.dpi": 100, "savefig.dpi": 150, "axes.titleweight": "bold"})
 
 
-def save_fig(fig, name: str, profile: str, folder=None) -> Path:
-    """Save ``fig`` as ``<folder>/<profile>/<name>.png`` and ``.pdf``; returns the PNG path."""
+def save_fig(fig, name: str, profile: str, folder=None) -> None:
+    """Save ``fig`` as ``<folder>/<profile>/<name>.png`` and ``.pdf`` (returns nothing, so that a notebook cell
+    ending with it shows the figure alone)."""
     out = Path(folder or config.FIGURES_DIR) / profile
     out.mkdir(parents=True, exist_ok=True)
     with files.atomic_path(out / f"{name}.png") as tmp:  # a killed notebook leaves the old figure or none
         fig.savefig(tmp, bbox_inches="tight")
     with files.atomic_path(out / f"{name}.pdf") as tmp:
         fig.savefig(tmp, bbox_inches="tight", metadata={"CreationDate": None})  # same figure, same bytes
-    return out / f"{name}.png"
 
 
 # ---------------------------------------------------------------- data
