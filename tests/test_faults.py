@@ -72,6 +72,7 @@ def test_two_trainings_on_one_folder_the_second_exits_2(tmp_path, smoke_runs, sm
     assert second.stderr.count("\n") == 1
     assert f"error: {out} is being written by another training (pid {first.pid})" in second.stderr
     assert first.wait(timeout=600) == 0
+    # untouched by the second, and the same settings in another process give the same metrics (determinism)
     alone = json.loads((smoke_runs["custom"][0] / "metrics.json").read_text())
     assert json.loads((out / "metrics.json").read_text()) == pytest.approx(alone, rel=1e-5)
 

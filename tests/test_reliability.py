@@ -146,16 +146,6 @@ def _assert_same_metrics(a, b):
 
 @needs_real_data
 @pytest.mark.slow
-def test_same_profile_same_metrics(tmp_path, smoke_runs, smoke_cache):
-    again = train_cli(tmp_path / "custom", "custom", cache=smoke_cache)
-    assert again.returncode == 0, again.stderr[-2000:]
-    _assert_same_metrics(smoke_runs["custom"][0], tmp_path / "custom")
-    first = json.loads((smoke_runs["custom"][0] / "manifest.json").read_text())
-    assert first["data"]["n_train"] == json.loads((tmp_path / "custom" / "manifest.json").read_text())["data"]["n_train"]
-
-
-@needs_real_data
-@pytest.mark.slow
 def test_killed_custom_run_resumes_to_the_same_result(tmp_path, smoke_cache):
     whole = train_cli(tmp_path / "whole", "custom", "--set", "epochs=2", cache=smoke_cache)
     assert whole.returncode == 0, whole.stderr[-2000:]
