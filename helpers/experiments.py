@@ -288,8 +288,9 @@ def readable_pretraining(table: pd.DataFrame) -> pd.DataFrame:
 
 def pretraining_findings(table: pd.DataFrame,
                          keys: tuple[str, ...] = ("val_age_mae", "val_gender_accuracy")) -> list[str]:
-    """One sentence per pretrained VGG16 row and metric in ``keys``: its value against VGG16 from random weights
-    and against the custom CNN, and whether each difference is more than twice its standard error over seeds."""
+    """One sentence per pretrained VGG16 row, a clause per metric in ``keys``: its value against VGG16 from random
+    weights and against the custom CNN, and whether each difference is more than twice its standard error over
+    seeds."""
     def amount(key, value):
         return f"{value:.2f} years" if key.endswith("mae") else f"{value:.3f}"
 
@@ -302,12 +303,12 @@ def pretraining_findings(table: pd.DataFrame,
 
     vgg = table[table["model"] == "VGG16"]
     random, custom = vgg[vgg["source"] == "none"], table[table["model"] == "Custom CNN"]
+    others = [(other, name) for other, name in ((random, "VGG16 from random weights"), (custom, "the custom CNN"))
+              if len(other)]
     sentences = []
-    for _, row in vgg[vgg["source"] != "none"].iterrows():
-        for key in keys:
-            parts = [compare(row, other.iloc[0], name, key) for other, name in
-                     ((random, "VGG16 from random weights"), (custom, "the custom CNN")) if len(other)]
-            if parts:
-                sentences.append(f"VGG16 with {row['initial weights']}: {METRIC_NAMES[key]} {amount(key, row[key])}, "
-                                 + "; ".join(parts) + ".")
+    for _, row in vgg[vgg["source"] != "none"].iterrows() if others else ():
+        clauses = [f"{METRIC_NAMES[key]} {amount(key, row[key])}, " + ", and ".join(
+                       compare(row, other.iloc[0], name, key) for other, name in others)
+                   for key in keys]
+        sentences.append(f"VGG16 with {row['initial weights']}: " + "; ".join(clauses) + ".")
     return sentences
