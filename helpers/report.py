@@ -170,9 +170,9 @@ def _duration(seconds: float) -> str:
 def training_time(run) -> str:
     """How long a run trained, for the report: the summed epoch times, or, when they hold pauses (a shared
     machine, a stopped process: summed times above 1.25× the median epoch's pace), that pace as well."""
-    seconds = run.history["seconds"] if "seconds" in run.history else None
-    if seconds is None or seconds.isna().any():
+    if "seconds" not in run.history or run.history["seconds"].isna().any():
         return _duration(run.manifest["seconds"])
+    seconds = run.history["seconds"]
     by_stage = run.history.groupby("stage")["seconds"] if "stage" in run.history else [(1, seconds)]
     pace = sum(stage.median() * len(stage) for _, stage in by_stage)
     if seconds.sum() <= 1.25 * pace:
