@@ -188,6 +188,7 @@ def render_html(ctx: dict) -> str:
     env.filters["thousands"] = lambda value: f"{value:,}"
     env.filters["table"] = markdown_table
     env.filters["training_time"] = training_time
+    env.filters["device"] = _device
     markdown = env.get_template(TEMPLATE).render(**ctx)
     body = mistune.create_markdown(escape=False, plugins=["table"])(markdown)
     style = (config.REPORT_DIR / STYLE).read_text()
