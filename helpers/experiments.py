@@ -227,19 +227,40 @@ def sweep_summary(profile: Profile, model: str, sweep_dir=None) -> pd.DataFrame 
     """Mean, standard deviation and count over the seed sweep's finished runs of ``profile``; None if none.
 
     A sweep run of seed N is the profile with ``seed`` = N, in ``<sweep_dir>/seed<N>/<profile>/<model>/``.
+    ``attrs``: ``seeds`` and ``ran_on`` (where the runs trained, e.g. "CPU (tensorflow)").
     """
-    values = {}
+    runs = {}
     for folder in sorted(sweep_root(sweep_dir).glob(f"seed*/{profile.name}/{model}")):
         seed = folder.parents[1].name.removeprefix("seed")
         if seed.isdigit() and results.finished_in(folder, dataclasses.replace(profile, seed=int(seed))):
-            metrics = results.load(model, folder).metrics
-            values[int(seed)] = {key: metrics.get(key, float("nan")) for key in SWEEP_METRICS}
-    if not values:
+            runs[int(seed)] = results.load(model, folder)
+    return _summary(runs)
+
+
+def own_run_summary(profile: Profile, model: str, results_dir=None) -> pd.DataFrame | None:
+    """The profile's own run (``results/<profile>/<model>/``, at the profile's seed) as a one-run
+    :func:`sweep_summary`; None if it has not run."""
+    if not results.finished(model, profile, results_dir):
         return None
-    frame = pd.DataFrame.from_dict(values, orient="index").astype(float)
+    return _summary({profile.seed: results.load_for(model, profile, results_dir)})
+
+
+def _summary(runs: dict[int, results.RunResults]) -> pd.DataFrame | None:
+    if not runs:
+        return None
+    frame = pd.DataFrame.from_dict({seed: {key: run.metrics.get(key, float("nan")) for key in SWEEP_METRICS}
+                                    for seed, run in runs.items()}, orient="index").astype(float)
     summary = pd.DataFrame({"mean": frame.mean(), "sd": frame.std(ddof=1), "runs": frame.count()})
-    summary.attrs["seeds"] = sorted(values)
+    summary.attrs["seeds"] = sorted(runs)
+    summary.attrs["ran_on"] = sorted({_ran_on(run.manifest) for run in runs.values()})
     return summary
+
+
+def _ran_on(manifest: dict) -> str:
+    """e.g. "NVIDIA H200 (jax)" or "CPU (tensorflow)": runs on different back ends agree to float rounding, not
+    bit for bit."""
+    device = ", ".join(manifest.get("hardware", {}).get("accelerators") or []) or "CPU"
+    return f"{device} ({manifest.get('backend', '?')})"
 
 
 # ---------------------------------------------------------------- does pretraining help?
@@ -248,13 +269,16 @@ METRIC_NAMES = {"val_gender_accuracy": "validation gender accuracy", "val_age_ma
                 "test_gender_accuracy": "test gender accuracy", "test_age_mae": "test age MAE"}
 
 
-def pretraining_table(profile: Profile, sweep_dir=None) -> pd.DataFrame | None:
+def pretraining_table(profile: Profile, sweep_dir=None, results_dir=None) -> pd.DataFrame | None:
     """The custom CNN's seed sweep beside VGG16's with each set of initial weights (``make pretraining`` puts
     them in ``<sweep root>/weights-<name>/``), one row each: the weights (named by the runs' manifests, with
-    ``source`` none/file/imagenet), the number of seeds, and mean and sd of each of ``PRETRAINING_METRICS``.
-    None when no VGG16 sweep exists."""
+    ``source`` none/file/imagenet), the number of seeds, where they ran, and mean and sd of each of
+    ``PRETRAINING_METRICS``. The profile's own runs (``results/<profile>/``) stand in for a model or set of weights
+    that has no sweep of this profile. None when no VGG16 sweep exists."""
     rows = []
     custom = sweep_summary(profile, "custom", sweep_dir)
+    if custom is None:
+        custom = own_run_summary(profile, "custom", results_dir)
     if custom is not None:
         rows.append(_pretraining_row("Custom CNN", {"label": "trained from scratch", "source": "none"}, custom))
     for folder in sorted(sweep_root(sweep_dir).glob("weights-*")):
@@ -264,12 +288,17 @@ def pretraining_table(profile: Profile, sweep_dir=None) -> pd.DataFrame | None:
             rows.append(_pretraining_row("VGG16", results.load("vgg16", first).manifest["weights"], summary))
     if not any(row["model"] == "VGG16" for row in rows):
         return None
+    own = own_run_summary(profile, "vgg16", results_dir)
+    if own is not None:
+        weights = results.load_for("vgg16", profile, results_dir).manifest["weights"]
+        if weights["label"] not in {row["initial weights"] for row in rows}:
+            rows.append(_pretraining_row("VGG16", weights, own))
     return pd.DataFrame(rows)
 
 
 def _pretraining_row(model: str, weights: dict, summary: pd.DataFrame) -> dict:
     row = {"model": model, "initial weights": weights["label"], "source": weights["source"],
-           "seeds": int(summary["runs"].max())}
+           "seeds": int(summary["runs"].max()), "ran on": " and ".join(summary.attrs["ran_on"])}
     for key in PRETRAINING_METRICS:
         row[key], row[f"{key}_sd"] = summary.loc[key, "mean"], summary.loc[key, "sd"]
     return row
@@ -283,6 +312,7 @@ def readable_pretraining(table: pd.DataFrame) -> pd.DataFrame:
         shown[key.replace("_", " ").replace("mae", "MAE")] = [
             "—" if mean != mean else f"{mean:.{digits}f}" + (f" ± {sd:.{digits}f}" if sd == sd else "")
             for mean, sd in zip(table[key], table[f"{key}_sd"])]
+    shown["ran on"] = table["ran on"].to_numpy()
     return shown
 
 

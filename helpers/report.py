@@ -142,7 +142,7 @@ def context(profile: Profile, results_dir=None, figures_dir=None, sweep_dir=None
                          "findings": experiments.pretraining_findings(table),
                          "imagenet": bool((table["source"] == "imagenet").any())}
                         for shown in experiments.shown_profiles(profile)
-                        if (table := experiments.pretraining_table(shown, sweep_dir)) is not None],
+                        if (table := experiments.pretraining_table(shown, sweep_dir, results_dir)) is not None],
     }
 
 

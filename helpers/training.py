@@ -359,7 +359,7 @@ def _accelerators() -> list[str]:
         if backend == "jax":
             import jax
 
-            return [str(d) for d in jax.devices() if d.platform != "cpu"]
+            return [d.device_kind for d in jax.devices() if d.platform != "cpu"]  # e.g. "NVIDIA H200"
         if backend == "torch":
             import torch
 

@@ -159,11 +159,12 @@ for shown in experiments.shown_profiles(cfg):
 # ## Does pretraining help?
 # The coursework concluded that transfer learning gives a clear advantage when data is limited. `make pretraining
 # PROFILE=... SEEDS="1 2 3" WEIGHTS="imagenet none"` trains VGG16's seed sweep once per set of initial weights
-# (`none`: the same network, head and two stages from random weights); beside it, the custom CNN's sweep.
+# (`none`: the same network, head and two stages from random weights); beside it, the custom CNN's sweep. Where a
+# model or set of weights has no sweep of a profile, its own run (`results/<profile>/`, one seed) stands in.
 
 # %%
 for shown in experiments.shown_profiles(cfg):
-    pretraining = experiments.pretraining_table(shown, sweep_dir or None)
+    pretraining = experiments.pretraining_table(shown, sweep_dir or None, results_dir or None)
     if pretraining is None:
         print(f"no VGG16 pretraining sweep for profile {shown.name}")
     else:

@@ -87,7 +87,7 @@ def test_sweep_summary_is_mean_and_sd_over_seeds(tmp_path):
 
 def test_pretraining_table_sets_vgg16_sweeps_per_weights_beside_the_custom_cnn(tmp_path):
     profile = config.get_profile("smoke")
-    assert experiments.pretraining_table(profile, tmp_path) is None
+    assert experiments.pretraining_table(profile, tmp_path, tmp_path / "main") is None
     tumor = {"source": "file", "label": "tumor-derived VGG16 weights"}
     for seed in (1, 2, 3):
         seeded = config.get_profile("smoke", {"seed": seed})
@@ -96,7 +96,7 @@ def test_pretraining_table_sets_vgg16_sweeps_per_weights_beside_the_custom_cnn(t
                  model="vgg16", weights=tumor)
         fake_run(tmp_path / "weights-none" / f"seed{seed}" / "smoke" / "vgg16", seeded, 0.70, 12.0 + seed / 10,
                  model="vgg16", weights={"source": "none", "label": "random initialisation"})
-    table = experiments.pretraining_table(profile, tmp_path)
+    table = experiments.pretraining_table(profile, tmp_path, tmp_path / "main")
     assert table["initial weights"].tolist() == ["trained from scratch", "random initialisation",
                                                  "tumor-derived VGG16 weights"]
     assert table["val_age_mae"].tolist() == pytest.approx([9.2, 12.2, 7.2]) and set(table["seeds"]) == {3}
@@ -112,6 +112,25 @@ def test_pretraining_table_sets_vgg16_sweeps_per_weights_beside_the_custom_cnn(t
     single = table.assign(seeds=1, val_age_mae_sd=float("nan"))
     assert "7.20 years, 5.00 years better than VGG16 from random weights (a single seed: no noise estimate), and" in (
         experiments.pretraining_findings(single, keys=("val_age_mae",))[0])
+
+
+def test_pretraining_table_takes_the_profiles_own_runs_where_no_sweep_has_them(tmp_path):
+    profile = config.get_profile("smoke")
+    tumor = {"source": "file", "label": "tumor-derived VGG16 weights"}
+    fake_run(tmp_path / "main" / "smoke" / "custom", profile, 0.80, 9.0)
+    fake_run(tmp_path / "main" / "smoke" / "vgg16", profile, 0.85, 7.0, model="vgg16", weights=tumor)
+    assert experiments.pretraining_table(profile, tmp_path, tmp_path / "main") is None  # no VGG16 sweep: no table
+    random = tmp_path / "weights-none" / f"seed{profile.seed}" / "smoke" / "vgg16"
+    fake_run(random, profile, 0.70, 12.0, model="vgg16", weights={"source": "none", "label": "random initialisation"})
+    manifest = json.loads((random / "manifest.json").read_text())
+    (random / "manifest.json").write_text(json.dumps(dict(manifest, backend="jax",
+                                                          hardware={"accelerators": ["NVIDIA H200"]})))
+    table = experiments.pretraining_table(profile, tmp_path, tmp_path / "main")
+    assert table["initial weights"].tolist() == ["trained from scratch", "random initialisation",
+                                                 "tumor-derived VGG16 weights"]
+    assert table["val_age_mae"].tolist() == [9.0, 12.0, 7.0] and set(table["seeds"]) == {1}
+    assert table["ran on"].tolist() == ["CPU (?)", "NVIDIA H200 (jax)", "CPU (?)"]
+    assert experiments.readable_pretraining(table)["ran on"].tolist() == table["ran on"].tolist()
 
 
 def test_inverse_age_weights_give_every_band_the_same_weight():
