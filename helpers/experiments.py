@@ -237,6 +237,25 @@ def sweep_summary(profile: Profile, model: str, sweep_dir=None) -> pd.DataFrame 
     return _summary(runs)
 
 
+def weights_folder(weights: dict, sweep_dir=None) -> Path:
+    """Where ``make pretraining`` puts a set of weights' sweep: ``<sweep root>/weights-<file name without
+    .weights.h5, or none, or imagenet>/``. ``weights``: a run manifest's ``weights``."""
+    name = (Path(weights["path"]).name.removesuffix(".h5").removesuffix(".weights") if weights["source"] == "file"
+            else weights["source"])
+    return sweep_root(sweep_dir) / f"weights-{name}"
+
+
+def model_sweep(profile: Profile, model: str, sweep_dir=None, weights: dict | None = None) -> pd.DataFrame | None:
+    """:func:`sweep_summary`; for VGG16 without a plain sweep of ``profile``, the pretraining sweep of ``weights``
+    (the study run's manifest ``weights``), its label in ``attrs["weights"]``."""
+    summary = sweep_summary(profile, model, sweep_dir)
+    if summary is None and model == "vgg16" and weights:
+        summary = sweep_summary(profile, model, weights_folder(weights, sweep_dir))
+        if summary is not None:
+            summary.attrs["weights"] = weights["label"]
+    return summary
+
+
 def own_run_summary(profile: Profile, model: str, results_dir=None) -> pd.DataFrame | None:
     """The profile's own run (``results/<profile>/<model>/``, at the profile's seed) as a one-run
     :func:`sweep_summary`; None if it has not run."""

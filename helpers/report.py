@@ -42,7 +42,7 @@ def experiment_tables(profile: Profile, results_dir=None, sweep_dir=None) -> lis
     for shown in experiments.shown_profiles(profile):
         tables = {model: {name: experiments.readable(table) for name, table in found.items()}
                   for model, found in experiments.summaries(shown, results_dir).items()}
-        entries.append({"profile": shown, "tables": tables, "sweep": sweeps(shown, sweep_dir).get("custom"),
+        entries.append({"profile": shown, "tables": tables, "sweep": _summary_dict(experiments.sweep_summary(shown, "custom", sweep_dir)),
                         "bands": experiments.band_errors(shown, results_dir=results_dir),
                         "twin_effect": experiments.read_twin_effect(shown, results_dir=results_dir)})
     return entries
@@ -84,14 +84,25 @@ def _device(hardware: dict) -> str:
     return f"CPU ({hardware.get('cpu_count', '?')} cores{', ' + model if model else ''})"
 
 
-def sweeps(profile: Profile, sweep_dir=None) -> dict:
-    """Per model with a seed sweep: {"seeds": [...], metric: {"mean", "sd", "runs"}}."""
-    found = {}
-    for model in config.MODELS:
-        summary = experiments.sweep_summary(profile, model, sweep_dir)
-        if summary is not None:
-            found[model] = {"seeds": summary.attrs["seeds"], **summary.to_dict("index")}
+def sweeps(profile: Profile, sweep_dir=None, weights: dict | None = None) -> list[dict]:
+    """Per shown profile with a seed sweep: {"profile", "models": {model: {"seeds", "weights", metric: {"mean",
+    "sd", "runs"}}}}; VGG16's is the pretraining sweep of ``weights`` (the study run's) where it has no plain one."""
+    found = []
+    for shown in experiments.shown_profiles(profile):
+        models = {}
+        for model in config.MODELS:
+            if (summary := _summary_dict(experiments.model_sweep(shown, model, sweep_dir, weights))) is not None:
+                models[model] = summary
+        if models:
+            found.append({"profile": shown, "models": models})
     return found
+
+
+def _summary_dict(summary: pd.DataFrame | None) -> dict | None:
+    """A sweep summary for the template: {"seeds", "weights", metric: {"mean", "sd", "runs"}}."""
+    if summary is None:
+        return None
+    return {"seeds": summary.attrs["seeds"], "weights": summary.attrs.get("weights"), **summary.to_dict("index")}
 
 
 def context(profile: Profile, results_dir=None, figures_dir=None, sweep_dir=None) -> dict:
@@ -137,7 +148,7 @@ def context(profile: Profile, results_dir=None, figures_dir=None, sweep_dir=None
         "notices": notices,
         "provenance": provenance(runs),
         "experiments": experiment_tables(profile, results_dir, sweep_dir),
-        "sweeps": sweeps(profile, sweep_dir),
+        "sweeps": sweeps(profile, sweep_dir, vgg.manifest["weights"] if vgg else None),
         "pretraining": [{"profile": shown, "table": experiments.readable_pretraining(table),
                          "findings": experiments.pretraining_findings(table),
                          "imagenet": bool((table["source"] == "imagenet").any())}

@@ -143,12 +143,14 @@ for shown in experiments.shown_profiles(cfg):
 # %% [markdown]
 # ## Training stability over seeds
 # `make sweep PROFILE=... SEEDS="1 2 3"` trains the models once per seed (subset, split, initial weights and
-# augmentation all change with it); mean ± standard deviation of the final metrics.
+# augmentation all change with it); mean ± standard deviation of the final metrics. VGG16's, where it has no plain
+# sweep, is the `make pretraining` sweep of the weights its study run used.
 
 # %%
 for shown in experiments.shown_profiles(cfg):
     for model in config.MODELS:
-        sweep = experiments.sweep_summary(shown, model, sweep_dir or None)
+        sweep = experiments.model_sweep(shown, model, sweep_dir or None,
+                                        runs["vgg16"].manifest["weights"] if "vgg16" in runs else None)
         if sweep is None:
             print(f"{results.MODEL_NAMES[model]}: no sweep run for profile {shown.name}")
         else:

@@ -82,7 +82,8 @@ def test_sweep_summary_is_mean_and_sd_over_seeds(tmp_path):
     assert summary.loc["val_gender_accuracy", "mean"] == pytest.approx(0.8)
     assert summary.loc["val_gender_accuracy", "sd"] == pytest.approx(0.1)
     assert summary.loc["val_age_mae", "runs"] == 3
-    assert report.sweeps(profile, tmp_path)["custom"]["val_age_mae"]["mean"] == pytest.approx(12.0)
+    [entry] = report.sweeps(profile, tmp_path)
+    assert entry["profile"] == profile and entry["models"]["custom"]["val_age_mae"]["mean"] == pytest.approx(12.0)
 
 
 def test_pretraining_table_sets_vgg16_sweeps_per_weights_beside_the_custom_cnn(tmp_path):
@@ -100,6 +101,12 @@ def test_pretraining_table_sets_vgg16_sweeps_per_weights_beside_the_custom_cnn(t
     assert table["initial weights"].tolist() == ["trained from scratch", "random initialisation",
                                                  "tumor-derived VGG16 weights"]
     assert table["val_age_mae"].tolist() == pytest.approx([9.2, 12.2, 7.2]) and set(table["seeds"]) == {3}
+    # Stability over seeds: VGG16's is the sweep of the study run's weights (no plain VGG16 sweep here).
+    study = dict(tumor, path="/weights/tumor.weights.h5")
+    assert experiments.model_sweep(profile, "vgg16", tmp_path) is None
+    [entry] = report.sweeps(profile, tmp_path, study)
+    assert entry["models"]["vgg16"]["val_age_mae"]["mean"] == pytest.approx(7.2)
+    assert entry["models"]["vgg16"]["weights"] == tumor["label"] and entry["models"]["custom"]["weights"] is None
     shown = experiments.readable_pretraining(table)
     assert shown.loc[("VGG16", "tumor-derived VGG16 weights"), "val age MAE"] == "7.20 ± 0.10"
     assert "| VGG16 · tumor-derived VGG16 weights | 3 | 0.850 ± 0.000 | 7.20 ± 0.10 |" in report.markdown_table(shown)
