@@ -112,7 +112,7 @@ def summary(experiment: str, profile: Profile, model: str = "custom", results_di
                 test_gender_accuracy=run.metrics.get("test_gender_accuracy"),
                 test_age_mae=run.metrics.get("test_age_mae"),
                 minutes=run.manifest["seconds"] / 60,
-                device=", ".join(run.manifest["hardware"]["accelerators"]) or "CPU",
+                device=_device(run.manifest),
             )
         rows.append(row)
     return pd.DataFrame(rows).set_index("variant")
@@ -256,12 +256,9 @@ def model_sweep(profile: Profile, model: str, sweep_dir=None, weights: dict | No
     return summary
 
 
-def own_run_summary(profile: Profile, model: str, results_dir=None) -> pd.DataFrame | None:
-    """The profile's own run (``results/<profile>/<model>/``, at the profile's seed) as a one-run
-    :func:`sweep_summary`; None if it has not run."""
-    if not results.finished(model, profile, results_dir):
-        return None
-    return _summary({profile.seed: results.load_for(model, profile, results_dir)})
+def own_run(profile: Profile, model: str, results_dir=None) -> results.RunResults | None:
+    """The profile's own run (``results/<profile>/<model>/``, at the profile's seed); None if it has not run."""
+    return results.load_for(model, profile, results_dir) if results.finished(model, profile, results_dir) else None
 
 
 def _summary(runs: dict[int, results.RunResults]) -> pd.DataFrame | None:
@@ -278,8 +275,11 @@ def _summary(runs: dict[int, results.RunResults]) -> pd.DataFrame | None:
 def _ran_on(manifest: dict) -> str:
     """e.g. "NVIDIA H200 (jax)" or "CPU (tensorflow)": runs on different back ends agree to float rounding, not
     bit for bit."""
-    device = ", ".join(manifest.get("hardware", {}).get("accelerators") or []) or "CPU"
-    return f"{device} ({manifest.get('backend', '?')})"
+    return f"{_device(manifest)} ({manifest.get('backend', '?')})"
+
+
+def _device(manifest: dict) -> str:
+    return ", ".join(manifest.get("hardware", {}).get("accelerators") or []) or "CPU"
 
 
 # ---------------------------------------------------------------- does pretraining help?
@@ -296,8 +296,8 @@ def pretraining_table(profile: Profile, sweep_dir=None, results_dir=None) -> pd.
     that has no sweep of this profile. None when no VGG16 sweep exists."""
     rows = []
     custom = sweep_summary(profile, "custom", sweep_dir)
-    if custom is None:
-        custom = own_run_summary(profile, "custom", results_dir)
+    if custom is None and (run := own_run(profile, "custom", results_dir)):
+        custom = _summary({profile.seed: run})
     if custom is not None:
         rows.append(_pretraining_row("Custom CNN", {"label": "trained from scratch", "source": "none"}, custom))
     for folder in sorted(sweep_root(sweep_dir).glob("weights-*")):
@@ -307,11 +307,9 @@ def pretraining_table(profile: Profile, sweep_dir=None, results_dir=None) -> pd.
             rows.append(_pretraining_row("VGG16", results.load("vgg16", first).manifest["weights"], summary))
     if not any(row["model"] == "VGG16" for row in rows):
         return None
-    own = own_run_summary(profile, "vgg16", results_dir)
-    if own is not None:
-        weights = results.load_for("vgg16", profile, results_dir).manifest["weights"]
-        if weights["label"] not in {row["initial weights"] for row in rows}:
-            rows.append(_pretraining_row("VGG16", weights, own))
+    own = own_run(profile, "vgg16", results_dir)
+    if own and own.manifest["weights"]["label"] not in {row["initial weights"] for row in rows}:
+        rows.append(_pretraining_row("VGG16", own.manifest["weights"], _summary({profile.seed: own})))
     return pd.DataFrame(rows)
 
 

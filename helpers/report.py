@@ -42,7 +42,8 @@ def experiment_tables(profile: Profile, results_dir=None, sweep_dir=None) -> lis
     for shown in experiments.shown_profiles(profile):
         tables = {model: {name: experiments.readable(table) for name, table in found.items()}
                   for model, found in experiments.summaries(shown, results_dir).items()}
-        entries.append({"profile": shown, "tables": tables, "sweep": _summary_dict(experiments.sweep_summary(shown, "custom", sweep_dir)),
+        entries.append({"profile": shown, "tables": tables,
+                        "sweep": _summary_dict(experiments.sweep_summary(shown, "custom", sweep_dir)),
                         "bands": experiments.band_errors(shown, results_dir=results_dir),
                         "twin_effect": experiments.read_twin_effect(shown, results_dir=results_dir)})
     return entries
