@@ -28,7 +28,7 @@ SEEDS ?= 1 2 3
 PAPERMILL = PYTHONWARNINGS=ignore::UserWarning:papermill.iorw $(PY) -m papermill
 SWEEP_DIR ?= results/sweeps
 
-.PHONY: install test train notebooks report report-unlocked sweep sweep-unlocked pretraining experiment pdf-tools sync data clean
+.PHONY: install test train notebooks report report-unlocked sweep sweep-unlocked pretraining experiment queue pdf-tools sync data clean
 
 install: $(VENV)/.installed
 
@@ -104,6 +104,20 @@ pretraining: install
 # An experiment's variants (helpers/experiments.py), e.g. make experiment EXPERIMENT=duplicates PROFILE=quick
 experiment: install
 	$(PY) -m helpers experiment $(EXPERIMENT) --profile $(PROFILE)
+
+# Issue #23's long runs (custom CNN, seed profile), one after another: finished runs are skipped and an unfinished
+# one resumes from its last epoch, so every session starts it again first thing:
+#   nohup make queue > runs/queue.log 2>&1 &
+QUEUE ?= conjectures:age_balanced sweep:1 conjectures:res192 sweep:2 conjectures:all_images
+queue: install
+	@mkdir -p $(RUNS_ROOT)
+	@for job in $(QUEUE); do \
+	  kind=$${job%%:*}; arg=$${job#*:}; echo "== queue: $$job ($$(date -u +%FT%TZ))"; \
+	  case $$kind in \
+	    sweep) $(MAKE) --no-print-directory sweep PROFILE=seed SEEDS=$$arg MODELS=custom || exit $$?;; \
+	    *) $(PY) -m helpers experiment $$kind --profile seed --only $$arg --verbose 2 || exit $$?;; \
+	  esac; \
+	done; echo "== queue: done ($$(date -u +%FT%TZ))"
 
 # One make report per profile at a time: a second one exits 2 naming the folder and the pid that holds it.
 report: install pdf-tools
