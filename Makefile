@@ -32,10 +32,12 @@ SWEEP_DIR ?= results/sweeps
 
 install: $(VENV)/.installed
 
-$(VENV)/.installed: pyproject.toml
+# Kernels started from the venv read its etc/ipython/ (helpers/ipython_kernel_config.py says why).
+$(VENV)/.installed: pyproject.toml helpers/ipython_kernel_config.py
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install -q --upgrade pip
 	$(PY) -m pip install -q -e ".[dev]"
+	mkdir -p $(VENV)/etc/ipython && cp helpers/ipython_kernel_config.py $(VENV)/etc/ipython/
 	touch $@
 
 # Two workers, one test file each at a time (a file's fixtures stay in its worker).
@@ -56,7 +58,7 @@ train: install
 # report. First the data (downloaded into data/ when missing and online; else one line and exit 2), then one line
 # per model: its results on disk, or that it is not trained (with the estimated time) unless TRAIN=1/RETRAIN=1.
 notebooks: install
-	@$(PY) -m helpers data
+	@$(PY) -m helpers data --profile $(PROFILE)
 	@$(PY) -m helpers plan --profile $(PROFILE) --results-dir $(RESULTS_ROOT) $(TRAIN_FLAG) $(if $(RETRAIN),--retrain)
 	@mkdir -p $(RUNS_ROOT)/$(PROFILE)
 	@for nb in $(NOTEBOOKS); do \

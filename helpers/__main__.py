@@ -83,8 +83,12 @@ def build_parser() -> argparse.ArgumentParser:
     plan.add_argument("--has", choices=config.MODELS, help="print nothing; exit 0 if this model's results are on "
                                                           "disk for the profile, 1 if not")
 
-    data = commands.add_parser("data", help="say where UTKFace is; download it into data/ when it is missing")
+    data = commands.add_parser("data", help="say where UTKFace is (downloading it into data/ when it is missing) "
+                                            "and whether it holds the profile's images")
     data.add_argument("--data", default=None, help="UTKFace folder or .tar.gz (default: $UTKFACE, then data/)")
+    data.add_argument("--profile", default=None, choices=list(config.PROFILES),
+                      help="also check that the copy holds this profile's images (the study's, by name)")
+    data.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE")
 
     hold = commands.add_parser("hold", help="run a command while holding FOLDER's lock (one writer per folder; "
                                             "make report and make sweep use it)")
@@ -148,7 +152,11 @@ def main(argv=None) -> int:
         if args.command == "data":
             from . import data
 
-            print(f"UTKFace: {data.resolve_source(args.data, download=True)}")
+            source = data.resolve_source(args.data, download=True)
+            print(f"UTKFace: {source}")
+            if args.profile:
+                profile = config.get_profile(args.profile, config.parse_overrides(args.overrides))
+                print(data.check_study_images(profile, source))
             return 0
         overrides = config.parse_overrides(args.overrides)
         profile = config.get_profile(args.profile, overrides)

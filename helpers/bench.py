@@ -148,22 +148,40 @@ def estimate_minutes(model_name: str, profile: Profile, speeds: dict, cached_val
     return seconds / 60
 
 
+def _records() -> dict:
+    return json.loads(RECORDS.read_text()) if RECORDS.is_file() else {}
+
+
+def training_estimate(model_name: str, profile: Profile, records: dict | None = None) -> str:
+    """How long training ``profile`` should take on each recorded machine, e.g. "≈84 min on 2-core CPU (…)".
+    Another image size than the benchmark's is scaled, and says so: by the side length, not the pixel count, as the
+    quick profile's runs measured (64 px took 6 min, 0.43× the 128 px pace, not 0.25×)."""
+    estimates = []
+    for label, runs in (_records() if records is None else records).items():
+        if (key := f"{model_name}@{profile.image_size}") in runs:
+            estimates.append(f"≈{estimate_minutes(model_name, profile, runs[key]):.0f} min on {label}")
+        elif measured := sorted(int(k.split("@")[1]) for k in runs if k.startswith(f"{model_name}@")):
+            size = measured[-1]
+            speeds = {k: v * size / profile.image_size for k, v in runs[f"{model_name}@{size}"].items()
+                      if "_per_s" in k}
+            estimates.append(f"≈{max(estimate_minutes(model_name, profile, speeds), 1):.0f} min on {label} "
+                             f"(scaled from its {size} px benchmark)")
+    return "; ".join(estimates) or "no benchmark recorded for this model"
+
+
 def plan(profile: Profile, train: bool = False, retrain: bool = False, results_dir=None) -> list[str]:
     """What ``make report`` will do for each model of ``profile``, one line each: use the results on disk, train
     (``train`` for missing results, ``retrain`` for all), or leave it out; with the time a training should take."""
-    records = json.loads(RECORDS.read_text()) if RECORDS.is_file() else {}
+    records, reader = _records(), data.reader_copy(profile)
     lines = []
     for model_name in config.MODELS:
         folder = results.run_folder(model_name, profile, results_dir)
         if not retrain and results.finished(model_name, profile, results_dir):
-            results.load_for(model_name, profile, results_dir)  # a damaged run is named now, not inside a notebook
+            run = results.load_for(model_name, profile, results_dir)  # a damaged run is named now, not in a notebook
             lines.append(f"{model_name}: results for {profile.name} ({profile.hash}) on disk in {folder}, "
-                         "not retraining")
+                         f"not retraining; data: {data.copy_note(run.manifest.get('data', {}), reader)}")
             continue
-        estimates = "; ".join(f"≈{estimate_minutes(model_name, profile, runs[key]):.0f} min on {label}"
-                              for label, runs in records.items()
-                              if (key := f"{model_name}@{profile.image_size}") in runs)
-        estimates = estimates or "no benchmark recorded for this image size"
+        estimates = training_estimate(model_name, profile, records)
         if train or retrain:
             lines.append(f"{model_name}: will train for profile {profile.name} — {estimates}")
         else:

@@ -29,13 +29,16 @@ CACHE_DIR = Path(os.environ.get("HELPERS_CACHE_DIR", DATA_DIR / "cache"))
 RESULTS_DIR = PROJ_ROOT / "results"
 FIGURES_DIR = PROJ_ROOT / "figures"
 REPORT_DIR = PROJ_ROOT / "report"
+# The study's images by name (helpers.data.study_images): in the package, so that an installed copy has them too.
+STUDY_IMAGES = Path(__file__).resolve().parent / "study_images.csv.gz"
 
 MODELS = ("custom", "vgg16")
 AGE_WEIGHTINGS = ("none", "inverse")
 AUGMENT_RESAMPLINGS = ("each", "once")
+IMAGE_CHOICES = ("study", "draw")
 # Fields added after runs were committed, with the value every earlier run had: at that value they are left out of
 # the hash, so those runs keep theirs.
-ADDED_LATER = {"augment_resampling": "each"}
+ADDED_LATER = {"augment_resampling": "each", "images": "study"}
 
 
 @dataclass(frozen=True)
@@ -48,6 +51,7 @@ class Profile:
     image_size: int = 128  # square side in pixels
     val_size: int | float = 1000  # validation images (int) or fraction of the subset (float < 1)
     seed: int = 42  # subset, split, weights initialisation and augmentation
+    images: str = "study"  # "study": the study's images by name where n_images and seed are its own; "draw": draw
     split: str = "random"  # "random" (as the coursework) or "group": duplicate images never straddle the split
     test_size: int = 2000  # images no training sees: outside the subset, no twin in it; 0 = no test set
     drop_conflicting: bool = False  # leave out of training every image whose twin in the subset has other labels
@@ -109,6 +113,8 @@ class Profile:
             raise ValueError(f"split must be 'random' or 'group', got {self.split!r}")
         if self.age_weighting not in AGE_WEIGHTINGS:
             raise ValueError(f"age_weighting must be one of {', '.join(AGE_WEIGHTINGS)}, got {self.age_weighting!r}")
+        if self.images not in IMAGE_CHOICES:
+            raise ValueError(f"images must be one of {', '.join(IMAGE_CHOICES)}, got {self.images!r}")
         if self.augment_resampling not in AUGMENT_RESAMPLINGS:
             raise ValueError(f"augment_resampling must be one of {', '.join(AUGMENT_RESAMPLINGS)}, "
                              f"got {self.augment_resampling!r}")

@@ -40,6 +40,13 @@ HOW_TO_GET = (
 )
 CACHE_VERSION = 3  # bump when decoding changes, so old caches are not reused
 
+# The study's images are named, not drawn: config.STUDY_IMAGES lists the 5,000-image subset (in the order drawn:
+# 1,000 validation, then 4,000 training) and the 2,000 test images that seed 42 drew from the copy every committed
+# run used (STUDY_COPY). Profiles with the study's n_images and seed take them by name from any copy that holds them.
+STUDY_DRAW = {"n_images": 5000, "seed": 42, "test_size": 2000}
+STUDY_COPY = {"source": "UTKFace.tar.gz", "files": 21707,
+              "sha256": "6f1806bd0f3312268f54c3d282c6a796d1ebbcf07df260a166bafa49d802ab76"}
+
 _NAME = re.compile(r"^(\d+)_(\d+)_(\d+)_(\d+)\.jpg(\.chip\.jpg)?$")
 
 
@@ -216,6 +223,88 @@ def download_utkface(dest: Path | None = None, url: str = UTKFACE_URL, sha256: s
         raise DataError(f"the download from {url} has sha256 {digest.hexdigest()}, expected {sha256}: not kept")
     os.replace(tmp.name, dest)
     return dest
+
+
+# ---------------------------------------------------------------- the study's images, by name
+def uses_study_images(profile: config.Profile) -> bool:
+    """Whether the profile takes the study's named images: ``images`` is "study" and its draw is the study's
+    (``n_images`` 5,000, ``seed`` 42: the seed and quick profiles and their variants that keep the subset)."""
+    return (profile.images == "study" and profile.n_images == STUDY_DRAW["n_images"]
+            and profile.seed == STUDY_DRAW["seed"])
+
+
+@functools.lru_cache(maxsize=1)
+def study_images() -> dict[str, list[str]]:
+    """The study's file names: ``subset`` (validation first, as drawn) and ``test``, each in its order."""
+    import pandas as pd
+
+    frame = pd.read_csv(config.STUDY_IMAGES)
+    return {"subset": frame.loc[frame["role"] != "test", "file"].tolist(),
+            "test": frame.loc[frame["role"] == "test", "file"].tolist()}
+
+
+def _study_names(profile: config.Profile) -> list[str]:
+    """Every name a run of this study profile reads: its subset, and its test images when they are the study's."""
+    listed = study_images()
+    return listed["subset"] + (listed["test"] if profile.test_size == STUDY_DRAW["test_size"] else [])
+
+
+def by_name(faces: list[Face], names: list[str]) -> list[Face]:
+    """The faces called ``names``, in that order (the first key in sorted order where a copy holds a name twice).
+    ``DataError`` in one line when the copy lacks some: how many, a few names, and how to get the study's copy."""
+    found: dict[str, Face] = {}
+    for face in sorted(faces, key=lambda f: f.key):
+        found.setdefault(face.name, face)
+    missing = [name for name in names if name not in found]
+    if missing:
+        raise DataError(
+            f"this copy of UTKFace lacks {len(missing):,} of the study's {len(names):,} images "
+            f"(e.g. {', '.join(missing[:3])}); the committed runs used {STUDY_COPY['source']} with "
+            f"{STUDY_COPY['files']:,} files, sha256 {STUDY_COPY['sha256']}: get it with `make data` (the public "
+            "archive holds every study image), or train on a fresh draw from this copy with --set images=draw")
+    return [found[name] for name in names]
+
+
+def reader_copy(profile: config.Profile, source=None) -> dict | None:
+    """The copy of UTKFace on this machine (:func:`describe_source`), with ``found`` and ``of``: how many of the
+    study's images it holds by name, for a profile that takes them; None when there is no copy here."""
+    try:
+        source = resolve_source(source, download=False)
+    except DataError:
+        return None
+    described = describe_source(source)
+    if uses_study_images(profile):
+        present = {face.name for face in list_faces(source)[0]}
+        names = _study_names(profile)
+        described.update(found=sum(name in present for name in names), of=len(names))
+    return described
+
+
+def copy_note(run_data: dict, reader: dict | None) -> str:
+    """Whether the reader's copy is the one a run used (a manifest's ``data``), and if not how its images were
+    matched. ``reader``: :func:`reader_copy` of the run's profile."""
+    if reader is None:
+        return "no copy of UTKFace here to compare with"
+    if run_data.get("sha256") == reader["sha256"]:
+        return "your copy is the one this run used"
+    if "found" in reader:
+        return (f"your copy differs (sha256 {reader['sha256'][:12]}…): the study's images matched by name, "
+                f"{reader['found']:,} of {reader['of']:,} found")
+    return (f"your copy differs (sha256 {reader['sha256'][:12]}…): this run drew its images from its own copy, so "
+            "retraining here draws others")
+
+
+def check_study_images(profile: config.Profile, source=None) -> str:
+    """One line on the images ``profile`` takes from the copy: the study's by name (``DataError`` when some are
+    missing), or a draw from this copy."""
+    source = resolve_source(source, download=False)
+    if not uses_study_images(profile):
+        return f"profile {profile.name}: images drawn from this copy with seed {profile.seed}"
+    names = _study_names(profile)
+    by_name(list_faces(source)[0], names)
+    same = describe_source(source)["sha256"] == STUDY_COPY["sha256"]
+    return (f"profile {profile.name}: the study's {len(names):,} images, "
+            + ("from the copy the committed runs used" if same else f"all {len(names):,} found by name in this copy"))
 
 
 # ---------------------------------------------------------------- subset and split
@@ -487,10 +576,27 @@ class Splits:
     val_twin_in_train: np.ndarray | None = None  # per validation image: has a twin among the training images
 
 
+def subset_faces(faces: list[Face], profile: config.Profile) -> list[Face]:
+    """The profile's train/validation subset, in its order: the study's by name, or drawn with its seed."""
+    if uses_study_images(profile):
+        return by_name(faces, study_images()["subset"])
+    return select_subset(faces, profile.n_images, profile.seed)
+
+
+def test_faces(faces: list[Face], profile: config.Profile, source: Path, progress: bool = True) -> list[Face]:
+    """The profile's test images, in their order: the study's by name, or drawn with its seed from the images
+    outside its subset that have no twin in it."""
+    if uses_study_images(profile) and profile.test_size == STUDY_DRAW["test_size"]:
+        return by_name(faces, study_images()["test"])
+    exclude = set() if profile.n_images is None else {f.name for f in subset_faces(faces, profile)}
+    return draw_test(faces, exclude, fingerprint_source(source, progress), profile.test_size, profile.seed)
+
+
 def _cache_dir(source: Path, profile: config.Profile) -> Path:
     key = json.dumps([CACHE_VERSION, describe_source(source)["sha256"], profile.n_images,
                       profile.image_size, profile.val_size, profile.seed,
-                      profile.test_size if profile.n_images is None else None])
+                      profile.test_size if profile.n_images is None else None,
+                      *(["study"] if uses_study_images(profile) else [])])
     return config.CACHE_DIR / hashlib.sha256(key.encode()).hexdigest()[:16]
 
 
@@ -539,7 +645,9 @@ def load_splits(profile: config.Profile, source=None, cache: bool = True, progre
             held_out = {f.name for f in draw_test(faces, set(), fingerprint_source(source, progress),
                                                   profile.test_size, profile.seed)}
             faces = [f for f in faces if f.name not in held_out]
-        subset = select_subset(faces, profile.n_images, profile.seed)
+        if uses_study_images(profile):
+            by_name(faces, _study_names(profile))  # a missing test image stops the run now, not after training
+        subset = subset_faces(faces, profile)
         images, subset, fingerprints, unreadable = decode_faces(source, subset, profile.image_size, progress)
         if unreadable:
             skipped["unreadable image"] = unreadable
@@ -550,6 +658,8 @@ def load_splits(profile: config.Profile, source=None, cache: bool = True, progre
                 "files": n_files,
                 "usable": n_usable - len(unreadable),
                 "skipped": {reason: {"count": len(names), "examples": names[:5]} for reason, names in skipped.items()},
+                "images": (f"the study's {len(subset):,} images, found by name" if uses_study_images(profile)
+                           else f"drawn from this copy with seed {profile.seed}"),
                 "cache": "off" if not cache else "miss",
             },
         }
@@ -582,11 +692,7 @@ def load_test(profile: config.Profile, source=None, cache: bool = True, progress
     if cache and (folder / "meta.json").is_file():
         rows, images = json.loads((folder / "meta.json").read_text())["faces"], np.load(folder / "images.npy")
     else:
-        faces, _ = list_faces(source)
-        fingerprints = fingerprint_source(source, progress)
-        exclude = set() if profile.n_images is None else {
-            f.name for f in select_subset(faces, profile.n_images, profile.seed)}
-        test = draw_test(faces, exclude, fingerprints, profile.test_size, profile.seed)
+        test = test_faces(list_faces(source)[0], profile, source, progress)
         images, test, _, _ = decode_faces(source, test, profile.image_size, progress)
         rows = [[f.name, f.age, f.gender, f.race] for f in test]
         if cache:

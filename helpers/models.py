@@ -293,7 +293,8 @@ def describe_weights(weights: str | None) -> dict:
         return {"source": "imagenet", "label": "ImageNet (Keras applications)"}
     digest = hashlib.sha256(Path(weights).read_bytes()).hexdigest()
     label = KNOWN_VGG16_WEIGHTS.get(digest, "local weights file (not verified as ImageNet)")
-    return {"source": "file", "path": weights, "sha256": digest, "label": label}
+    # The file's name, not its path: manifests are committed, and a path names someone's machine.
+    return {"source": "file", "path": Path(weights).name, "sha256": digest, "label": label}
 
 
 def build_vgg16(profile: Profile, weights: str | None = "imagenet") -> keras.Model:

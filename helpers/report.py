@@ -14,7 +14,8 @@ import mistune
 import numpy as np
 import pandas as pd
 
-from . import config, evaluation, experiments, files, models, results
+from . import bench, config, evaluation, experiments, files, models, results
+from . import data as utk
 from .config import Profile
 
 TEMPLATE = "report.md.j2"
@@ -49,9 +50,10 @@ def experiment_tables(profile: Profile, results_dir=None, sweep_dir=None) -> lis
     return entries
 
 
-def provenance(runs: dict) -> pd.DataFrame | None:
+def provenance(runs: dict, reader: dict | None = None) -> pd.DataFrame | None:
     """Per model, what a reader can check: data (name and sha256), weights (label, file and sha256), the code
-    (git commit; "+ changes" when the tree was dirty) the run started with and was resumed with, and where it ran."""
+    (git commit; "+ changes" when the tree was dirty) the run started with and was resumed with, and where it ran.
+    ``reader``: :func:`helpers.data.reader_copy`, to say whether the reader's copy of UTKFace is the run's."""
     def short(digest):
         return f"`{digest[:16]}…`" if digest else "not recorded"
 
@@ -66,7 +68,8 @@ def provenance(runs: dict) -> pd.DataFrame | None:
         weights = manifest.get("weights") or {}
         resumes = [code(r.get("code")) for r in manifest.get("resumes", [])]
         rows[results.MODEL_NAMES[model]] = {
-            "data": f"{Path(data.get('source', '?')).name} · sha256 {short(data.get('sha256'))}",
+            "data": f"{Path(data.get('source', '?')).name} · sha256 {short(data.get('sha256'))} · "
+                    + utk.copy_note(data, reader),
             "weights": "—" if model == "custom" else weights.get("label", "?") + (
                 f" · {Path(weights['path']).name} · sha256 {short(weights.get('sha256'))}" if weights.get("path")
                 else ""),
@@ -106,6 +109,13 @@ def _summary_dict(summary: pd.DataFrame | None) -> dict | None:
     return {"seeds": summary.attrs["seeds"], "weights": summary.attrs.get("weights"), **summary.to_dict("index")}
 
 
+def not_run_note(model: str, profile: Profile) -> str:
+    """What a model's sections say when it has not run: the command that trains it and how long it should take."""
+    return (f"Train it with <code>python -m helpers train --model {model} --profile {profile.name} --out "
+            f"results/{profile.name}/{model}</code> (or <code>make report PROFILE={profile.name} TRAIN=1</code>): "
+            f"{bench.training_estimate(model, profile)}.")
+
+
 def context(profile: Profile, results_dir=None, figures_dir=None, sweep_dir=None) -> dict:
     """Everything the template reads: profile, data summary, runs, figures, parameter counts, notices."""
     root = Path(results_dir or config.RESULTS_DIR) / profile.name
@@ -122,10 +132,12 @@ def context(profile: Profile, results_dir=None, figures_dir=None, sweep_dir=None
     if vgg and vgg.manifest["weights"]["source"] != "imagenet":
         notices.append(f"VGG16 was trained from <b>{vgg.manifest['weights']['label']}</b>; the coursework used "
                        "ImageNet weights.")
-    missing = [m for m in config.MODELS if m not in runs]
-    if missing:
-        notices.append("Not run yet for this profile: " + ", ".join(results.MODEL_NAMES[m] for m in missing)
-                       + ". Its sections say so; no number is shown for it.")
+    not_run = {m: not_run_note(m, profile) for m in config.MODELS if m not in runs}
+    if not_run:
+        notices.append("Not run yet for this profile: " + ", ".join(results.MODEL_NAMES[m] for m in not_run)
+                       + f" (<code>make report PROFILE={profile.name} TRAIN=1</code> trains "
+                       + ("it" if len(not_run) == 1 else "them") + "). Its sections say so; no number is shown "
+                       "for it.")
     return {
         "profile": profile,
         "seed_profile": config.PROFILES["seed"],
@@ -147,7 +159,8 @@ def context(profile: Profile, results_dir=None, figures_dir=None, sweep_dir=None
         "groups_test": evaluation.group_table(tested, SHORT_NAMES) if (tested := {
             m: e["test"] for m, e in evaluations.items() if "test" in e}) else None,
         "notices": notices,
-        "provenance": provenance(runs),
+        "not_run": not_run,
+        "provenance": provenance(runs, utk.reader_copy(profile)),
         "experiments": experiment_tables(profile, results_dir, sweep_dir),
         "sweeps": sweeps(profile, sweep_dir, vgg.manifest["weights"] if vgg else None),
         "pretraining": [{"profile": shown, "table": experiments.readable_pretraining(table),

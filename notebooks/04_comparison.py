@@ -51,6 +51,7 @@ runs = results.load_available(cfg, results_dir or None)
 missing = [results.MODEL_NAMES[m] for m in config.MODELS if m not in runs]
 if missing:
     print(f"Not run yet for profile {cfg.name}: {', '.join(missing)} (run notebooks 02 and 03 first).")
+NO_RUN = f"No model has run for profile {cfg.name}: nothing to compare yet."
 
 # %% [markdown]
 # ## Final epoch, both models, beside the coursework
@@ -58,15 +59,17 @@ if missing:
 # coursework reported them; validation values are computed after the epoch in inference mode.
 
 # %%
-table = results.comparison_table(runs)
-table.T.style.format("{:.3f}")
+results.comparison_table(runs).T.style.format("{:.3f}") if runs else NO_RUN
 
 # %% [markdown]
 # ## Validation curves and predicted age
 
 # %%
-fig = plots.comparison({m: r.history for m, r in runs.items()}, {m: r.predictions for m, r in runs.items()})
-plots.save_fig(fig, "fig6_comparison", cfg.name, figures_dir or None)
+if runs:
+    fig = plots.comparison({m: r.history for m, r in runs.items()}, {m: r.predictions for m, r in runs.items()})
+    plots.save_fig(fig, "fig6_comparison", cfg.name, figures_dir or None)
+else:
+    print(NO_RUN)
 
 # %% [markdown]
 # ## Beyond accuracy and MAE
@@ -80,7 +83,7 @@ train_labels = splits.train.labels()
 evaluations = {model: evaluation.evaluate(run.predictions, train_labels, run.test_predictions)
                for model, run in runs.items()}
 files.write_json(results.profile_folder(cfg, results_dir or None) / "evaluation.json", evaluations, sort_keys=False)
-evaluation.headline_table(evaluations, results.MODEL_NAMES).round(3)
+evaluation.headline_table(evaluations, results.MODEL_NAMES).round(3) if runs else NO_RUN
 
 # %% [markdown]
 # ### Which model is better, beyond the noise of the evaluation images?
@@ -100,15 +103,18 @@ else:
 # ### By ethnicity label and gender
 
 # %%
-evaluation.group_table(evaluations, results.MODEL_NAMES).round(3)
+evaluation.group_table(evaluations, results.MODEL_NAMES).round(3) if runs else NO_RUN
 
 # %%
 tested = {model: result["test"] for model, result in evaluations.items() if "test" in result}
-evaluation.group_table(tested, results.MODEL_NAMES).round(3) if tested else "no test set in this profile"
+evaluation.group_table(tested, results.MODEL_NAMES).round(3) if tested else "no test predictions for this profile"
 
 # %%
-fig = plots.evaluation(evaluations)
-plots.save_fig(fig, "fig7_evaluation", cfg.name, figures_dir or None)
+if runs:
+    fig = plots.evaluation(evaluations)
+    plots.save_fig(fig, "fig7_evaluation", cfg.name, figures_dir or None)
+else:
+    print(NO_RUN)
 
 # %% [markdown]
 # ## Error analysis

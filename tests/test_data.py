@@ -314,3 +314,85 @@ def test_conflicting_twins_leave_training_and_validation_stays(tmp_path):
         twins_in_train = [n for n in kept.train.names if n.startswith(("30_", "31_"))]
         assert clean.info["dropped_conflicting"] == len(twins_in_train)
         assert sorted(clean.train.names) == sorted(set(kept.train.names) - set(twins_in_train))
+
+
+# ---------------------------------------------------------------- the study's images, by name (#21)
+STUDY_SETTINGS = {"n_images": 20, "val_size": 5, "image_size": 32, "seed": 42, "test_size": 5}
+
+
+@pytest.fixture
+def study_list(tmp_path, monkeypatch):
+    """A study of 20 + 5 of face_names(40), listed like config.STUDY_IMAGES (subset in its order, then test)."""
+    import pandas as pd
+
+    names = face_names(40)
+    order = np.random.default_rng(7).permutation(40)
+    subset, test = [names[i] for i in order[:20]], [names[i] for i in order[20:25]]
+    path = tmp_path / "study_images.csv.gz"
+    pd.DataFrame({"file": subset + test, "role": ["validation"] * 5 + ["train"] * 15 + ["test"] * 5}).to_csv(
+        path, index=False)
+    monkeypatch.setattr(config, "STUDY_IMAGES", path)
+    monkeypatch.setattr(data, "STUDY_DRAW", {"n_images": 20, "seed": 42, "test_size": 5})
+    data.study_images.cache_clear()
+    yield subset, test
+    data.study_images.cache_clear()
+
+
+def _copy(folder, tmp_path, name, extra=(), drop=()):
+    """A copy of ``folder`` as another folder, with ``extra`` faces added and ``drop`` left out."""
+    copy = tmp_path / name / "UTKFace"
+    copy.mkdir(parents=True)
+    for file in folder.iterdir():
+        if file.name not in drop:
+            (copy / file.name).write_bytes(file.read_bytes())
+    for i, extra_name in enumerate(extra):
+        (copy / extra_name).write_bytes(jpeg_bytes(1000 + i))
+    return copy
+
+
+def _archive(folder, path):
+    with tarfile.open(path, "w:gz") as tar:
+        for file in sorted(folder.iterdir()):
+            tar.add(file, arcname=f"UTKFace/{file.name}")
+    return path
+
+
+def test_the_study_images_are_taken_by_name_from_any_copy(study_list, face_folder, tmp_path):
+    subset, test = study_list
+    # Valid names that sort before, between and after the study's: a draw from this copy would pick other images.
+    extra = ["1_0_0_20160000000000001.jpg.chip.jpg", "45_1_2_20170110000000000.jpg.chip.jpg",
+             "99_1_4_20189999999999999.jpg.chip.jpg"]
+    superset = _copy(face_folder, tmp_path, "superset", extra=extra)
+    profile = config.get_profile("smoke", STUDY_SETTINGS)
+    loaded = {}
+    for kind, source in [("exact", _copy(face_folder, tmp_path, "exact", drop=set(face_names(40)) - set(subset + test))),
+                         ("superset folder", superset),
+                         ("superset archive", _archive(superset, tmp_path / "UTKFace.tar.gz"))]:
+        splits, tested = data.load_splits(profile, source, progress=False), data.load_test(profile, source, progress=False)
+        assert splits.val.names + splits.train.names == subset, kind
+        assert tested.names == test, kind
+        assert splits.info["images"] == "the study's 20 images, found by name"
+        loaded[kind] = (splits, tested)
+    for kind in ("superset folder", "superset archive"):  # the same pixels too, not just the same names
+        assert np.array_equal(loaded[kind][0].train.images, loaded["exact"][0].train.images)
+        assert np.array_equal(loaded[kind][1].images, loaded["exact"][1].images)
+    drawn = data.load_splits(config.get_profile("smoke", {**STUDY_SETTINGS, "images": "draw"}), superset,
+                             progress=False)
+    assert drawn.val.names + drawn.train.names != subset and drawn.info["images"] == "drawn from this copy with seed 42"
+    assert "found by name in this copy" in data.check_study_images(profile, superset)
+
+
+def test_a_copy_missing_study_images_says_so_in_one_line(study_list, face_folder, tmp_path, capsys):
+    from helpers.__main__ import main
+
+    subset, test = study_list
+    lacking = _copy(face_folder, tmp_path, "lacking", drop={subset[3], test[0]})
+    profile = config.get_profile("smoke", STUDY_SETTINGS)
+    with pytest.raises(data.DataError, match=r"lacks 2 of the study's 25 images .*sha256 .*images=draw"):
+        data.load_splits(profile, lacking, progress=False)  # the missing test image too, before any training
+    settings = [f"--set={key}={value}" for key, value in STUDY_SETTINGS.items()]
+    assert main(["data", "--data", str(lacking), "--profile", "smoke", *settings]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and subset[3] in err and data.STUDY_COPY["sha256"] in err
+    drawn = config.get_profile("smoke", {**STUDY_SETTINGS, "images": "draw"})  # asked for explicitly: a fresh draw
+    assert len(data.load_splits(drawn, lacking, progress=False).train) == 15

@@ -11,7 +11,7 @@ import pandas as pd
 import pytest
 
 from helpers import config
-from conftest import REAL_DATA, needs_real_data
+from conftest import REAL_DATA, REAL_WEIGHTS, needs_real_data
 
 pytestmark = [needs_real_data, pytest.mark.slow]
 SMOKE = config.get_profile("smoke")
@@ -71,6 +71,13 @@ def test_manifest_records_the_run(smoke_runs, model):
 
         assert "HED-derived" in KNOWN_VGG16_WEIGHTS[manifest["weights"]["sha256"]]
         assert "not ImageNet" in manifest["weights"]["label"]
+        assert manifest["weights"]["path"] == REAL_WEIGHTS.name  # the file's name, not this machine's path
+    assert str(config.PROJ_ROOT.parent) not in (folder / "manifest.json").read_text()
+
+
+def test_committed_result_files_name_no_machine_path():
+    for path in config.RESULTS_DIR.rglob("*.json"):
+        assert '"/' not in path.read_text(), f"{path} holds an absolute path"
 
 
 @pytest.mark.parametrize("model", config.MODELS)
@@ -112,3 +119,24 @@ def test_the_saved_model_loads_with_plain_keras_in_a_fresh_process(smoke_runs, m
     predictions = pd.read_csv(folder / f"predictions_val_{model}.csv")  # the in-process model's, at 6 digits
     np.testing.assert_allclose(outputs[:, 0], predictions["pred_age"], rtol=1e-5, atol=1e-4)
     np.testing.assert_allclose(outputs[:, 1], predictions["prob_female"], rtol=1e-5, atol=1e-6)
+
+
+def test_the_study_list_is_the_committed_runs_images_and_survives_a_superset_copy():
+    """The committed seed runs' validation and test images, name for name, from the real archive with extra files
+    (names that sort before, among and after the study's) and in another order: what a larger copy gives."""
+    from helpers import data
+
+    real, _ = data.list_faces(REAL_DATA)
+    extra = [data.parse_name(f"UTKFace/{name}") for name in (
+        "1_0_0_20160000000000001.jpg.chip.jpg", "26_1_0_20170116999999999.jpg.chip.jpg",
+        "99_1_4_20189999999999999.jpg.chip.jpg")]
+    superset = extra + real[::-1]
+    for profile in (config.get_profile("seed"), config.get_profile("quick")):
+        subset = [f.name for f in data.subset_faces(superset, profile)]
+        test = [f.name for f in data.test_faces(superset, profile, REAL_DATA, progress=False)]
+        assert subset == [f.name for f in data.select_subset(real, 5000, 42)]  # = the draw on the runs' copy
+        for model in config.MODELS:
+            folder = config.RESULTS_DIR / "seed" / model
+            assert subset[:1000] == pd.read_csv(folder / f"predictions_val_{model}.csv")["file"].tolist()
+            assert test == pd.read_csv(folder / f"predictions_test_{model}.csv")["file"].tolist()
+    assert data.describe_source(REAL_DATA)["sha256"] == data.STUDY_COPY["sha256"]
