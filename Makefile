@@ -28,7 +28,7 @@ SEEDS ?= 1 2 3
 PAPERMILL = PYTHONWARNINGS=ignore::UserWarning:papermill.iorw $(PY) -m papermill
 SWEEP_DIR ?= results/sweeps
 
-.PHONY: install test train notebooks report report-unlocked sweep sweep-unlocked pretraining experiment queue pdf-tools sync data clean
+.PHONY: install test train notebooks report report-unlocked sweep sweep-unlocked pretraining experiment queue pdf-tools sync data home clean
 
 install: $(VENV)/.installed
 
@@ -129,10 +129,14 @@ report-unlocked: notebooks
 	$(PY) -m helpers report --profile $(PROFILE) --results-dir $(RESULTS_ROOT) --figures-dir $(FIGURES_ROOT) \
 	    --sweep-dir $(SWEEP_DIR) --out $(REPORT_OUT)
 
-# Headless Chromium prints the PDF; install it when missing (Debian/Ubuntu, needs root).
-pdf-tools:
-	@command -v chromium >/dev/null || command -v chromium-browser >/dev/null || \
-	  (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium poppler-utils)
+# A headless Chrome, Chromium or Edge prints the PDF (CHROME=, the PATH, macOS applications: helpers.report).
+# None found: Debian's chromium where apt-get runs as root; elsewhere (macOS, a server without root) the report is
+# HTML only, and helpers report says in one line how to get the PDF.
+pdf-tools: install
+	@$(PY) -c "import sys; from helpers import report; sys.exit(report.find_chromium() is None)" || \
+	  if command -v apt-get >/dev/null && [ "$$(id -u)" = 0 ]; then \
+	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium poppler-utils; \
+	  fi
 
 # Re-pair every notebook with its .py (after editing either one).
 sync: install
@@ -141,6 +145,15 @@ sync: install
 # Find UTKFace, or download UTKFace.tar.gz into data/ (checksum verified; needs internet).
 data: install
 	$(PY) -m helpers data
+
+# A fork's GitHub home, e.g. make home GITHUB_HOME=you/age-gender-utkface: rewrites helpers.config.GITHUB_HOME,
+# the notebooks' Colab cells and badges and the README's badges, then re-pairs the notebooks.
+home: install
+	@test -n "$(GITHUB_HOME)" || { echo "usage: make home GITHUB_HOME=owner/name"; exit 2; }
+	@old=$$($(PY) -c "from helpers import config; print(config.GITHUB_HOME)"); \
+	  sed -i.bak "s#$$old#$(GITHUB_HOME)#g" helpers/config.py README.md notebooks/*.py && \
+	  rm -f helpers/config.py.bak README.md.bak notebooks/*.py.bak
+	$(VENV)/bin/jupytext --sync notebooks/*.py
 
 clean:
 	rm -rf runs report/build data/cache

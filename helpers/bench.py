@@ -113,7 +113,7 @@ def benchmark(model_name: str, profile: Profile, steps: int = 10, synthetic: boo
 
 def machine() -> dict:
     return {"backend": keras.backend.backend(), "keras": keras.__version__, "cpu_count": os.cpu_count(),
-            "cpu": training._cpu(), "platform": platform.platform(), "accelerators": training._accelerators()}
+            "cpu": training.cpu(), "platform": platform.platform(), "accelerators": training.accelerators()}
 
 
 def record(result: dict, label: str, path: Path = RECORDS) -> None:

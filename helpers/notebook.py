@@ -5,23 +5,29 @@ from __future__ import annotations
 import os
 import sys
 
-from . import config, plots
+from . import config, plots, training
 
 
 def in_colab() -> bool:
     return "google.colab" in sys.modules
 
 
-def colab_setup(data: str = "") -> str:
-    """Inside Colab only: ask where UTKFace is (empty answer: download it). Returns the data location."""
-    if not in_colab() or data or os.environ.get("UTKFACE"):
-        return data
-    answer = input("Path to UTKFace.tar.gz or its folder (e.g. on Google Drive); leave empty to download it: ")
-    if answer.strip():
-        return answer.strip()
-    from . import data as data_module
+# Where a Colab user's copy of UTKFace is looked for on a mounted Google Drive (drive.mount("/content/drive")).
+DRIVE_COPIES = ("/content/drive/MyDrive/UTKFace.tar.gz", "/content/drive/MyDrive/UTKFace",
+                "/content/drive/MyDrive/data/UTKFace.tar.gz")
 
-    return str(data_module.resolve_source(download=True))
+
+def colab_setup(data: str = "") -> str:
+    """Where UTKFace is: the ``data`` parameter, else ``$UTKFACE``, else (in Colab) a copy on a mounted Google
+    Drive; "" leaves it to :func:`helpers.data.resolve_source` (``data/``, or the download). Never asks: "Run all"
+    runs through."""
+    if data or os.environ.get("UTKFACE") or not in_colab():
+        return data
+    for candidate in DRIVE_COPIES:
+        if os.path.exists(candidate):
+            print(f"UTKFace: {candidate} (Google Drive)")
+            return candidate
+    return ""
 
 
 def setup(profile: str, overrides: dict | None = None) -> config.Profile:
@@ -32,5 +38,8 @@ def setup(profile: str, overrides: dict | None = None) -> config.Profile:
     keras.utils.set_random_seed(chosen.seed)
     plots.set_style()
     print(f"profile {chosen.name} ({chosen.hash}), Keras {keras.__version__} on {keras.backend.backend()}")
+    if in_colab() and not training.accelerators():
+        print("Colab without a GPU: loading committed results is quick, but training the seed profile takes hours "
+              "(Runtime > Change runtime type > GPU)")
     return chosen
 

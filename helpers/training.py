@@ -335,7 +335,7 @@ def _code_version() -> dict:
     return {"commit": head.stdout.strip(), "dirty": bool(status.stdout.strip())}
 
 
-def _cpu() -> dict:
+def cpu() -> dict:
     """The CPU's model name and the vector extensions that decide oneDNN's kernels: runs on CPUs that differ in
     them differ in speed and in float32 rounding (results agree to a few digits, not bit for bit)."""
     try:
@@ -349,7 +349,7 @@ def _cpu() -> dict:
             "vector_extensions": [f for f in ("avx2", "avx512f", "avx512_bf16", "amx_tile") if f in flags]}
 
 
-def _accelerators() -> list[str]:
+def accelerators() -> list[str]:
     backend = keras.backend.backend()
     try:
         if backend == "tensorflow":
@@ -435,7 +435,7 @@ def train(model_name: str, profile: Profile, out_dir, source=None, weights="env"
                 **provenance,
                 "backend": keras.backend.backend(),
                 "hardware": {"platform": platform.platform(), "processor": platform.machine(),
-                             "cpu_count": os.cpu_count(), "cpu": _cpu(), "accelerators": _accelerators()},
+                             "cpu_count": os.cpu_count(), "cpu": cpu(), "accelerators": accelerators()},
             }, earlier_seconds=float(history["seconds"].iloc[:state["epoch"] if state else 0].sum()), clock=clock)
         except OSError as err:
             raise RunStopped(f"could not write the results in {out} ({err.strerror or err}); the checkpoint of the "

@@ -5,6 +5,7 @@ from __future__ import annotations
 import fcntl
 import io
 import os
+import shutil
 import subprocess
 import sys
 import tarfile
@@ -32,6 +33,31 @@ MALFORMED = [
 ]
 
 needs_real_data = pytest.mark.skipif(not REAL_DATA.exists(), reason=f"UTKFace archive not found at {REAL_DATA}")
+
+
+def _pdf_tools_missing() -> str | None:
+    from helpers import report
+
+    if report.find_chromium() is None:
+        return report.NO_BROWSER
+    return None if shutil.which("pdftotext") else "no pdftotext (poppler-utils) to read the PDF with"
+
+
+# Tests that print or read a PDF: skipped, saying why, where no browser prints it (macOS without Chrome, a server
+# without root: make report writes the HTML only there).
+needs_pdf_tools = pytest.mark.skipif(_pdf_tools_missing() is not None, reason=_pdf_tools_missing() or "")
+
+
+def path_without_browsers(folder: Path) -> str:
+    """A PATH of links to this machine's commands but any Chrome, Chromium, Edge and apt-get: a Mac's or a
+    root-less server's, as far as the PDF is concerned."""
+    folder.mkdir(parents=True, exist_ok=True)
+    for directory in os.environ["PATH"].split(os.pathsep):
+        for command in Path(directory).glob("*") if Path(directory).is_dir() else ():
+            hidden = command.name.startswith(("chrom", "google-chrome", "microsoft-edge", "msedge", "apt"))
+            if not hidden and not (folder / command.name).exists() and os.access(command, os.X_OK):
+                (folder / command.name).symlink_to(command)
+    return str(folder)
 
 
 def jpeg_bytes(seed: int, size: int = 40) -> bytes:

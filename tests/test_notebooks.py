@@ -16,7 +16,7 @@ import pytest
 from PIL import Image
 
 from helpers import config
-from conftest import REAL_DATA, REAL_WEIGHTS, ROOT, needs_real_data
+from conftest import REAL_DATA, REAL_WEIGHTS, ROOT, needs_pdf_tools, needs_real_data
 from test_faults import complete_file, wait_until
 
 NOTEBOOKS = ["01_data_analysis", "02_custom_cnn", "03_vgg16_transfer", "04_comparison"]
@@ -204,6 +204,7 @@ def test_report_compares_the_models_image_by_image(executed):
 
 
 @needs_real_data
+@needs_pdf_tools
 def test_pdf_has_pages_and_headings(executed):
     pdf = executed / "report" / "report.pdf"
     info = subprocess.run(["pdfinfo", str(pdf)], capture_output=True, text=True, check=True).stdout
@@ -214,6 +215,7 @@ def test_pdf_has_pages_and_headings(executed):
 
 
 @needs_real_data
+@needs_pdf_tools
 def test_a_report_build_killed_mid_way_leaves_the_previous_files_whole(executed):
     """The smoke report is rebuilt and killed (with the Chromium it started) while Chromium prints the PDF, then
     three seconds after its start: both times the folder holds the complete previous or new files."""

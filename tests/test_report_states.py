@@ -1,39 +1,56 @@
-"""`make report` for a profile with no model run, or one: it builds HTML and PDF, trains nothing and says what is
-missing (#21). The state with both models is the notebook tests' (tests/test_notebooks.py)."""
+"""`make report` for a profile with no model run, or one: it builds the report, trains nothing and says what is
+missing (#21); on a machine without a browser or apt-get it writes the HTML and one line about the PDF (#22). The
+state with both models is the notebook tests' (tests/test_notebooks.py)."""
 
 import os
 import shutil
 import subprocess
+import sys
 
 import pytest
 
-from conftest import REAL_DATA, ROOT, needs_real_data
+from conftest import REAL_DATA, ROOT, needs_pdf_tools, needs_real_data, path_without_browsers
 
 pytestmark = [needs_real_data, pytest.mark.slow]
 
 
-def _make_report(base, cache):
-    env = dict(os.environ, UTKFACE=str(REAL_DATA), HELPERS_CACHE_DIR=str(cache))
+def _make_report(base, cache, path=None):
+    env = dict(os.environ, UTKFACE=str(REAL_DATA), HELPERS_CACHE_DIR=str(cache), PATH=path or os.environ["PATH"])
+    env.pop("CHROME", None)
     done = subprocess.run(["make", "report", "PROFILE=smoke", f"RESULTS_ROOT={base / 'results'}",
                            f"FIGURES_ROOT={base / 'figures'}", f"RUNS_ROOT={base / 'runs'}",
                            f"SWEEP_DIR={base / 'sweeps'}", f"REPORT_OUT={base / 'report'}"],
                           cwd=ROOT, env=env, capture_output=True, text=True)
     assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
-    assert (base / "report" / "report.pdf").stat().st_size > 10_000
     return done.stdout, (base / "report" / "report.html").read_text()
 
 
-def test_make_report_with_no_model_run_builds_and_trains_nothing(tmp_path, smoke_cache):
-    log, html = _make_report(tmp_path, smoke_cache)
+def test_no_model_run_and_no_browser_gives_the_html_and_one_line_and_trains_nothing(tmp_path, smoke_cache):
+    log, html = _make_report(tmp_path, smoke_cache, path_without_browsers(tmp_path / "bin"))
     for model, notebook in (("custom", "02_custom_cnn"), ("vgg16", "03_vgg16_transfer")):
         assert f"== {notebook}: skipped ({model} has no smoke results; TRAIN=1 trains it)" in log
         assert not (tmp_path / "results" / "smoke" / model).exists()  # nothing trained, nothing written
         assert f"python -m helpers train --model {model} --profile smoke" in html
     assert html.count("min on 2-core CPU") >= 2  # each missing model: its estimated training time
     assert "Not run yet for this profile: Custom CNN, VGG16" in html
+    [line] = [line for line in log.splitlines() if "report.pdf" in line]
+    assert line.startswith("report.pdf not written: no Chrome, Chromium or Edge found") and "CHROME=" in line
+    assert not (tmp_path / "report" / "report.pdf").exists()
 
 
-def test_make_report_with_one_model_run_shows_it_and_trains_nothing(tmp_path, smoke_cache, smoke_runs):
+@needs_pdf_tools
+def test_no_model_run_prints_the_pdf_where_a_browser_is(tmp_path):
+    out = tmp_path / "report"
+    done = subprocess.run([sys.executable, "-m", "helpers", "report", "--profile", "smoke", "--results-dir",
+                           str(tmp_path / "results"), "--figures-dir", str(tmp_path / "figures"), "--sweep-dir",
+                           str(tmp_path / "sweeps"), "--out", str(out)],
+                          cwd=ROOT, capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr[-2000:]
+    text = subprocess.run(["pdftotext", str(out / "report.pdf"), "-"], capture_output=True, text=True).stdout
+    assert "The custom CNN has not been run for this profile" in text
+
+
+def test_one_model_run_shows_it_and_trains_nothing(tmp_path, smoke_cache, smoke_runs):
     shutil.copytree(smoke_runs["custom"][0], tmp_path / "results" / "smoke" / "custom",
                     ignore=shutil.ignore_patterns("*.keras"))
     log, html = _make_report(tmp_path, smoke_cache)
@@ -41,3 +58,10 @@ def test_make_report_with_one_model_run_shows_it_and_trains_nothing(tmp_path, sm
     assert not (tmp_path / "results" / "smoke" / "vgg16").exists()
     assert "After the final epoch the custom CNN reaches" in html
     assert "VGG16 has not been run for this profile" in html and "--model vgg16 --profile smoke" in html
+    assert (tmp_path / "report" / "report.pdf").is_file() or "report.pdf not written" in log
+
+
+def test_pdf_tools_without_a_browser_or_apt_get_go_on(tmp_path):
+    done = subprocess.run(["make", "pdf-tools"], cwd=ROOT, capture_output=True, text=True,
+                          env=dict(os.environ, PATH=path_without_browsers(tmp_path / "bin")))
+    assert done.returncode == 0 and "apt-get" not in done.stderr, done.stderr

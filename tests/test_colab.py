@@ -1,0 +1,63 @@
+"""The notebooks as Colab runs them (#22): the first cell clones the repository and installs it, nothing asks for
+input, and 04 shows the committed study without training. Colab is simulated: a fake ``google.colab`` module
+imported at start-up, the notebook executed by papermill from a folder outside any checkout, the GitHub home
+pointed at a ``file://`` clone of this repository."""
+
+import json
+import os
+import re
+import subprocess
+import sys
+
+import jupytext
+import pytest
+
+from helpers import config
+from conftest import REAL_DATA, ROOT, needs_real_data
+
+NOTEBOOKS = ["01_data_analysis", "02_custom_cnn", "03_vgg16_transfer", "04_comparison"]
+
+
+def _first_code_cell(name):
+    return next(c.source for c in jupytext.read(ROOT / "notebooks" / f"{name}.py").cells if c.cell_type == "code")
+
+
+def test_every_copy_of_the_github_home_is_the_config_one():
+    cells = {_first_code_cell(name) for name in NOTEBOOKS}
+    assert len(cells) == 1  # one Colab cell, the same in every notebook
+    assert f'GITHUB_HOME = "{config.GITHUB_HOME}"' in cells.pop()
+    for path in [ROOT / "README.md", *(ROOT / "notebooks").glob("*.py")]:
+        homes = set(re.findall(r"(?:github\.com|colab\.research\.google\.com/github)/([\w.-]+/[\w.-]+?)(?:/|\.git|\))",
+                               path.read_text()))
+        assert homes <= {config.GITHUB_HOME}, (path.name, homes)
+
+
+@needs_real_data
+@pytest.mark.slow
+def test_in_colab_04_clones_the_project_and_shows_the_committed_study_without_training(tmp_path):
+    fake = tmp_path / "fake_colab"
+    (fake / "google" / "colab").mkdir(parents=True)  # a namespace package beside protobuf's google.*
+    (fake / "google" / "colab" / "__init__.py").write_text("")
+    (fake / "sitecustomize.py").write_text("import google.colab  # Colab's kernels start with it imported\n")
+    content, outside = tmp_path / "content", tmp_path / "elsewhere"
+    content.mkdir()
+    outside.mkdir()
+    env = dict(os.environ, PYTHONPATH=str(fake), COLAB_CLONE_DIR=str(content), COLAB_REPO_URL=ROOT.as_uri(),
+               UTKFACE=str(REAL_DATA), HELPERS_CACHE_DIR=str(tmp_path / "cache"))
+    out = outside / "04.ipynb"
+    done = subprocess.run([sys.executable, "-m", "papermill", str(ROOT / "notebooks" / "04_comparison.ipynb"),
+                           str(out), "-k", "python3"], cwd=outside, env=env, capture_output=True, text=True,
+                          stdin=subprocess.DEVNULL, timeout=600)
+    assert done.returncode == 0, done.stderr[-3000:]
+    clone = content / "age-gender-utkface"
+    assert (clone / "results" / "seed" / "custom" / "metrics.json").is_file()
+    text = json.dumps(json.loads(out.read_text())["cells"])
+    assert (clone / "figures" / "seed" / "fig6_comparison.png").stat().st_mtime > out.stat().st_mtime - 600
+    assert not (ROOT / "notebooks" / "figures").exists()  # the kernel worked in the clone, with its package
+    for model in config.MODELS:  # the committed numbers, as the comparison table shows them
+        metrics = json.loads((clone / "results" / "seed" / model / "metrics.json").read_text())
+        assert f"{metrics['val_gender_accuracy']:.3f}" in text and f"{metrics['val_age_mae']:.3f}" in text
+    assert not list(clone.rglob("*.keras")) and not list(clone.rglob("checkpoint"))  # nothing trained
+    status = subprocess.run(["git", "status", "--porcelain", "--", "results/seed/custom", "results/seed/vgg16"],
+                            cwd=clone, capture_output=True, text=True).stdout
+    assert status == ""  # the committed runs are read, not rewritten
