@@ -28,7 +28,7 @@ SEEDS ?= 1 2 3
 PAPERMILL = PYTHONWARNINGS=ignore::UserWarning:papermill.iorw $(PY) -m papermill
 SWEEP_DIR ?= results/sweeps
 
-.PHONY: install test train notebooks report report-unlocked sweep sweep-unlocked pretraining experiment queue pdf-tools sync data home clean
+.PHONY: install test train notebooks report report-unlocked sweep sweep-unlocked pretraining experiment queue release pdf-tools sync data home clean
 
 install: $(VENV)/.installed
 
@@ -119,7 +119,13 @@ queue: install
 	    sweep) $(MAKE) --no-print-directory sweep PROFILE=seed SEEDS=$$arg MODELS=custom || exit $$?;; \
 	    *) $(PY) -m helpers experiment $$kind --profile seed --only $$arg --verbose 2 || exit $$?;; \
 	  esac; \
+	  $(PY) -m helpers cards; \
 	done; echo "== queue: done ($$(date -u +%FT%TZ))"
+
+# The profile's trained model files (not committed), their model cards and SHA256SUMS, in release/<profile>/:
+# attach them to a GitHub release or a Hugging Face model repository (README, "Model files").
+release: install
+	$(PY) -m helpers release --profile $(PROFILE)
 
 # One make report per profile at a time: a second one exits 2 naming the folder and the pid that holds it.
 report: install pdf-tools

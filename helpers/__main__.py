@@ -66,7 +66,10 @@ def build_parser() -> argparse.ArgumentParser:
     predict = commands.add_parser("predict", help="find the faces in photos and predict their age and gender")
     predict.add_argument("photos", nargs="+", metavar="PHOTO", help="image files (JPEG, PNG, …)")
     predict.add_argument("--model", required=True, metavar="PATH.keras",
-                         help="a trained model, e.g. results/seed/custom/custom.keras")
+                         help="a trained model, e.g. results/seed/custom/custom.keras, or the URL of a released one "
+                              "(make release): downloaded once, checked against its SHA256SUMS")
+    predict.add_argument("--sha256", default=None, help="the released model file's sha256 (default: from the "
+                                                        "SHA256SUMS beside it)")
     predict.add_argument("--json", action="store_true", help="one JSON line per face")
 
     sweep = commands.add_parser("sweep", help="mean ± sd of the final metrics over the seed sweep (make sweep)")
@@ -96,6 +99,16 @@ def build_parser() -> argparse.ArgumentParser:
     hold.add_argument("what", help="what the command is, for the message a second writer gets")
     hold.add_argument("argv", nargs=argparse.REMAINDER, metavar="-- COMMAND", help="the command and its arguments")
 
+    release = commands.add_parser("release", help="gather the profile's trained model files, their model cards and "
+                                                  "SHA256SUMS into release/<profile>/")
+    release.add_argument("--profile", default="seed", choices=list(config.PROFILES), help="named profile (seed)")
+    release.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE")
+    release.add_argument("--results-dir", default=None, help="results root (default: results/)")
+    release.add_argument("--out", default=None, help="output folder (default: release/<profile>/)")
+
+    cards = commands.add_parser("cards", help="write MODEL_CARD.md beside every finished run's results")
+    cards.add_argument("--results-dir", default=None, help="results root (default: results/)")
+
     report = commands.add_parser("report", help="build report/build/<profile>/report.html and report.pdf")
     report.add_argument("--profile", default="seed", choices=list(config.PROFILES), help="named profile (seed)")
     report.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE",
@@ -108,11 +121,11 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-def _predict(photos: list[str], model_path: str, as_json: bool) -> int:
+def _predict(photos: list[str], model_path: str, as_json: bool, sha256: str | None = None) -> int:
     """Print one line per face; exit status 1 if some photo holds no face, 2 if one cannot be read."""
     from . import predict
 
-    model = predict.load_model(model_path)
+    model = predict.load_model(model_path, sha256)
     status = 0
     for photo in photos:
         try:
@@ -138,7 +151,7 @@ def main(argv=None) -> int:
     args = build_parser().parse_args(argv)
     try:
         if args.command == "predict":
-            return _predict(args.photos, args.model, args.json)
+            return _predict(args.photos, args.model, args.json, args.sha256)
         if args.command == "hold":
             import subprocess
 
@@ -149,6 +162,11 @@ def main(argv=None) -> int:
                 raise ValueError("hold needs a command after --")
             with files.folder_lock(args.folder, args.what):
                 return subprocess.call(command)
+        if args.command == "cards":
+            from . import release
+
+            print(f"{len(release.write_cards(args.results_dir))} model cards written")
+            return 0
         if args.command == "data":
             from . import data
 
@@ -206,6 +224,11 @@ def main(argv=None) -> int:
             if args.has:
                 return 0 if results.finished(args.has, profile, args.results_dir) else 1
             print("\n".join(bench.plan(profile, args.train, args.retrain, args.results_dir)))
+        elif args.command == "release":
+            from . import release
+
+            for path in release.release(profile, args.results_dir, args.out):
+                print(path)
         elif args.command == "report":
             from . import report
 

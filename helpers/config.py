@@ -27,6 +27,9 @@ PROJ_ROOT = _find_project_root()
 # The project's GitHub home: the notebooks' Colab cells clone it and the README's badges open it. A fork changes
 # every copy at once with `make home HOME=owner/name`; a test checks that they agree.
 GITHUB_HOME = "utkface-study/age-gender-utkface"
+# Where a profile's released model files live (make release; attached to the GitHub release tagged with the
+# profile's name): <RELEASE_URL>/<profile>/<model>.keras, beside its SHA256SUMS.
+RELEASE_URL = f"https://github.com/{GITHUB_HOME}/releases/download"
 DATA_DIR = Path(os.environ.get("HELPERS_DATA_DIR", PROJ_ROOT / "data"))  # where UTKFace is looked for and downloaded
 CACHE_DIR = Path(os.environ.get("HELPERS_CACHE_DIR", DATA_DIR / "cache"))
 RESULTS_DIR = PROJ_ROOT / "results"

@@ -187,10 +187,13 @@ def list_faces(source: Path) -> tuple[list[Face], dict[str, list[str]]]:
 
 
 def download_utkface(dest: Path | None = None, url: str = UTKFACE_URL, sha256: str = UTKFACE_SHA256) -> Path:
-    """Download the UTKFace archive to ``dest`` (``data/UTKFace.tar.gz``), verify its sha256 and only then give it
-    its name: an interrupted or wrong download never leaves a file that looks complete. ``DataError`` saying
-    what failed (network, checksum, disk)."""
-    dest = Path(dest or config.DATA_DIR / "UTKFace.tar.gz")
+    """Download the UTKFace archive to ``dest`` (``data/UTKFace.tar.gz``): see :func:`download_file`."""
+    return download_file(url, Path(dest or config.DATA_DIR / "UTKFace.tar.gz"), sha256, "UTKFace")
+
+
+def download_file(url: str, dest: Path, sha256: str, what: str) -> Path:
+    """Download ``url`` to ``dest``, verify its sha256 and only then give it its name: an interrupted or wrong
+    download never leaves a file that looks complete. ``DataError`` saying what failed (network, checksum, disk)."""
     try:
         dest.parent.mkdir(parents=True, exist_ok=True)
         tmp = tempfile.NamedTemporaryFile(dir=dest.parent, delete=False, prefix=f".{dest.name}.", suffix=".part")
@@ -200,8 +203,8 @@ def download_utkface(dest: Path | None = None, url: str = UTKFACE_URL, sha256: s
     try:
         with tmp, urllib.request.urlopen(url, timeout=DOWNLOAD_TIMEOUT) as response:
             total = int(response.headers.get("Content-Length") or 0) or None
-            print(f"Downloading UTKFace from {url} to {dest}", file=sys.stderr, flush=True)
-            with tqdm(total=total, unit="B", unit_scale=True, desc="UTKFace.tar.gz") as bar:
+            print(f"Downloading {what} from {url} to {dest}", file=sys.stderr, flush=True)
+            with tqdm(total=total, unit="B", unit_scale=True, desc=dest.name) as bar:
                 while chunk := response.read(1 << 20):
                     try:
                         tmp.write(chunk)

@@ -7,13 +7,16 @@ model's input size, and predicted.
 
 from __future__ import annotations
 
+import urllib.parse
+import urllib.request
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 from PIL import Image, ImageOps, UnidentifiedImageError
 
-from .data import GENDERS, resize_square
+from . import config
+from .data import DOWNLOAD_TIMEOUT, GENDERS, DataError, download_file, resize_square
 
 CASCADE = "haarcascade_frontalface_default.xml"
 # Measured by running the cascade on 400 random UTKFace crops (200 px, padded): medians of the box it finds.
@@ -77,12 +80,37 @@ def find_faces(photo: np.ndarray, size: int) -> list[Face]:
     return faces
 
 
-def load_model(path):
-    """A model saved by ``python -m helpers train`` (``<model>.keras``)."""
+def fetch_model(url: str, sha256: str | None = None) -> Path:
+    """A released model file (``make release``) from ``url``, downloaded once into the cache
+    (``<cache>/models/``) and checked against ``sha256``, else against the ``SHA256SUMS`` beside it. ``DataError``
+    in one line when it cannot be fetched or checked."""
+    name = url.rstrip("/").rsplit("/", 1)[-1]
+    if sha256 is None:
+        sums_url = url.rstrip("/").rsplit("/", 1)[0] + "/SHA256SUMS"
+        try:
+            with urllib.request.urlopen(sums_url, timeout=DOWNLOAD_TIMEOUT) as response:
+                sums = dict(line.split()[::-1] for line in response.read().decode().splitlines() if line.strip())
+        except (OSError, ValueError) as err:
+            raise DataError(f"could not read {sums_url} to check {name} against "
+                            f"({getattr(err, 'reason', None) or err}); pass --sha256 to give its checksum") from None
+        if name not in sums:
+            raise DataError(f"{sums_url} lists no {name}; pass --sha256 to give its checksum")
+        sha256 = sums[name]
+    cached = config.CACHE_DIR / "models" / f"{sha256[:16]}-{name}"
+    if not cached.is_file():
+        download_file(url, cached, sha256, name)
+    return cached
+
+
+def load_model(path, sha256: str | None = None):
+    """A model saved by ``python -m helpers train`` (``<model>.keras``), or the URL of a released one
+    (:func:`fetch_model`)."""
     import keras
 
     from . import models  # noqa: F401  (registers the VGG16 preprocessing layer)
 
+    if urllib.parse.urlparse(str(path)).scheme in ("http", "https", "file"):
+        path = fetch_model(str(path), sha256)
     path = Path(path)
     if not path.is_file():
         raise ValueError(f"{path}: no such model file (train one with `python -m helpers train`, which writes "

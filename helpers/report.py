@@ -15,7 +15,7 @@ import mistune
 import numpy as np
 import pandas as pd
 
-from . import bench, config, evaluation, experiments, files, models, results
+from . import bench, config, evaluation, experiments, files, models, release, results
 from . import data as utk
 from .config import Profile
 
@@ -167,6 +167,10 @@ def context(profile: Profile, results_dir=None, figures_dir=None, sweep_dir=None
         "groups_test": evaluation.group_table(tested, SHORT_NAMES) if (tested := {
             m: e["test"] for m, e in evaluations.items() if "test" in e}) else None,
         "notices": notices,
+        "ethics": release.ETHICS,
+        "model_files": release.model_files(profile, results_dir),
+        "release_url": config.RELEASE_URL,
+        "study_images": utk.uses_study_images(profile),
         "not_run": not_run,
         "provenance": provenance(runs, utk.reader_copy(profile)),
         "experiments": experiment_tables(profile, results_dir, sweep_dir),

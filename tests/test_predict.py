@@ -1,5 +1,6 @@
 """``python -m helpers predict``: faces found in new pictures, cropped like UTKFace, predicted; clear failures."""
 
+import hashlib
 import io
 import json
 import tarfile
@@ -87,3 +88,54 @@ def test_corrupt_or_missing_inputs_are_clear_errors(tmp_path, model_path, capsys
     assert "Traceback" not in err
     assert main(["predict", str(broken), "--model", str(tmp_path / "none.keras")]) == 2
     assert "no such model file" in capsys.readouterr().err
+
+
+# ---------------------------------------------------------------- released model files (#22)
+@pytest.fixture(scope="module")
+def released(smoke_runs, tmp_path_factory):
+    """`release` of the smoke runs (both models): release/smoke/ with the model files, cards and SHA256SUMS."""
+    import shutil
+
+    from helpers import config, release
+
+    base = tmp_path_factory.mktemp("release")
+    for model in config.MODELS:
+        shutil.copytree(smoke_runs[model][0], base / "results" / "smoke" / model)
+    written = release.release(config.get_profile("smoke"), base / "results", base / "release" / "smoke")
+    return base / "release" / "smoke", written
+
+
+def test_release_gathers_model_files_cards_and_checksums(released):
+    folder, written = released
+    assert {p.name for p in folder.iterdir()} == {"custom.keras", "vgg16.keras", "MODEL_CARD_custom.md",
+                                                  "MODEL_CARD_vgg16.md", "SHA256SUMS"} == {p.name for p in written}
+    sums = dict(line.split()[::-1] for line in (folder / "SHA256SUMS").read_text().splitlines())
+    for name, digest in sums.items():
+        assert hashlib.sha256((folder / name).read_bytes()).hexdigest() == digest
+    card = (folder / "MODEL_CARD_vgg16.md").read_text()
+    for heading in ("## Model details", "## Intended use", "## Out-of-scope use", "## Training data",
+                    "## Evaluation", "## Ethical considerations", "## How to load it", "## Weights provenance"):
+        assert heading in card
+    assert "keras.models.load_model(\"vgg16.keras\")" in card and "HED-derived" in card
+
+
+def test_predict_takes_a_released_model_by_url_once_and_checks_it(released, tmp_path, utk_faces, capsys):
+    from helpers import config
+
+    folder, _ = released
+    url = (folder / "custom.keras").as_uri()
+    photo = canvas_with(utk_faces[:1], tmp_path / "one.jpg")
+    assert main(["predict", str(photo), "--model", url, "--json"]) == 0
+    assert len(capsys.readouterr().out.splitlines()) == 1
+    [cached] = (config.CACHE_DIR / "models").iterdir()  # downloaded once, under its checksum
+    assert cached.read_bytes() == (folder / "custom.keras").read_bytes()
+    assert main(["predict", str(photo), "--model", url]) == 0 and "Downloading" not in capsys.readouterr().err
+    assert main(["predict", str(photo), "--model", (folder / "vgg16.keras").as_uri(), "--sha256", "0" * 64]) == 2
+    err = capsys.readouterr().err
+    assert "has sha256" in err and "expected 0000" in err and "not kept" in err
+    assert len(list((config.CACHE_DIR / "models").iterdir())) == 1  # the wrong file was not kept
+    assert main(["predict", str(photo), "--model", "http://127.0.0.1:9/custom.keras"]) == 2
+    [line] = capsys.readouterr().err.splitlines()
+    assert line.startswith("error: could not read http://127.0.0.1:9/SHA256SUMS") and "--sha256" in line
+    assert main(["predict", str(photo), "--model", "http://127.0.0.1:9/custom.keras", "--sha256", "0" * 64]) == 2
+    assert "could not download http://127.0.0.1:9/custom.keras" in capsys.readouterr().err

@@ -1,0 +1,25 @@
+"""Model cards beside every committed run (#22); the release folder itself is tested with the smoke models in
+tests/test_predict.py."""
+
+import shutil
+
+import pytest
+
+from helpers import config, release
+
+
+def test_every_committed_run_has_its_current_model_card():
+    runs = release.run_folders()
+    assert len(runs) >= 20  # results/seed, results/quick and the sweeps
+    for model, folder in runs:
+        card = folder / release.CARD
+        assert card.is_file(), f"{folder} has no {release.CARD}: run `python -m helpers cards`"
+        assert card.read_text() == release.model_card(model, folder), f"{card} is stale: run `python -m helpers cards`"
+
+
+def test_release_without_model_files_says_what_to_do(tmp_path):
+    shutil.copytree(config.RESULTS_DIR / "seed" / "custom", tmp_path / "results" / "seed" / "custom",
+                    ignore=shutil.ignore_patterns("*.keras"))  # the committed run, as a clone has it
+    with pytest.raises(ValueError, match=r"no trained model file of profile seed .*make train PROFILE=seed"):
+        release.release(config.get_profile("seed"), tmp_path / "results", tmp_path / "release")
+    assert not (tmp_path / "release").exists()
