@@ -58,14 +58,14 @@ train: install
 # report. First the data (downloaded into data/ when missing and online; else one line and exit 2), then one line
 # per model: its results on disk, or that it is not trained (with the estimated time) unless TRAIN=1/RETRAIN=1.
 notebooks: install
-	@$(PY) -m helpers data --profile $(PROFILE)
+	@HELPERS_NO_KERAS=1 $(PY) -m helpers data --profile $(PROFILE)
 	@$(PY) -m helpers plan --profile $(PROFILE) --results-dir $(RESULTS_ROOT) $(TRAIN_FLAG) $(if $(RETRAIN),--retrain)
 	@mkdir -p $(RUNS_ROOT)/$(PROFILE)
 	@for nb in $(NOTEBOOKS); do \
 	  model=$$(case $$nb in 02_*) echo custom;; 03_*) echo vgg16;; esac); \
 	  sweep=$$(case $$nb in 04_*) echo "-p sweep_dir $(abspath $(SWEEP_DIR))";; esac); \
 	  if [ -z "$(TRAIN_FLAG)" ] && [ -n "$$model" ] && \
-	     ! $(PY) -m helpers plan --profile $(PROFILE) --results-dir $(RESULTS_ROOT) --has $$model; then \
+	     ! HELPERS_NO_KERAS=1 $(PY) -m helpers plan --profile $(PROFILE) --results-dir $(RESULTS_ROOT) --has $$model; then \
 	    echo "== $$nb: skipped ($$model has no $(PROFILE) results; TRAIN=1 trains it)"; continue; \
 	  fi; \
 	  echo "== $$nb ($(PROFILE))"; \
@@ -139,7 +139,7 @@ report-unlocked: notebooks
 # None found: Debian's chromium where apt-get runs as root; elsewhere (macOS, a server without root) the report is
 # HTML only, and helpers report says in one line how to get the PDF.
 pdf-tools: install
-	@$(PY) -c "import sys; from helpers import report; sys.exit(report.find_chromium() is None)" || \
+	@HELPERS_NO_KERAS=1 $(PY) -c "import sys; from helpers import browser; sys.exit(browser.find() is None)" || \
 	  if command -v apt-get >/dev/null && [ "$$(id -u)" = 0 ]; then \
 	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium poppler-utils; \
 	  fi

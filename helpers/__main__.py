@@ -219,10 +219,12 @@ def main(argv=None) -> int:
                 raise ValueError(f"no finished sweep runs of profile {profile.name} in "
                                  f"{experiments.sweep_root(args.dir)} (run make sweep first)")
         elif args.command == "plan":
-            from . import bench, results
+            from . import results
 
             if args.has:
                 return 0 if results.finished(args.has, profile, args.results_dir) else 1
+            from . import bench
+
             print("\n".join(bench.plan(profile, args.train, args.retrain, args.results_dir)))
         elif args.command == "release":
             from . import release

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import base64
 import json
-import os
 import shutil
 import subprocess
 import tempfile
@@ -15,21 +14,13 @@ import mistune
 import numpy as np
 import pandas as pd
 
-from . import bench, config, evaluation, experiments, files, models, release, results
+from . import bench, browser, config, evaluation, experiments, files, models, release, results
 from . import data as utk
 from .config import Profile
 
 TEMPLATE = "report.md.j2"
 SHORT_NAMES = {"custom": "CNN", "vgg16": "VGG16"}  # table column prefixes
 STYLE = "style.css"
-# Browsers that print PDFs headless: CHROME=/path/to/one first, then these names on the PATH, then the macOS
-# application bundles (in /Applications or ~/Applications).
-CHROMIUM_NAMES = ("chromium", "chromium-browser", "google-chrome", "google-chrome-stable", "chrome",
-                  "microsoft-edge", "microsoft-edge-stable", "msedge")
-MACOS_BROWSERS = ("Google Chrome.app/Contents/MacOS/Google Chrome", "Chromium.app/Contents/MacOS/Chromium",
-                  "Microsoft Edge.app/Contents/MacOS/Microsoft Edge")
-NO_BROWSER = ("no Chrome, Chromium or Edge found to print the PDF: install one (Debian/Ubuntu: apt-get install "
-              "chromium) or set CHROME=/path/to/it")
 PAGE = """<!DOCTYPE html>
 <html lang="en"><head><meta charset="utf-8"><title>{title}</title><style>{style}</style></head>
 <body>{body}</body></html>
@@ -232,27 +223,13 @@ def render_html(ctx: dict) -> str:
     return PAGE.format(title="Age and gender from a face: custom CNN vs VGG16 transfer", style=style, body=body)
 
 
-def find_chromium() -> str | None:
-    """A Chromium-family browser to print the PDF with (``CHROME``, the PATH, macOS applications), or None."""
-    if given := os.environ.get("CHROME"):
-        return shutil.which(given)
-    for name in CHROMIUM_NAMES:
-        if path := shutil.which(name):
-            return path
-    for folder in (Path("/Applications"), Path.home() / "Applications"):
-        for bundle in MACOS_BROWSERS:
-            if os.access(folder / bundle, os.X_OK):
-                return str(folder / bundle)
-    return None
-
-
 def html_to_pdf(html: Path, pdf: Path) -> Path:
     """Print ``html`` to an A4 PDF with headless Chromium (offline; no browser download)."""
-    browser = find_chromium()
-    if browser is None:
-        raise FileNotFoundError(NO_BROWSER)
+    printer = browser.find()
+    if printer is None:
+        raise FileNotFoundError(browser.NO_BROWSER)
     with tempfile.TemporaryDirectory() as profile_dir:
-        command = [browser, "--headless", "--no-sandbox", "--disable-gpu", "--no-pdf-header-footer",
+        command = [printer, "--headless", "--no-sandbox", "--disable-gpu", "--no-pdf-header-footer",
                    "--disable-background-networking", "--disable-component-update", "--no-first-run",
                    f"--user-data-dir={profile_dir}", f"--print-to-pdf={pdf}", html.resolve().as_uri()]
         done = subprocess.run(command, capture_output=True, text=True, timeout=180)
@@ -264,14 +241,14 @@ def html_to_pdf(html: Path, pdf: Path) -> Path:
 def build(profile: Profile, results_dir=None, figures_dir=None, out_dir=None, pdf: bool = True,
           sweep_dir=None) -> dict:
     """Write ``report.html`` (self-contained) and ``report.pdf`` to ``report/build/<profile>/``; without a browser
-    to print it (:func:`find_chromium`), the HTML only and one line saying how to get the PDF."""
+    to print it (:func:`helpers.browser.find`), the HTML only and one line saying how to get the PDF."""
     out = Path(out_dir or config.REPORT_DIR / "build" / profile.name)
     out.mkdir(parents=True, exist_ok=True)
     html = out / "report.html"
     files.write_atomic(html, render_html(context(profile, results_dir, figures_dir, sweep_dir)))
     written = {"html": html}
-    if pdf and find_chromium() is None:
-        print(f"report.pdf not written: {NO_BROWSER} (the HTML has everything)", flush=True)
+    if pdf and browser.find() is None:
+        print(f"report.pdf not written: {browser.NO_BROWSER} (the HTML has everything)", flush=True)
     elif pdf:
         with files.atomic_path(out / "report.pdf") as tmp:  # a killed build leaves the old PDF or none
             html_to_pdf(html, tmp)

@@ -36,10 +36,10 @@ needs_real_data = pytest.mark.skipif(not REAL_DATA.exists(), reason=f"UTKFace ar
 
 
 def _pdf_tools_missing() -> str | None:
-    from helpers import report
+    from helpers import browser
 
-    if report.find_chromium() is None:
-        return report.NO_BROWSER
+    if browser.find() is None:
+        return browser.NO_BROWSER
     return None if shutil.which("pdftotext") else "no pdftotext (poppler-utils) to read the PDF with"
 
 
