@@ -154,16 +154,18 @@ def _records() -> dict:
 
 def training_estimate(model_name: str, profile: Profile, records: dict | None = None) -> str:
     """How long training ``profile`` should take on each recorded machine, e.g. "≈84 min on 2-core CPU (…)".
-    Another image size than the benchmark's is scaled, and says so: by the side length, not the pixel count, as the
-    quick profile's runs measured (64 px took 6 min, 0.43× the 128 px pace, not 0.25×)."""
+    Another image size than the benchmark's is scaled, and says so: by the pixel count above it (the convolutions
+    dominate: 192 px measured 2.25× the 128 px time), by the side length below it (fixed costs weigh more: the quick
+    profile's 64 px took 0.43× the 128 px pace, not 0.25×)."""
     estimates = []
     for label, runs in (_records() if records is None else records).items():
         if (key := f"{model_name}@{profile.image_size}") in runs:
             estimates.append(f"≈{estimate_minutes(model_name, profile, runs[key]):.0f} min on {label}")
         elif measured := sorted(int(k.split("@")[1]) for k in runs if k.startswith(f"{model_name}@")):
             size = measured[-1]
-            speeds = {k: v * size / profile.image_size for k, v in runs[f"{model_name}@{size}"].items()
-                      if "_per_s" in k}
+            ratio = profile.image_size / size
+            cost = ratio ** 2 if ratio > 1 else ratio
+            speeds = {k: v / cost for k, v in runs[f"{model_name}@{size}"].items() if "_per_s" in k}
             estimates.append(f"≈{max(estimate_minutes(model_name, profile, speeds), 1):.0f} min on {label} "
                              f"(scaled from its {size} px benchmark)")
     return "; ".join(estimates) or "no benchmark recorded for this model"

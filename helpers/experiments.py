@@ -129,6 +129,132 @@ def summaries(profile: Profile, results_dir=None) -> dict[str, dict[str, pd.Data
     return found
 
 
+EFFECT_METRICS = ("val_age_mae", "val_gender_accuracy", "test_age_mae", "test_gender_accuracy")
+
+
+def variant_effects(experiment: str, profile: Profile, model: str = "custom", sweep_dir=None,
+                    results_dir=None) -> pd.DataFrame | None:
+    """The variants of ``experiment`` that ran, beside the baseline: each metric of ``EFFECT_METRICS``, its
+    difference from the baseline's (``<metric>_diff``) and whether that difference is beyond the run-to-run noise
+    (``<metric>_beyond``): more than twice the standard deviation of a difference between two runs, sd·√2, with sd
+    from :func:`seed_spread`; None where there is no spread (fewer than two runs). ``attrs["spread"]``: that
+    spread. None when the baseline or every other variant has not run."""
+    table = summary(experiment, profile, model, results_dir)
+    if "baseline" not in table.index or table.loc["baseline", "status"] != "run":
+        return None
+    ran = table[(table["status"] == "run") & (table.index != "baseline")]
+    if ran.empty:
+        return None
+    spread = seed_spread(profile, model, sweep_dir, results_dir)
+    base = table.loc["baseline"]
+    rows = []
+    for variant, row in ran.iterrows():
+        effect = {"variant": variant, "label": row["label"], "n_train": row["n_train"]}
+        for key in EFFECT_METRICS:
+            difference = row[key] - base[key]
+            sd = spread.loc[key, "sd"] if spread is not None else float("nan")
+            effect.update({key: row[key], f"{key}_diff": difference,
+                           f"{key}_beyond": bool(abs(difference) > 2 * sd * 2 ** 0.5) if sd == sd else None})
+        rows.append(effect)
+    effects = pd.DataFrame(rows).set_index("variant")
+    effects.attrs.update(spread=spread, baseline=base)
+    return effects
+
+
+# What each conjecture of the coursework expects of its variant, and on which metric it is judged first.
+CONJECTURES = {
+    "all_images": "more data would help",
+    "res192": "a higher resolution would help",
+    "age_balanced": "more weight on the rare ages would help",
+}
+
+
+def conjecture_findings(effects: pd.DataFrame, bands: pd.DataFrame | None = None) -> dict[str, str]:
+    """One paragraph per conjecture whose variant ran: what it changed, its validation and test age MAE and gender
+    accuracy against the baseline's, and what that supports, given the run-to-run noise."""
+    base, spread = effects.attrs["baseline"], effects.attrs["spread"]
+    seeds = spread.attrs["seeds"] if spread is not None else []
+    paragraphs = {}
+    for variant, row in effects.iterrows():
+        if variant not in CONJECTURES:
+            continue
+        beyond = [key for key in EFFECT_METRICS if row[f"{key}_beyond"]]
+        better = [key for key in beyond if (row[f"{key}_diff"] < 0) == key.endswith("mae")]
+        numbers = "; ".join(
+            f"{METRIC_NAMES[key]} {_amount(key, row[key])} against {_amount(key, base[key])} "
+            f"({_signed(key, row[f'{key}_diff'])})" for key in EFFECT_METRICS)
+        if len(seeds) < 2:
+            verdict = ("One run of each and no seed spread at this profile yet: no verdict (the seed sweep gives "
+                       "one).")
+        elif not beyond:
+            verdict = (f"Every difference is within the run-to-run noise (twice the sd of a difference between two "
+                       f"runs, from seeds {', '.join(map(str, seeds))}): the runs neither support the conjecture "
+                       "nor refute it.")
+        else:
+            verdict = (f"Beyond the run-to-run noise (seeds {', '.join(map(str, seeds))}): "
+                       + ", ".join(f"{METRIC_NAMES[key]} {'better' if key in better else 'worse'}" for key in beyond)
+                       + (". This supports the conjecture" if len(better) == len(beyond) else
+                          ". This speaks against the conjecture" if not better else ". The evidence is mixed")
+                       + ("; the other differences are within the noise." if len(beyond) < len(EFFECT_METRICS)
+                          else "."))
+        text = f"**{CONJECTURES[variant].capitalize()}** ({row['label']}): {numbers}. {verdict}"
+        if variant == "all_images":
+            text += (f" This variant trained on {int(row['n_train']):,} images instead of {int(base['n_train']):,}, "
+                     "and its validation and test images are its own, so part of any difference is which faces "
+                     "were graded.")
+        if variant == "age_balanced" and bands is not None:
+            oldest, youngest = bands.index[-1], bands.index[0]
+            text += " " + " ".join(
+                f"Aged {band}: test MAE {bands.loc[band, 'baseline: MAE']:.1f} → "
+                f"{bands.loc[band, 'age_balanced: MAE']:.1f} years, bias {bands.loc[band, 'baseline: bias']:+.1f} → "
+                f"{bands.loc[band, 'age_balanced: bias']:+.1f}." for band in (youngest, oldest))
+        paragraphs[variant] = text
+    return paragraphs
+
+
+def not_run(experiment: str, profile: Profile, model: str = "custom", results_dir=None) -> list[dict]:
+    """The variants of ``experiment`` not run at ``profile``: label, the command that trains it and its estimated
+    time (:func:`helpers.bench.training_estimate`)."""
+    from . import bench
+
+    table = summary(experiment, profile, model, results_dir)
+    return [{"variant": variant, "label": row["label"],
+             "command": f"python -m helpers experiment {experiment} --profile {profile.name} --only {variant}"
+                        + (f" --model {model}" if model != "custom" else ""),
+             "estimate": bench.training_estimate(model, variant_profile(profile, variant))}
+            for variant, row in table.iterrows() if row["status"] != "run"]
+
+
+def effects_for_plot(effects: pd.DataFrame) -> tuple[pd.DataFrame, str, dict[str, float]]:
+    """:func:`variant_effects` for :func:`helpers.plots.against_baseline`: the baseline and each variant by label,
+    the baseline's label and the seed-to-seed sd per metric."""
+    base, spread = effects.attrs["baseline"], effects.attrs["spread"]
+    table = pd.concat([pd.DataFrame([base[list(EFFECT_METRICS)]], index=[base["label"]]),
+                       effects.set_index("label")[list(EFFECT_METRICS)]]).astype(float)
+    sd = {key: spread.loc[key, "sd"] if spread is not None else float("nan") for key in EFFECT_METRICS}
+    return table, base["label"], sd
+
+
+def pretraining_for_plot(table: pd.DataFrame) -> tuple[pd.DataFrame, str, dict[str, float]] | None:
+    """:func:`pretraining_table` for :func:`helpers.plots.against_baseline`, VGG16 from random weights as the
+    baseline (its sd as the band); None without that row."""
+    labels = [f"{model} · {weights.split(' (')[0]}" for model, weights in zip(table["model"], table["initial weights"])]
+    frame = table.set_axis(labels)
+    random = frame[(frame["model"] == "VGG16") & (frame["source"] == "none")]
+    if random.empty:
+        return None
+    baseline = random.index[0]
+    return frame, baseline, {key: frame.loc[baseline, f"{key}_sd"] for key in PRETRAINING_METRICS}
+
+
+def _amount(key: str, value: float) -> str:
+    return f"{value:.2f} years" if key.endswith("mae") else f"{value:.3f}"
+
+
+def _signed(key: str, value: float) -> str:
+    return f"{value:+.2f}" if key.endswith("mae") else f"{value:+.3f}"
+
+
 def band_errors(profile: Profile, variants=("baseline", "age_balanced"), model: str = "custom",
                 results_dir=None) -> pd.DataFrame | None:
     """Test-set MAE and mean signed error per age band for each variant that has test predictions; None if
@@ -229,11 +355,25 @@ def sweep_summary(profile: Profile, model: str, sweep_dir=None) -> pd.DataFrame 
     A sweep run of seed N is the profile with ``seed`` = N, in ``<sweep_dir>/seed<N>/<profile>/<model>/``.
     ``attrs``: ``seeds`` and ``ran_on`` (where the runs trained, e.g. "CPU (tensorflow)").
     """
+    return _summary(_sweep_runs(profile, model, sweep_dir))
+
+
+def _sweep_runs(profile: Profile, model: str, sweep_dir=None) -> dict[int, results.RunResults]:
     runs = {}
     for folder in sorted(sweep_root(sweep_dir).glob(f"seed*/{profile.name}/{model}")):
         seed = folder.parents[1].name.removeprefix("seed")
         if seed.isdigit() and results.finished_in(folder, dataclasses.replace(profile, seed=int(seed))):
             runs[int(seed)] = results.load(model, folder)
+    return runs
+
+
+def seed_spread(profile: Profile, model: str = "custom", sweep_dir=None, results_dir=None) -> pd.DataFrame | None:
+    """:func:`sweep_summary` over the profile's own run (its seed, e.g. the study's 42) and its seed sweep: how
+    much the final metrics move from run to run, against which a variant's difference from the baseline is read.
+    None when neither has run."""
+    runs = _sweep_runs(profile, model, sweep_dir)
+    if (own := own_run(profile, model, results_dir)) is not None:
+        runs[profile.seed] = own
     return _summary(runs)
 
 
@@ -335,18 +475,16 @@ def readable_pretraining(table: pd.DataFrame) -> pd.DataFrame:
 
 def pretraining_findings(table: pd.DataFrame,
                          keys: tuple[str, ...] = ("val_age_mae", "val_gender_accuracy")) -> list[str]:
-    """One sentence per pretrained VGG16 row, a clause per metric in ``keys``: its value against VGG16 from random
-    weights and against the custom CNN, and whether each difference is more than twice its standard error over
-    seeds."""
-    def amount(key, value):
-        return f"{value:.2f} years" if key.endswith("mae") else f"{value:.3f}"
-
+    """One sentence per pretrained VGG16 row: for each metric in ``keys``, the differences from VGG16 from random
+    weights and from the custom CNN that are more than twice their standard error over seeds (those within the
+    noise are left to the table and figure), or the plain difference where a single seed gives no noise estimate."""
     def compare(row, other, name, key):
         better = (other[key] - row[key]) * (1 if key.endswith("mae") else -1)  # > 0: the pretrained row is better
         error = (row[f"{key}_sd"] ** 2 / row["seeds"] + other[f"{key}_sd"] ** 2 / other["seeds"]) ** 0.5
-        verdict = (", beyond the seed-to-seed noise" if abs(better) > 2 * error else
-                   ", within the seed-to-seed noise" if error == error else " (a single seed: no noise estimate)")
-        return f"{amount(key, abs(better))} {'better' if better > 0 else 'worse'} than {name}{verdict}"
+        if error == error and abs(better) <= 2 * error:
+            return None
+        verdict = "" if error == error else " (a single seed: no noise estimate)"
+        return f"{_amount(key, abs(better))} {'better' if better > 0 else 'worse'} than {name}{verdict}"
 
     vgg = table[table["model"] == "VGG16"]
     random, custom = vgg[vgg["source"] == "none"], table[table["model"] == "Custom CNN"]
@@ -354,8 +492,11 @@ def pretraining_findings(table: pd.DataFrame,
               if len(other)]
     sentences = []
     for _, row in vgg[vgg["source"] != "none"].iterrows() if others else ():
-        clauses = [f"{METRIC_NAMES[key]} {amount(key, row[key])}, " + ", and ".join(
-                       compare(row, other.iloc[0], name, key) for other, name in others)
-                   for key in keys]
-        sentences.append(f"VGG16 with {row['initial weights']}: " + "; ".join(clauses) + ".")
+        clauses = []
+        for key in keys:
+            found = [text for other, name in others if (text := compare(row, other.iloc[0], name, key))]
+            if found:
+                clauses.append(f"{METRIC_NAMES[key]} {_amount(key, row[key])}, " + ", and ".join(found))
+        sentences.append(f"VGG16 with {row['initial weights']}: " + ("; ".join(clauses) if clauses else
+                         "no difference beyond the seed-to-seed noise") + ".")
     return sentences

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import textwrap
 from pathlib import Path
 
 import matplotlib.pyplot as plt
@@ -256,4 +257,33 @@ def evaluation(evaluations: dict[str, dict]):
               title="age bias by band (below 0: underestimated)")
     left.legend(fontsize=8)
     right.legend(fontsize=8)
+    return fig
+
+
+# ---------------------------------------------------------------- variants against a baseline
+SPREAD_METRICS = (("val_age_mae", "validation age MAE (years)"), ("val_gender_accuracy", "validation gender accuracy"))
+
+
+def against_baseline(table: pd.DataFrame, baseline: str, spread: dict[str, float], title: str):
+    """Each row of ``table`` (index: labels; columns ``<metric>`` and, where a row is a mean over seeds,
+    ``<metric>_sd``) as a dot with ± sd whiskers, beside the ``baseline`` row's value, drawn as a line with the
+    seed-to-seed spread (``spread``: sd per metric; NaN: not known) as a band around it, one panel per metric."""
+    fig, axes = plt.subplots(1, len(SPREAD_METRICS), figsize=(11, 0.55 * len(table) + 1.6), sharey=True,
+                             layout="constrained")
+    rows = np.arange(len(table))[::-1]
+    for ax, (key, label) in zip(axes, SPREAD_METRICS):
+        centre, sd = table.loc[baseline, key], spread.get(key, float("nan"))
+        if sd == sd:
+            ax.axvspan(centre - sd, centre + sd, color="#bbbbbb", alpha=0.45, lw=0,
+                       label="baseline ± seed-to-seed sd")
+        ax.axvline(centre, color="#555555", lw=1, ls="--")
+        errors = table[f"{key}_sd"].fillna(0) if f"{key}_sd" in table else pd.Series(0.0, index=table.index)
+        for row, name in zip(rows, table.index):
+            ax.errorbar(table.loc[name, key], row, xerr=errors[name], fmt="o", capsize=3, zorder=3,
+                        color="#555555" if name == baseline else "#1f77b4")
+        ax.set(xlabel=label, yticks=rows, yticklabels=[textwrap.fill(name, 30) for name in table.index])
+        ax.margins(x=0.25, y=0.2)
+    if any(sd == sd for sd in spread.values()):
+        fig.legend(*axes[0].get_legend_handles_labels(), loc="outside lower center", fontsize=9, frameon=False)
+    fig.suptitle(title)
     return fig

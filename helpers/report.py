@@ -40,11 +40,21 @@ def experiment_tables(profile: Profile, results_dir=None, sweep_dir=None) -> lis
     and the twin effect, ready for the template."""
     entries = []
     for shown in experiments.shown_profiles(profile):
-        tables = {model: {name: experiments.readable(table) for name, table in found.items()}
-                  for model, found in experiments.summaries(shown, results_dir).items()}
-        entries.append({"profile": shown, "tables": tables,
-                        "sweep": _summary_dict(experiments.sweep_summary(shown, "custom", sweep_dir)),
-                        "bands": experiments.band_errors(shown, results_dir=results_dir),
+        found = experiments.summaries(shown, results_dir)
+        tables = {model: {name: experiments.readable(table) for name, table in by_name.items()}
+                  for model, by_name in found.items()}
+        conjectures = {}  # per model, the rows that ran, where a variant ran beside the baseline
+        for model, by_name in found.items():
+            ran = by_name["conjectures"][by_name["conjectures"]["status"] == "run"]
+            if (ran.index != "baseline").any():
+                conjectures[model] = experiments.readable(ran)
+        effects = experiments.variant_effects("conjectures", shown, sweep_dir=sweep_dir, results_dir=results_dir)
+        bands = experiments.band_errors(shown, results_dir=results_dir)
+        entries.append({"profile": shown, "tables": tables, "conjectures": conjectures,
+                        "not_run": experiments.not_run("conjectures", shown, results_dir=results_dir),
+                        "findings": experiments.conjecture_findings(effects, bands) if effects is not None else {},
+                        "spread": _summary_dict(experiments.seed_spread(shown, "custom", sweep_dir, results_dir)),
+                        "bands": bands,
                         "twin_effect": experiments.read_twin_effect(shown, results_dir=results_dir)})
     return entries
 
@@ -87,18 +97,45 @@ def _device(hardware: dict) -> str:
     return f"CPU ({hardware.get('cpu_count', '?')} cores{', ' + model if model else ''})"
 
 
-def sweeps(profile: Profile, sweep_dir=None, weights: dict | None = None) -> list[dict]:
-    """Per shown profile with a seed sweep: {"profile", "models": {model: {"seeds", "weights", metric: {"mean",
-    "sd", "runs"}}}}; VGG16's is the pretraining sweep of ``weights`` (the study run's) where it has no plain one."""
+def sweeps(profile: Profile, sweep_dir=None, weights: dict | None = None, results_dir=None) -> list[dict]:
+    """Per shown profile with runs over seeds: {"profile", "coursework", "models": {model: {"seeds", "weights",
+    metric: {"mean", "sd", "runs"}}}}. The custom CNN's are its own run and its seed sweep
+    (:func:`helpers.experiments.seed_spread`); VGG16's its sweep, or else the pretraining sweep of ``weights`` (the
+    study run's). ``coursework``: for the seed protocol, :func:`against_coursework`."""
     found = []
     for shown in experiments.shown_profiles(profile):
         models = {}
         for model in config.MODELS:
-            if (summary := _summary_dict(experiments.model_sweep(shown, model, sweep_dir, weights))) is not None:
+            summary = (experiments.seed_spread(shown, model, sweep_dir, results_dir) if model == "custom" else
+                       experiments.model_sweep(shown, model, sweep_dir, weights))
+            if (summary := _summary_dict(summary)) is not None:
                 models[model] = summary
         if models:
-            found.append({"profile": shown, "models": models})
+            found.append({"profile": shown, "models": models,
+                          "coursework": against_coursework(models["custom"]) if "custom" in models and
+                          shown.hash == config.PROFILES["seed"].hash else None})
     return found
+
+
+def against_coursework(spread: dict, model: str = "custom") -> str:
+    """Whether the coursework's validation numbers for ``model`` lie within the reproduction's run-to-run spread
+    (mean ± 2 sd over seeds; ``spread``: :func:`_summary_dict` of :func:`helpers.experiments.seed_spread`)."""
+    reported = results.SEED_REPORTED[model]
+    if len(spread["seeds"]) < 2:
+        return (f"With a single run (seed {spread['seeds'][0]}) the reproduction's spread is not known yet, so its "
+                f"distance from the coursework's {reported['val_gender_accuracy']} / {reported['val_age_mae']} "
+                f"cannot be judged (`make sweep PROFILE=seed SEEDS=\"1 2\" MODELS={model}` trains more seeds).")
+    parts = []
+    for key, digits, unit in (("val_gender_accuracy", 3, ""), ("val_age_mae", 2, " years")):
+        mean, sd = spread[key]["mean"], spread[key]["sd"]
+        inside = abs(reported[key] - mean) <= 2 * sd
+        parts.append(f"{METRIC_WORDS[key]} {reported[key]}{unit} is {'within' if inside else 'outside'} "
+                     f"{mean:.{digits}f} ± {2 * sd:.{digits}f}")
+    return ("Against the coursework (mean ± 2 sd over seeds " + ", ".join(map(str, spread["seeds"])) + "): its "
+            + "; its ".join(parts) + ".")
+
+
+METRIC_WORDS = {"val_gender_accuracy": "validation gender accuracy", "val_age_mae": "validation age MAE"}
 
 
 def _summary_dict(summary: pd.DataFrame | None) -> dict | None:
@@ -165,7 +202,7 @@ def context(profile: Profile, results_dir=None, figures_dir=None, sweep_dir=None
         "not_run": not_run,
         "provenance": provenance(runs, utk.reader_copy(profile)),
         "experiments": experiment_tables(profile, results_dir, sweep_dir),
-        "sweeps": sweeps(profile, sweep_dir, vgg.manifest["weights"] if vgg else None),
+        "sweeps": sweeps(profile, sweep_dir, vgg.manifest["weights"] if vgg else None, results_dir),
         "pretraining": [{"profile": shown, "table": experiments.readable_pretraining(table),
                          "findings": experiments.pretraining_findings(table),
                          "imagenet": bool((table["source"] == "imagenet").any())}

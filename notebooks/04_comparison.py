@@ -159,6 +159,24 @@ for shown in experiments.shown_profiles(cfg):
         display(bands.round(2))
 
 # %% [markdown]
+# ### The conjectures against the run-to-run noise
+# Each conjecture's variant that ran, beside the baseline and its seed-to-seed spread (the profile's own run and
+# its seed sweep) drawn as a band (Figure 10); the paragraphs say what lies beyond that noise.
+
+# %%
+for shown in experiments.shown_profiles(cfg):
+    effects = experiments.variant_effects("conjectures", shown, sweep_dir=sweep_dir or None,
+                                          results_dir=results_dir or None)
+    if effects is None:
+        print(f"profile {shown.name}: no conjecture variant has run beside its baseline")
+        continue
+    fig = plots.against_baseline(*experiments.effects_for_plot(effects),
+                                 f"The coursework's conjectures: custom CNN, profile {shown.name}")
+    plots.save_fig(fig, f"fig10_conjectures_{shown.name}", cfg.name, figures_dir or None)
+    bands = experiments.band_errors(shown, results_dir=results_dir or None)
+    print(f"profile {shown.name}:", *experiments.conjecture_findings(effects, bands).values(), sep="\n\n")
+
+# %% [markdown]
 # ## Training stability over seeds
 # `make sweep PROFILE=... SEEDS="1 2 3"` trains the models once per seed (subset, split, initial weights and
 # augmentation all change with it); mean ± standard deviation of the final metrics. VGG16's, where it has no plain
@@ -190,6 +208,9 @@ for shown in experiments.shown_profiles(cfg):
     else:
         print(f"profile {shown.name}:", *experiments.pretraining_findings(pretraining), sep="\n")
         display(experiments.readable_pretraining(pretraining))
+        if (plotted := experiments.pretraining_for_plot(pretraining)) is not None:
+            fig = plots.against_baseline(*plotted, f"Does pretraining help? Profile {shown.name}, mean ± sd over seeds")
+            plots.save_fig(fig, f"fig11_pretraining_{shown.name}", cfg.name, figures_dir or None)
 
 # %% [markdown]
 # ## Prediction on a new photo

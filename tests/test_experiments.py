@@ -82,7 +82,7 @@ def test_sweep_summary_is_mean_and_sd_over_seeds(tmp_path):
     assert summary.loc["val_gender_accuracy", "mean"] == pytest.approx(0.8)
     assert summary.loc["val_gender_accuracy", "sd"] == pytest.approx(0.1)
     assert summary.loc["val_age_mae", "runs"] == 3
-    [entry] = report.sweeps(profile, tmp_path)
+    [entry] = report.sweeps(profile, tmp_path, results_dir=tmp_path / "no_own_runs")
     assert entry["profile"] == profile and entry["models"]["custom"]["val_age_mae"]["mean"] == pytest.approx(12.0)
 
 
@@ -104,7 +104,7 @@ def test_pretraining_table_sets_vgg16_sweeps_per_weights_beside_the_custom_cnn(t
     # Stability over seeds: VGG16's is the sweep of the study run's weights (no plain VGG16 sweep here).
     study = dict(tumor, path="/weights/tumor.weights.h5")
     assert experiments.model_sweep(profile, "vgg16", tmp_path) is None
-    [entry] = report.sweeps(profile, tmp_path, study)
+    [entry] = report.sweeps(profile, tmp_path, study, results_dir=tmp_path / "no_own_runs")
     assert entry["models"]["vgg16"]["val_age_mae"]["mean"] == pytest.approx(7.2)
     assert entry["models"]["vgg16"]["weights"] == tumor["label"] and entry["models"]["custom"]["weights"] is None
     shown = experiments.readable_pretraining(table)
@@ -112,10 +112,16 @@ def test_pretraining_table_sets_vgg16_sweeps_per_weights_beside_the_custom_cnn(t
     assert "| VGG16 · tumor-derived VGG16 weights | 3 | 0.850 ± 0.000 | 7.20 ± 0.10 |" in report.markdown_table(shown)
     [finding] = experiments.pretraining_findings(table)
     assert finding == ("VGG16 with tumor-derived VGG16 weights: validation age MAE 7.20 years, 5.00 years better "
-                       "than VGG16 from random weights, beyond the seed-to-seed noise, and 2.00 years better than the "
-                       "custom CNN, beyond the seed-to-seed noise; validation gender accuracy 0.850, 0.150 better "
-                       "than VGG16 from random weights, beyond the seed-to-seed noise, and 0.050 better than the "
-                       "custom CNN, beyond the seed-to-seed noise.")
+                       "than VGG16 from random weights, and 2.00 years better than the custom CNN; validation gender "
+                       "accuracy 0.850, 0.150 better than VGG16 from random weights, and 0.050 better than the "
+                       "custom CNN.")
+    close = table.assign(val_age_mae=[7.25, 12.2, 7.2])  # the custom CNN within the noise of the tumor weights
+    assert experiments.pretraining_findings(close, keys=("val_age_mae",)) == [
+        "VGG16 with tumor-derived VGG16 weights: validation age MAE 7.20 years, 5.00 years better than VGG16 from "
+        "random weights."]
+    level = table.assign(val_age_mae=[7.2, 7.25, 7.2])
+    assert experiments.pretraining_findings(level, keys=("val_age_mae",)) == [
+        "VGG16 with tumor-derived VGG16 weights: no difference beyond the seed-to-seed noise."]
     single = table.assign(seeds=1, val_age_mae_sd=float("nan"))
     assert "7.20 years, 5.00 years better than VGG16 from random weights (a single seed: no noise estimate), and" in (
         experiments.pretraining_findings(single, keys=("val_age_mae",))[0])
@@ -195,6 +201,54 @@ def test_band_errors_compare_baseline_and_balanced_per_age_band(tmp_path):
     assert bands.loc["20-29", "test images"] == 2 and bands.loc["70+", "baseline: bias"] == -4.0
     assert bands.loc["0-9", "age_balanced: MAE"] == 1.0
     assert experiments.band_errors(profile, results_dir=tmp_path / "none") is None
+
+
+def test_conjectures_are_read_against_the_seed_spread_of_the_baseline(tmp_path):
+    profile = config.get_profile("smoke")
+    results_dir, sweeps = tmp_path / "results", tmp_path / "sweeps"
+    fake_run(results_dir / "smoke" / "custom", profile, 0.80, 9.0)  # the baseline, seed 42
+    assert experiments.variant_effects("conjectures", profile, sweep_dir=sweeps, results_dir=results_dir) is None
+    fake_run(results_dir / "smoke" / "experiments" / "age_balanced" / "custom",
+             experiments.variant_profile(profile, "age_balanced"), 0.81, 6.0)  # 3 years better
+    fake_run(results_dir / "smoke" / "experiments" / "res192" / "custom",
+             experiments.variant_profile(profile, "res192"), 0.70, 9.2)  # 0.1 worse on gender, same on age
+    single = experiments.variant_effects("conjectures", profile, sweep_dir=sweeps, results_dir=results_dir)
+    assert single.loc["age_balanced", "val_age_mae_diff"] == pytest.approx(-3.0)
+    assert single.loc["age_balanced", "val_age_mae_beyond"] is None  # one run: no spread, no verdict
+    assert "no verdict" in experiments.conjecture_findings(single)["age_balanced"]
+    for seed, mae in ((1, 9.5), (2, 8.5)):  # the seed spread: 9.0 ± 0.5 years, 0.80 ± 0.01 accuracy
+        fake_run(experiments.sweep_folder(seed, sweeps) / "smoke" / "custom",
+                 config.get_profile("smoke", {"seed": seed}), 0.80 + (seed - 1.5) / 50, mae)
+    spread = experiments.seed_spread(profile, sweep_dir=sweeps, results_dir=results_dir)
+    assert spread.attrs["seeds"] == [1, 2, 42] and spread.loc["val_age_mae", "sd"] == pytest.approx(0.5)
+    effects = experiments.variant_effects("conjectures", profile, sweep_dir=sweeps, results_dir=results_dir)
+    assert list(effects.index) == ["res192", "age_balanced"]
+    assert effects.loc["age_balanced", "val_age_mae_beyond"]  # 3.0 > 2 · 0.5 · √2
+    assert not effects.loc["res192", "val_age_mae_beyond"] and effects.loc["res192", "val_gender_accuracy_beyond"]
+    findings = experiments.conjecture_findings(effects)
+    assert findings["age_balanced"].startswith("**More weight on the rare ages would help** (age-balanced loss): "
+                                               "validation age MAE 6.00 years against 9.00 years (-3.00)")
+    assert "validation age MAE better, test age MAE better. This supports the conjecture;" in findings["age_balanced"]
+    assert "validation gender accuracy worse" in findings["res192"] and "speaks against the conjecture" in (
+        findings["res192"])
+    table, baseline, sd = experiments.effects_for_plot(effects)
+    assert list(table.index) == ["baseline (the profile)", "192 px", "age-balanced loss"]
+    assert baseline == "baseline (the profile)" and sd["val_age_mae"] == pytest.approx(0.5)
+    assert [entry["variant"] for entry in experiments.not_run("conjectures", profile, results_dir=results_dir)] == [
+        "all_images"]
+    entry = report.experiment_tables(profile, results_dir, sweeps)[0]
+    assert list(entry["conjectures"]["custom"].index) == ["baseline (the profile)", "192 px", "age-balanced loss"]
+    assert entry["not_run"][0]["command"] == "python -m helpers experiment conjectures --profile smoke --only all_images"
+    assert set(entry["findings"]) == {"res192", "age_balanced"}
+
+
+def test_the_coursework_is_read_against_the_reproductions_spread():
+    spread = {"seeds": [1, 2, 42], "val_gender_accuracy": {"mean": 0.85, "sd": 0.01},
+              "val_age_mae": {"mean": 8.2, "sd": 0.1}}
+    assert report.against_coursework(spread) == (
+        "Against the coursework (mean ± 2 sd over seeds 1, 2, 42): its validation gender accuracy 0.86 is within "
+        "0.850 ± 0.020; its validation age MAE 8.5 years is outside 8.20 ± 0.20.")
+    assert "cannot be judged" in report.against_coursework({**spread, "seeds": [42]})
 
 
 def test_training_time_names_pauses_instead_of_quoting_them_as_training():
