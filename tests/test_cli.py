@@ -24,6 +24,7 @@ def test_describe_prints_layers_and_stage_parameter_counts(capsys):
     (["describe", "--model", "custom", "--set", "epochs=-1"], "epochs must be positive"),
     (["describe", "--model", "vgg16", "--set", "image_size=100"], "must be a multiple of 32"),
     (["describe", "--model", "custom", "--set", "age_weighting=sqrt"], "age_weighting must be one of none, inverse"),
+    (["describe", "--model", "custom", "--set", "images=list"], "images must be one of study, draw, got 'list'"),
     (["experiment", "conjecture", "--profile", "smoke"], "unknown experiment 'conjecture'"),
     (["experiment", "duplicates", "--profile", "smoke", "--only", "res192"], "has no variant res192"),
     (["sweep", "--profile", "smoke", "--dir", "/nonexistent"], "no finished sweep runs of profile smoke"),
