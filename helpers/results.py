@@ -1,4 +1,5 @@
-"""Results of a run on disk (results/<profile>/<model>/): find, check, train when missing, load."""
+"""Results of a run on disk (results/<profile>/<model>/): find, check, load (training.load_or_train trains
+when missing)."""
 
 from __future__ import annotations
 
@@ -130,17 +131,6 @@ def load_for(model: str, profile: Profile, results_dir=None) -> RunResults:
 def load_available(profile: Profile, results_dir=None) -> dict[str, RunResults]:
     """The finished runs of this profile, by model (models not run yet are left out)."""
     return {m: load_for(m, profile, results_dir) for m in config.MODELS if finished(m, profile, results_dir)}
-
-
-def get(model: str, profile: Profile, results_dir=None, retrain: bool = False, data=None, weights="env",
-        overrides=None) -> RunResults:
-    """The run's results: loaded from disk when present for this profile, else trained now."""
-    if retrain or not finished(model, profile, results_dir):
-        from . import training
-
-        training.train(model, profile, run_folder(model, profile, results_dir), source=data or None,
-                       weights=weights, overrides=overrides, verbose=2)
-    return load_for(model, profile, results_dir)
 
 
 def comparison_table(runs: dict[str, RunResults]) -> pd.DataFrame:

@@ -17,7 +17,7 @@ import keras
 import numpy as np
 import pandas as pd
 
-from . import config, data, evaluation, files, models
+from . import config, data, evaluation, files, models, results
 from .files import write_atomic, write_json
 from .config import Profile
 
@@ -278,8 +278,6 @@ def evaluate_test(model_name: str, model, profile: Profile, out: Path, source=No
 
 def add_test_results(model_name: str, profile: Profile, out_dir, source=None) -> dict:
     """Evaluate a finished run's saved model on the test images and add the numbers to its metrics.json."""
-    from . import results
-
     out = Path(out_dir)
     run = results.load(model_name, out)  # a missing or damaged run is named before anything is written
     with files.folder_lock(out, "run"):
@@ -443,6 +441,15 @@ def train(model_name: str, profile: Profile, out_dir, source=None, weights="env"
                              "write them") from None
         shutil.rmtree(folder, ignore_errors=True)
     return metrics
+
+
+def load_or_train(model: str, profile: Profile, results_dir=None, retrain: bool = False, data=None,
+                  weights="env", overrides=None) -> results.RunResults:
+    """The run's results: loaded from disk when present for this profile, else trained now (notebooks 02, 03)."""
+    if retrain or not results.finished(model, profile, results_dir):
+        train(model, profile, results.run_folder(model, profile, results_dir), source=data or None,
+              weights=weights, overrides=overrides, verbose=2)
+    return results.load_for(model, profile, results_dir)
 
 
 def now() -> str:

@@ -53,7 +53,7 @@ figures_dir = ""  # str: figures root (empty: figures/ in the project)
 retrain = False  # bool: train even when this profile's results are on disk
 
 # %%
-from helpers import models, notebook, plots, results
+from helpers import models, notebook, plots, results, training
 
 cfg = notebook.setup(profile, overrides)
 source = notebook.colab_setup(data)
@@ -80,7 +80,7 @@ plots.save_fig(fig, "fig3_custom_architecture", cfg.name, figures_dir or None)
 # ## Training (or loading this profile's results)
 
 # %%
-run = results.get("custom", cfg, results_dir or None, retrain, source, overrides=overrides)
+run = training.load_or_train("custom", cfg, results_dir or None, retrain, source, overrides=overrides)
 print(f"results in {run.folder}, trained on {run.manifest['backend']} "
       f"({', '.join(run.manifest['hardware']['accelerators']) or 'CPU'}) in {run.manifest['seconds'] / 60:.1f} min")
 

@@ -54,7 +54,7 @@ retrain = False  # bool: train even when this profile's results are on disk
 weights = "env"  # str: imagenet, none, a .weights.h5 file, or env ($VGG16_WEIGHTS, else imagenet)
 
 # %%
-from helpers import models, notebook, plots, results
+from helpers import models, notebook, plots, results, training
 
 cfg = notebook.setup(profile, overrides)
 source = notebook.colab_setup(data)
@@ -80,7 +80,7 @@ plots.save_fig(fig, "vgg16_architecture", cfg.name, figures_dir or None)
                                f"{cfg.stage2_epochs} epochs, {description['trainable_params']['stage2']:,} trainable"}
 
 # %%
-run = results.get("vgg16", cfg, results_dir or None, retrain, source, weights=weights, overrides=overrides)
+run = training.load_or_train("vgg16", cfg, results_dir or None, retrain, source, weights=weights, overrides=overrides)
 print(f"results in {run.folder}; VGG16 weights: {run.manifest['weights']['label']}")
 
 # %% [markdown]

@@ -13,7 +13,7 @@ import pandas as pd
 import pytest
 from PIL import Image
 
-from helpers import config, data, results
+from helpers import config, data, training
 from conftest import REAL_DATA, ROOT, face_names, jpeg_bytes, needs_real_data, train_cli
 
 SMALL = {"n_images": None, "val_size": 2, "image_size": 32, "test_size": 0}
@@ -89,7 +89,7 @@ def test_results_of_other_settings_are_never_reused(tmp_path):
     (folder / "metrics.json").write_text("{}")
     (folder / "manifest.json").write_text(json.dumps({"hash": "0123456789ab"}))
     with pytest.raises(ValueError, match="holds results of other settings"):
-        results.get("custom", config.get_profile("smoke"), tmp_path)
+        training.load_or_train("custom", config.get_profile("smoke"), tmp_path)
 
 
 def test_bad_input_fails_before_the_results_folder_is_touched(tmp_path, face_archive):
