@@ -179,14 +179,16 @@ for shown in experiments.shown_profiles(cfg):
 # %% [markdown]
 # ## Training stability over seeds
 # `make sweep PROFILE=... SEEDS="1 2 3"` trains the models once per seed (subset, split, initial weights and
-# augmentation all change with it); mean ± standard deviation of the final metrics. VGG16's, where it has no plain
-# sweep, is the `make pretraining` sweep of the weights its study run used.
+# augmentation all change with it); mean ± standard deviation of the final metrics. The custom CNN's include the
+# profile's own run (its seed); VGG16's, where it has no plain sweep, is the `make pretraining` sweep of the
+# weights its study run used.
 
 # %%
 for shown in experiments.shown_profiles(cfg):
     for model in config.MODELS:
-        sweep = experiments.model_sweep(shown, model, sweep_dir or None,
-                                        runs["vgg16"].manifest["weights"] if "vgg16" in runs else None)
+        sweep = (experiments.seed_spread(shown, model, sweep_dir or None, results_dir or None) if model == "custom"
+                 else experiments.model_sweep(shown, model, sweep_dir or None,
+                                              runs["vgg16"].manifest["weights"] if "vgg16" in runs else None))
         if sweep is None:
             print(f"{results.MODEL_NAMES[model]}: no sweep run for profile {shown.name}")
         else:

@@ -124,7 +124,10 @@ def test_sweep_trains_each_seed_and_the_report_quotes_mean_and_sd(executed):
     assert summary.attrs["seeds"] == [1, 2] and summary.loc["val_age_mae", "runs"] == 2
     assert "seeds [1, 2]" in (executed / "sweep.txt").read_text()
     html = (executed / "report" / "report.html").read_text()
-    accuracy = summary.loc["val_gender_accuracy"]
+    # The report's stability paragraph: the profile's own run (seed 42) and the sweep's seeds together.
+    spread = experiments.seed_spread(config.get_profile("smoke"), "custom", executed / "sweeps", executed / "results")
+    assert spread.attrs["seeds"] == [1, 2, 42]
+    accuracy = spread.loc["val_gender_accuracy"]
     assert f"{accuracy['mean']:.3f} ± {accuracy['sd']:.3f}" in html
     notebook = nbformat.read(executed / "04_comparison.out.ipynb", as_version=4)
     shown = [str(o) for c in notebook.cells for o in c.get("outputs", []) if "val_gender_accuracy" in str(o)]
