@@ -153,13 +153,15 @@ data: install
 	$(PY) -m helpers data
 
 # A fork's GitHub home, e.g. make home GITHUB_HOME=you/age-gender-utkface: rewrites helpers.config.GITHUB_HOME,
-# the notebooks' Colab cells and badges and the README's badges, then re-pairs the notebooks.
+# the notebooks' Colab cells and badges and the README's badges, then re-pairs the notebooks and rewrites the
+# model cards (which name the home).
 home: install
 	@test -n "$(GITHUB_HOME)" || { echo "usage: make home GITHUB_HOME=owner/name"; exit 2; }
 	@old=$$($(PY) -c "from helpers import config; print(config.GITHUB_HOME)"); \
 	  sed -i.bak "s#$$old#$(GITHUB_HOME)#g" helpers/config.py README.md notebooks/*.py && \
 	  rm -f helpers/config.py.bak README.md.bak notebooks/*.py.bak
 	$(VENV)/bin/jupytext --sync notebooks/*.py
+	HELPERS_NO_KERAS=1 $(PY) -m helpers cards
 
 clean:
 	rm -rf runs report/build data/cache
