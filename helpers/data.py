@@ -263,8 +263,9 @@ def by_name(faces: list[Face], names: list[str]) -> list[Face]:
         raise DataError(
             f"this copy of UTKFace lacks {len(missing):,} of the study's {len(names):,} images "
             f"(e.g. {', '.join(missing[:3])}); the committed runs used {STUDY_COPY['source']} with "
-            f"{STUDY_COPY['files']:,} files, sha256 {STUDY_COPY['sha256']}: get it with `make data` (the public "
-            "archive holds every study image), or train on a fresh draw from this copy with --set images=draw")
+            f"{STUDY_COPY['files']:,} files, sha256 {STUDY_COPY['sha256']}: use a copy that holds every image "
+            f"listed in helpers/{config.STUDY_IMAGES.name}, or train on a fresh draw from this copy with "
+            "--set images=draw")
     return [found[name] for name in names]
 
 
