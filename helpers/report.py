@@ -129,13 +129,11 @@ def against_coursework(spread: dict, model: str = "custom") -> str:
     for key, digits, unit in (("val_gender_accuracy", 3, ""), ("val_age_mae", 2, " years")):
         mean, sd = spread[key]["mean"], spread[key]["sd"]
         inside = abs(reported[key] - mean) <= 2 * sd
-        parts.append(f"{METRIC_WORDS[key]} {reported[key]}{unit} is {'within' if inside else 'outside'} "
+        parts.append(f"{experiments.METRIC_NAMES[key]} {reported[key]}{unit} is {'within' if inside else 'outside'} "
                      f"{mean:.{digits}f} ± {2 * sd:.{digits}f}")
     return ("Against the coursework (mean ± 2 sd over seeds " + ", ".join(map(str, spread["seeds"])) + "): its "
             + "; its ".join(parts) + ".")
 
-
-METRIC_WORDS = {"val_gender_accuracy": "validation gender accuracy", "val_age_mae": "validation age MAE"}
 
 
 def _summary_dict(summary: pd.DataFrame | None) -> dict | None:
