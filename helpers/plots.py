@@ -285,5 +285,7 @@ def against_baseline(table: pd.DataFrame, baseline: str, spread: dict[str, float
         ax.margins(x=0.25, y=0.2)
     if any(sd == sd for sd in spread.values()):
         fig.legend(*axes[0].get_legend_handles_labels(), loc="outside lower center", fontsize=9, frameon=False)
+    else:  # a zoomed axis alone makes any difference look large
+        title += "\n(no seed-to-seed spread yet: whether these differences exceed the noise is not known)"
     fig.suptitle(title)
     return fig

@@ -254,3 +254,26 @@ def test_readme_quotes_the_committed_seed_results():
         cells = [cell.strip() for cell in row.strip("|").split("|")]
         assert cells[1:5] == [f"{metrics['val_gender_accuracy']:.3f}", f"{metrics['val_age_mae']:.2f}",
                               f"{metrics['test_gender_accuracy']:.3f}", f"{metrics['test_age_mae']:.2f}"], row
+
+
+def test_readme_conjecture_lines_say_what_results_hold():
+    """One README line per conjecture at the seed profile: its variant's numbers where it ran, "not run yet" where
+    it did not; the quick preview's numbers as its runs hold them."""
+    from helpers import experiments
+
+    readme = (ROOT / "README.md").read_text()
+    items = re.findall(r"^- \*\*.*?(?=\n(?!  )|\Z)", readme, flags=re.M | re.S)  # bullets with their wrapped lines
+    seed = config.get_profile("seed")
+    for variant in experiments.CONJECTURES:
+        [line] = [item for item in items if f"(`{variant}`)" in item]
+        folder = experiments.variant_folder(seed, variant, "custom")
+        if (folder / "metrics.json").is_file():
+            metrics = json.loads((folder / "metrics.json").read_text())
+            for key, digits in (("val_age_mae", 2), ("test_age_mae", 2), ("val_gender_accuracy", 3),
+                                ("test_gender_accuracy", 3)):
+                assert f"{metrics[key]:.{digits}f}" in line, (variant, key)
+        else:
+            assert "not run yet at this scale" in line, variant
+    quick = experiments.summary("conjectures", config.get_profile("quick")).round(3)
+    assert f"({quick.loc['all_images', 'test_gender_accuracy']:.3f} against " \
+           f"{quick.loc['baseline', 'test_gender_accuracy']:.3f}" in readme
