@@ -277,3 +277,14 @@ def test_readme_conjecture_lines_say_what_results_hold():
     quick = experiments.summary("conjectures", config.get_profile("quick")).round(3)
     assert f"({quick.loc['all_images', 'test_gender_accuracy']:.3f} against " \
            f"{quick.loc['baseline', 'test_gender_accuracy']:.3f}" in readme
+
+
+def test_figures_that_show_faces_are_never_committed():
+    """UTKFace's images are for non-commercial research only: the figures made of them stay on the reader's disk."""
+    faces = ["fig1_sample_faces", "fig8_errors_custom", "fig8_errors_vgg16", "fig9_predict", "fig_conflicting_twins"]
+    paths = [f"figures/{profile}/{name}.{ext}" for profile in ("seed", "smoke", "quick") for name in faces
+             for ext in ("png", "pdf")]
+    ignored = subprocess.run(["git", "check-ignore", "--no-index", *paths], cwd=ROOT, capture_output=True, text=True)
+    assert sorted(ignored.stdout.split()) == sorted(paths)
+    tracked = subprocess.run(["git", "ls-files", "figures"], cwd=ROOT, capture_output=True, text=True).stdout
+    assert not any(name in tracked for name in faces)
