@@ -139,3 +139,18 @@ def test_predict_takes_a_released_model_by_url_once_and_checks_it(released, tmp_
     assert line.startswith("error: could not read http://127.0.0.1:9/SHA256SUMS") and "--sha256" in line
     assert main(["predict", str(photo), "--model", "http://127.0.0.1:9/custom.keras", "--sha256", "0" * 64]) == 2
     assert "could not download http://127.0.0.1:9/custom.keras" in capsys.readouterr().err
+
+
+def test_page_one_lists_each_released_model_file_with_size_and_checksum(released, tmp_path):
+    from helpers import config, release
+
+    folder, _ = released
+    found = release.model_files(config.get_profile("smoke"), folder.parents[1] / "results", folder)
+    sums = dict(line.split()[::-1] for line in (folder / "SHA256SUMS").read_text().splitlines())
+    for entry in found:
+        assert entry["on_disk"] and entry["sha256"] == sums[entry["file"]]
+        assert entry["size"] == (folder / entry["file"]).stat().st_size
+        assert entry["url"] == f"{config.RELEASE_URL}/smoke/{entry['file']}"
+    assert [e["model"] for e in found] == ["custom", "vgg16"]
+    absent = release.model_files(config.get_profile("smoke"), folder.parents[1] / "results", tmp_path / "none")
+    assert all(e["on_disk"] for e in absent)  # no release folder: the run folders' own files, hashed
