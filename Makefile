@@ -119,7 +119,6 @@ queue: install
 	    sweep) $(MAKE) --no-print-directory sweep PROFILE=seed SEEDS=$$arg MODELS=custom || exit $$?;; \
 	    *) $(PY) -m helpers experiment $$kind --profile seed --only $$arg --verbose 2 || exit $$?;; \
 	  esac; \
-	  $(PY) -m helpers cards; \
 	done; echo "== queue: done ($$(date -u +%FT%TZ))"
 
 # The profile's trained model files (not committed), their model cards and SHA256SUMS, in release/<profile>/:

@@ -17,7 +17,7 @@ import keras
 import numpy as np
 import pandas as pd
 
-from . import config, data, evaluation, files, models, results
+from . import config, data, evaluation, files, models, release, results
 from .files import write_atomic, write_json
 from .config import Profile
 
@@ -290,6 +290,7 @@ def add_test_results(model_name: str, profile: Profile, out_dir, source=None) ->
                                      f"{out})") from None
         metrics = dict(run.metrics, **evaluate_test(model_name, model, profile, out, source))
         write_json(out / "metrics.json", metrics)
+        write_atomic(out / release.CARD, release.model_card(model_name, out))
     return metrics
 
 
@@ -471,4 +472,5 @@ def _write_results(model_name, model, history, splits, profile, out, source, pro
     write_json(out / "manifest.json", dict(manifest, finished=now(),
                                            seconds=round(earlier_seconds + time.perf_counter() - clock, 1)))
     write_json(out / "metrics.json", metrics)
+    write_atomic(out / release.CARD, release.model_card(model_name, out))  # read from the files just written
     return metrics

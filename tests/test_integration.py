@@ -21,7 +21,7 @@ SMOKE = config.get_profile("smoke")
 def test_every_output_file_is_written(smoke_runs, model):
     folder, stdout = smoke_runs[model]
     for name in ("metrics.json", f"history_{model}.csv", f"predictions_val_{model}.csv",
-                 f"predictions_test_{model}.csv", "manifest.json", f"{model}.keras"):
+                 f"predictions_test_{model}.csv", "manifest.json", f"{model}.keras", "MODEL_CARD.md"):
         assert (folder / name).is_file() and (folder / name).stat().st_size > 0, name
     assert "skipped 5: 5 not a UTKFace name" in stdout
     assert "validation gender accuracy" in stdout
