@@ -20,7 +20,7 @@
 # [![Open In Colab](https://colab.research.google.com/assets/colab-badge.svg)](https://colab.research.google.com/github/utkface-study/age-gender-utkface/blob/main/notebooks/01_data_analysis.ipynb)
 #
 # UTKFace's "aligned & cropped" faces carry their labels in the file name:
-# `<age>_<gender>_<race>_<datetime>.jpg.chip.jpg`. This notebook draws the profile's subset exactly as the
+# `<age>_<gender>_<race>_<datetime>.jpg.chip.jpg`. This notebook loads the profile's subset exactly as the
 # training notebooks do and analyses it as the coursework's section 2.1 did.
 
 # %%
@@ -66,7 +66,9 @@ out_dir = results.profile_folder(cfg, results_dir or None)
 # %% [markdown]
 # ## Loading the subset
 # The loader reads the archive (or folder) once, skips files whose names are malformed (the original release
-# has five), draws `n_images` faces with the profile's seed and splits them into training and validation.
+# has five), takes the profile's faces (the study's, by name, for the seed and quick profiles: any copy that holds
+# them gives the same images; other profiles draw `n_images` with their seed) and splits them into training and
+# validation.
 
 # %%
 splits = utk.load_splits(cfg, source)
