@@ -197,6 +197,8 @@ def conjecture_findings(effects: pd.DataFrame, bands: pd.DataFrame | None = None
                           ". This speaks against the conjecture" if not better else ". The evidence is mixed")
                        + ("; the other differences are within the noise." if len(beyond) < len(EFFECT_METRICS)
                           else "."))
+        if len(seeds) == 2:
+            verdict += " (Two runs only: the spread, and so this reading, is a rough estimate.)"
         text = f"**{CONJECTURES[variant].capitalize()}** ({row['label']}): {numbers}. {verdict}"
         if variant == "all_images":
             text += (f" This variant trained on {int(row['n_train']):,} images instead of {int(base['n_train']):,}, "

@@ -131,8 +131,9 @@ def against_coursework(spread: dict, model: str = "custom") -> str:
         inside = abs(reported[key] - mean) <= 2 * sd
         parts.append(f"{experiments.METRIC_NAMES[key]} {reported[key]}{unit} is {'within' if inside else 'outside'} "
                      f"{mean:.{digits}f} ± {2 * sd:.{digits}f}")
+    rough = " With two runs the spread is a rough estimate." if len(spread["seeds"]) == 2 else ""
     return ("Against the coursework (mean ± 2 sd over seeds " + ", ".join(map(str, spread["seeds"])) + "): its "
-            + "; its ".join(parts) + ".")
+            + "; its ".join(parts) + "." + rough)
 
 
 

@@ -274,6 +274,11 @@ def test_readme_conjecture_lines_say_what_results_hold():
                 assert f"{metrics[key]:.{digits}f}" in line, (variant, key)
         else:
             assert "not run yet at this scale" in line, variant
+    spread = experiments.seed_spread(seed)  # the seed-scale noise the README quotes, where there is one
+    if spread is not None and spread.attrs["seeds"] != [seed.seed]:
+        for key, digits in (("val_gender_accuracy", 3), ("val_age_mae", 2)):
+            mean, sd = spread.loc[key, "mean"], spread.loc[key, "sd"]
+            assert f"{mean:.{digits}f} ± {sd:.{digits}f}" in readme.replace("\n", " "), key
     quick = experiments.summary("conjectures", config.get_profile("quick")).round(3)
     assert f"({quick.loc['all_images', 'test_gender_accuracy']:.3f} against " \
            f"{quick.loc['baseline', 'test_gender_accuracy']:.3f}" in readme
