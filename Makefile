@@ -134,7 +134,7 @@ report-unlocked: notebooks
 	$(PY) -m helpers report --profile $(PROFILE) --results-dir $(RESULTS_ROOT) --figures-dir $(FIGURES_ROOT) \
 	    --sweep-dir $(SWEEP_DIR) --out $(REPORT_OUT)
 
-# A headless Chrome, Chromium or Edge prints the PDF (CHROME=, the PATH, macOS applications: helpers.report).
+# A headless Chrome, Chromium or Edge prints the PDF (CHROME=, the PATH, macOS applications: helpers.browser).
 # None found: Debian's chromium where apt-get runs as root; elsewhere (macOS, a server without root) the report is
 # HTML only, and helpers report says in one line how to get the PDF.
 pdf-tools: install
@@ -156,7 +156,7 @@ data: install
 # model cards (which name the home).
 home: install
 	@test -n "$(GITHUB_HOME)" || { echo "usage: make home GITHUB_HOME=owner/name"; exit 2; }
-	@old=$$($(PY) -c "from helpers import config; print(config.GITHUB_HOME)"); \
+	@old=$$(HELPERS_NO_KERAS=1 $(PY) -c "from helpers import config; print(config.GITHUB_HOME)"); \
 	  sed -i.bak "s#$$old#$(GITHUB_HOME)#g" helpers/config.py README.md notebooks/*.py && \
 	  rm -f helpers/config.py.bak README.md.bak notebooks/*.py.bak
 	$(VENV)/bin/jupytext --sync notebooks/*.py
