@@ -108,8 +108,9 @@ experiment: install
 	$(PY) -m helpers experiment $(EXPERIMENT) --profile $(PROFILE)
 
 # Issue #23's long runs (custom CNN, seed profile), one after another: finished runs are skipped and an unfinished
-# one resumes from its last epoch, so every session starts it again first thing:
-#   nohup make queue > runs/queue.log 2>&1 &
+# one resumes from its last epoch, so every session starts it again first thing (a bare machine has no data/:
+# name the archive, or it tries to download it):
+#   UTKFACE=../shared/data/UTKFace.tar.gz nohup make queue > runs/queue.log 2>&1 &
 QUEUE ?= conjectures:age_balanced sweep:1 conjectures:res192 sweep:2 conjectures:all_images
 queue: install
 	@mkdir -p $(RUNS_ROOT)
