@@ -28,7 +28,7 @@ SEEDS ?= 1 2 3
 PAPERMILL = PYTHONWARNINGS=ignore::UserWarning:papermill.iorw $(PY) -m papermill
 SWEEP_DIR ?= results/sweeps
 
-.PHONY: install test train notebooks report report-unlocked sweep sweep-unlocked pretraining experiment queue release pdf-tools sync data home clean
+.PHONY: install test train notebooks report report-unlocked sweep sweep-unlocked pretraining experiment queue gpu-pack release pdf-tools sync data home clean
 
 install: $(VENV)/.installed
 
@@ -121,6 +121,16 @@ queue: install
 	    *) $(PY) -m helpers experiment $$kind --profile seed --only $$arg --verbose 2 || exit $$?;; \
 	  esac; \
 	done; echo "== queue: done ($$(date -u +%FT%TZ))"
+
+# A GPU session's pack for benchmarks/gpu.sh: the study's 7,000 JPEGs and the Keras wheels the device machine lacks
+# (the venv's versions), both git-ignored: never commit them.
+gpu-pack: install
+	$(PY) -m helpers data --profile seed --export .gpu/UTKFace
+	rm -rf .whl && $(PY) -m pip download -q --no-deps --only-binary=:all: --python-version 3.12 --implementation cp \
+	  --platform manylinux_2_28_x86_64 --platform manylinux_2_27_x86_64 --platform manylinux_2_17_x86_64 \
+	  --platform manylinux2014_x86_64 -d .whl $$($(PY) -c "from importlib.metadata import version; \
+	  print(*(f'{name}=={version(name)}' for name in ('keras', 'namex', 'optree')))")
+	@du -sh .gpu .whl
 
 # The profile's trained model files (not committed), their model cards and SHA256SUMS, in release/<profile>/:
 # attach them to a GitHub release or a Hugging Face model repository (README, "Model files").

@@ -92,6 +92,8 @@ def build_parser() -> argparse.ArgumentParser:
     data.add_argument("--profile", default=None, choices=list(config.PROFILES),
                       help="also check that the copy holds this profile's images (the study's, by name)")
     data.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE")
+    data.add_argument("--export", metavar="FOLDER", help="copy the profile's images (the study's 7,000 for seed) "
+                                                         "into FOLDER, e.g. for Drive or a GPU machine")
 
     hold = commands.add_parser("hold", help="run a command while holding FOLDER's lock (one writer per folder; "
                                             "make report and make sweep use it)")
@@ -172,9 +174,13 @@ def main(argv=None) -> int:
 
             source = data.resolve_source(args.data, download=True)
             print(f"UTKFace: {source}")
-            if args.profile:
-                profile = config.get_profile(args.profile, config.parse_overrides(args.overrides))
+            if args.profile or args.export:
+                profile = config.get_profile(args.profile or "seed", config.parse_overrides(args.overrides))
                 print(data.check_study_images(profile, source))
+            if args.export:
+                written = data.export_study_images(profile, args.export, source)
+                print(f"{args.export}: {written:,} images written, the rest already there; "
+                      f"train from it with UTKFACE={args.export}")
             return 0
         overrides = config.parse_overrides(args.overrides)
         profile = config.get_profile(args.profile, overrides)

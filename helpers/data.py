@@ -25,7 +25,7 @@ import numpy as np
 from PIL import Image
 from tqdm import tqdm
 
-from . import config
+from . import config, files
 
 GENDERS = ("male", "female")
 RACES = ("White", "Black", "Asian", "Indian", "Others")
@@ -309,6 +309,33 @@ def check_study_images(profile: config.Profile, source=None) -> str:
     same = describe_source(source)["sha256"] == STUDY_COPY["sha256"]
     return (f"profile {profile.name}: the study's {len(names):,} images, "
             + ("from the copy the committed runs used" if same else f"all {len(names):,} found by name in this copy"))
+
+
+def export_study_images(profile: config.Profile, dest, source=None) -> int:
+    """Copy the images a study profile reads (its subset, and its test images when they are the study's) into the
+    folder ``dest`` under their UTKFace names: 7,000 JPEGs (53 MB) that train the study as the whole archive does,
+    for a Drive, a Colab session or a GPU machine that cannot hold the archive. Never commit them (licence).
+
+    Returns:
+        How many files were written; those already there with the same size are kept.
+    """
+    if not uses_study_images(profile):
+        raise DataError(f"profile {profile.name} draws its images from the whole copy (seed {profile.seed}, "
+                        f"images={profile.images}), so only the whole copy trains it; export applies to the "
+                        "study's named images (the seed and quick profiles and their variants)")
+    source = resolve_source(source, download=False)
+    dest = Path(dest).expanduser().resolve()
+    if source.is_dir() and (dest == source or dest.is_relative_to(source)):
+        raise DataError(f"--export {dest} is inside the copy it reads ({source}); choose another folder")
+    wanted = {face.key: face.name for face in by_name(list_faces(source)[0], _study_names(profile))}
+    dest.mkdir(parents=True, exist_ok=True)
+    written = 0
+    for key, content in iter_bytes(source, set(wanted)):
+        target = dest / wanted[key]
+        if not (target.is_file() and target.stat().st_size == len(content)):
+            files.write_atomic(target, content)
+            written += 1
+    return written
 
 
 # ---------------------------------------------------------------- subset and split

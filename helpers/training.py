@@ -160,7 +160,7 @@ def load_checkpoint(folder: Path, profile_hash: str) -> tuple[dict, keras.Model]
             return None
         model_path = folder / state["model_file"]
         try:
-            model = keras.models.load_model(model_path, safe_mode=True)
+            model = models.jit_on_jax(keras.models.load_model(model_path, safe_mode=True))
             restore_seed_states(model, state["seed_states"])
         except Exception as err:  # zipfile, h5py and Keras raise their own kinds for a cut-short file
             reason = (str(err).strip().splitlines() or [type(err).__name__])[0]

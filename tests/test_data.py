@@ -396,3 +396,27 @@ def test_a_copy_missing_study_images_says_so_in_one_line(study_list, face_folder
     assert err.count("\n") == 1 and subset[3] in err and data.STUDY_COPY["sha256"] in err
     drawn = config.get_profile("smoke", {**STUDY_SETTINGS, "images": "draw"})  # asked for explicitly: a fresh draw
     assert len(data.load_splits(drawn, lacking, progress=False).train) == 15
+
+
+def test_the_study_images_export_to_a_folder_that_trains_the_same(study_list, face_folder, tmp_path, capsys):
+    from helpers.__main__ import main
+
+    subset, test = study_list
+    superset = _archive(_copy(face_folder, tmp_path, "superset", extra=["1_0_0_20160000000000001.jpg.chip.jpg"]),
+                        tmp_path / "UTKFace.tar.gz")
+    settings = [f"--set={key}={value}" for key, value in STUDY_SETTINGS.items()]
+    exported = tmp_path / "drive" / "study"
+    assert main(["data", "--data", str(superset), "--profile", "smoke", *settings, "--export", str(exported)]) == 0
+    assert "25 images written" in capsys.readouterr().out
+    assert sorted(p.name for p in exported.iterdir()) == sorted(subset + test)
+    profile = config.get_profile("smoke", STUDY_SETTINGS)
+    for loaded in (data.load_splits, data.load_test):
+        ours, theirs = loaded(profile, exported, progress=False), loaded(profile, superset, progress=False)
+        if loaded is data.load_splits:
+            ours, theirs = ours.train, theirs.train
+        assert ours.names == theirs.names and np.array_equal(ours.images, theirs.images)
+    assert data.export_study_images(profile, exported, superset) == 0  # a second export keeps what is there
+    with pytest.raises(data.DataError, match="draws its images from the whole copy.*export applies"):
+        data.export_study_images(config.get_profile("smoke", {**STUDY_SETTINGS, "seed": 1}), tmp_path / "x", superset)
+    with pytest.raises(data.DataError, match="inside the copy it reads"):
+        data.export_study_images(profile, exported / "again", exported)

@@ -210,6 +210,23 @@ def test_optimizer_and_losses():
     assert model.loss == {"age": "mae", "gender": "binary_crossentropy"}
 
 
+def test_on_jax_the_random_affine_layers_no_longer_keep_the_model_op_by_op(monkeypatch):
+    """Keras marks RandomRotation, RandomZoom and RandomTranslation unfit for XLA (a TensorFlow limit), which on JAX
+    ran every training step op by op. Here (TensorFlow) nothing changes; on JAX the layers and a loaded, compiled
+    model are let through. (Same draws and losses either way: checked on JAX, benchmarks/README.md.)"""
+    def affine(model):
+        return [layer for layer in models.flat_layers(model) if isinstance(layer, models.AFFINE_LAYERS)]
+
+    profile = config.get_profile("smoke")
+    model = models.build_custom_cnn(profile)
+    models.compile_model(model, profile.learning_rate, profile.weight_decay)
+    assert len(affine(model)) == 3 and not any(layer.supports_jit for layer in affine(model))
+    assert model.jit_compile is False  # TensorFlow on a CPU: no XLA, as before
+    monkeypatch.setattr(keras.backend, "backend", lambda: "jax")
+    assert models.jit_on_jax(model) is model
+    assert all(layer.supports_jit for layer in models.flat_layers(model)) and model.jit_compile is True
+
+
 @pytest.mark.parametrize("model, size, message", [("custom", 72, "multiple of 16"), ("vgg16", 80, "multiple of 32")])
 def test_image_size_must_fit_the_stride(model, size, message):
     with pytest.raises(ValueError, match=message):
