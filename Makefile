@@ -28,7 +28,7 @@ SEEDS ?= 1 2 3
 PAPERMILL = PYTHONWARNINGS=ignore::UserWarning:papermill.iorw $(PY) -m papermill
 SWEEP_DIR ?= results/sweeps
 
-.PHONY: install test train notebooks report report-unlocked sweep sweep-unlocked pretraining experiment queue gpu-pack release pdf-tools sync data home clean
+.PHONY: install test train notebooks report report-unlocked sweep sweep-unlocked pretraining experiment queue gpu-pack gpu-pack-full release pdf-tools sync data home clean
 
 install: $(VENV)/.installed
 
@@ -122,15 +122,29 @@ queue: install
 	  esac; \
 	done; echo "== queue: done ($$(date -u +%FT%TZ))"
 
-# A GPU session's pack for benchmarks/gpu.sh: the study's 7,000 JPEGs and the Keras wheels the device machine lacks
-# (the venv's versions), both git-ignored: never commit them.
+# A GPU session's packs for benchmarks/gpu.sh (which says how each travels), git-ignored: never commit them.
+# gpu-pack: the study's 7,000 JPEGs and the Keras wheels the device machine lacks (the venv's versions).
 gpu-pack: install
 	$(PY) -m helpers data --profile seed --export .gpu/UTKFace
 	rm -rf .whl && $(PY) -m pip download -q --no-deps --only-binary=:all: --python-version 3.12 --implementation cp \
 	  --platform manylinux_2_28_x86_64 --platform manylinux_2_27_x86_64 --platform manylinux_2_17_x86_64 \
 	  --platform manylinux2014_x86_64 -d .whl $$($(PY) -c "from importlib.metadata import version; \
 	  print(*(f'{name}=={version(name)}' for name in ('keras', 'namex', 'optree')))")
-	@du -sh .gpu .whl
+	@du -sh .gpu/UTKFace .whl
+
+# gpu-pack-full: the whole archive (UTKFACE) in two halves with its sha256, and the VGG16 weights file, one call each.
+gpu-pack-full: gpu-pack
+	@test -n "$(VGG16_WEIGHTS)" -a -f "$(VGG16_WEIGHTS)" || { \
+	  echo "gpu-pack-full: set VGG16_WEIGHTS=path/to/vgg16_notop.weights.h5 (a file)"; exit 2; }
+	rm -rf .gpu/a .gpu/b .gpu/w && mkdir -p .gpu/a .gpu/b .gpu/w
+	archive=$$($(PY) -m helpers data | sed -n 's/^UTKFace: //p'); test -f "$$archive" || { \
+	  echo "gpu-pack-full: UTKFACE must name the .tar.gz, not a folder ($$archive)"; exit 2; }; \
+	  half=$$(( ($$(stat -c %s "$$archive") + 1) / 2 )); split -b $$half -d "$$archive" .gpu/a/UTKFace.tar.gz.part-; \
+	  mv .gpu/a/UTKFace.tar.gz.part-01 .gpu/b/; \
+	  (cd "$$(dirname "$$archive")" && sha256sum "$$(basename "$$archive")") | sed 's/ .*/  UTKFace.tar.gz/' \
+	    > .gpu/a/UTKFace.tar.gz.sha256
+	cp "$(VGG16_WEIGHTS)" .gpu/w/
+	@du -sh .gpu/a .gpu/b .gpu/w
 
 # The profile's trained model files (not committed), their model cards and SHA256SUMS, in release/<profile>/:
 # attach them to a GitHub release or a Hugging Face model repository (README, "Model files").
