@@ -130,21 +130,19 @@ gpu-pack: install
 	  --platform manylinux_2_28_x86_64 --platform manylinux_2_27_x86_64 --platform manylinux_2_17_x86_64 \
 	  --platform manylinux2014_x86_64 -d .whl $$($(PY) -c "from importlib.metadata import version; \
 	  print(*(f'{name}=={version(name)}' for name in ('keras', 'namex', 'optree')))")
-	@du -sh .gpu/UTKFace .whl
+	@du -sh --apparent-size .gpu/UTKFace .whl
 
-# gpu-pack-full: the whole archive (UTKFACE) in two halves with its sha256, and the VGG16 weights file, one call each.
+# gpu-pack-full: the whole archive (UTKFACE) and the VGG16 weights file as one tar in three parts, with their sha256.
 gpu-pack-full: gpu-pack
-	@test -n "$(VGG16_WEIGHTS)" -a -f "$(VGG16_WEIGHTS)" || { \
-	  echo "gpu-pack-full: set VGG16_WEIGHTS=path/to/vgg16_notop.weights.h5 (a file)"; exit 2; }
-	rm -rf .gpu/a .gpu/b .gpu/w && mkdir -p .gpu/a .gpu/b .gpu/w
-	archive=$$($(PY) -m helpers data | sed -n 's/^UTKFace: //p'); test -f "$$archive" || { \
-	  echo "gpu-pack-full: UTKFACE must name the .tar.gz, not a folder ($$archive)"; exit 2; }; \
-	  half=$$(( ($$(stat -c %s "$$archive") + 1) / 2 )); split -b $$half -d "$$archive" .gpu/a/UTKFace.tar.gz.part-; \
-	  mv .gpu/a/UTKFace.tar.gz.part-01 .gpu/b/; \
-	  (cd "$$(dirname "$$archive")" && sha256sum "$$(basename "$$archive")") | sed 's/ .*/  UTKFace.tar.gz/' \
-	    > .gpu/a/UTKFace.tar.gz.sha256
-	cp "$(VGG16_WEIGHTS)" .gpu/w/
-	@du -sh .gpu/a .gpu/b .gpu/w
+	@test -f "$(VGG16_WEIGHTS)" || { echo "gpu-pack-full: set VGG16_WEIGHTS=path/to/vgg16_notop.weights.h5"; exit 2; }
+	@set -e; archive=$$(HELPERS_NO_KERAS=1 $(PY) -m helpers data | sed -n 's/^UTKFace: //p'); \
+	  case "$$archive" in *.tar.gz) ;; *) echo "gpu-pack-full: UTKFACE must name the .tar.gz ($$archive)"; exit 2;; esac; \
+	  rm -rf .gpu/1 .gpu/2 .gpu/3 .gpu/full && mkdir -p .gpu/1 .gpu/2 .gpu/3 .gpu/full; \
+	  ln -s "$$archive" .gpu/full/UTKFace.tar.gz; ln -s "$(VGG16_WEIGHTS)" .gpu/full/; \
+	  (cd .gpu/full && sha256sum *) > .gpu/1/SHA256SUMS; \
+	  tar chf .gpu/full.tar -C .gpu/full . && split -n 3 -d .gpu/full.tar .gpu/part-; \
+	  for i in 1 2 3; do mv .gpu/part-0$$((i - 1)) .gpu/$$i/; done; rm -rf .gpu/full .gpu/full.tar
+	@du -sh --apparent-size .gpu/1 .gpu/2 .gpu/3
 
 # The profile's trained model files (not committed), their model cards and SHA256SUMS, in release/<profile>/:
 # attach them to a GitHub release or a Hugging Face model repository (README, "Model files").

@@ -1,11 +1,12 @@
 """Where one epoch of the custom CNN's training goes, on whichever Keras back end runs it.
 
-    KERAS_BACKEND=jax python benchmarks/epoch_parts.py [--size 128] [--train 4000] [--val 1000] [--json FILE]
+    [KERAS_BACKEND=jax] python benchmarks/epoch_parts.py [--size 128] [--train 4000] [--val 1000] [--json FILE]
 
 Asked by the one GPU measurement (an H200 with JAX took about 28 s per epoch at 128 and at 192 px alike, twice
 the 2-core CPU's pace): is it the training steps, the input batches, Keras' validation or the checkpoint? On
 random images of the seed profile's shapes it times each part alone, each after an untimed run of it
-(compilation), and then an epoch as ``training.run_training`` runs it (the study's ``Batches``, validation and ``Checkpoint``):
+(compilation), and then an epoch as ``training.run_training`` runs it (the study's ``Batches``, validation and
+``Checkpoint``):
 
 - ``steps``: ``fit`` on in-memory arrays, no validation, no callbacks;
 - ``batches``: ``fit`` on ``training.Batches``, and ``host_batches``: those batches drawn without the model;
@@ -58,7 +59,10 @@ def main() -> None:
     val_data = (val.images, training.targets(val))
     with tempfile.TemporaryDirectory() as folder:
         checkpoint = training.Checkpoint(Path(folder), profile.hash, None, [], batches)
-        study_epoch = lambda: model.fit(batches, validation_data=val_data, callbacks=[checkpoint], **fit)  # noqa: E731
+
+        def study_epoch():
+            model.fit(batches, validation_data=val_data, callbacks=[checkpoint], **fit)
+
         warm_up = seconds(study_epoch, warm_up=False)
         parts = {
             "steps": seconds(lambda: model.fit(train.images, training.targets(train), **fit)),
@@ -68,9 +72,9 @@ def main() -> None:
             "checkpoint": seconds(lambda: checkpoint.on_epoch_end(1)),
             "epoch": seconds(study_epoch),
         }
-    result = {"backend": keras.backend.backend(), "devices": training.accelerators() or ["cpu"], "image_size": args.size,
-              "train_images": args.train, "val_images": args.val, "warm_up_epoch": warm_up, "seconds": parts,
-              "train_images_per_s": round(args.train / parts["steps"], 1)}
+    result = {"backend": keras.backend.backend(), "devices": training.accelerators() or ["cpu"],
+              "image_size": args.size, "train_images": args.train, "val_images": args.val, "warm_up_epoch": warm_up,
+              "seconds": parts, "train_images_per_s": round(args.train / max(parts["steps"], 0.01), 1)}
     print(json.dumps(result))
     if args.json:
         args.json.write_text(json.dumps(result, indent=1) + "\n")

@@ -92,8 +92,8 @@ def build_parser() -> argparse.ArgumentParser:
     data.add_argument("--profile", default=None, choices=list(config.PROFILES),
                       help="also check that the copy holds this profile's images (the study's, by name)")
     data.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE")
-    data.add_argument("--export", metavar="FOLDER", help="copy the profile's images (the study's 7,000 for seed) "
-                                                         "into FOLDER, e.g. for Drive or a GPU machine")
+    data.add_argument("--export", metavar="FOLDER", help="copy the images of --profile (default seed: the study's "
+                                                         "7,000) into FOLDER, e.g. for Drive or a GPU machine")
 
     hold = commands.add_parser("hold", help="run a command while holding FOLDER's lock (one writer per folder; "
                                             "make report and make sweep use it)")

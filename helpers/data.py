@@ -313,26 +313,27 @@ def check_study_images(profile: config.Profile, source=None) -> str:
 
 def export_study_images(profile: config.Profile, dest, source=None) -> int:
     """Copy the images a study profile reads (its subset, and its test images when they are the study's) into the
-    folder ``dest`` under their UTKFace names: 7,000 JPEGs (53 MB) that train the study as the whole archive does,
+    folder ``dest`` under their UTKFace names: 7,000 JPEGs (36 MB) that train the study as the whole archive does,
     for a Drive, a Colab session or a GPU machine that cannot hold the archive. Never commit them (licence).
 
     Returns:
-        How many files were written; those already there with the same size are kept.
+        How many files were written; those already there with the same bytes are kept.
     """
     if not uses_study_images(profile):
-        raise DataError(f"profile {profile.name} draws its images from the whole copy (seed {profile.seed}, "
-                        f"images={profile.images}), so only the whole copy trains it; export applies to the "
-                        "study's named images (the seed and quick profiles and their variants)")
+        raise DataError(f"profile {profile.name} takes none of the study's named images (those need images=study, "
+                        f"n_images={STUDY_DRAW['n_images']} and seed={STUDY_DRAW['seed']}; it has "
+                        f"images={profile.images}, n_images={profile.n_images}, seed={profile.seed}): it draws from "
+                        "the whole copy, so train it from that")
     source = resolve_source(source, download=False)
     dest = Path(dest).expanduser().resolve()
-    if source.is_dir() and (dest == source or dest.is_relative_to(source)):
-        raise DataError(f"--export {dest} is inside the copy it reads ({source}); choose another folder")
+    if source.is_dir() and dest.is_relative_to(source):
+        raise DataError(f"the export folder {dest} is inside the copy it reads ({source}); choose another folder")
     wanted = {face.key: face.name for face in by_name(list_faces(source)[0], _study_names(profile))}
     dest.mkdir(parents=True, exist_ok=True)
     written = 0
     for key, content in iter_bytes(source, set(wanted)):
         target = dest / wanted[key]
-        if not (target.is_file() and target.stat().st_size == len(content)):
+        if not (target.is_file() and target.read_bytes() == content):
             files.write_atomic(target, content)
             written += 1
     return written
@@ -664,7 +665,7 @@ def load_splits(profile: config.Profile, source=None, cache: bool = True, progre
     if cache and (folder / "meta.json").is_file():
         meta = json.loads((folder / "meta.json").read_text())
         images = np.load(folder / "images.npy")
-        meta["info"]["cache"] = "hit"
+        meta["info"].update(cache="hit", source=str(source))  # the cache is keyed by content: this copy's path
     else:
         faces, skipped = list_faces(source)
         if not faces:

@@ -18,7 +18,7 @@ from keras import layers
 
 from .config import AUGMENT_RESAMPLINGS, Profile
 
-# The offline stand-ins for ImageNet's VGG16 conv base (see DEVELOPERS.md), by sha256: both descend from ImageNet
+# The offline stand-ins for ImageNet's VGG16 conv base (README, "VGG16 weights"), by sha256: both descend from ImageNet
 # VGG16, neither is ImageNet's.
 KNOWN_VGG16_WEIGHTS = {
     "831ed37ea98052d1462942fb8246a2c5a3f63ad2753a1845e2bf0966d2140b97":
@@ -435,9 +435,19 @@ def jit_on_jax(model: keras.Model) -> keras.Model:
     for layer in flat_layers(model):
         if isinstance(layer, AFFINE_LAYERS):
             layer.supports_jit = True
-    if model.compiled:  # a loaded model was compiled with the jit_compile=False it was saved with
+    if model.compiled:  # a loaded model: compiled before its layers were let through
         model.jit_compile = True
     return model
+
+
+def load(path) -> keras.Model:
+    """``keras.models.load_model`` (safe mode) for this package's files, compiled to train as one step on JAX.
+
+    A model saved on JAX records ``jit_compile=True``, which Keras refuses, with a warning, while loading it (its
+    random affine layers); :func:`jit_on_jax` then restores it, so the warning is noise here."""
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", message="Model doesn't support `jit_compile=True`")
+        return jit_on_jax(keras.models.load_model(path, safe_mode=True))
 
 
 def compile_model(model: keras.Model, learning_rate: float, weight_decay: float) -> None:

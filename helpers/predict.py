@@ -105,9 +105,7 @@ def fetch_model(url: str, sha256: str | None = None) -> Path:
 def load_model(path, sha256: str | None = None):
     """A model saved by ``python -m helpers train`` (``<model>.keras``), or the URL of a released one
     (:func:`fetch_model`)."""
-    import keras
-
-    from . import models  # noqa: F401  (registers the VGG16 preprocessing layer)
+    from . import models
 
     if urllib.parse.urlparse(str(path)).scheme in ("http", "https", "file"):
         path = fetch_model(str(path), sha256)
@@ -115,7 +113,7 @@ def load_model(path, sha256: str | None = None):
     if not path.is_file():
         raise ValueError(f"{path}: no such model file (train one with `python -m helpers train`, which writes "
                          "results/<profile>/<model>/<model>.keras)")
-    return keras.models.load_model(path, safe_mode=True)
+    return models.load(path)
 
 
 def predict_faces(model, faces: list[Face]) -> list[dict]:

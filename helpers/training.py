@@ -160,7 +160,7 @@ def load_checkpoint(folder: Path, profile_hash: str) -> tuple[dict, keras.Model]
             return None
         model_path = folder / state["model_file"]
         try:
-            model = models.jit_on_jax(keras.models.load_model(model_path, safe_mode=True))
+            model = models.load(model_path)
             restore_seed_states(model, state["seed_states"])
         except Exception as err:  # zipfile, h5py and Keras raise their own kinds for a cut-short file
             reason = (str(err).strip().splitlines() or [type(err).__name__])[0]
@@ -283,7 +283,7 @@ def add_test_results(model_name: str, profile: Profile, out_dir, source=None) ->
     with files.folder_lock(out, "run"):
         model_path = out / f"{model_name}.keras"
         try:
-            model = keras.models.load_model(model_path, safe_mode=True)
+            model = models.load(model_path)
         except Exception as err:  # zipfile, h5py and Keras raise their own kinds for a damaged file
             reason = (str(err).strip().splitlines() or [type(err).__name__])[0]
             raise results.DamagedRun(f"cannot load {model_path} ({reason}); retrain the run (RETRAIN=1, or delete "

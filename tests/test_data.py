@@ -100,7 +100,9 @@ def test_the_cache_follows_the_archive_content_not_its_path(face_archive, tmp_pa
     copy = tmp_path / "elsewhere" / "UTKFace.tar.gz"
     copy.parent.mkdir()
     copy.write_bytes(face_archive.read_bytes())
-    assert data.load_splits(profile, copy, progress=False).info["cache"] == "hit"  # moved or copied: same cache
+    warm = data.load_splits(profile, copy, progress=False)
+    assert warm.info["cache"] == "hit"  # moved or copied: same cache
+    assert warm.info["source"] == str(copy.resolve())  # and the message names the copy read, not the first one
     content = face_archive.read_bytes()
     copy.write_bytes(content[:-1] + bytes([content[-1] ^ 1]))  # other content, same size
     os.utime(copy, ns=(copy.stat().st_atime_ns, copy.stat().st_mtime_ns + 10**9))  # a later edit, as in life
@@ -416,7 +418,7 @@ def test_the_study_images_export_to_a_folder_that_trains_the_same(study_list, fa
             ours, theirs = ours.train, theirs.train
         assert ours.names == theirs.names and np.array_equal(ours.images, theirs.images)
     assert data.export_study_images(profile, exported, superset) == 0  # a second export keeps what is there
-    with pytest.raises(data.DataError, match="draws its images from the whole copy.*export applies"):
+    with pytest.raises(data.DataError, match="takes none of the study.s named images.*seed=1\\): it draws from the whole copy"):
         data.export_study_images(config.get_profile("smoke", {**STUDY_SETTINGS, "seed": 1}), tmp_path / "x", superset)
     with pytest.raises(data.DataError, match="inside the copy it reads"):
         data.export_study_images(profile, exported / "again", exported)
