@@ -132,6 +132,9 @@ def summaries(profile: Profile, results_dir=None) -> dict[str, dict[str, pd.Data
 EFFECT_METRICS = ("val_age_mae", "val_gender_accuracy", "test_age_mae", "test_gender_accuracy")
 
 
+NOISE_SDS = 2 * 2 ** 0.5  # a difference between two runs has sd·√2; beyond twice that, it is beyond the noise
+
+
 def variant_effects(experiment: str, profile: Profile, model: str = "custom", sweep_dir=None,
                     results_dir=None) -> pd.DataFrame | None:
     """The variants of ``experiment`` that ran, beside the baseline: each metric of ``EFFECT_METRICS``, its
@@ -154,7 +157,7 @@ def variant_effects(experiment: str, profile: Profile, model: str = "custom", sw
             difference = row[key] - base[key]
             sd = spread.loc[key, "sd"] if spread is not None else float("nan")
             effect.update({key: row[key], f"{key}_diff": difference,
-                           f"{key}_beyond": bool(abs(difference) > 2 * sd * 2 ** 0.5) if sd == sd else None})
+                           f"{key}_beyond": bool(abs(difference) > NOISE_SDS * sd) if sd == sd else None})
         rows.append(effect)
     effects = pd.DataFrame(rows).set_index("variant")
     effects.attrs.update(spread=spread, baseline=base)

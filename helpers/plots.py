@@ -262,17 +262,24 @@ def evaluation(evaluations: dict[str, dict]):
 
 # ---------------------------------------------------------------- variants against a baseline
 SPREAD_METRICS = (("val_age_mae", "validation age MAE (years)"), ("val_gender_accuracy", "validation gender accuracy"))
+TEST_METRICS = (("test_age_mae", "test age MAE (years)"), ("test_gender_accuracy", "test gender accuracy"))
 
 
-def against_baseline(table: pd.DataFrame, baseline: str, spread: dict[str, float], title: str):
+def against_baseline(table: pd.DataFrame, baseline: str, spread: dict[str, float], title: str,
+                     metrics=SPREAD_METRICS, noise_sds: float | None = None):
     """Each row of ``table`` (index: labels; columns ``<metric>`` and, where a row is a mean over seeds,
     ``<metric>_sd``) as a dot with ± sd whiskers, beside the ``baseline`` row's value, drawn as a line with the
-    seed-to-seed spread (``spread``: sd per metric; NaN: not known) as a band around it, one panel per metric."""
-    fig, axes = plt.subplots(1, len(SPREAD_METRICS), figsize=(11, 0.55 * len(table) + 1.6), sharey=True,
-                             layout="constrained")
+    seed-to-seed spread (``spread``: sd per metric; NaN: not known) as a band around it, one panel per metric,
+    two panels a row. ``noise_sds``: also the wider band inside which a difference is within the noise."""
+    n_rows = -(-len(metrics) // 2)
+    fig, axes = plt.subplots(n_rows, 2, figsize=(11, (0.55 * len(table) + 1.3) * n_rows + 0.3), sharey=True,
+                             layout="constrained", squeeze=False)
     rows = np.arange(len(table))[::-1]
-    for ax, (key, label) in zip(axes, SPREAD_METRICS):
+    for ax, (key, label) in zip(axes.flat, metrics):
         centre, sd = table.loc[baseline, key], spread.get(key, float("nan"))
+        if sd == sd and noise_sds:
+            ax.axvspan(centre - noise_sds * sd, centre + noise_sds * sd, color="#bbbbbb", alpha=0.2, lw=0,
+                       label=f"baseline ± {noise_sds:.1f} sd: a difference inside is within the noise")
         if sd == sd:
             ax.axvspan(centre - sd, centre + sd, color="#bbbbbb", alpha=0.45, lw=0,
                        label="baseline ± seed-to-seed sd")
@@ -284,7 +291,8 @@ def against_baseline(table: pd.DataFrame, baseline: str, spread: dict[str, float
         ax.set(xlabel=label, yticks=rows, yticklabels=[textwrap.fill(name, 30) for name in table.index])
         ax.margins(x=0.25, y=0.2)
     if any(sd == sd for sd in spread.values()):
-        fig.legend(*axes[0].get_legend_handles_labels(), loc="outside lower center", fontsize=9, frameon=False)
+        fig.legend(*axes.flat[0].get_legend_handles_labels(), loc="outside lower center", fontsize=9, frameon=False,
+                   ncols=2)
     else:  # a zoomed axis alone makes any difference look large
         title += "\n(no seed-to-seed spread yet: whether these differences exceed the noise is not known)"
     fig.suptitle(title)

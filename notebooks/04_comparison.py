@@ -171,7 +171,8 @@ for shown in experiments.shown_profiles(cfg):
         print(f"profile {shown.name}: no conjecture variant has run beside its baseline")
         continue
     fig = plots.against_baseline(*experiments.effects_for_plot(effects),
-                                 f"The coursework's conjectures: custom CNN, profile {shown.name}")
+                                 f"The coursework's conjectures: custom CNN, profile {shown.name}",
+                                 plots.SPREAD_METRICS + plots.TEST_METRICS, experiments.NOISE_SDS)
     plots.save_fig(fig, f"fig10_conjectures_{shown.name}", cfg.name, figures_dir or None)
     bands = experiments.band_errors(shown, results_dir=results_dir or None)
     print(f"profile {shown.name}:", *experiments.conjecture_findings(effects, bands).values(), sep="\n\n")

@@ -7,7 +7,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from helpers import config, experiments, report, training
+from helpers import config, experiments, plots, report, training
 
 
 def fake_run(folder, profile, val_accuracy, val_mae, seconds=60.0, model="custom", weights=None):
@@ -234,6 +234,12 @@ def test_conjectures_are_read_against_the_seed_spread_of_the_baseline(tmp_path):
     table, baseline, sd = experiments.effects_for_plot(effects)
     assert list(table.index) == ["baseline (the profile)", "192 px", "age-balanced loss"]
     assert baseline == "baseline (the profile)" and sd["val_age_mae"] == pytest.approx(0.5)
+    fig = plots.against_baseline(table, baseline, sd, "conjectures", plots.SPREAD_METRICS + plots.TEST_METRICS,
+                                 experiments.NOISE_SDS)  # Figure 10: the noise band is the text's threshold
+    panels = [ax for ax in fig.axes if ax.get_xlabel()]
+    assert [ax.get_xlabel() for ax in panels] == [label for _, label in plots.SPREAD_METRICS + plots.TEST_METRICS]
+    bands = sorted((patch.get_x(), patch.get_x() + patch.get_width()) for patch in panels[0].patches)
+    assert bands == [pytest.approx((9.0 - 2 * 0.5 * 2 ** 0.5, 9.0 + 2 * 0.5 * 2 ** 0.5)), pytest.approx((8.5, 9.5))]
     assert [entry["variant"] for entry in experiments.not_run("conjectures", profile, results_dir=results_dir)] == [
         "all_images"]
     entry = report.experiment_tables(profile, results_dir, sweeps)[0]
