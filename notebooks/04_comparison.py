@@ -161,7 +161,8 @@ for shown in experiments.shown_profiles(cfg):
 # %% [markdown]
 # ### The conjectures against the run-to-run noise
 # Each conjecture's variant that ran, beside the baseline and its seed-to-seed spread (the profile's own run and
-# its seed sweep) drawn as a band (Figure 10); the paragraphs say what lies beyond that noise.
+# its seed sweep) drawn as a dark band, on validation and test (Figure 10); the light band, ±2·sd·√2, is the noise
+# of a difference between two runs: the paragraphs call what lies outside it beyond the noise.
 
 # %%
 for shown in experiments.shown_profiles(cfg):
