@@ -86,7 +86,7 @@ def run(experiment: str, profile: Profile, model: str = "custom", only: list[str
             print(f"{experiment}/{variant}: training {model} ({VARIANTS[variant][0]})", flush=True)
             training.train(model, varied, folder, source=source, weights=weights,
                            overrides=VARIANTS[variant][1], verbose=verbose)
-        if experiment == "duplicates":
+        if "all_images" in variants and (not only or "all_images" in only):  # conjectures and duplicates share it
             twin_effect(profile, model, results_dir, source)
     return summary(experiment, profile, model, results_dir)
 
@@ -218,12 +218,12 @@ def conjecture_findings(effects: pd.DataFrame, bands: pd.DataFrame | None = None
 
 
 def not_run(experiment: str, profile: Profile, model: str = "custom", results_dir=None) -> list[dict]:
-    """The variants of ``experiment`` not run at ``profile``: label, the command that trains it and its estimated
-    time (:func:`helpers.bench.training_estimate`)."""
+    """The variants of ``experiment`` not run at ``profile``: label, model, the command that trains it and its
+    estimated time (:func:`helpers.bench.training_estimate`)."""
     from . import bench
 
     table = summary(experiment, profile, model, results_dir)
-    return [{"variant": variant, "label": row["label"],
+    return [{"variant": variant, "label": row["label"], "model": model,
              "command": f"python -m helpers experiment {experiment} --profile {profile.name} --only {variant}"
                         + (f" --model {model}" if model != "custom" else ""),
              "estimate": bench.training_estimate(model, variant_profile(profile, variant))}

@@ -35,23 +35,27 @@ def _figure_uri(folder: Path, name: str) -> str | None:
 
 
 def experiment_tables(profile: Profile, results_dir=None, sweep_dir=None) -> list[dict]:
-    """For this profile and for ``quick`` (the CPU-sized one): each model's experiment tables (VGG16's where it
-    ran, :func:`experiments.summaries`), the custom CNN's seed sweep, the age-band errors of the balancing variant
-    and the twin effect, ready for the template."""
+    """For this profile and for ``quick`` (the CPU-sized one): per model, the rows of each experiment that ran
+    (VGG16's where it ran, :func:`experiments.summaries`; a table only where a variant ran, so none is made of "not
+    run" rows) and the variants not run with their command and estimated time; the custom CNN's seed sweep, the
+    age-band errors of the balancing variant and the twin effect, ready for the template."""
     entries = []
     for shown in experiments.shown_profiles(profile):
         found = experiments.summaries(shown, results_dir)
-        tables = {model: {name: experiments.readable(table) for name, table in by_name.items()}
-                  for model, by_name in found.items()}
-        conjectures = {}  # per model, the rows that ran, where a variant ran beside the baseline
+        conjectures, duplicates = {}, {}  # per model, the rows that ran
         for model, by_name in found.items():
             ran = by_name["conjectures"][by_name["conjectures"]["status"] == "run"]
-            if (ran.index != "baseline").any():
+            if (ran.index != "baseline").any():  # a variant beside the baseline
                 conjectures[model] = experiments.readable(ran)
+            ran = by_name["duplicates"][by_name["duplicates"]["status"] == "run"]
+            if not ran.empty:
+                duplicates[model] = experiments.readable(ran)
         effects = experiments.variant_effects("conjectures", shown, sweep_dir=sweep_dir, results_dir=results_dir)
         bands = experiments.band_errors(shown, results_dir=results_dir)
-        entries.append({"profile": shown, "tables": tables, "conjectures": conjectures,
+        entries.append({"profile": shown, "conjectures": conjectures, "duplicates": duplicates,
                         "not_run": experiments.not_run("conjectures", shown, results_dir=results_dir),
+                        "duplicates_not_run": [entry for model in found
+                                               for entry in experiments.not_run("duplicates", shown, model, results_dir)],
                         "findings": experiments.conjecture_findings(effects, bands) if effects is not None else {},
                         "spread": _summary_dict(experiments.seed_spread(shown, "custom", sweep_dir, results_dir)),
                         "bands": bands,

@@ -60,8 +60,21 @@ def test_summaries_show_vgg16_once_one_of_its_variants_ran(tmp_path):
     assert list(found) == ["custom", "vgg16"] and set(found["vgg16"]) == set(experiments.EXPERIMENTS)
     assert found["vgg16"]["conjectures"].loc["age_balanced", "val_age_mae"] == 8.1
     assert (found["custom"]["conjectures"]["status"] == "not run").all()
-    tables = report.experiment_tables(profile, tmp_path, tmp_path)[0]["tables"]
-    assert tables["vgg16"]["conjectures"].loc["age-balanced loss", "val age MAE"] == "8.10"
+    entry = report.experiment_tables(profile, tmp_path, tmp_path)[0]
+    assert list(entry["conjectures"]) == ["vgg16"]  # the custom CNN has no variant beside a baseline
+    assert entry["conjectures"]["vgg16"].loc["age-balanced loss", "val age MAE"] == "8.10"
+    # No duplicates variant ran: no table, each model's variants named with the command that trains them.
+    assert entry["duplicates"] == {}
+    missing = [(item["model"], item["variant"]) for item in entry["duplicates_not_run"]]
+    assert missing == [(model, variant) for model in ("custom", "vgg16") for variant in experiments.EXPERIMENTS[
+        "duplicates"]]
+    assert entry["duplicates_not_run"][-1]["command"].endswith("--only all_images_group_clean --model vgg16")
+    fake_run(tmp_path / "smoke" / "experiments" / "all_images" / "custom",
+             experiments.variant_profile(profile, "all_images"), 0.83, 7.9)
+    entry = report.experiment_tables(profile, tmp_path, tmp_path)[0]
+    assert list(entry["duplicates"]) == ["custom"] and list(entry["duplicates"]["custom"].index) == [
+        "all images, random split"]  # only the rows that ran
+    assert ("custom", "all_images") not in [(item["model"], item["variant"]) for item in entry["duplicates_not_run"]]
 
 
 def test_results_of_other_settings_are_refused(tmp_path):
@@ -184,6 +197,11 @@ def test_duplicates_experiment_trains_every_variant_and_measures_the_twin_effect
     assert set(effect["age_mae_gain"]) == {"years", "standard_error", "beyond_noise"}
     again = experiments.run("duplicates", profile, source=folder, results_dir=tmp_path / "results", verbose=0)
     assert again.equals(summary)  # finished variants are read back, not retrained
+    path = experiments.variant_folder(profile, "all_images", "custom", tmp_path / "results") / experiments.TWIN_EFFECT
+    path.unlink()  # the conjectures share the random-split run: finishing it there measures the effect too
+    experiments.run("conjectures", profile, only=["all_images"], source=folder, results_dir=tmp_path / "results",
+                    verbose=0)
+    assert experiments.read_twin_effect(profile, results_dir=tmp_path / "results") == effect
 
 
 def test_band_errors_compare_baseline_and_balanced_per_age_band(tmp_path):
