@@ -142,16 +142,19 @@ for model, run in runs.items():
 # %% [markdown]
 # ## Experiments: the coursework's conjectures and UTKFace's duplicates
 # Variants of a profile, trained by `python -m helpers experiment NAME --profile PROFILE [--model vgg16]` (see
-# `helpers/experiments.py`); "not run" where no run is on disk; VGG16's tables appear once one of its variants
-# ran. The `quick` profile is the seed protocol shrunk to fit a 2-core CPU (64 px, 10 epochs), so its numbers
-# compare variants with each other, not with the seed's.
+# `helpers/experiments.py`): a table of the variants that ran, then the command and estimated time of each that
+# did not; VGG16's appear once one of its variants ran. The `quick` profile is the seed protocol shrunk to fit a
+# 2-core CPU (64 px, 10 epochs), so its numbers compare variants with each other, not with the seed's.
 
 # %%
 for shown in experiments.shown_profiles(cfg):
     for model, tables in experiments.summaries(shown, results_dir or None).items():
         for name, table in tables.items():
             print(f"{name}, {results.MODEL_NAMES[model]}, profile {shown.name}:")
-            display(experiments.readable(table))
+            if (table["status"] == "run").any():
+                display(experiments.readable(table[table["status"] == "run"]))
+            for entry in experiments.not_run(name, shown, model, results_dir or None):
+                print(f"  not run: {entry['label']} ({entry['command']}; {entry['estimate']})")
     bands = experiments.band_errors(shown, results_dir=results_dir or None)
     if bands is not None:
         print(f"custom CNN, profile {shown.name}: test MAE and bias per age band, baseline against the age-balanced "
