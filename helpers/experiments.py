@@ -118,13 +118,18 @@ def summary(experiment: str, profile: Profile, model: str = "custom", results_di
     return pd.DataFrame(rows).set_index("variant")
 
 
+def ran(summary: pd.DataFrame) -> pd.DataFrame:
+    """The rows of a :func:`summary` whose variant has run."""
+    return summary[summary["status"] == "run"]
+
+
 def summaries(profile: Profile, results_dir=None) -> dict[str, dict[str, pd.DataFrame]]:
     """Every experiment's :func:`summary` per model: the custom CNN's always (its "not run" rows say what is
     missing), VGG16's when at least one of its variants has run."""
     found = {}
     for model in config.MODELS:
         tables = {name: summary(name, profile, model, results_dir) for name in EXPERIMENTS}
-        if model == "custom" or any((table["status"] == "run").any() for table in tables.values()):
+        if model == "custom" or any(not ran(table).empty for table in tables.values()):
             found[model] = tables
     return found
 
@@ -145,13 +150,13 @@ def variant_effects(experiment: str, profile: Profile, model: str = "custom", sw
     table = summary(experiment, profile, model, results_dir)
     if "baseline" not in table.index or table.loc["baseline", "status"] != "run":
         return None
-    ran = table[(table["status"] == "run") & (table.index != "baseline")]
-    if ran.empty:
+    variants = ran(table).drop(index="baseline")
+    if variants.empty:
         return None
     spread = seed_spread(profile, model, sweep_dir, results_dir)
     base = table.loc["baseline"]
     rows = []
-    for variant, row in ran.iterrows():
+    for variant, row in variants.iterrows():
         effect = {"variant": variant, "label": row["label"], "n_train": row["n_train"]}
         for key in EFFECT_METRICS:
             difference = row[key] - base[key]

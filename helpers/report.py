@@ -44,11 +44,10 @@ def experiment_tables(profile: Profile, results_dir=None, sweep_dir=None) -> lis
         found = experiments.summaries(shown, results_dir)
         conjectures, duplicates = {}, {}  # per model, the rows that ran
         for model, by_name in found.items():
-            ran = by_name["conjectures"][by_name["conjectures"]["status"] == "run"]
+            ran = experiments.ran(by_name["conjectures"])
             if (ran.index != "baseline").any():  # a variant beside the baseline
                 conjectures[model] = experiments.readable(ran)
-            ran = by_name["duplicates"][by_name["duplicates"]["status"] == "run"]
-            if not ran.empty:
+            if not (ran := experiments.ran(by_name["duplicates"])).empty:
                 duplicates[model] = experiments.readable(ran)
         effects = experiments.variant_effects("conjectures", shown, sweep_dir=sweep_dir, results_dir=results_dir)
         bands = experiments.band_errors(shown, results_dir=results_dir)

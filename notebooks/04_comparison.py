@@ -151,8 +151,8 @@ for shown in experiments.shown_profiles(cfg):
     for model, tables in experiments.summaries(shown, results_dir or None).items():
         for name, table in tables.items():
             print(f"{name}, {results.MODEL_NAMES[model]}, profile {shown.name}:")
-            if (table["status"] == "run").any():
-                display(experiments.readable(table[table["status"] == "run"]))
+            if not (ran := experiments.ran(table)).empty:
+                display(experiments.readable(ran))
             for entry in experiments.not_run(name, shown, model, results_dir or None):
                 print(f"  not run: {entry['label']} ({entry['command']}; {entry['estimate']})")
     bands = experiments.band_errors(shown, results_dir=results_dir or None)
