@@ -153,22 +153,26 @@ def _records() -> dict:
 
 
 def training_estimate(model_name: str, profile: Profile, records: dict | None = None) -> str:
-    """How long training ``profile`` should take on each recorded machine, e.g. "≈84 min on 2-core CPU (…)".
+    """How long training ``profile`` should take on each recorded machine, e.g. "≈44 min on 2-core CPU (…)".
     Another image size than the benchmark's is scaled, and says so: by the pixel count above it (the convolutions
     dominate: 192 px measured 2.25× the 128 px time), by the side length below it (fixed costs weigh more: the quick
     profile's 64 px took 0.43× the 128 px pace, not 0.25×)."""
     estimates = []
     for label, runs in (_records() if records is None else records).items():
         if (key := f"{model_name}@{profile.image_size}") in runs:
-            estimates.append(f"≈{estimate_minutes(model_name, profile, runs[key]):.0f} min on {label}")
+            estimates.append(f"{_about(estimate_minutes(model_name, profile, runs[key]))} on {label}")
         elif measured := sorted(int(k.split("@")[1]) for k in runs if k.startswith(f"{model_name}@")):
             size = measured[-1]
             ratio = profile.image_size / size
             cost = ratio ** 2 if ratio > 1 else ratio
             speeds = {k: v / cost for k, v in runs[f"{model_name}@{size}"].items() if "_per_s" in k}
-            estimates.append(f"≈{max(estimate_minutes(model_name, profile, speeds), 1):.0f} min on {label} "
-                             f"(scaled from its {size} px benchmark)")
+            estimates.append(f"{_about(estimate_minutes(model_name, profile, speeds))} on {label}, "
+                             f"scaled from its {size} px benchmark")
     return "; ".join(estimates) or "no benchmark recorded for this model"
+
+
+def _about(minutes: float) -> str:
+    return f"≈{max(minutes, 1):.0f} min" if minutes < 120 else f"≈{minutes / 60:.1f} h"
 
 
 def plan(profile: Profile, train: bool = False, retrain: bool = False, results_dir=None) -> list[str]:

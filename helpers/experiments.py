@@ -284,6 +284,17 @@ def band_errors(profile: Profile, variants=("baseline", "age_balanced"), model: 
     return pd.DataFrame(columns) if len(columns) >= 5 else None
 
 
+def readable_bands(bands: pd.DataFrame) -> pd.DataFrame:
+    """:func:`band_errors` for reading: each variant by its label ("age-balanced loss: MAE")."""
+    def name(column: str) -> str:
+        variant, _, what = column.partition(": ")
+        if not what:
+            return column
+        return f"{'baseline' if variant == 'baseline' else VARIANTS[variant][0]}: {what}"
+
+    return bands.rename(columns=name)
+
+
 TWIN_EFFECT = "twin_effect.json"
 
 
@@ -465,15 +476,16 @@ def pretraining_table(profile: Profile, sweep_dir=None, results_dir=None) -> pd.
 
 def _pretraining_row(model: str, weights: dict, summary: pd.DataFrame) -> dict:
     row = {"model": model, "initial weights": weights["label"], "source": weights["source"],
-           "seeds": int(summary["runs"].max()), "ran on": " and ".join(summary.attrs["ran_on"])}
+           "seeds": int(summary["runs"].max()), "seed list": ", ".join(map(str, summary.attrs["seeds"])),
+           "ran on": " and ".join(summary.attrs["ran_on"])}
     for key in PRETRAINING_METRICS:
         row[key], row[f"{key}_sd"] = summary.loc[key, "mean"], summary.loc[key, "sd"]
     return row
 
 
 def readable_pretraining(table: pd.DataFrame) -> pd.DataFrame:
-    """:func:`pretraining_table` for reading: "mean ± sd" cells."""
-    shown = table.set_index(["model", "initial weights"])[["seeds"]].copy()
+    """:func:`pretraining_table` for reading: the seeds by name, "mean ± sd" cells."""
+    shown = table.set_index(["model", "initial weights"])[["seed list"]].rename(columns={"seed list": "seeds"})
     for key in PRETRAINING_METRICS:
         digits = 3 if "accuracy" in key else 2
         shown[key.replace("_", " ").replace("mae", "MAE")] = [

@@ -57,7 +57,7 @@ def experiment_tables(profile: Profile, results_dir=None, sweep_dir=None) -> lis
                                                for entry in experiments.not_run("duplicates", shown, model, results_dir)],
                         "findings": experiments.conjecture_findings(effects, bands) if effects is not None else {},
                         "spread": _summary_dict(experiments.seed_spread(shown, "custom", sweep_dir, results_dir)),
-                        "bands": bands,
+                        "bands": experiments.readable_bands(bands) if bands is not None else None,
                         "twin_effect": experiments.read_twin_effect(shown, results_dir=results_dir)})
     return entries
 
@@ -244,8 +244,8 @@ def training_time(run) -> str:
     pace = sum(stage.median() * len(stage) for _, stage in by_stage)
     if seconds.sum() <= 1.25 * pace:
         return _duration(seconds.sum())
-    return (f"about {_duration(pace)} at its median epoch time ({_duration(seconds.sum())} by the clock: the run was "
-            "paused or shared the machine)")
+    return (f"about {_duration(pace)} at its median epoch time ({_duration(seconds.sum())} summed over its epochs: "
+            "the run was paused or shared the machine)")
 
 
 def render_html(ctx: dict) -> str:

@@ -150,8 +150,8 @@ def comparison_table(runs: dict[str, RunResults]) -> pd.DataFrame:
             "MAE gap (val - train)": m["val_age_mae"] - m["train_age_mae"],
             "test gender accuracy": m.get("test_gender_accuracy", float("nan")),
             "test age MAE": m.get("test_age_mae", float("nan")),
-            "seed: val gender accuracy": SEED_REPORTED[model]["val_gender_accuracy"],
-            "seed: val age MAE": SEED_REPORTED[model]["val_age_mae"],
+            "coursework (reported): val gender accuracy": SEED_REPORTED[model]["val_gender_accuracy"],
+            "coursework (reported): val age MAE": SEED_REPORTED[model]["val_age_mae"],
         })
     return pd.DataFrame(rows).set_index("model")
 

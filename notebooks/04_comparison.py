@@ -159,7 +159,7 @@ for shown in experiments.shown_profiles(cfg):
     if bands is not None:
         print(f"custom CNN, profile {shown.name}: test MAE and bias per age band, baseline against the age-balanced "
               "loss:")
-        display(bands.round(2))
+        display(experiments.readable_bands(bands).round(2))
 
 # %% [markdown]
 # ### The conjectures against the run-to-run noise

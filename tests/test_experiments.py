@@ -122,7 +122,8 @@ def test_pretraining_table_sets_vgg16_sweeps_per_weights_beside_the_custom_cnn(t
     assert entry["models"]["vgg16"]["weights"] == tumor["label"] and entry["models"]["custom"]["weights"] is None
     shown = experiments.readable_pretraining(table)
     assert shown.loc[("VGG16", "tumor-derived VGG16 weights"), "val age MAE"] == "7.20 ± 0.10"
-    assert "| VGG16 · tumor-derived VGG16 weights | 3 | 0.850 ± 0.000 | 7.20 ± 0.10 |" in report.markdown_table(shown)
+    assert "| VGG16 · tumor-derived VGG16 weights | 1, 2, 3 | 0.850 ± 0.000 | 7.20 ± 0.10 |" in (
+        report.markdown_table(shown))
     [finding] = experiments.pretraining_findings(table)
     assert finding == ("VGG16 with tumor-derived VGG16 weights: validation age MAE 7.20 years, 5.00 years better "
                        "than VGG16 from random weights, and 2.00 years better than the custom CNN; validation gender "
@@ -218,6 +219,8 @@ def test_band_errors_compare_baseline_and_balanced_per_age_band(tmp_path):
                                    "age_balanced: bias"]
     assert bands.loc["20-29", "test images"] == 2 and bands.loc["70+", "baseline: bias"] == -4.0
     assert bands.loc["0-9", "age_balanced: MAE"] == 1.0
+    assert list(experiments.readable_bands(bands).columns) == [
+        "test images", "baseline: MAE", "baseline: bias", "age-balanced loss: MAE", "age-balanced loss: bias"]
     assert experiments.band_errors(profile, results_dir=tmp_path / "none") is None
 
 
@@ -280,6 +283,7 @@ def test_training_time_names_pauses_instead_of_quoting_them_as_training():
     assert report.training_time(SimpleNamespace(history=steady, manifest={})) == "30 minutes"
     paused = pd.DataFrame({"seconds": [400.0, 4000.0, 400.0, 500.0, 500.0], "stage": [1, 1, 1, 2, 2]})  # 1 h stop
     assert report.training_time(SimpleNamespace(history=paused, manifest={})) == (
-        "about 37 minutes at its median epoch time (97 minutes by the clock: the run was paused or shared the machine)")
+        "about 37 minutes at its median epoch time (97 minutes summed over its epochs: the run was paused or shared "
+        "the machine)")
     unknown = pd.DataFrame({"epoch": [1, 2]})  # no per-epoch times: the manifest's total
     assert report.training_time(SimpleNamespace(history=unknown, manifest={"seconds": 9000})) == "2.5 hours"
