@@ -62,10 +62,12 @@ def experiment_tables(profile: Profile, results_dir=None, sweep_dir=None) -> lis
     return entries
 
 
-def provenance(runs: dict, reader: dict | None = None) -> pd.DataFrame | None:
+def provenance(runs: dict, reader: dict | None = None, profile: Profile | None = None) -> pd.DataFrame | None:
     """Per model, what a reader can check: data (name and sha256), weights (label, file and sha256), the code
-    (git commit; "+ changes" when the tree was dirty) the run started with and was resumed with, and where it ran.
-    ``reader``: :func:`helpers.data.reader_copy`, to say whether the reader's copy of UTKFace is the run's."""
+    (git commit; "+ changes" when the tree was dirty) the run started with and was resumed with, the settings'
+    hash the run recorded, and where it ran. ``reader``: :func:`helpers.data.reader_copy`, to say whether the
+    reader's copy of UTKFace is the run's; ``profile``: to say why a recorded hash that is not its own still
+    counts (the run predates settings added since, at the value they had then)."""
     def short(digest):
         return f"`{digest[:16]}…`" if digest else "not recorded"
 
@@ -86,6 +88,9 @@ def provenance(runs: dict, reader: dict | None = None) -> pd.DataFrame | None:
                 f" · {Path(weights['path']).name} · sha256 {short(weights.get('sha256'))}" if weights.get("path")
                 else ""),
             "code": code(manifest.get("code")) + (f" (resumed with {', '.join(resumes)})" if resumes else ""),
+            "settings": f"hash `{manifest.get('hash', '?')}`" + (
+                f" (the run predates settings added since and ran at their default; this profile's hash is "
+                f"`{profile.hash}`)" if profile and manifest.get("hash") != profile.hash else ""),
             "ran on": _device(manifest.get("hardware", {}))
                       + f", {manifest.get('backend', '?')}, finished {manifest.get('finished', '?')[:10]}",
         }
@@ -202,7 +207,7 @@ def context(profile: Profile, results_dir=None, figures_dir=None, sweep_dir=None
         "release_url": config.RELEASE_URL,
         "study_images": utk.uses_study_images(profile),
         "not_run": not_run,
-        "provenance": provenance(runs, utk.reader_copy(profile)),
+        "provenance": provenance(runs, utk.reader_copy(profile), profile),
         "experiments": experiment_tables(profile, results_dir, sweep_dir),
         "sweeps": sweeps(profile, sweep_dir, vgg.manifest["weights"] if vgg else None, results_dir),
         "pretraining": [{"profile": shown, "table": experiments.readable_pretraining(table),

@@ -287,3 +287,14 @@ def test_training_time_names_pauses_instead_of_quoting_them_as_training():
         "the machine)")
     unknown = pd.DataFrame({"epoch": [1, 2]})  # no per-epoch times: the manifest's total
     assert report.training_time(SimpleNamespace(history=unknown, manifest={"seconds": 9000})) == "2.5 hours"
+
+
+def test_provenance_names_the_settings_a_run_recorded():
+    profile = config.get_profile("smoke")
+    runs = {"custom": SimpleNamespace(manifest={"hash": "0123456789ab", "data": {}, "hardware": {}}),
+            "vgg16": SimpleNamespace(manifest={"hash": profile.hash, "data": {}, "hardware": {}})}
+    table = report.provenance(runs, None, profile)
+    assert table.loc["VGG16 transfer", "settings"] == f"hash `{profile.hash}`"
+    assert table.loc["Custom CNN", "settings"] == (  # accepted by same_settings: say why the hash differs
+        f"hash `0123456789ab` (the run predates settings added since and ran at their default; this profile's hash "
+        f"is `{profile.hash}`)")
