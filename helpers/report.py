@@ -62,6 +62,9 @@ def experiment_tables(profile: Profile, results_dir=None, sweep_dir=None) -> lis
     return entries
 
 
+OLDER_HASH = "older, same settings"  # a run from before settings were added: accepted by Profile.same_settings
+
+
 def provenance(runs: dict, reader: dict | None = None, profile: Profile | None = None) -> pd.DataFrame | None:
     """Per model, what a reader can check: data (name and sha256), weights (label, file and sha256), the code
     (git commit; "+ changes" when the tree was dirty) the run started with and was resumed with, the settings'
@@ -89,8 +92,7 @@ def provenance(runs: dict, reader: dict | None = None, profile: Profile | None =
                 else ""),
             "code": code(manifest.get("code")) + (f" (resumed with {', '.join(resumes)})" if resumes else ""),
             "settings": f"hash `{manifest.get('hash', '?')}`" + (
-                f" (the run predates settings added since and ran at their default; this profile's hash is "
-                f"`{profile.hash}`)" if profile and manifest.get("hash") != profile.hash else ""),
+                f" ({OLDER_HASH})" if profile and manifest.get("hash") != profile.hash else ""),
             "ran on": _device(manifest.get("hardware", {}))
                       + f", {manifest.get('backend', '?')}, finished {manifest.get('finished', '?')[:10]}",
         }
@@ -208,6 +210,7 @@ def context(profile: Profile, results_dir=None, figures_dir=None, sweep_dir=None
         "study_images": utk.uses_study_images(profile),
         "not_run": not_run,
         "provenance": provenance(runs, utk.reader_copy(profile), profile),
+        "older_hash": OLDER_HASH,
         "experiments": experiment_tables(profile, results_dir, sweep_dir),
         "sweeps": sweeps(profile, sweep_dir, vgg.manifest["weights"] if vgg else None, results_dir),
         "pretraining": [{"profile": shown, "table": experiments.readable_pretraining(table),

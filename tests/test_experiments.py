@@ -295,6 +295,4 @@ def test_provenance_names_the_settings_a_run_recorded():
             "vgg16": SimpleNamespace(manifest={"hash": profile.hash, "data": {}, "hardware": {}})}
     table = report.provenance(runs, None, profile)
     assert table.loc["VGG16 transfer", "settings"] == f"hash `{profile.hash}`"
-    assert table.loc["Custom CNN", "settings"] == (  # accepted by same_settings: say why the hash differs
-        f"hash `0123456789ab` (the run predates settings added since and ran at their default; this profile's hash "
-        f"is `{profile.hash}`)")
+    assert table.loc["Custom CNN", "settings"] == "hash `0123456789ab` (older, same settings)"  # same_settings
