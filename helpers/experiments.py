@@ -199,12 +199,15 @@ def conjecture_findings(effects: pd.DataFrame, bands: pd.DataFrame | None = None
                        f"runs, from seeds {', '.join(map(str, seeds))}): the runs neither support the conjecture "
                        "nor refute it.")
         else:
+            reading = ("This supports the conjecture" if len(better) == len(beyond) else
+                       "This speaks against the conjecture" if not better else "The evidence is mixed")
+            if len(beyond) < len(EFFECT_METRICS):
+                if better == beyond or not better:  # a one-sided reading holds for those metrics only
+                    reading += " on that metric" if len(beyond) == 1 else " on those metrics"
+                reading += "; the other differences are within the noise"
             verdict = (f"Beyond the run-to-run noise (seeds {', '.join(map(str, seeds))}): "
                        + ", ".join(f"{METRIC_NAMES[key]} {'better' if key in better else 'worse'}" for key in beyond)
-                       + (". This supports the conjecture" if len(better) == len(beyond) else
-                          ". This speaks against the conjecture" if not better else ". The evidence is mixed")
-                       + ("; the other differences are within the noise." if len(beyond) < len(EFFECT_METRICS)
-                          else "."))
+                       + f". {reading}.")
         if len(seeds) == 2:
             verdict += " (Two runs only: the spread, and so this reading, is a rough estimate.)"
         text = f"**{CONJECTURES[variant].capitalize()}** ({row['label']}): {numbers}. {verdict}"

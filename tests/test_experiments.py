@@ -249,7 +249,8 @@ def test_conjectures_are_read_against_the_seed_spread_of_the_baseline(tmp_path):
     findings = experiments.conjecture_findings(effects)
     assert findings["age_balanced"].startswith("**More weight on the rare ages would help** (age-balanced loss): "
                                                "validation age MAE 6.00 years against 9.00 years (-3.00)")
-    assert "validation age MAE better, test age MAE better. This supports the conjecture;" in findings["age_balanced"]
+    assert ("validation age MAE better, test age MAE better. This supports the conjecture on those metrics; the other "
+            "differences are within the noise.") in findings["age_balanced"]
     assert "validation gender accuracy worse" in findings["res192"] and "speaks against the conjecture" in (
         findings["res192"])
     table, baseline, sd = experiments.effects_for_plot(effects)
