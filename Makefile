@@ -99,6 +99,7 @@ WEIGHTS ?= imagenet none
 pretraining: install
 	@for seed in $(SEEDS); do for weights in $(WEIGHTS); do \
 	  name=$$(basename $$weights .h5); name=$${name%.weights}; \
+	  case $$weights in imagenet|none) ;; *) weights=$$(realpath "$$weights") || exit $$?;; esac; \
 	  $(MAKE) --no-print-directory sweep MODELS=vgg16 SEEDS=$$seed VGG16_WEIGHTS=$$weights \
 	    SWEEP_DIR=$(SWEEP_DIR)/weights-$$name || exit $$?; \
 	done; done
@@ -110,7 +111,7 @@ experiment: install
 # Issue #23's long runs (custom CNN, seed profile), one after another: finished runs are skipped and an unfinished
 # one resumes from its last epoch, so every session starts it again first thing (a bare machine has no data/:
 # name the archive, or it tries to download it):
-#   UTKFACE=../shared/data/UTKFace.tar.gz nohup make queue > runs/queue.log 2>&1 &
+#   mkdir -p runs && UTKFACE=../shared/data/UTKFace.tar.gz nohup make queue > runs/queue.log 2>&1 &
 QUEUE ?= conjectures:age_balanced sweep:1 conjectures:res192 sweep:2 conjectures:all_images
 queue: install
 	@mkdir -p $(RUNS_ROOT)

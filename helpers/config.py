@@ -25,7 +25,7 @@ def _find_project_root() -> Path:
 
 PROJ_ROOT = _find_project_root()
 # The project's GitHub home: the notebooks' Colab cells clone it and the README's badges open it. A fork changes
-# every copy at once with `make home HOME=owner/name`; a test checks that they agree.
+# every copy at once with `make home GITHUB_HOME=owner/name`; a test checks that they agree.
 GITHUB_HOME = "utkface-study/age-gender-utkface"
 # Where a profile's released model files live (make release; attached to the GitHub release tagged with the
 # profile's name): <RELEASE_URL>/<profile>/<model>.keras, beside its SHA256SUMS.
