@@ -248,12 +248,14 @@ def training_time(run) -> str:
     if "seconds" not in run.history or run.history["seconds"].isna().any():
         return _duration(run.manifest["seconds"])
     seconds = run.history["seconds"]
-    by_stage = run.history.groupby("stage")["seconds"] if "stage" in run.history else [(1, seconds)]
+    by_stage = list(run.history.groupby("stage")["seconds"]) if "stage" in run.history else [(1, seconds)]
     pace = sum(stage.median() * len(stage) for _, stage in by_stage)
+    medians = " and ".join(f"{stage.median():.0f} s" + (f" in stage {number}" if len(by_stage) > 1 else "")
+                           for number, stage in by_stage)
     if seconds.sum() <= 1.25 * pace:
-        return _duration(seconds.sum())
-    return (f"about {_duration(pace)} at its median epoch time ({_duration(seconds.sum())} summed over its epochs: "
-            "the run was paused or shared the machine)")
+        return f"{_duration(seconds.sum())} (median epoch {medians})"
+    return (f"about {_duration(pace)} at its median epoch time of {medians} ({_duration(seconds.sum())} summed over "
+            "its epochs: the run was paused or shared the machine)")
 
 
 def render_html(ctx: dict) -> str:

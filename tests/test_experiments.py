@@ -281,11 +281,12 @@ def test_the_coursework_is_read_against_the_reproductions_spread():
 
 def test_training_time_names_pauses_instead_of_quoting_them_as_training():
     steady = pd.DataFrame({"seconds": [400.0, 410.0, 500.0, 510.0], "stage": [1, 1, 2, 2]})
-    assert report.training_time(SimpleNamespace(history=steady, manifest={})) == "30 minutes"
+    assert report.training_time(SimpleNamespace(history=steady, manifest={})) == (
+        "30 minutes (median epoch 405 s in stage 1 and 505 s in stage 2)")
     paused = pd.DataFrame({"seconds": [400.0, 4000.0, 400.0, 500.0, 500.0], "stage": [1, 1, 1, 2, 2]})  # 1 h stop
     assert report.training_time(SimpleNamespace(history=paused, manifest={})) == (
-        "about 37 minutes at its median epoch time (97 minutes summed over its epochs: the run was paused or shared "
-        "the machine)")
+        "about 37 minutes at its median epoch time of 400 s in stage 1 and 500 s in stage 2 (97 minutes summed over "
+        "its epochs: the run was paused or shared the machine)")
     unknown = pd.DataFrame({"epoch": [1, 2]})  # no per-epoch times: the manifest's total
     assert report.training_time(SimpleNamespace(history=unknown, manifest={"seconds": 9000})) == "2.5 hours"
 
