@@ -177,9 +177,12 @@ CONJECTURES = {
 }
 
 
-def conjecture_findings(effects: pd.DataFrame, bands: pd.DataFrame | None = None) -> dict[str, str]:
+def conjecture_findings(effects: pd.DataFrame, bands: pd.DataFrame | None = None,
+                        shared: dict | None = None) -> dict[str, str]:
     """One paragraph per conjecture whose variant ran: what it changed, its validation and test age MAE and gender
-    accuracy against the baseline's, and what that supports, given the run-to-run noise."""
+    accuracy against the baseline's, and what that supports, given the run-to-run noise. ``bands``:
+    :func:`band_errors`; ``shared``: :func:`shared_test`, the all-images run on the faces it shares with the
+    baseline's test set."""
     base, spread = effects.attrs["baseline"], effects.attrs["spread"]
     seeds = spread.attrs["seeds"] if spread is not None else []
     paragraphs = {}
@@ -215,6 +218,8 @@ def conjecture_findings(effects: pd.DataFrame, bands: pd.DataFrame | None = None
             text += (f" This variant trained on {int(row['n_train']):,} images instead of {int(base['n_train']):,}, "
                      "and its validation and test images are its own, so part of any difference is which faces "
                      "were graded.")
+            if shared:
+                text += " " + _shared_sentence(shared)
         if variant == "age_balanced" and bands is not None:
             oldest, youngest = bands.index[-1], bands.index[0]
             text += " " + " ".join(
@@ -223,6 +228,48 @@ def conjecture_findings(effects: pd.DataFrame, bands: pd.DataFrame | None = None
                 f"{bands.loc[band, 'age_balanced: bias']:+.1f}." for band in (youngest, oldest))
         paragraphs[variant] = text
     return paragraphs
+
+
+def _shared_sentence(shared: dict) -> str:
+    age, gender = shared["age_mae"], shared["gender_accuracy"]
+
+    def interval(metric: dict, digits: int) -> str:
+        return " to ".join(f"{bound:+.{digits}f}" for bound in metric["ci95"])
+
+    beyond = [f"{name} {'better' if metric['ci95'][0] > 0 else 'worse'}"
+              for name, metric in (("age MAE", age), ("gender accuracy", gender)) if 0 < metric["ci95"][0]
+              or metric["ci95"][1] < 0]  # the interval leaves zero out
+    reading = ("neither difference is beyond the noise of which faces were graded" if not beyond else
+               f"{', '.join(beyond)}, beyond the noise of which faces were graded"
+               + ("; the other difference is within it" if len(beyond) == 1 else ""))
+    return (f"On the {shared['n']:,} test images that both runs held out, the same faces for both, its age MAE is "
+            f"{age['second']:.2f} years against {age['first']:.2f} (advantage {age['advantage']:+.2f}, 95 % interval "
+            f"{interval(age, 2)}) and its gender accuracy {gender['second']:.3f} against {gender['first']:.3f} "
+            f"({gender['advantage']:+.3f}, 95 % interval {interval(gender, 3)}): {reading}.")
+
+
+def shared_test(profile: Profile, model: str = "custom", results_dir=None) -> dict | None:
+    """The all-images run against the baseline on the test images both held out: its test set is drawn from every
+    image and the baseline's is its own, so they share some faces, which neither run trained on.
+
+    Returns:
+        :func:`helpers.evaluation.paired_comparison` of those faces, the baseline first; None unless both runs
+        have test predictions and share at least one face.
+    """
+    from . import evaluation
+
+    tests = []
+    for variant in ("baseline", "all_images"):
+        folder = variant_folder(profile, variant, model, results_dir)
+        if not results.finished_in(folder, variant_profile(profile, variant)):
+            return None
+        tests.append(results.load(model, folder).test_predictions)
+    if any(test is None for test in tests):
+        return None
+    common = set(tests[0]["file"]) & set(tests[1]["file"])
+    if not common:
+        return None
+    return evaluation.paired_comparison(*(test[test["file"].isin(common)] for test in tests))
 
 
 def not_run(experiment: str, profile: Profile, model: str = "custom", results_dir=None) -> list[dict]:

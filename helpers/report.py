@@ -55,7 +55,8 @@ def experiment_tables(profile: Profile, results_dir=None, sweep_dir=None) -> lis
         entries.append({"profile": shown, "conjectures": conjectures, "duplicates": duplicates,
                         "not_run": experiments.not_run("conjectures", shown, results_dir=results_dir),
                         "duplicates_not_run": missing,
-                        "findings": experiments.conjecture_findings(effects, bands) if effects is not None else {},
+                        "findings": (experiments.conjecture_findings(effects, bands, experiments.shared_test(shown, results_dir=results_dir))
+                                     if effects is not None else {}),
                         "spread": _summary_dict(experiments.seed_spread(shown, "custom", sweep_dir, results_dir)),
                         "bands": experiments.readable_bands(bands) if bands is not None else None,
                         "twin_effect": experiments.read_twin_effect(shown, results_dir=results_dir)})

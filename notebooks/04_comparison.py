@@ -179,7 +179,8 @@ for shown in experiments.shown_profiles(cfg):
                                  plots.SPREAD_METRICS + plots.TEST_METRICS, experiments.NOISE_SDS)
     plots.save_fig(fig, f"fig10_conjectures_{shown.name}", cfg.name, figures_dir or None)
     bands = experiments.band_errors(shown, results_dir=results_dir or None)
-    print(f"profile {shown.name}:", *experiments.conjecture_findings(effects, bands).values(), sep="\n\n")
+    shared = experiments.shared_test(shown, results_dir=results_dir or None)
+    print(f"profile {shown.name}:", *experiments.conjecture_findings(effects, bands, shared).values(), sep="\n\n")
 
 # %% [markdown]
 # ## Training stability over seeds

@@ -298,3 +298,29 @@ def test_provenance_names_the_settings_a_run_recorded():
     table = report.provenance(runs, None, profile)
     assert table.loc["VGG16 transfer", "settings"] == f"hash `{profile.hash}`"
     assert table.loc["Custom CNN", "settings"] == "hash `0123456789ab` (older, same settings)"  # same_settings
+
+
+def test_more_data_is_also_compared_on_the_test_faces_both_runs_held_out(tmp_path):
+    """The all-images run draws its own test set: the faces it shares with the baseline's are the fair comparison."""
+    profile = config.get_profile("smoke")
+    base = tmp_path / "smoke" / "custom"
+    more = tmp_path / "smoke" / "experiments" / "all_images" / "custom"
+    fake_run(base, profile, 0.8, 9.0)
+    fake_run(more, experiments.variant_profile(profile, "all_images"), 0.8, 9.0)
+    header = "file,age,gender,race,pred_age,prob_female,pred_gender\n"
+    (base / "predictions_test_custom.csv").write_text(header + "".join(
+        f"{name}.jpg,30,0,0,{30 + error},0.1,0\n" for name, error in (("a", 1), ("b", 1), ("c", 10), ("d", 10))))
+    (more / "predictions_test_custom.csv").write_text(header + "".join(
+        f"{name}.jpg,30,0,0,{30 + error},0.1,0\n" for name, error in (("c", 2), ("d", 4), ("e", 9))))
+    shared = experiments.shared_test(profile, results_dir=tmp_path)
+    assert shared["n"] == 2  # c and d, which neither run trained on
+    assert (shared["age_mae"]["first"], shared["age_mae"]["second"]) == (10.0, 3.0)
+    assert shared["gender_accuracy"]["advantage"] == 0.0
+    effects = experiments.variant_effects("conjectures", profile, results_dir=tmp_path)
+    paragraph = experiments.conjecture_findings(effects, shared=shared)["all_images"]
+    assert ("On the 2 test images that both runs held out, the same faces for both, its age MAE is 3.00 years "
+            "against 10.00 (advantage +7.00, 95 % interval +6.00 to +8.00)") in paragraph
+    assert paragraph.endswith("age MAE better, beyond the noise of which faces were graded; the other difference "
+                              "is within it.")
+    (more / "predictions_test_custom.csv").write_text(header + "e.jpg,30,0,0,31,0.1,0\n")
+    assert experiments.shared_test(profile, results_dir=tmp_path) is None  # no face in common: nothing to pair
