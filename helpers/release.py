@@ -45,7 +45,12 @@ def _images(manifest: dict) -> str:
     if study:
         return ("the study's images, listed by file name in `helpers/study_images.csv.gz` (the seed-42 draw of "
                 "5,000 images and its test images)")
-    what = "every usable image" if profile["n_images"] is None else f"{profile['n_images']:,} images"
+    if profile["n_images"] is not None:
+        what = f"{profile['n_images']:,} images"
+    elif profile.get("test_size"):  # the test images are drawn first and left out
+        what = f"every usable image but {profile['test_size']:,} held out for testing"
+    else:
+        what = "every usable image"
     return f"{what}, drawn with seed {profile['seed']} from the copy below"
 
 
