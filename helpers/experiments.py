@@ -236,9 +236,9 @@ def _shared_sentence(shared: dict) -> str:
     def interval(metric: dict, digits: int) -> str:
         return " to ".join(f"{bound:+.{digits}f}" for bound in metric["ci95"])
 
-    beyond = [f"{name} {'better' if metric['ci95'][0] > 0 else 'worse'}"
-              for name, metric in (("age MAE", age), ("gender accuracy", gender)) if 0 < metric["ci95"][0]
-              or metric["ci95"][1] < 0]  # the interval leaves zero out
+    beyond = [f"{name} {'better' if low > 0 else 'worse'}"
+              for name, (low, high) in (("age MAE", age["ci95"]), ("gender accuracy", gender["ci95"]))
+              if low > 0 or high < 0]  # the interval leaves zero out
     reading = ("neither difference is beyond the noise of which faces were graded" if not beyond else
                f"{', '.join(beyond)}, beyond the noise of which faces were graded"
                + ("; the other difference is within it" if len(beyond) == 1 else ""))
