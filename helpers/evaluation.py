@@ -211,9 +211,9 @@ def paired_findings(comparisons: dict[str, dict], names=("the custom CNN", "VGG1
     return [
         f"On the {comparison['n']:,} {split} images, {second} classifies gender with accuracy {gender['second']:.3f} "
         f"against {gender['first']:.3f} for {first} (difference {gender['advantage']:+.3f}, 95 % interval "
-        f"{_interval(gender, 3)}, McNemar p = {gender['mcnemar_p']:.2g}): {_verdict(gender, names)}.",
+        f"{interval_text(gender, 3)}, McNemar p = {gender['mcnemar_p']:.2g}): {_verdict(gender, names)}.",
         f"Its age MAE is {age['second']:.2f} years against {age['first']:.2f} (advantage {age['advantage']:+.2f} "
-        f"years, 95 % interval {_interval(age, 2)}): {_verdict(age, names)}.",
+        f"years, 95 % interval {interval_text(age, 2)}): {_verdict(age, names)}.",
     ]
 
 
@@ -226,7 +226,8 @@ def _verdict(metric: dict, names) -> str:
     return "the interval includes zero, so neither model is shown to be better"
 
 
-def _interval(metric: dict, digits: int) -> str:
+def interval_text(metric: dict, digits: int) -> str:
+    """A metric's 95 % interval as signed numbers, e.g. "+1.71 to +3.48"."""
     low, high = metric["ci95"]
     return f"{low:+.{digits}f} to {high:+.{digits}f}"
 

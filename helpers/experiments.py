@@ -231,11 +231,9 @@ def conjecture_findings(effects: pd.DataFrame, bands: pd.DataFrame | None = None
 
 
 def _shared_sentence(shared: dict) -> str:
+    from .evaluation import interval_text as interval
+
     age, gender = shared["age_mae"], shared["gender_accuracy"]
-
-    def interval(metric: dict, digits: int) -> str:
-        return " to ".join(f"{bound:+.{digits}f}" for bound in metric["ci95"])
-
     beyond = [f"{name} {'better' if low > 0 else 'worse'}"
               for name, (low, high) in (("age MAE", age["ci95"]), ("gender accuracy", gender["ci95"]))
               if low > 0 or high < 0]  # the interval leaves zero out
