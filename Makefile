@@ -15,12 +15,15 @@ RETRAIN_FLAG := $(if $(RETRAIN),True,False)
 # make report trains only when asked: TRAIN=1 trains models without results, RETRAIN=1 retrains every model.
 TRAIN_FLAG := $(if $(filter-out 0,$(TRAIN))$(RETRAIN),--train)
 
-# Notebooks run in notebooks/: hand them absolute data and weights paths.
+# Notebooks run in notebooks/: hand them absolute data and weights paths ('override': a relative path given as
+# `make report UTKFACE=...` would otherwise reach them unchanged, and resolve against notebooks/).
 ifdef UTKFACE
-export UTKFACE := $(abspath $(UTKFACE))
+override UTKFACE := $(abspath $(UTKFACE))
+export UTKFACE
 endif
 ifneq ($(filter-out imagenet none,$(VGG16_WEIGHTS)),)
-export VGG16_WEIGHTS := $(abspath $(VGG16_WEIGHTS))
+override VGG16_WEIGHTS := $(abspath $(VGG16_WEIGHTS))
+export VGG16_WEIGHTS
 endif
 
 SEEDS ?= 1 2 3

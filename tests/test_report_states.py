@@ -15,9 +15,10 @@ pytestmark = [needs_real_data, pytest.mark.slow]
 
 
 def _make_report(base, cache, path=None):
-    env = dict(os.environ, UTKFACE=str(REAL_DATA), HELPERS_CACHE_DIR=str(cache), PATH=path or os.environ["PATH"])
+    env = dict(os.environ, HELPERS_CACHE_DIR=str(cache), PATH=path or os.environ["PATH"])
     env.pop("CHROME", None)
-    done = subprocess.run(["make", "report", "PROFILE=smoke", f"RESULTS_ROOT={base / 'results'}",
+    data = os.path.relpath(REAL_DATA, ROOT)  # as a user types it: relative to the repository, not to notebooks/
+    done = subprocess.run(["make", "report", "PROFILE=smoke", f"UTKFACE={data}", f"RESULTS_ROOT={base / 'results'}",
                            f"FIGURES_ROOT={base / 'figures'}", f"RUNS_ROOT={base / 'runs'}",
                            f"SWEEP_DIR={base / 'sweeps'}", f"REPORT_OUT={base / 'report'}"],
                           cwd=ROOT, env=env, capture_output=True, text=True)
