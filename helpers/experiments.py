@@ -101,11 +101,14 @@ def summary(experiment: str, profile: Profile, model: str = "custom", results_di
         if results.finished_in(folder, varied):
             run = results.load(model, folder)
             data = run.manifest["data"]
+            twins = data.get("val_with_train_twin")
+            if twins is None and variant == "baseline":  # a run from before manifests counted them
+                twins = _split_twins(profile, results_dir)
             row.update(
                 status="run",
                 n_train=data["n_train"],
                 n_val=data["n_val"],
-                val_with_train_twin=data.get("val_with_train_twin"),
+                val_with_train_twin=twins,
                 dropped_conflicting=data.get("dropped_conflicting", 0),
                 val_gender_accuracy=run.metrics["val_gender_accuracy"],
                 val_age_mae=run.metrics["val_age_mae"],
@@ -116,6 +119,14 @@ def summary(experiment: str, profile: Profile, model: str = "custom", results_di
             )
         rows.append(row)
     return pd.DataFrame(rows).set_index("variant")
+
+
+def _split_twins(profile: Profile, results_dir=None) -> int | None:
+    """The validation images with a twin in training of the profile's own split, as notebook 01 counted them
+    (``data_summary.json``); None where it has not run."""
+    path = results.profile_folder(profile, results_dir) / "data_summary.json"
+    duplicates = json.loads(path.read_text()).get("duplicates", {}) if path.is_file() else {}
+    return duplicates.get("val_with_train_twin") if duplicates.get("split") == profile.split else None
 
 
 def ran(summary: pd.DataFrame) -> pd.DataFrame:
@@ -179,8 +190,8 @@ CONJECTURES = {
 
 def conjecture_findings(effects: pd.DataFrame, bands: pd.DataFrame | None = None,
                         shared: dict | None = None) -> dict[str, str]:
-    """One paragraph per conjecture whose variant ran: what it changed, its validation and test age MAE and gender
-    accuracy against the baseline's, and what that supports, given the run-to-run noise. ``bands``:
+    """One paragraph per conjecture whose variant ran: the differences from the baseline beyond the run-to-run
+    noise, with their numbers, and what they support (the table and Figure 10 show the rest). ``bands``:
     :func:`band_errors`; ``shared``: :func:`shared_test`, the all-images run on the faces it shares with the
     baseline's test set."""
     base, spread = effects.attrs["baseline"], effects.attrs["spread"]
@@ -191,9 +202,6 @@ def conjecture_findings(effects: pd.DataFrame, bands: pd.DataFrame | None = None
             continue
         beyond = [key for key in EFFECT_METRICS if row[f"{key}_beyond"]]
         better = [key for key in beyond if (row[f"{key}_diff"] < 0) == key.endswith("mae")]
-        numbers = "; ".join(
-            f"{METRIC_NAMES[key]} {_amount(key, row[key])} against {_amount(key, base[key])} "
-            f"({_signed(key, row[f'{key}_diff'])})" for key in EFFECT_METRICS)
         if len(seeds) < 2:
             verdict = ("One run of each and no seed spread at this profile yet: no verdict (the seed sweep gives "
                        "one).")
@@ -209,11 +217,13 @@ def conjecture_findings(effects: pd.DataFrame, bands: pd.DataFrame | None = None
                     reading += " on that metric" if len(beyond) == 1 else " on those metrics"
                 reading += "; the other differences are within the noise"
             verdict = (f"Beyond the run-to-run noise (seeds {', '.join(map(str, seeds))}): "
-                       + ", ".join(f"{METRIC_NAMES[key]} {'better' if key in better else 'worse'}" for key in beyond)
+                       + "; ".join(f"{METRIC_NAMES[key]} {_amount(key, row[key])} against {_amount(key, base[key])} "
+                                   f"({_signed(key, row[f'{key}_diff'])}, {'better' if key in better else 'worse'})"
+                                   for key in beyond)
                        + f". {reading}.")
         if len(seeds) == 2:
             verdict += " (Two runs only: the spread, and so this reading, is a rough estimate.)"
-        text = f"**{CONJECTURES[variant].capitalize()}** ({row['label']}): {numbers}. {verdict}"
+        text = f"**{CONJECTURES[variant].capitalize()}** ({row['label']}): {verdict[0].lower()}{verdict[1:]}"
         if variant == "all_images":
             text += (f" This variant trained on {int(row['n_train']):,} images instead of {int(base['n_train']):,}, "
                      "and its validation and test images are its own, so part of any difference is which faces "
