@@ -52,10 +52,10 @@ def experiment_tables(profile: Profile, results_dir=None, sweep_dir=None) -> lis
         effects = experiments.variant_effects("conjectures", shown, sweep_dir=sweep_dir, results_dir=results_dir)
         bands = experiments.band_errors(shown, results_dir=results_dir)
         shared = experiments.shared_test(shown, results_dir=results_dir)  # more data, on the same test faces
-        missing = [entry for model in found for entry in experiments.not_run("duplicates", shown, model, results_dir)]
+        missing = {name: [entry for model in found for entry in experiments.not_run(name, shown, model, results_dir)]
+                   for name in experiments.EXPERIMENTS}
         entries.append({"profile": shown, "conjectures": conjectures, "duplicates": duplicates,
-                        "not_run": experiments.not_run("conjectures", shown, results_dir=results_dir),
-                        "duplicates_not_run": missing,
+                        "not_run": missing["conjectures"], "duplicates_not_run": missing["duplicates"],
                         "findings": experiments.conjecture_findings(effects, bands, shared) if effects is not None
                         else {},
                         "spread": _summary_dict(experiments.seed_spread(shown, "custom", sweep_dir, results_dir)),
