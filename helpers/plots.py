@@ -36,6 +36,16 @@ def save_fig(fig, name: str, profile: str, folder=None) -> None:
         fig.savefig(tmp, bbox_inches="tight", metadata={"CreationDate": None})  # same figure, same bytes
 
 
+def remove_fig(name: str, profile: str, folder=None) -> bool:
+    """Delete the PNG and PDF that :func:`save_fig` wrote for ``name``: a figure whose source is gone (a model file
+    deleted or replaced) would be shown as this run's. Returns whether there was one."""
+    out = Path(folder or config.FIGURES_DIR) / profile
+    found = [path for path in (out / f"{name}.png", out / f"{name}.pdf") if path.is_file()]
+    for path in found:
+        path.unlink()
+    return bool(found)
+
+
 # ---------------------------------------------------------------- data
 def sample_grid(faces: FaceSet, n: int = 16, seed: int = 0):
     """Figure 1: ``n`` faces drawn at random, each titled with its labels."""

@@ -233,5 +233,8 @@ if model_file.is_file() and cfg.test_size:
     found = predict.predict_faces(predict.load_model(model_file), predict.find_faces(demo.photo, cfg.image_size))
     fig = plots.predicted_photo(demo.photo, found, demo.labels)
     plots.save_fig(fig, "fig9_predict", cfg.name, figures_dir or None)
-else:
-    print(f"No trained custom CNN in {model_file} (or no test set): run notebook 02 first.")
+else:  # a Figure 9 left from an earlier model would be shown as this run's
+    stale = plots.remove_fig("fig9_predict", cfg.name, figures_dir or None)
+    print(f"No trained custom CNN in {model_file} (or no test set): Figure 9 is not drawn"
+          + (" and the one an earlier model drew was removed" if stale else "")
+          + "; notebook 02 with retrain=True trains one (model files are not committed).")

@@ -44,8 +44,12 @@ def test_no_model_run_builds_the_report_and_trains_nothing(tmp_path, smoke_cache
 def test_one_model_run_and_no_browser_gives_the_html_and_one_line(tmp_path, smoke_cache, smoke_runs):
     shutil.copytree(smoke_runs["custom"][0], tmp_path / "results" / "smoke" / "custom",
                     ignore=shutil.ignore_patterns("*.keras"))
+    stale = tmp_path / "figures" / "smoke" / "fig9_predict.png"  # drawn by a model no longer on the disk
+    stale.parent.mkdir(parents=True)
+    stale.write_bytes(b"an older model's predictions")
     log, html = _make_report(tmp_path, smoke_cache, path_without_browsers(tmp_path / "bin"))
     assert "== 03_vgg16_transfer: skipped" in log and "== 02_custom_cnn (smoke)" in log
+    assert not stale.exists() and "it appears where that file is on the disk" in html
     assert not (tmp_path / "results" / "smoke" / "vgg16").exists()
     assert "After the final epoch the custom CNN reaches" in html
     assert "VGG16 has not been run for this profile" in html and "--model vgg16 --profile smoke" in html
