@@ -111,11 +111,13 @@ pretraining: install
 experiment: install
 	$(PY) -m helpers experiment $(EXPERIMENT) --profile $(PROFILE)
 
-# Issue #23's long runs (custom CNN, seed profile), one after another: finished runs are skipped and an unfinished
-# one resumes from its last epoch, so every session starts it again first thing (a bare machine has no data/:
-# name the archive, or it tries to download it):
+# The long runs (custom CNN, seed profile), one after another: issue #23's five (the conjectures and two sweep
+# seeds), then the group-split duplicate variants. Finished runs are skipped and an unfinished one resumes from its
+# last epoch, so every session starts it again first thing (a bare machine has no data/: name the archive, or it
+# tries to download it):
 #   mkdir -p runs && UTKFACE=../shared/data/UTKFace.tar.gz nohup make queue > runs/queue.log 2>&1 &
-QUEUE ?= conjectures:age_balanced sweep:1 conjectures:res192 sweep:2 conjectures:all_images
+QUEUE ?= conjectures:age_balanced sweep:1 conjectures:res192 sweep:2 conjectures:all_images \
+	duplicates:all_images_group duplicates:all_images_group_clean
 queue: install
 	@mkdir -p $(RUNS_ROOT)
 	@for job in $(QUEUE); do \
