@@ -240,34 +240,49 @@ def conjecture_findings(effects: pd.DataFrame, bands: pd.DataFrame | None = None
     return paragraphs
 
 
-def _shared_sentence(shared: dict) -> str:
+PAIRED_METRICS = (("age_mae", "age MAE"), ("gender_accuracy", "gender accuracy"))
+
+
+def _paired_sentence(comparison: dict, opening: str) -> str:
+    """``opening`` (naming the runs and the faces), then :func:`helpers.evaluation.paired_comparison`'s age MAE and
+    gender accuracy of the second run against the first, with their intervals, and which differences lie beyond
+    the noise of which faces were graded."""
     from .evaluation import interval_text as interval
 
-    age, gender = shared["age_mae"], shared["gender_accuracy"]
-    beyond = [f"{name} {'better' if low > 0 else 'worse'}"
-              for name, (low, high) in (("age MAE", age["ci95"]), ("gender accuracy", gender["ci95"]))
-              if low > 0 or high < 0]  # the interval leaves zero out
+    age, gender = comparison["age_mae"], comparison["gender_accuracy"]
+    beyond = [f"{name} {'better' if comparison[key]['ci95'][0] > 0 else 'worse'}"
+              for key, name in PAIRED_METRICS if _outside_zero(comparison[key])]
     reading = ("neither difference is beyond the noise of which faces were graded" if not beyond else
                f"{', '.join(beyond)}, beyond the noise of which faces were graded"
                + ("; the other difference is within it" if len(beyond) == 1 else ""))
-    return (f"On the {shared['n']:,} test images that both runs held out, the same faces for both, its age MAE is "
-            f"{age['second']:.2f} years against {age['first']:.2f} (advantage {age['advantage']:+.2f}, 95 % interval "
-            f"{interval(age, 2)}) and its gender accuracy {gender['second']:.3f} against {gender['first']:.3f} "
-            f"({gender['advantage']:+.3f}, 95 % interval {interval(gender, 3)}): {reading}.")
+    return (f"{opening} its age MAE is {age['second']:.2f} years against {age['first']:.2f} (advantage "
+            f"{age['advantage']:+.2f}, 95 % interval {interval(age, 2)}) and its gender accuracy "
+            f"{gender['second']:.3f} against {gender['first']:.3f} ({gender['advantage']:+.3f}, 95 % interval "
+            f"{interval(gender, 3)}): {reading}.")
 
 
-def shared_test(profile: Profile, model: str = "custom", results_dir=None) -> dict | None:
-    """The all-images run against the baseline on the test images both held out: its test set is drawn from every
-    image and the baseline's is its own, so they share some faces, which neither run trained on.
+def _outside_zero(metric: dict) -> bool:
+    low, high = metric["ci95"]
+    return low > 0 or high < 0
+
+
+def _shared_sentence(shared: dict) -> str:
+    return _paired_sentence(shared, f"On the {shared['n']:,} test images that both runs held out, the same faces "
+                                    "for both,")
+
+
+def paired_test(profile: Profile, first: str, second: str, model: str = "custom",
+                results_dir=None) -> dict | None:
+    """Two variants' runs compared image by image on the test images both held out (which neither trained on).
 
     Returns:
-        :func:`helpers.evaluation.paired_comparison` of those faces, the baseline first; None unless both runs
-        have test predictions and share at least one face.
+        :func:`helpers.evaluation.paired_comparison` of those faces, ``first`` first; None unless both runs have
+        test predictions and share at least one face.
     """
     from . import evaluation
 
     tests = []
-    for variant in ("baseline", "all_images"):
+    for variant in (first, second):
         folder = variant_folder(profile, variant, model, results_dir)
         if not results.finished_in(folder, variant_profile(profile, variant)):
             return None
@@ -278,6 +293,48 @@ def shared_test(profile: Profile, model: str = "custom", results_dir=None) -> di
     if not common:
         return None
     return evaluation.paired_comparison(*(test[test["file"].isin(common)] for test in tests))
+
+
+def shared_test(profile: Profile, model: str = "custom", results_dir=None) -> dict | None:
+    """The all-images run against the baseline (:func:`paired_test`): its test set is drawn from every image and the
+    baseline's is its own, so they share some faces."""
+    return paired_test(profile, "baseline", "all_images", model, results_dir)
+
+
+# The duplicates experiment's questions: each variant against the one it changes.
+DUPLICATE_QUESTIONS = (
+    ("all_images", "all_images_group", "A group-aware split (no twin on both sides), against the random split"),
+    ("all_images_group", "all_images_group_clean", "Leaving the conflicting twins out of training, against keeping "
+                                                   "them (both group-aware)"),
+)
+
+
+def duplicate_findings(profile: Profile, model: str = "custom", sweep_dir=None, results_dir=None) -> list[str]:
+    """One paragraph per question of ``DUPLICATE_QUESTIONS`` whose two runs have finished: the second run against
+    the first on their shared test images (:func:`paired_test`), and whether a difference beyond the noise of which
+    faces were graded is also beyond the run-to-run noise (twice the sd of a difference between two runs, from the
+    profile's seed spread, :func:`seed_spread`)."""
+    spread = seed_spread(profile, model, sweep_dir, results_dir)
+    paragraphs = []
+    for first, second, question in DUPLICATE_QUESTIONS:
+        comparison = paired_test(profile, first, second, model, results_dir)
+        if comparison is None:
+            continue
+        text = _paired_sentence(comparison, f"{question}, on the same {comparison['n']:,} test images:")
+        graded = [(key, name) for key, name in PAIRED_METRICS if _outside_zero(comparison[key])]
+        if graded and spread is not None and len(spread.attrs["seeds"]) >= 2:
+            beyond = [name for key, name in graded
+                      if abs(comparison[key]["advantage"]) > NOISE_SDS * spread.loc[f"test_{key}", "sd"]]
+            noise = ("the run-to-run noise of a test score (twice the sd of a difference between two runs, from the "
+                     f"profile's subset runs, seeds {', '.join(map(str, spread.attrs['seeds']))})")
+            if beyond:
+                text += (f" Beyond {noise} as well: {', '.join(beyond)}"
+                         + ("; the other is within it." if len(beyond) < len(graded) else "."))
+            else:
+                text += (f" {'It is' if len(graded) == 1 else 'Both are'} within {noise}: one run of each cannot tell "
+                         f"{'it' if len(graded) == 1 else 'them'} from a retraining's chance.")
+        paragraphs.append(text)
+    return paragraphs
 
 
 def not_run(experiment: str, profile: Profile, model: str = "custom", results_dir=None) -> list[dict]:

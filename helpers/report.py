@@ -38,7 +38,8 @@ def experiment_tables(profile: Profile, results_dir=None, sweep_dir=None) -> lis
     """For this profile and for ``quick`` (the CPU-sized one): per model, the rows of each experiment that ran
     (VGG16's where it ran, :func:`experiments.summaries`; a table only where a variant ran, so none is made of "not
     run" rows) and the variants not run with their command and estimated time; the custom CNN's seed sweep, the
-    age-band errors of the balancing variant and the twin effect, ready for the template."""
+    age-band errors of the balancing variant, the twin effect and the duplicate variants' findings, ready for the
+    template."""
     entries = []
     for shown in experiments.shown_profiles(profile):
         found = experiments.summaries(shown, results_dir)
@@ -60,7 +61,9 @@ def experiment_tables(profile: Profile, results_dir=None, sweep_dir=None) -> lis
                         else {},
                         "spread": _summary_dict(experiments.seed_spread(shown, "custom", sweep_dir, results_dir)),
                         "bands": experiments.readable_bands(bands) if bands is not None else None,
-                        "twin_effect": experiments.read_twin_effect(shown, results_dir=results_dir)})
+                        "twin_effect": experiments.read_twin_effect(shown, results_dir=results_dir),
+                        "duplicate_findings": experiments.duplicate_findings(shown, sweep_dir=sweep_dir,
+                                                                             results_dir=results_dir)})
     return entries
 
 

@@ -183,6 +183,16 @@ for shown in experiments.shown_profiles(cfg):
     print(f"profile {shown.name}:", *experiments.conjecture_findings(effects, bands, shared).values(), sep="\n\n")
 
 # %% [markdown]
+# ### Duplicates: does the split matter?
+# The duplicate variants share their test images: each is compared with the variant it changes image by image, and
+# against the run-to-run noise.
+
+# %%
+for shown in experiments.shown_profiles(cfg):
+    findings = experiments.duplicate_findings(shown, sweep_dir=sweep_dir or None, results_dir=results_dir or None)
+    print(f"profile {shown.name}:", *findings or ["no two duplicate variants to compare have run"], sep="\n\n")
+
+# %% [markdown]
 # ## Training stability over seeds
 # `make sweep PROFILE=... SEEDS="1 2 3"` trains the models once per seed (subset, split, initial weights and
 # augmentation all change with it); mean ± standard deviation of the final metrics. The custom CNN's include the

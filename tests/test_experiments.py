@@ -1,6 +1,7 @@
 """Experiment variants and seed sweeps: the profiles they train, and the tables read back from run folders."""
 
 import json
+import shutil
 from types import SimpleNamespace
 
 import numpy as np
@@ -334,3 +335,34 @@ def test_more_data_is_also_compared_on_the_test_faces_both_runs_held_out(tmp_pat
                               "is within it.")
     (more / "predictions_test_custom.csv").write_text(header + "e.jpg,30,0,0,31,0.1,0\n")
     assert experiments.shared_test(profile, results_dir=tmp_path) is None  # no face in common: nothing to pair
+
+
+def test_duplicate_variants_are_compared_on_their_shared_test_images_and_against_the_run_to_run_noise(tmp_path):
+    profile = config.get_profile("smoke")
+    header = "file,age,gender,race,pred_age,prob_female,pred_gender\n"
+    errors = {"all_images": 10, "all_images_group": 2, "all_images_group_clean": 1.9}  # years off, on every image
+    for variant, error in errors.items():
+        folder = tmp_path / "smoke" / "experiments" / variant / "custom"
+        fake_run(folder, experiments.variant_profile(profile, variant), 0.8, 9.0)
+        (folder / "predictions_test_custom.csv").write_text(header + "".join(
+            f"{i}.jpg,30,{i % 2},0,{30 + error + i % 3},0.1,0\n" for i in range(6)))
+    first, second = experiments.duplicate_findings(profile, results_dir=tmp_path, sweep_dir=tmp_path / "none")
+    assert first.startswith("A group-aware split (no twin on both sides), against the random split, on the same 6 "
+                            "test images: its age MAE is 3.00 years against 11.00 (advantage +8.00")
+    assert "age MAE better, beyond the noise of which faces were graded; the other difference is within it." in first
+    assert "run-to-run" not in first  # one run, no seed sweep: no spread to read it against
+    assert second.startswith("Leaving the conflicting twins out of training")
+    sweeps = tmp_path / "sweeps"
+    fake_run(tmp_path / "smoke" / "custom", profile, 0.80, 9.0)  # the profile's own run, seed 42
+    for seed, mae in ((1, 9.5), (2, 8.5)):  # test age MAE sd 0.5: a difference beyond 2 · 0.5 · √2 ≈ 1.41 counts
+        fake_run(experiments.sweep_folder(seed, sweeps) / "smoke" / "custom",
+                 config.get_profile("smoke", {"seed": seed}), 0.80, mae)
+    first, second = experiments.duplicate_findings(profile, results_dir=tmp_path, sweep_dir=sweeps)
+    assert first.endswith("Beyond the run-to-run noise of a test score (twice the sd of a difference between two "
+                          "runs, from the profile's subset runs, seeds 1, 2, 42) as well: age MAE.")
+    assert "age MAE better, beyond the noise of which faces were graded" in second  # 0.1 years on every face ...
+    assert second.endswith("It is within the run-to-run noise of a test score (twice the sd of a difference between "
+                           "two runs, from the profile's subset runs, seeds 1, 2, 42): one run of each cannot tell it "
+                           "from a retraining's chance.")  # ... but far less than a retraining moves it
+    shutil.rmtree(tmp_path / "smoke" / "experiments" / "all_images_group_clean")
+    assert len(experiments.duplicate_findings(profile, results_dir=tmp_path, sweep_dir=sweeps)) == 1
