@@ -180,7 +180,7 @@ for shown in experiments.shown_profiles(cfg):
     plots.save_fig(fig, f"fig10_conjectures_{shown.name}", cfg.name, figures_dir or None)
     bands = experiments.band_errors(shown, results_dir=results_dir or None)
     shared = experiments.shared_test(shown, results_dir=results_dir or None)
-    print(f"profile {shown.name}:", *experiments.conjecture_findings(effects, bands, shared).values(), sep="\n\n")
+    notebook.show_findings(f"profile {shown.name}", experiments.conjecture_findings(effects, bands, shared).values())
 
 # %% [markdown]
 # ### Duplicates: does the split matter?
@@ -190,7 +190,7 @@ for shown in experiments.shown_profiles(cfg):
 # %%
 for shown in experiments.shown_profiles(cfg):
     findings = experiments.duplicate_findings(shown, sweep_dir=sweep_dir or None, results_dir=results_dir or None)
-    print(f"profile {shown.name}:", *findings or ["no two duplicate variants to compare have run"], sep="\n\n")
+    notebook.show_findings(f"profile {shown.name}", findings or ["no two duplicate variants to compare have run"])
 
 # %% [markdown]
 # ## Training stability over seeds
