@@ -79,6 +79,10 @@ class Profile:
     stage2_weight_decay: float = 1e-6
     stage2_unfrozen_layers: int = 4  # block5_conv1-3 + block5_pool
 
+    def epochs_of(self, model: str) -> int:
+        """The epochs a training of ``model`` runs (VGG16: both stages)."""
+        return self.epochs if model == "custom" else self.stage1_epochs + self.stage2_epochs
+
     def to_dict(self) -> dict:
         return {f.name: _jsonable(getattr(self, f.name)) for f in dataclasses.fields(self)}
 

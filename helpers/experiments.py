@@ -338,15 +338,17 @@ def duplicate_findings(profile: Profile, model: str = "custom", sweep_dir=None, 
 
 
 def not_run(experiment: str, profile: Profile, model: str = "custom", results_dir=None) -> list[dict]:
-    """The variants of ``experiment`` not run at ``profile``: label, model, the command that trains it and its
-    estimated time (:func:`helpers.bench.training_estimate`)."""
+    """The variants of ``experiment`` not run at ``profile``: label, model, the command that trains it, its
+    estimated time (:func:`helpers.bench.training_estimate`) and how far an unfinished run got (or "")."""
     from . import bench
 
     table = summary(experiment, profile, model, results_dir)
     return [{"variant": variant, "label": row["label"], "model": model,
              "command": f"python -m helpers experiment {experiment} --profile {profile.name} --only {variant}"
                         + (f" --model {model}" if model != "custom" else ""),
-             "estimate": bench.training_estimate(model, variant_profile(profile, variant))}
+             "estimate": bench.training_estimate(model, variant_profile(profile, variant)),
+             "progress": results.progress_note(model, variant_folder(profile, variant, model, results_dir),
+                                               variant_profile(profile, variant))}
             for variant, row in table.iterrows() if row["status"] != "run"]
 
 

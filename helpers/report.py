@@ -159,11 +159,13 @@ def _summary_dict(summary: pd.DataFrame | None) -> dict | None:
     return {"seeds": summary.attrs["seeds"], "weights": summary.attrs.get("weights"), **summary.to_dict("index")}
 
 
-def not_run_note(model: str, profile: Profile) -> str:
-    """What a model's sections say when it has not run: the command that trains it and how long it should take."""
+def not_run_note(model: str, profile: Profile, results_dir=None) -> str:
+    """What a model's sections say when it has not run: the command that trains it, how long it should take and
+    how far an unfinished run got."""
+    progress = results.progress_note(model, results.run_folder(model, profile, results_dir), profile)
     return (f"Train it with <code>python -m helpers train --model {model} --profile {profile.name} --out "
             f"results/{profile.name}/{model}</code> (or <code>make report PROFILE={profile.name} TRAIN=1</code>): "
-            f"{bench.training_estimate(model, profile)}.")
+            f"{bench.training_estimate(model, profile)}{'; ' + progress if progress else ''}.")
 
 
 def context(profile: Profile, results_dir=None, figures_dir=None, sweep_dir=None) -> dict:
@@ -182,7 +184,7 @@ def context(profile: Profile, results_dir=None, figures_dir=None, sweep_dir=None
     if vgg and vgg.manifest["weights"]["source"] != "imagenet":
         notices.append(f"VGG16 was trained from <b>{vgg.manifest['weights']['label']}</b>; the coursework used "
                        "ImageNet weights.")
-    not_run = {m: not_run_note(m, profile) for m in config.MODELS if m not in runs}
+    not_run = {m: not_run_note(m, profile, results_dir) for m in config.MODELS if m not in runs}
     if not_run:
         notices.append("Not run yet for this profile: " + ", ".join(results.MODEL_NAMES[m] for m in not_run)
                        + f" (<code>make report PROFILE={profile.name} TRAIN=1</code> trains "

@@ -101,6 +101,28 @@ def _read_csv(path: Path, columns) -> pd.DataFrame:
     return frame
 
 
+# An unfinished run's checkpoint (written by helpers.training after every epoch): the folder and its newest state.
+CHECKPOINT, CHECKPOINT_STATE = "checkpoint", "state.json"
+
+
+def checkpointed_epochs(folder: Path, profile: Profile) -> int | None:
+    """The epochs an unfinished run in ``folder`` has checkpointed for exactly ``profile``'s settings (its command
+    resumes from there); None when there is no such checkpoint."""
+    try:
+        state = files.read_json(Path(folder) / CHECKPOINT / CHECKPOINT_STATE)
+    except (OSError, ValueError):
+        return None
+    return int(state["epoch"]) if state.get("hash") == profile.hash and "epoch" in state else None
+
+
+def progress_note(model: str, folder: Path, profile: Profile) -> str:
+    """How far an unfinished run in ``folder`` got ("41 of 60 epochs checkpointed: …"), or "" (no checkpoint)."""
+    done = checkpointed_epochs(folder, profile)
+    if done is None:
+        return ""
+    return f"{done} of {profile.epochs_of(model)} epochs checkpointed: the same command resumes there"
+
+
 def finished(model: str, profile: Profile, results_dir=None) -> bool:
     """True when results for exactly this profile are on disk; ``ValueError`` if they belong to other settings."""
     return finished_in(run_folder(model, profile, results_dir), profile)

@@ -66,7 +66,7 @@ class RunStopped(RuntimeError):
     """A run that cannot go on: what failed, what is intact and what to do, in one line."""
 
 
-STATE, PREVIOUS_STATE = "state.json", "state.previous.json"
+STATE, PREVIOUS_STATE = results.CHECKPOINT_STATE, "state.previous.json"
 STATE_KEYS = ("hash", "epoch", "model_file", "history", "seed_states")
 
 
@@ -254,7 +254,7 @@ def run_training(model_name: str, model, splits, profile: Profile, folder: Path,
         if done <= profile.stage1_epochs:  # entering stage 2 now (not resuming inside it): fresh optimizer
             models.set_vgg16_stage(model, 2, profile.stage2_unfrozen_layers)
             models.compile_model(model, profile.stage2_learning_rate, profile.stage2_weight_decay)
-        _fit(model, splits, profile, max(done, profile.stage1_epochs), profile.stage1_epochs + profile.stage2_epochs,
+        _fit(model, splits, profile, max(done, profile.stage1_epochs), profile.epochs_of("vgg16"),
              Checkpoint(folder, profile.hash, 2, history, batches, provenance), verbose, stage=2)
     return history_frame(history)
 
@@ -391,7 +391,7 @@ def train(model_name: str, profile: Profile, out_dir, source=None, weights="env"
     weights = models.resolve_weights(weights) if model_name == "vgg16" else None
     started, code, clock = now(), _code_version(), time.perf_counter()
     out = Path(out_dir)
-    folder = out / "checkpoint"
+    folder = out / results.CHECKPOINT
     keras.utils.set_random_seed(profile.seed)
     fresh = None
     if not any((folder / name).is_file() for name in (STATE, PREVIOUS_STATE)):

@@ -275,9 +275,14 @@ def test_conjectures_are_read_against_the_seed_spread_of_the_baseline(tmp_path):
     assert bands == [pytest.approx((9.0 - 2 * 0.5 * 2 ** 0.5, 9.0 + 2 * 0.5 * 2 ** 0.5)), pytest.approx((8.5, 9.5))]
     assert [entry["variant"] for entry in experiments.not_run("conjectures", profile, results_dir=results_dir)] == [
         "all_images"]
+    checkpoint = results_dir / "smoke" / "experiments" / "all_images" / "custom" / "checkpoint"
+    checkpoint.mkdir(parents=True)  # an unfinished run: its line says how far it got
+    (checkpoint / "state.json").write_text(json.dumps({
+        "hash": experiments.variant_profile(profile, "all_images").hash, "epoch": 1}))
     entry = report.experiment_tables(profile, results_dir, sweeps)[0]
     assert list(entry["conjectures"]["custom"].index) == ["baseline (the profile)", "192 px", "age-balanced loss"]
     assert entry["not_run"][0]["command"] == "python -m helpers experiment conjectures --profile smoke --only all_images"
+    assert entry["not_run"][0]["progress"] == "1 of 1 epochs checkpointed: the same command resumes there"
     assert set(entry["findings"]) == {"res192", "age_balanced"}
 
 
