@@ -256,13 +256,18 @@ def test_readme_quotes_the_committed_seed_results():
                               f"{metrics['test_gender_accuracy']:.3f}", f"{metrics['test_age_mae']:.2f}"], row
 
 
+def _readme_bullets(readme: str) -> list[str]:
+    """The README's bold-led bullets, each with its wrapped lines."""
+    return re.findall(r"^- \*\*.*?(?=\n(?!  )|\Z)", readme, flags=re.M | re.S)
+
+
 def test_readme_conjecture_lines_say_what_results_hold():
     """One README line per conjecture at the seed profile: its variant's numbers where it ran, "not run yet" where
     it did not; the quick preview's numbers as its runs hold them."""
     from helpers import experiments
 
     readme = (ROOT / "README.md").read_text()
-    items = re.findall(r"^- \*\*.*?(?=\n(?!  )|\Z)", readme, flags=re.M | re.S)  # bullets with their wrapped lines
+    items = _readme_bullets(readme)
     seed = config.get_profile("seed")
     for variant in experiments.CONJECTURES:
         [line] = [item for item in items if f"(`{variant}`)" in item]
@@ -282,6 +287,30 @@ def test_readme_conjecture_lines_say_what_results_hold():
     quick = experiments.summary("conjectures", config.get_profile("quick")).round(3)
     assert f"({quick.loc['all_images', 'test_gender_accuracy']:.3f} against " \
            f"{quick.loc['baseline', 'test_gender_accuracy']:.3f}" in readme
+
+
+def test_readme_duplicate_lines_say_what_results_hold():
+    """One README line per duplicates question at the seed profile: the two runs compared on their shared test
+    images where both finished, "not run yet" where not."""
+    from helpers import experiments
+
+    items = _readme_bullets((ROOT / "README.md").read_text())
+    for first, second, _ in experiments.DUPLICATE_QUESTIONS:
+        [line] = [" ".join(item.split()) for item in items if f"(`{second}`)" in item]  # unwrapped
+        comparison = experiments.paired_test(config.get_profile("seed"), first, second)
+        if comparison is None:
+            assert "not run yet at this scale" in line, second
+            continue
+        beyond = False
+        for key, digits in (("age_mae", 2), ("gender_accuracy", 3)):
+            values = comparison[key]
+            assert f"{values['second']:.{digits}f} against {values['first']:.{digits}f}" in line, (second, key)
+            beyond |= values["ci95"][0] > 0 or values["ci95"][1] < 0
+        assert ("neither beyond the noise" in line) == (not beyond), second
+        if first == "all_images" and (twins := experiments.read_twin_effect(config.get_profile("seed"))):
+            with_twin, without = twins["with_twin"], twins["without_twin"]
+            assert (f"{with_twin['age_mae']:.2f} years on the {with_twin['n']} validation images with a twin in "
+                    f"training, {without['age_mae']:.2f} on the other {without['n']:,}") in line
 
 
 def test_figures_that_show_faces_are_never_committed():
