@@ -44,7 +44,6 @@ def setup(profile: str, overrides: dict | None = None) -> config.Profile:
     return chosen
 
 
-
 def show_findings(title: str, paragraphs) -> None:
     """Findings as rendered Markdown (their **bold** names): a title line, then one paragraph each."""
     from IPython.display import Markdown, display
