@@ -311,6 +311,7 @@ def test_readme_duplicate_lines_say_what_results_hold():
             with_twin, without = twins["with_twin"], twins["without_twin"]
             assert (f"{with_twin['age_mae']:.2f} years on the {with_twin['n']} validation images with a twin in "
                     f"training, {without['age_mae']:.2f} on the other {without['n']:,}") in line
+            assert f"standard error of {twins['age_mae_gain']['standard_error']:.2f} years" in line
 
 
 def test_figures_that_show_faces_are_never_committed():
