@@ -342,14 +342,18 @@ def not_run(experiment: str, profile: Profile, model: str = "custom", results_di
     estimated time (:func:`helpers.bench.training_estimate`) and how far an unfinished run got (or "")."""
     from . import bench
 
-    table = summary(experiment, profile, model, results_dir)
-    return [{"variant": variant, "label": row["label"], "model": model,
-             "command": f"python -m helpers experiment {experiment} --profile {profile.name} --only {variant}"
-                        + (f" --model {model}" if model != "custom" else ""),
-             "estimate": bench.training_estimate(model, variant_profile(profile, variant)),
-             "progress": results.progress_note(model, variant_folder(profile, variant, model, results_dir),
-                                               variant_profile(profile, variant))}
-            for variant, row in table.iterrows() if row["status"] != "run"]
+    entries = []
+    for variant, row in summary(experiment, profile, model, results_dir).iterrows():
+        if row["status"] == "run":
+            continue
+        varied = variant_profile(profile, variant)
+        entries.append({
+            "variant": variant, "label": row["label"], "model": model,
+            "command": f"python -m helpers experiment {experiment} --profile {profile.name} --only {variant}"
+                       + (f" --model {model}" if model != "custom" else ""),
+            "estimate": bench.training_estimate(model, varied),
+            "progress": results.progress_note(model, variant_folder(profile, variant, model, results_dir), varied)})
+    return entries
 
 
 def effects_for_plot(effects: pd.DataFrame) -> tuple[pd.DataFrame, str, dict[str, float]]:
