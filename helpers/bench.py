@@ -171,6 +171,13 @@ def training_estimate(model_name: str, profile: Profile, records: dict | None = 
     return "; ".join(estimates) or "no benchmark recorded for this model"
 
 
+def time_to_train(model_name: str, profile: Profile, folder, records: dict | None = None) -> str:
+    """:func:`training_estimate`, then how far an unfinished run in ``folder`` got, if it did
+    (:func:`helpers.results.progress_note`): what a "not run" line says after the command that trains it."""
+    progress = results.progress_note(model_name, folder, profile)
+    return "; ".join(filter(None, (training_estimate(model_name, profile, records), progress)))
+
+
 def _about(minutes: float) -> str:
     return f"≈{max(minutes, 1):.0f} min" if minutes < 120 else f"≈{minutes / 60:.1f} h"
 
@@ -187,7 +194,7 @@ def plan(profile: Profile, train: bool = False, retrain: bool = False, results_d
             lines.append(f"{model_name}: results for {profile.name} ({profile.hash}) on disk in {folder}, "
                          f"not retraining; data: {data.copy_note(run.manifest.get('data', {}), reader)}")
             continue
-        estimates = training_estimate(model_name, profile, records)
+        estimates = time_to_train(model_name, profile, folder, records)
         if train or retrain:
             lines.append(f"{model_name}: will train for profile {profile.name} — {estimates}")
         else:

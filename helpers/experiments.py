@@ -338,8 +338,8 @@ def duplicate_findings(profile: Profile, model: str = "custom", sweep_dir=None, 
 
 
 def not_run(experiment: str, profile: Profile, model: str = "custom", results_dir=None) -> list[dict]:
-    """The variants of ``experiment`` not run at ``profile``: label, model, the command that trains it, its
-    estimated time (:func:`helpers.bench.training_estimate`) and how far an unfinished run got (or "")."""
+    """The variants of ``experiment`` not run at ``profile``: label, model, the command that trains it and its
+    estimated time with how far an unfinished run got (:func:`helpers.bench.time_to_train`)."""
     from . import bench
 
     entries = []
@@ -351,8 +351,7 @@ def not_run(experiment: str, profile: Profile, model: str = "custom", results_di
             "variant": variant, "label": row["label"], "model": model,
             "command": f"python -m helpers experiment {experiment} --profile {profile.name} --only {variant}"
                        + (f" --model {model}" if model != "custom" else ""),
-            "estimate": bench.training_estimate(model, varied),
-            "progress": results.progress_note(model, variant_folder(profile, variant, model, results_dir), varied)})
+            "time": bench.time_to_train(model, varied, variant_folder(profile, variant, model, results_dir))})
     return entries
 
 

@@ -162,10 +162,10 @@ def _summary_dict(summary: pd.DataFrame | None) -> dict | None:
 def not_run_note(model: str, profile: Profile, results_dir=None) -> str:
     """What a model's sections say when it has not run: the command that trains it, how long it should take and
     how far an unfinished run got."""
-    progress = results.progress_note(model, results.run_folder(model, profile, results_dir), profile)
+    time = bench.time_to_train(model, profile, results.run_folder(model, profile, results_dir))
     return (f"Train it with <code>python -m helpers train --model {model} --profile {profile.name} --out "
             f"results/{profile.name}/{model}</code> (or <code>make report PROFILE={profile.name} TRAIN=1</code>): "
-            f"{bench.training_estimate(model, profile)}{'; ' + progress if progress else ''}.")
+            f"{time}.")
 
 
 def context(profile: Profile, results_dir=None, figures_dir=None, sweep_dir=None) -> dict:

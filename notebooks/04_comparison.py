@@ -154,8 +154,7 @@ for shown in experiments.shown_profiles(cfg):
             if not (ran := experiments.ran(table)).empty:
                 display(experiments.readable(ran))
             for entry in experiments.not_run(name, shown, model, results_dir or None):
-                note = "; ".join(filter(None, (entry["command"], entry["estimate"], entry["progress"])))
-                print(f"  not run: {entry['label']} ({note})")
+                print(f"  not run: {entry['label']} ({entry['command']}; {entry['time']})")
     bands = experiments.band_errors(shown, results_dir=results_dir or None)
     if bands is not None:
         print(f"custom CNN, profile {shown.name}: test MAE and bias per age band, baseline against the age-balanced "

@@ -92,3 +92,8 @@ def test_plan_has_reports_results_on_disk(tmp_path, monkeypatch, capsys):
     assert "TRAIN=1 trains it" in said and "will train" not in said
     assert main(["plan", "--profile", "smoke", "--train"]) == 0  # make report TRAIN=1
     assert "custom: will train for profile smoke" in capsys.readouterr().out
+    checkpoint = tmp_path / "smoke" / "custom" / "checkpoint"  # an interrupted run: the plan says where it resumes
+    checkpoint.mkdir(parents=True)
+    (checkpoint / "state.json").write_text(json.dumps({"hash": config.get_profile("smoke").hash, "epoch": 1}))
+    assert main(["plan", "--profile", "smoke", "--train"]) == 0
+    assert "1 of 1 epochs checkpointed: the same command resumes there" in capsys.readouterr().out
