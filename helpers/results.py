@@ -116,11 +116,12 @@ def checkpointed_epochs(folder: Path, profile: Profile) -> int | None:
 
 
 def progress_note(model: str, folder: Path, profile: Profile) -> str:
-    """How far an unfinished run in ``folder`` got ("41 of 60 epochs checkpointed: …"), or "" (no checkpoint)."""
+    """How far an unfinished run in ``folder`` got ("41 of 60 epochs checkpointed: training resumes there"), or ""
+    (no checkpoint). Any training of these settings into ``folder`` resumes (:mod:`helpers.training`)."""
     done = checkpointed_epochs(folder, profile)
     if done is None:
         return ""
-    return f"{done} of {profile.epochs_of(model)} epochs checkpointed: the same command resumes there"
+    return f"{done} of {profile.epochs_of(model)} epochs checkpointed: training resumes there"
 
 
 def finished(model: str, profile: Profile, results_dir=None) -> bool:

@@ -96,4 +96,4 @@ def test_plan_has_reports_results_on_disk(tmp_path, monkeypatch, capsys):
     checkpoint.mkdir(parents=True)
     (checkpoint / "state.json").write_text(json.dumps({"hash": config.get_profile("smoke").hash, "epoch": 1}))
     assert main(["plan", "--profile", "smoke", "--train"]) == 0
-    assert "1 of 1 epochs checkpointed: the same command resumes there" in capsys.readouterr().out
+    assert "1 of 1 epochs checkpointed: training resumes there" in capsys.readouterr().out

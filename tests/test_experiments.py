@@ -282,7 +282,7 @@ def test_conjectures_are_read_against_the_seed_spread_of_the_baseline(tmp_path):
     entry = report.experiment_tables(profile, results_dir, sweeps)[0]
     assert list(entry["conjectures"]["custom"].index) == ["baseline (the profile)", "192 px", "age-balanced loss"]
     assert entry["not_run"][0]["command"] == "python -m helpers experiment conjectures --profile smoke --only all_images"
-    assert entry["not_run"][0]["time"].endswith("; 1 of 1 epochs checkpointed: the same command resumes there")
+    assert entry["not_run"][0]["time"].endswith("; 1 of 1 epochs checkpointed: training resumes there")
     assert set(entry["findings"]) == {"res192", "age_balanced"}
 
 

@@ -150,7 +150,7 @@ def test_a_full_disk_stops_the_run_in_one_line_and_the_last_checkpoint_resumes(t
     assert json.loads((out / "checkpoint" / "state.json").read_text())["epoch"] == 1
     assert sorted(p.name for p in (out / "checkpoint").iterdir()) == ["epoch001.keras", "state.json"]
     tiny = config.get_profile("smoke", TINY)  # what the report's "not run" lines say of it
-    assert results.progress_note("custom", out, tiny) == "1 of 2 epochs checkpointed: the same command resumes there"
+    assert results.progress_note("custom", out, tiny) == "1 of 2 epochs checkpointed: training resumes there"
     assert results.progress_note("custom", out, config.get_profile("smoke")) == ""  # not these settings' run
     monkeypatch.setattr(keras.Model, "save", real_save)
     assert _train_tiny(out, face_archive) == pytest.approx(whole, rel=1e-5)
