@@ -45,7 +45,7 @@ if "google.colab" in sys.modules:
     os.chdir(os.path.join(clone, "notebooks"))
 
 # %% tags=["parameters"]
-profile = "seed"  # str: named profile (seed, smoke, full)
+profile = "seed"  # str: named profile (seed, quick, smoke, full)
 overrides = {}  # dict: profile fields to change, e.g. {"n_images": 2000}
 data = ""  # str: UTKFace folder or .tar.gz (empty: $UTKFACE, then data/)
 results_dir = ""  # str: results root (empty: results/ in the project)

@@ -44,7 +44,7 @@ if "google.colab" in sys.modules:
     os.chdir(os.path.join(clone, "notebooks"))
 
 # %% tags=["parameters"]
-profile = "seed"  # str: named profile (seed, smoke, full)
+profile = "seed"  # str: named profile (seed, quick, smoke, full)
 overrides = {}  # dict: profile fields that were changed in notebooks 02 and 03
 data = ""  # str: UTKFace folder or .tar.gz, for the training labels of the baselines (empty: $UTKFACE, then data/)
 results_dir = ""  # str: results root (empty: results/ in the project)

@@ -53,6 +53,8 @@ def test_one_tagged_parameters_cell_of_plain_literals(name):
     names = re.findall(r"^(\w+) = .+?  # \w+: ", tagged[0].source, flags=re.M)
     assert {"profile", "data", "results_dir", "retrain"} <= set(names)
     assert len(names) == len(tagged[0].source.strip().splitlines())  # every line: literal, type and comment
+    listed = re.search(r'^profile = .+# str: named profile \((.+)\)$', tagged[0].source, flags=re.M)
+    assert listed and set(listed[1].split(", ")) == set(config.PROFILES)  # the choices it names are the real ones
 
 
 @pytest.fixture(scope="module")
