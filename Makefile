@@ -111,20 +111,25 @@ pretraining: install
 experiment: install
 	$(PY) -m helpers experiment $(EXPERIMENT) --profile $(PROFILE)
 
-# The long runs (custom CNN, seed profile), one after another: issue #23's five (the conjectures and two sweep
-# seeds), then the group-split duplicate variants. Finished runs are skipped and an unfinished one resumes from its
-# last epoch, so every session starts it again first thing (a bare machine has no data/: name the archive, or it
-# tries to download it):
-#   mkdir -p runs && UTKFACE=../shared/data/UTKFace.tar.gz nohup make queue > runs/queue.log 2>&1 &
-QUEUE ?= conjectures:age_balanced sweep:1 conjectures:res192 sweep:2 conjectures:all_images \
-	duplicates:all_images_group duplicates:all_images_group_clean
+# The long runs (seed profile), one after another, each job kind:model:arg: issue #23's five custom-CNN runs (the
+# conjectures and two sweep seeds), the VGG16 seed sweep and VGG16 age_balanced (#33), the last custom-CNN duplicate
+# variant, then VGG16 all_images. A job that can finish within one 3-hour session comes before one that cannot
+# (a bare machine loses the checkpoint). Finished runs are skipped and an unfinished one resumes from its last
+# epoch, so every session starts it again first thing, from its own worktree (a bare machine has no data/: name the
+# archive, or it tries to download it; VGG16 starts from the weights of the committed seed run):
+#   git worktree add ../queue HEAD && cd ../queue && mkdir -p runs && UTKFACE=$PWD/../shared/data/UTKFace.tar.gz \
+#     VGG16_WEIGHTS=$PWD/../shared/weights/vgg16_tumor_notop.weights.h5 nohup make queue > runs/queue.log 2>&1 &
+QUEUE ?= conjectures:custom:age_balanced sweep:custom:1 conjectures:custom:res192 sweep:custom:2 \
+	conjectures:custom:all_images duplicates:custom:all_images_group sweep:vgg16:1 sweep:vgg16:2 \
+	conjectures:vgg16:age_balanced duplicates:custom:all_images_group_clean conjectures:vgg16:all_images
 queue: install
 	@mkdir -p $(RUNS_ROOT)
 	@for job in $(QUEUE); do \
-	  kind=$${job%%:*}; arg=$${job#*:}; echo "== queue: $$job ($$(date -u +%FT%TZ))"; \
+	  kind=$${job%%:*}; rest=$${job#*:}; model=$${rest%%:*}; arg=$${rest#*:}; \
+	  echo "== queue: $$job ($$(date -u +%FT%TZ))"; \
 	  case $$kind in \
-	    sweep) $(MAKE) --no-print-directory sweep PROFILE=seed SEEDS=$$arg MODELS=custom || exit $$?;; \
-	    *) $(PY) -m helpers experiment $$kind --profile seed --only $$arg --verbose 2 || exit $$?;; \
+	    sweep) $(MAKE) --no-print-directory sweep PROFILE=seed SEEDS=$$arg MODELS=$$model || exit $$?;; \
+	    *) $(PY) -m helpers experiment $$kind --model $$model --profile seed --only $$arg --verbose 2 || exit $$?;; \
 	  esac; \
 	done; echo "== queue: done ($$(date -u +%FT%TZ))"
 
