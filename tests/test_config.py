@@ -31,7 +31,7 @@ def test_overrides_are_typed_and_change_the_hash():
 
 
 def test_hash_is_stable_and_ignores_the_name():
-    assert config.get_profile("seed").hash == config.get_profile("seed").hash
+    assert config.get_profile("seed").hash == "77ce313cd9b1"  # the hash the committed VGG16 seed run recorded
     same_as_smoke = config.get_profile("seed", {k: v for k, v in config.PROFILES["smoke"].to_dict().items()
                                                  if k != "name"})
     assert same_as_smoke.hash == config.get_profile("smoke").hash

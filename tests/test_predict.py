@@ -110,6 +110,7 @@ def test_release_gathers_model_files_cards_and_checksums(released):
     assert {p.name for p in folder.iterdir()} == {"custom.keras", "vgg16.keras", "MODEL_CARD_custom.md",
                                                   "MODEL_CARD_vgg16.md", "SHA256SUMS"} == {p.name for p in written}
     sums = dict(line.split()[::-1] for line in (folder / "SHA256SUMS").read_text().splitlines())
+    assert set(sums) == {p.name for p in written} - {"SHA256SUMS"}  # every file it gathered, none missing
     for name, digest in sums.items():
         assert hashlib.sha256((folder / name).read_bytes()).hexdigest() == digest
     card = (folder / "MODEL_CARD_vgg16.md").read_text()
@@ -153,4 +154,7 @@ def test_page_one_lists_each_released_model_file_with_size_and_checksum(released
         assert entry["url"] == f"{config.RELEASE_URL}/smoke/{entry['file']}"
     assert [e["model"] for e in found] == ["custom", "vgg16"]
     absent = release.model_files(config.get_profile("smoke"), folder.parents[1] / "results", tmp_path / "none")
-    assert all(e["on_disk"] for e in absent)  # no release folder: the run folders' own files, hashed
+    # No release folder: the run folders' own files, hashed.
+    assert [e["model"] for e in absent] == ["custom", "vgg16"]
+    for entry in absent:
+        assert entry["on_disk"] and entry["sha256"] == sums[entry["file"]]
