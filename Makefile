@@ -1,4 +1,4 @@
-# make test | make report PROFILE=seed [TRAIN=1 | RETRAIN=1] [VERBOSE=1] | make train PROFILE=smoke | make data
+# make test | make report PROFILE=seed [TRAIN=1 | RETRAIN=1] [VERBOSE=1] | make train PROFILE=smoke | make data | make lock
 PYTHON ?= python3
 VENV := .venv
 PY := $(VENV)/bin/python
@@ -31,17 +31,31 @@ SEEDS ?= 1 2 3
 PAPERMILL = PYTHONWARNINGS=ignore::UserWarning:papermill.iorw $(PY) -m papermill
 SWEEP_DIR ?= results/sweeps
 
-.PHONY: install test train notebooks report report-unlocked sweep sweep-unlocked pretraining experiment queue gpu-pack gpu-pack-full release pdf-tools sync data home clean
+.PHONY: install lock lint test train notebooks report report-unlocked sweep sweep-unlocked pretraining experiment queue gpu-pack gpu-pack-full release pdf-tools sync data home clean
 
 install: $(VENV)/.installed
 
+# The exact versions of requirements.txt (the lock), then the project itself without resolving anything again.
 # Kernels started from the venv read its etc/ipython/ (helpers/ipython_kernel_config.py says why).
-$(VENV)/.installed: pyproject.toml helpers/ipython_kernel_config.py
+$(VENV)/.installed: pyproject.toml requirements.txt helpers/ipython_kernel_config.py
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install -q --upgrade pip
-	$(PY) -m pip install -q -e ".[dev]"
+	$(PY) -m pip install -q -r requirements.txt
+	$(PY) -m pip install -q --no-deps -e .
 	mkdir -p $(VENV)/etc/ipython && cp helpers/ipython_kernel_config.py $(VENV)/etc/ipython/
 	touch $@
+
+# requirements.txt from pyproject.toml's ranges, for every platform and Python from 3.11 on; the pins it already
+# holds are kept unless UPGRADE=1 (then the newest versions in range). make install then installs it.
+lock:
+	test -x $(VENV)/bin/uv || { test -x $(PY) || $(PYTHON) -m venv $(VENV); $(PY) -m pip install -q uv; }
+	$(VENV)/bin/uv pip compile pyproject.toml --extra dev --universal --python-version 3.11 \
+	  --custom-compile-command "make lock" $(if $(UPGRADE),--upgrade) -o requirements.txt
+
+# ruff's linter and formatter (pyproject.toml [tool.ruff]); `ruff format .` fixes the formatting.
+lint: install
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
 
 # Two workers, one test file each at a time (a file's fixtures stay in its worker).
 test: install pdf-tools
