@@ -58,7 +58,7 @@ lint: install
 	$(VENV)/bin/ruff format --check .
 
 # Two workers, one test file each at a time (a file's fixtures stay in its worker).
-test: install pdf-tools
+test: install pdf-tools lint
 	$(PY) -m pytest -n 2 --dist loadfile --durations=15
 
 # Train both models for PROFILE unless their results are already on disk (RETRAIN=1 forces it).

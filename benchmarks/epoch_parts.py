@@ -28,8 +28,13 @@ from helpers import config, data, models, training
 
 
 def faces(n: int, size: int, rng) -> data.FaceSet:
-    return data.FaceSet([f"{i}" for i in range(n)], rng.integers(0, 256, (n, size, size, 3), dtype=np.uint8),
-                        rng.integers(1, 91, n), rng.integers(0, 2, n), rng.integers(0, 5, n))
+    return data.FaceSet(
+        [f"{i}" for i in range(n)],
+        rng.integers(0, 256, (n, size, size, 3), dtype=np.uint8),
+        rng.integers(1, 91, n),
+        rng.integers(0, 2, n),
+        rng.integers(0, 5, n),
+    )
 
 
 def seconds(work, warm_up: bool = True) -> float:
@@ -72,9 +77,16 @@ def main() -> None:
             "checkpoint": seconds(lambda: checkpoint.on_epoch_end(1)),
             "epoch": seconds(study_epoch),
         }
-    result = {"backend": keras.backend.backend(), "devices": training.accelerators() or ["cpu"],
-              "image_size": args.size, "train_images": args.train, "val_images": args.val, "warm_up_epoch": warm_up,
-              "seconds": parts, "train_images_per_s": round(args.train / max(parts["steps"], 0.01), 1)}
+    result = {
+        "backend": keras.backend.backend(),
+        "devices": training.accelerators() or ["cpu"],
+        "image_size": args.size,
+        "train_images": args.train,
+        "val_images": args.val,
+        "warm_up_epoch": warm_up,
+        "seconds": parts,
+        "train_images_per_s": round(args.train / max(parts["steps"], 0.01), 1),
+    }
     print(json.dumps(result))
     if args.json:
         args.json.write_text(json.dumps(result, indent=1) + "\n")

@@ -83,8 +83,13 @@ def full_step_seconds(model, steps: int = 12) -> float:
     """Seconds per batch of the project's training path (uint8 batches, augmentation in the model)."""
     rng = np.random.default_rng(0)
     n = BATCH * steps
-    faces = FaceSet([str(i) for i in range(n)], rng.integers(0, 256, (n, 128, 128, 3), dtype=np.uint8),
-                    rng.integers(1, 90, n), rng.integers(0, 2, n), np.zeros(n, int))
+    faces = FaceSet(
+        [str(i) for i in range(n)],
+        rng.integers(0, 256, (n, 128, 128, 3), dtype=np.uint8),
+        rng.integers(1, 90, n),
+        rng.integers(0, 2, n),
+        np.zeros(n, int),
+    )
     models.compile_model(model, PROFILE.learning_rate, PROFILE.weight_decay)
     batches = training.Batches(faces, BATCH, PROFILE.seed)
     model.fit(batches, epochs=1, verbose=0, steps_per_epoch=2)
@@ -105,21 +110,43 @@ def main():
         if isinstance(layer, models.FusedBatchNormalization):  # Keras' own layer on the same input, for comparison
             plain = keras.layers.BatchNormalization.from_config(layer.get_config())
             plain.build(shape)
-            rows.append({"layer": f"{layer.name} (Keras' BatchNormalization)", "class": "KerasBatchNormalization",
-                         "input": list(shape[1:]), "ms": 1000 * time_layer(plain, shape, True, args.repeats),
-                         "gflops_per_s": None, "not_in_step": True})
+            rows.append(
+                {
+                    "layer": f"{layer.name} (Keras' BatchNormalization)",
+                    "class": "KerasBatchNormalization",
+                    "input": list(shape[1:]),
+                    "ms": 1000 * time_layer(plain, shape, True, args.repeats),
+                    "gflops_per_s": None,
+                    "not_in_step": True,
+                }
+            )
             # The study's order: ReLU straight after the normalisation, in one graph (TensorFlow's remapper may
             # fuse the pair's forward pass on oneDNN CPUs).
-            pair = keras.Sequential([models.FusedBatchNormalization.from_config(layer.get_config()),
-                                     keras.layers.ReLU()])
+            pair = keras.Sequential(
+                [models.FusedBatchNormalization.from_config(layer.get_config()), keras.layers.ReLU()]
+            )
             pair.build(shape)
-            rows.append({"layer": f"{layer.name} + ReLU in one graph (the study's order)", "class": "BNReLUPair",
-                         "input": list(shape[1:]), "ms": 1000 * time_layer(pair, shape, True, args.repeats),
-                         "gflops_per_s": None, "not_in_step": True})
+            rows.append(
+                {
+                    "layer": f"{layer.name} + ReLU in one graph (the study's order)",
+                    "class": "BNReLUPair",
+                    "input": list(shape[1:]),
+                    "ms": 1000 * time_layer(pair, shape, True, args.repeats),
+                    "gflops_per_s": None,
+                    "not_in_step": True,
+                }
+            )
         seconds = time_layer(layer, shape, seen_trainable, args.repeats)
         flops = forward_flops(layer, shape) * BATCH * ((3 if seen_trainable else 2) if layer.trainable_weights else 1)
-        rows.append({"layer": layer.name, "class": type(layer).__name__, "input": list(shape[1:]),
-                     "ms": 1000 * seconds, "gflops_per_s": flops / seconds / 1e9 if flops else None})
+        rows.append(
+            {
+                "layer": layer.name,
+                "class": type(layer).__name__,
+                "input": list(shape[1:]),
+                "ms": 1000 * seconds,
+                "gflops_per_s": flops / seconds / 1e9 if flops else None,
+            }
+        )
         seen_trainable = seen_trainable or bool(layer.trainable_weights)
     step = full_step_seconds(model)
     total = sum(r["ms"] for r in rows if not r.get("not_in_step"))
@@ -129,8 +156,15 @@ def main():
         by_kind[kind] = by_kind.get(kind, 0.0) + r["ms"]
         if r.get("not_in_step"):
             outside_step.add(kind)
-    result = {"machine": bench.machine(), "batch": BATCH, "image_size": PROFILE.image_size,
-              "full_step_ms": 1000 * step, "sum_of_layers_ms": total, "layers": rows, "by_kind_ms": by_kind}
+    result = {
+        "machine": bench.machine(),
+        "batch": BATCH,
+        "image_size": PROFILE.image_size,
+        "full_step_ms": 1000 * step,
+        "sum_of_layers_ms": total,
+        "layers": rows,
+        "by_kind_ms": by_kind,
+    }
     Path(__file__).with_name("layers.json").write_text(json.dumps(result, indent=1) + "\n")
     print(f"full training step {1000 * step:.0f} ms per batch of {BATCH}; layers alone sum to {total:.0f} ms\n")
     print("| layer kind | ms per batch | share of the layers |\n|---|---:|---:|")

@@ -43,14 +43,18 @@ def _timed(fit_once, images: int):
 def _array_trainer(model, x, y, jit=False):
     models.compile_model(model, PROFILE.learning_rate, PROFILE.weight_decay)
     if jit:
-        model.compile(optimizer=model.optimizer, loss=model.loss, metrics={"age": ["mae"], "gender": ["accuracy"]},
-                      jit_compile=True)
-    return _timed(lambda: model.fit(x, y, batch_size=PROFILE.batch_size, epochs=1, verbose=0, shuffle=False),
-                  len(x))
+        model.compile(
+            optimizer=model.optimizer,
+            loss=model.loss,
+            metrics={"age": ["mae"], "gender": ["accuracy"]},
+            jit_compile=True,
+        )
+    return _timed(lambda: model.fit(x, y, batch_size=PROFILE.batch_size, epochs=1, verbose=0, shuffle=False), len(x))
 
 
 def with_keras_batchnorm(model):
     """The same model with Keras' own BatchNormalization layers instead of the fused ones."""
+
     def clone(layer):
         if isinstance(layer, models.FusedBatchNormalization):
             return keras.layers.BatchNormalization.from_config(layer.get_config())
@@ -70,8 +74,9 @@ def _batches_trainer(model, x, y, steps_per_execution: int = 1):
 
     models.compile_model(model, PROFILE.learning_rate, PROFILE.weight_decay)
     if steps_per_execution > 1:
-        model.compile(optimizer=model.optimizer, loss=model.loss, metrics=models.METRICS,
-                      steps_per_execution=steps_per_execution)
+        model.compile(
+            optimizer=model.optimizer, loss=model.loss, metrics=models.METRICS, steps_per_execution=steps_per_execution
+        )
     faces = FaceSet([str(i) for i in range(len(x))], x, y["age"], y["gender"], np.zeros(len(x), "int32"))
     batches = training.Batches(faces, PROFILE.batch_size, PROFILE.seed)
     return _timed(lambda: model.fit(batches, epochs=1, verbose=0, shuffle=False), len(x))
@@ -120,8 +125,16 @@ def mixed_bfloat16(x, y):
         keras.mixed_precision.set_global_policy("float32")
 
 
-VARIANTS = [plain_float32, uint8_batches, study_order, project_default, resample_once, steps_per_execution_4,
-            xla_core_augment_outside, mixed_bfloat16]
+VARIANTS = [
+    plain_float32,
+    uint8_batches,
+    study_order,
+    project_default,
+    resample_once,
+    steps_per_execution_4,
+    xla_core_augment_outside,
+    mixed_bfloat16,
+]
 DEFAULT = ["plain_float32", "study_order", "project_default", "resample_once", "steps_per_execution_4"]
 
 
@@ -131,16 +144,20 @@ def numpy_sgemm_gflops(n=2048, repeats=5) -> float:
     start = time.perf_counter()
     for _ in range(repeats):
         a @ a
-    return 2 * n ** 3 * repeats / (time.perf_counter() - start) / 1e9
+    return 2 * n**3 * repeats / (time.perf_counter() - start) / 1e9
 
 
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--rounds", type=int, default=10)
     parser.add_argument("--steps", type=int, default=4, help="timed batches per measurement")
-    parser.add_argument("--only", nargs="+", choices=[v.__name__ for v in VARIANTS], default=DEFAULT,
-                        help=f"run these variants (default: {' '.join(DEFAULT)}; plain_float32 is always run: it "
-                        "is the reference)")
+    parser.add_argument(
+        "--only",
+        nargs="+",
+        choices=[v.__name__ for v in VARIANTS],
+        default=DEFAULT,
+        help=f"run these variants (default: {' '.join(DEFAULT)}; plain_float32 is always run: it is the reference)",
+    )
     args = parser.parse_args()
     variants = [v for v in VARIANTS if v.__name__ in args.only or v is plain_float32]
     rng = np.random.default_rng(0)
@@ -161,24 +178,44 @@ def main():
     rows = []
     for variant in variants:
         median, best = statistics.median(speeds[variant.__name__]), max(speeds[variant.__name__])
-        rows.append({"variant": variant.__name__, "what": variant.__doc__.strip(), "images_per_s": round(median, 1),
-                     "best_images_per_s": round(best, 1), "all_rounds": [round(s, 1) for s in speeds[variant.__name__]],
-                     "gflops_per_s": round(median * train_flops / 1e9, 1), "vs_plain": round(median / base, 2),
-                     "best_vs_plain_best": round(best / base_best, 2),
-                     "vs_plain_per_round": [round(s / p, 2) for s, p in zip(speeds[variant.__name__],
-                                                                             speeds["plain_float32"])]})
-    result = {"machine": bench.machine(), "numpy_sgemm_gflops_per_s": round(numpy_sgemm_gflops(), 1),
-              "train_gflops_per_image": round(train_flops / 1e9, 3), "rounds": args.rounds,
-              "images_per_measurement": n, "variants": rows}
+        rows.append(
+            {
+                "variant": variant.__name__,
+                "what": variant.__doc__.strip(),
+                "images_per_s": round(median, 1),
+                "best_images_per_s": round(best, 1),
+                "all_rounds": [round(s, 1) for s in speeds[variant.__name__]],
+                "gflops_per_s": round(median * train_flops / 1e9, 1),
+                "vs_plain": round(median / base, 2),
+                "best_vs_plain_best": round(best / base_best, 2),
+                "vs_plain_per_round": [
+                    round(s / p, 2) for s, p in zip(speeds[variant.__name__], speeds["plain_float32"])
+                ],
+            }
+        )
+    result = {
+        "machine": bench.machine(),
+        "numpy_sgemm_gflops_per_s": round(numpy_sgemm_gflops(), 1),
+        "train_gflops_per_image": round(train_flops / 1e9, 3),
+        "rounds": args.rounds,
+        "images_per_measurement": n,
+        "variants": rows,
+    }
     Path(__file__).with_name("variants.json").write_text(json.dumps(result, indent=2) + "\n")
-    print(f"numpy sgemm: {result['numpy_sgemm_gflops_per_s']} GFLOP/s; training ≈ {result['train_gflops_per_image']}"
-          " GFLOP per image\n")
-    print("| variant | images/s (median) | best round | vs plain (median) | best vs plain's best | vs plain, round by "
-          "round |\n|---|---:|---:|---:|---:|---|")
+    print(
+        f"numpy sgemm: {result['numpy_sgemm_gflops_per_s']} GFLOP/s; training ≈ {result['train_gflops_per_image']}"
+        " GFLOP per image\n"
+    )
+    print(
+        "| variant | images/s (median) | best round | vs plain (median) | best vs plain's best | vs plain, round by "
+        "round |\n|---|---:|---:|---:|---:|---|"
+    )
     for row in rows:
         rounds = ", ".join(f"{r}×" for r in row["vs_plain_per_round"])
-        print(f"| {row['variant']} | {row['images_per_s']} | {row['best_images_per_s']} | {row['vs_plain']}× | "
-              f"{row['best_vs_plain_best']}× | {rounds} |")
+        print(
+            f"| {row['variant']} | {row['images_per_s']} | {row['best_images_per_s']} | {row['vs_plain']}× | "
+            f"{row['best_vs_plain_best']}× | {rounds} |"
+        )
 
 
 if __name__ == "__main__":

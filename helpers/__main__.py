@@ -17,8 +17,14 @@ class _Parser(argparse.ArgumentParser):
 def _profile_args(parser):
     parser.add_argument("--model", required=True, choices=config.MODELS, help="which model")
     parser.add_argument("--profile", default="seed", choices=list(config.PROFILES), help="named profile (seed)")
-    parser.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE",
-                        help="override a profile field, e.g. --set epochs=5 (repeatable; JSON values)")
+    parser.add_argument(
+        "--set",
+        dest="overrides",
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        help="override a profile field, e.g. --set epochs=5 (repeatable; JSON values)",
+    )
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -30,10 +36,17 @@ def build_parser() -> argparse.ArgumentParser:
     _profile_args(train)
     train.add_argument("--out", required=True, help="results folder (created if needed)")
     train.add_argument("--data", default=None, help="UTKFace folder or .tar.gz (default: $UTKFACE, then data/)")
-    train.add_argument("--weights", default="env",
-                       help="VGG16 weights: imagenet, none or a .weights.h5 file (default: $VGG16_WEIGHTS or imagenet)")
-    train.add_argument("--verbose", default="auto", choices=["auto", "0", "1", "2"],
-                       help="Keras progress: 1 = bar, 2 = one line per epoch (auto: bar on a terminal)")
+    train.add_argument(
+        "--weights",
+        default="env",
+        help="VGG16 weights: imagenet, none or a .weights.h5 file (default: $VGG16_WEIGHTS or imagenet)",
+    )
+    train.add_argument(
+        "--verbose",
+        default="auto",
+        choices=["auto", "0", "1", "2"],
+        help="Keras progress: 1 = bar, 2 = one line per epoch (auto: bar on a terminal)",
+    )
 
     evaluate = commands.add_parser("evaluate", help="add test-set predictions and metrics to a finished run")
     _profile_args(evaluate)
@@ -51,13 +64,20 @@ def build_parser() -> argparse.ArgumentParser:
     bench.add_argument("--json", action="store_true", help="print one JSON line")
     bench.add_argument("--record", metavar="LABEL", help="also store the result in benchmarks/throughput.json")
 
-    experiment = commands.add_parser("experiment", help="train an experiment's variants (those not on disk yet) "
-                                                       "and print its table")
+    experiment = commands.add_parser(
+        "experiment", help="train an experiment's variants (those not on disk yet) and print its table"
+    )
     experiment.add_argument("name", help="conjectures or duplicates (see helpers/experiments.py)")
     experiment.add_argument("--model", default="custom", choices=config.MODELS, help="which model (custom)")
     experiment.add_argument("--profile", default="seed", choices=list(config.PROFILES), help="named profile (seed)")
-    experiment.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE",
-                            help="override a profile field for every variant")
+    experiment.add_argument(
+        "--set",
+        dest="overrides",
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        help="override a profile field for every variant",
+    )
     experiment.add_argument("--only", action="append", metavar="VARIANT", help="train only this variant (repeatable)")
     experiment.add_argument("--data", default=None, help="UTKFace folder or .tar.gz (default: $UTKFACE, then data/)")
     experiment.add_argument("--weights", default="env", help="VGG16 weights, as for train")
@@ -65,11 +85,16 @@ def build_parser() -> argparse.ArgumentParser:
 
     predict = commands.add_parser("predict", help="find the faces in photos and predict their age and gender")
     predict.add_argument("photos", nargs="+", metavar="PHOTO", help="image files (JPEG, PNG, …)")
-    predict.add_argument("--model", required=True, metavar="PATH.keras",
-                         help="a trained model, e.g. results/seed/custom/custom.keras, or the URL of a released one "
-                              "(make release): downloaded once, checked against its SHA256SUMS")
-    predict.add_argument("--sha256", default=None, help="the released model file's sha256 (default: from the "
-                                                        "SHA256SUMS beside it)")
+    predict.add_argument(
+        "--model",
+        required=True,
+        metavar="PATH.keras",
+        help="a trained model, e.g. results/seed/custom/custom.keras, or the URL of a released one "
+        "(make release): downloaded once, checked against its SHA256SUMS",
+    )
+    predict.add_argument(
+        "--sha256", default=None, help="the released model file's sha256 (default: from the SHA256SUMS beside it)"
+    )
     predict.add_argument("--json", action="store_true", help="one JSON line per face")
 
     sweep = commands.add_parser("sweep", help="mean ± sd of the final metrics over the seed sweep (make sweep)")
@@ -83,26 +108,44 @@ def build_parser() -> argparse.ArgumentParser:
     plan.add_argument("--train", action="store_true", help="models without results will be trained (TRAIN=1)")
     plan.add_argument("--retrain", action="store_true", help="every model will be retrained (RETRAIN=1)")
     plan.add_argument("--results-dir", default=None, help="results root (default: results/)")
-    plan.add_argument("--has", choices=config.MODELS, help="print nothing; exit 0 if this model's results are on "
-                                                          "disk for the profile, 1 if not")
+    plan.add_argument(
+        "--has",
+        choices=config.MODELS,
+        help="print nothing; exit 0 if this model's results are on disk for the profile, 1 if not",
+    )
 
-    data = commands.add_parser("data", help="say where UTKFace is (downloading it into data/ when it is missing) "
-                                            "and whether it holds the profile's images")
+    data = commands.add_parser(
+        "data",
+        help="say where UTKFace is (downloading it into data/ when it is missing) "
+        "and whether it holds the profile's images",
+    )
     data.add_argument("--data", default=None, help="UTKFace folder or .tar.gz (default: $UTKFACE, then data/)")
-    data.add_argument("--profile", default=None, choices=list(config.PROFILES),
-                      help="also check that the copy holds this profile's images (the study's, by name)")
+    data.add_argument(
+        "--profile",
+        default=None,
+        choices=list(config.PROFILES),
+        help="also check that the copy holds this profile's images (the study's, by name)",
+    )
     data.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE")
-    data.add_argument("--export", metavar="FOLDER", help="copy the images of --profile (default seed: the study's "
-                                                         "7,000) into FOLDER, e.g. for Drive or a GPU machine")
+    data.add_argument(
+        "--export",
+        metavar="FOLDER",
+        help="copy the images of --profile (default seed: the study's "
+        "7,000) into FOLDER, e.g. for Drive or a GPU machine",
+    )
 
-    hold = commands.add_parser("hold", help="run a command while holding FOLDER's lock (one writer per folder; "
-                                            "make report and make sweep use it)")
+    hold = commands.add_parser(
+        "hold",
+        help="run a command while holding FOLDER's lock (one writer per folder; make report and make sweep use it)",
+    )
     hold.add_argument("folder", help="the folder the command writes")
     hold.add_argument("what", help="what the command is, for the message a second writer gets")
     hold.add_argument("argv", nargs=argparse.REMAINDER, metavar="-- COMMAND", help="the command and its arguments")
 
-    release = commands.add_parser("release", help="gather the profile's trained model files, their model cards and "
-                                                  "SHA256SUMS into release/<profile>/")
+    release = commands.add_parser(
+        "release",
+        help="gather the profile's trained model files, their model cards and SHA256SUMS into release/<profile>/",
+    )
     release.add_argument("--profile", default="seed", choices=list(config.PROFILES), help="named profile (seed)")
     release.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE")
     release.add_argument("--results-dir", default=None, help="results root (default: results/)")
@@ -113,8 +156,14 @@ def build_parser() -> argparse.ArgumentParser:
 
     report = commands.add_parser("report", help="build report/build/<profile>/report.html and report.pdf")
     report.add_argument("--profile", default="seed", choices=list(config.PROFILES), help="named profile (seed)")
-    report.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE",
-                        help="the overrides the runs were made with")
+    report.add_argument(
+        "--set",
+        dest="overrides",
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        help="the overrides the runs were made with",
+    )
     report.add_argument("--results-dir", default=None, help="results root (default: results/)")
     report.add_argument("--figures-dir", default=None, help="figures root (default: figures/)")
     report.add_argument("--sweep-dir", default=None, help="root of the seed sweep runs (default: results/sweeps/)")
@@ -137,15 +186,19 @@ def _predict(photos: list[str], model_path: str, as_json: bool, sha256: str | No
             status = 2
             continue
         if not faces:
-            print(f"{photo}: no face found (the detector looks for frontal faces of at least "
-                  f"{predict.MIN_FACE} pixels)", file=sys.stderr)
+            print(
+                f"{photo}: no face found (the detector looks for frontal faces of at least {predict.MIN_FACE} pixels)",
+                file=sys.stderr,
+            )
             status = max(status, 1)
         for number, face in enumerate(faces, 1):
             if as_json:
                 print(json.dumps({"photo": photo, "face": number, **face}))
             else:
-                print(f"{photo} face {number} at {face['box']}: age {face['age']:.0f}, {face['gender']} "
-                      f"(P(female) {face['prob_female']:.2f})")
+                print(
+                    f"{photo} face {number} at {face['box']}: age {face['age']:.0f}, {face['gender']} "
+                    f"(P(female) {face['prob_female']:.2f})"
+                )
     return status
 
 
@@ -179,8 +232,10 @@ def main(argv=None) -> int:
                 print(data.check_study_images(profile, source))
             if args.export:
                 written = data.export_study_images(profile, args.export, source)
-                print(f"{args.export}: {written:,} images written, the rest already there; "
-                      f"train from it with UTKFACE={args.export}")
+                print(
+                    f"{args.export}: {written:,} images written, the rest already there; "
+                    f"train from it with UTKFACE={args.export}"
+                )
             return 0
         overrides = config.parse_overrides(args.overrides)
         profile = config.get_profile(args.profile, overrides)
@@ -189,11 +244,13 @@ def main(argv=None) -> int:
 
             print(json.dumps(models.describe(args.model, profile), indent=1, default=str))
         elif args.command == "evaluate":
-            from . import models, training  # noqa: F401  (models registers the VGG16 preprocessing layer)
+            from . import models, training
 
             metrics = training.add_test_results(args.model, profile, args.out, args.data)
-            print(f"{args.model} ({profile.name}): test gender accuracy {metrics['test_gender_accuracy']:.3f}, "
-                  f"age MAE {metrics['test_age_mae']:.2f} years on {metrics['n_test']} test images")
+            print(
+                f"{args.model} ({profile.name}): test gender accuracy {metrics['test_gender_accuracy']:.3f}, "
+                f"age MAE {metrics['test_age_mae']:.2f} years on {metrics['n_test']} test images"
+            )
         elif args.command == "bench":
             from . import bench
 
@@ -208,8 +265,7 @@ def main(argv=None) -> int:
 
             experiments.check_name(args.name)
             verbose = args.verbose if args.verbose == "auto" else int(args.verbose)
-            table = experiments.run(args.name, profile, args.model, args.only, args.data, args.weights,
-                                    verbose=verbose)
+            table = experiments.run(args.name, profile, args.model, args.only, args.data, args.weights, verbose=verbose)
             print(table.drop(columns="label").to_string(float_format=lambda v: f"{v:.3f}"))
         elif args.command == "sweep":
             from . import experiments
@@ -219,11 +275,15 @@ def main(argv=None) -> int:
                 summary = experiments.sweep_summary(profile, model, args.dir)
                 if summary is not None:
                     found = True
-                    print(f"{model} ({profile.name}), seeds {summary.attrs['seeds']}:\n"
-                          + summary.to_string(float_format=lambda v: f"{v:.3f}"))
+                    print(
+                        f"{model} ({profile.name}), seeds {summary.attrs['seeds']}:\n"
+                        + summary.to_string(float_format=lambda v: f"{v:.3f}")
+                    )
             if not found:
-                raise ValueError(f"no finished sweep runs of profile {profile.name} in "
-                                 f"{experiments.sweep_root(args.dir)} (run make sweep first)")
+                raise ValueError(
+                    f"no finished sweep runs of profile {profile.name} in "
+                    f"{experiments.sweep_root(args.dir)} (run make sweep first)"
+                )
         elif args.command == "plan":
             from . import results
 
@@ -240,18 +300,28 @@ def main(argv=None) -> int:
         elif args.command == "report":
             from . import report
 
-            written = report.build(profile, args.results_dir, args.figures_dir, args.out, pdf=not args.no_pdf,
-                                   sweep_dir=args.sweep_dir)
+            written = report.build(
+                profile, args.results_dir, args.figures_dir, args.out, pdf=not args.no_pdf, sweep_dir=args.sweep_dir
+            )
             print("report written: " + ", ".join(str(p) for p in written.values()))
         else:
             from . import training
 
             verbose = args.verbose if args.verbose == "auto" else int(args.verbose)
-            metrics = training.train(args.model, profile, args.out, source=args.data, weights=args.weights,
-                                     overrides=overrides, verbose=verbose)
-            print(f"{args.model} ({profile.name}, {profile.hash}): validation gender accuracy "
-                  f"{metrics['val_gender_accuracy']:.3f}, age MAE {metrics['val_age_mae']:.2f} years; "
-                  f"results in {args.out}")
+            metrics = training.train(
+                args.model,
+                profile,
+                args.out,
+                source=args.data,
+                weights=args.weights,
+                overrides=overrides,
+                verbose=verbose,
+            )
+            print(
+                f"{args.model} ({profile.name}, {profile.hash}): validation gender accuracy "
+                f"{metrics['val_gender_accuracy']:.3f}, age MAE {metrics['val_age_mae']:.2f} years; "
+                f"results in {args.out}"
+            )
     except (ValueError, OSError, RuntimeError) as err:
         if args.debug:
             raise

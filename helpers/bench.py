@@ -56,8 +56,11 @@ def _images(profile: Profile, steps: int, synthetic: bool, source) -> tuple[np.n
     if synthetic:
         rng = np.random.default_rng(profile.seed)
         x = rng.integers(0, 256, (n, profile.image_size, profile.image_size, 3), dtype=np.uint8)
-        return x, {"age": rng.uniform(1, 90, n).astype("float32"),
-                   "gender": rng.integers(0, 2, n).astype("float32")}, {}
+        return (
+            x,
+            {"age": rng.uniform(1, 90, n).astype("float32"), "gender": rng.integers(0, 2, n).astype("float32")},
+            {},
+        )
     start = time.perf_counter()
     data.load_splits(profile, source, cache=False, progress=False)
     cold = time.perf_counter() - start
@@ -66,8 +69,11 @@ def _images(profile: Profile, steps: int, synthetic: bool, source) -> tuple[np.n
     splits = data.load_splits(profile, source, progress=False)
     cached = time.perf_counter() - start
     train = splits.train.take(np.arange(min(n, len(splits.train))))
-    return train.images, {"age": train.age.astype("float32"), "gender": train.gender.astype("float32")}, {
-        "load_seconds_cold": round(cold, 3), "load_seconds_cached": round(cached, 3)}
+    return (
+        train.images,
+        {"age": train.age.astype("float32"), "gender": train.gender.astype("float32")},
+        {"load_seconds_cold": round(cold, 3), "load_seconds_cached": round(cached, 3)},
+    )
 
 
 def benchmark(model_name: str, profile: Profile, steps: int = 10, synthetic: bool = False, source=None) -> dict:
@@ -86,9 +92,17 @@ def benchmark(model_name: str, profile: Profile, steps: int = 10, synthetic: boo
     x, y, load = _images(profile, steps, synthetic, source)
     # As training runs it; the speed does not depend on the weights.
     model = models.for_training(models.build_model(model_name, profile, weights=None))
-    out = {"model": model_name, "profile": profile.name, "hash": profile.hash, "image_size": profile.image_size,
-           "batch_size": profile.batch_size, "images_timed": int(len(x)), "synthetic": synthetic,
-           "load_seconds_cold": load.get("load_seconds_cold"), "load_seconds_cached": load.get("load_seconds_cached")}
+    out = {
+        "model": model_name,
+        "profile": profile.name,
+        "hash": profile.hash,
+        "image_size": profile.image_size,
+        "batch_size": profile.batch_size,
+        "images_timed": len(x),
+        "synthetic": synthetic,
+        "load_seconds_cold": load.get("load_seconds_cold"),
+        "load_seconds_cached": load.get("load_seconds_cached"),
+    }
     stages = [1, 2] if model_name == "vgg16" else [None]
     for stage in stages:
         if stage:
@@ -105,15 +119,22 @@ def benchmark(model_name: str, profile: Profile, steps: int = 10, synthetic: boo
             frozen, head = models.split_at_frozen(model, stage, profile.stage2_unfrozen_layers)
             out[f"frozen_images_per_s_stage{stage}"] = round(_time_predict(frozen, x, profile.batch_size), 2)
             out[f"val_images_per_s_stage{stage}"] = round(
-                _time_predict(head, frozen.predict(x, batch_size=profile.batch_size, verbose=0), profile.batch_size), 2)
+                _time_predict(head, frozen.predict(x, batch_size=profile.batch_size, verbose=0), profile.batch_size), 2
+            )
     out["predict_images_per_s"] = round(_time_predict(model, x, profile.batch_size), 2)
     out.update(machine())
     return out
 
 
 def machine() -> dict:
-    return {"backend": keras.backend.backend(), "keras": keras.__version__, "cpu_count": os.cpu_count(),
-            "cpu": training.cpu(), "platform": platform.platform(), "accelerators": training.accelerators()}
+    return {
+        "backend": keras.backend.backend(),
+        "keras": keras.__version__,
+        "cpu_count": os.cpu_count(),
+        "cpu": training.cpu(),
+        "platform": platform.platform(),
+        "accelerators": training.accelerators(),
+    }
 
 
 def record(result: dict, label: str, path: Path = RECORDS) -> None:
@@ -137,11 +158,15 @@ def estimate_minutes(model_name: str, profile: Profile, speeds: dict, cached_val
     if model_name == "custom":
         return profile.epochs * (n_train / speeds["train_images_per_s"] + n_val / predict) / 60
     seconds = 0.0
-    for stage, epochs, train_key in ((1, profile.stage1_epochs, "train_images_per_s"),
-                                     (2, profile.stage2_epochs, "train_images_per_s_stage2")):
+    for stage, epochs, train_key in (
+        (1, profile.stage1_epochs, "train_images_per_s"),
+        (2, profile.stage2_epochs, "train_images_per_s_stage2"),
+    ):
         if cached_validation and f"val_images_per_s_stage{stage}" in speeds:
-            validation = (n_val / speeds[f"frozen_images_per_s_stage{stage}"] if epochs else 0.0,
-                          n_val / speeds[f"val_images_per_s_stage{stage}"])
+            validation = (
+                n_val / speeds[f"frozen_images_per_s_stage{stage}"] if epochs else 0.0,
+                n_val / speeds[f"val_images_per_s_stage{stage}"],
+            )
         else:
             validation = (0.0, n_val / predict)
         seconds += validation[0] + epochs * (n_train / speeds[train_key] + validation[1])
@@ -164,10 +189,12 @@ def training_estimate(model_name: str, profile: Profile, records: dict | None = 
         elif measured := sorted(int(k.split("@")[1]) for k in runs if k.startswith(f"{model_name}@")):
             size = measured[-1]
             ratio = profile.image_size / size
-            cost = ratio ** 2 if ratio > 1 else ratio
+            cost = ratio**2 if ratio > 1 else ratio
             speeds = {k: v / cost for k, v in runs[f"{model_name}@{size}"].items() if "_per_s" in k}
-            estimates.append(f"{_about(estimate_minutes(model_name, profile, speeds))} on {label}, "
-                             f"scaled from its {size} px benchmark")
+            estimates.append(
+                f"{_about(estimate_minutes(model_name, profile, speeds))} on {label}, "
+                f"scaled from its {size} px benchmark"
+            )
     return "; ".join(estimates) or "no benchmark recorded for this model"
 
 
@@ -191,13 +218,17 @@ def plan(profile: Profile, train: bool = False, retrain: bool = False, results_d
         folder = results.run_folder(model_name, profile, results_dir)
         if not retrain and results.finished(model_name, profile, results_dir):
             run = results.load_for(model_name, profile, results_dir)  # a damaged run is named now, not in a notebook
-            lines.append(f"{model_name}: results for {profile.name} ({profile.hash}) on disk in {folder}, "
-                         f"not retraining; data: {data.copy_note(run.manifest.get('data', {}), reader)}")
+            lines.append(
+                f"{model_name}: results for {profile.name} ({profile.hash}) on disk in {folder}, "
+                f"not retraining; data: {data.copy_note(run.manifest.get('data', {}), reader)}"
+            )
             continue
         estimates = time_to_train(model_name, profile, folder, records)
         if train or retrain:
             lines.append(f"{model_name}: will train for profile {profile.name} — {estimates}")
         else:
-            lines.append(f"{model_name}: no results for {profile.name} in {folder}: not training it ({estimates}); "
-                         "TRAIN=1 trains it")
+            lines.append(
+                f"{model_name}: no results for {profile.name} in {folder}: not training it ({estimates}); "
+                "TRAIN=1 trains it"
+            )
     return lines

@@ -8,12 +8,25 @@ from pathlib import Path
 
 # CHROME=/path/to/one first, then these names on the PATH, then the macOS application bundles (in /Applications or
 # ~/Applications).
-NAMES = ("chromium", "chromium-browser", "google-chrome", "google-chrome-stable", "chrome", "microsoft-edge",
-         "microsoft-edge-stable", "msedge")
-MACOS_BUNDLES = ("Google Chrome.app/Contents/MacOS/Google Chrome", "Chromium.app/Contents/MacOS/Chromium",
-                 "Microsoft Edge.app/Contents/MacOS/Microsoft Edge")
-NO_BROWSER = ("no Chrome, Chromium or Edge found to print the PDF: install one (Debian/Ubuntu: apt-get install "
-              "chromium) or set CHROME=/path/to/it")
+NAMES = (
+    "chromium",
+    "chromium-browser",
+    "google-chrome",
+    "google-chrome-stable",
+    "chrome",
+    "microsoft-edge",
+    "microsoft-edge-stable",
+    "msedge",
+)
+MACOS_BUNDLES = (
+    "Google Chrome.app/Contents/MacOS/Google Chrome",
+    "Chromium.app/Contents/MacOS/Chromium",
+    "Microsoft Edge.app/Contents/MacOS/Microsoft Edge",
+)
+NO_BROWSER = (
+    "no Chrome, Chromium or Edge found to print the PDF: install one (Debian/Ubuntu: apt-get install "
+    "chromium) or set CHROME=/path/to/it"
+)
 
 
 def find() -> str | None:

@@ -92,8 +92,9 @@ class Profile:
     @property
     def hash(self) -> str:
         """Stable 12-hex-digit hash of every value but the name (same settings, same hash; see ADDED_LATER)."""
-        values = {k: v for k, v in self.to_dict().items()
-                  if k != "name" and not (k in ADDED_LATER and v == ADDED_LATER[k])}
+        values = {
+            k: v for k, v in self.to_dict().items() if k != "name" and not (k in ADDED_LATER and v == ADDED_LATER[k])
+        }
         return hashlib.sha256(json.dumps(values, sort_keys=True).encode()).hexdigest()[:12]
 
     def same_settings(self, recorded: dict) -> bool:
@@ -102,7 +103,7 @@ class Profile:
         defaults = Profile().to_dict()
         return all(recorded.get(k, defaults[k]) == v for k, v in self.to_dict().items() if k != "name")
 
-    def validate(self) -> "Profile":
+    def validate(self) -> Profile:
         """Raise ValueError for values that no run could use."""
         if self.n_images is not None and self.n_images < 2:
             raise ValueError(f"n_images must be at least 2 or null (all images), got {self.n_images}")
@@ -126,8 +127,9 @@ class Profile:
         if self.images not in IMAGE_CHOICES:
             raise ValueError(f"images must be one of {', '.join(IMAGE_CHOICES)}, got {self.images!r}")
         if self.augment_resampling not in AUGMENT_RESAMPLINGS:
-            raise ValueError(f"augment_resampling must be one of {', '.join(AUGMENT_RESAMPLINGS)}, "
-                             f"got {self.augment_resampling!r}")
+            raise ValueError(
+                f"augment_resampling must be one of {', '.join(AUGMENT_RESAMPLINGS)}, got {self.augment_resampling!r}"
+            )
         if not self.filters or any(f <= 0 for f in self.filters):
             raise ValueError(f"filters must be positive integers, got {list(self.filters)}")
         return self
@@ -142,8 +144,15 @@ PROFILES: dict[str, Profile] = {
     "seed": Profile(name="seed"),
     # Same code path, tiny: for tests and CI.
     "smoke": Profile(
-        name="smoke", n_images=300, image_size=64, val_size=60, test_size=60, batch_size=32,
-        epochs=1, stage1_epochs=1, stage2_epochs=1,
+        name="smoke",
+        n_images=300,
+        image_size=64,
+        val_size=60,
+        test_size=60,
+        batch_size=32,
+        epochs=1,
+        stage1_epochs=1,
+        stage2_epochs=1,
     ),
     # Every usable UTKFace image, 80/20 split, otherwise as seed.
     "full": Profile(name="full", n_images=None, val_size=0.2),
@@ -174,9 +183,12 @@ def _coerce(key: str, value, annotation):
             if int in options and isinstance(value, int):
                 continue
             return float(value)
-        if typing.get_origin(option) is tuple and isinstance(value, (list, tuple)):
-            if all(isinstance(v, int) and not isinstance(v, bool) for v in value):
-                return tuple(value)
+        if (
+            typing.get_origin(option) is tuple
+            and isinstance(value, (list, tuple))
+            and all(isinstance(v, int) and not isinstance(v, bool) for v in value)
+        ):
+            return tuple(value)
     expected = " or ".join("null" if o is type(None) else getattr(o, "__name__", str(o)) for o in options)
     raise ValueError(f"{key} must be {expected}, got {value!r}")
 

@@ -6,6 +6,7 @@ UTKFace names its files ``<age>_<gender>_<race>_<datetime>.jpg.chip.jpg``
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import hashlib
 import io
@@ -44,8 +45,11 @@ CACHE_VERSION = 3  # bump when decoding changes, so old caches are not reused
 # 1,000 validation, then 4,000 training) and the 2,000 test images that seed 42 drew from the copy every committed
 # run used (STUDY_COPY). Profiles with the study's n_images and seed take them by name from any copy that holds them.
 STUDY_DRAW = {"n_images": 5000, "seed": 42, "test_size": 2000}
-STUDY_COPY = {"source": "UTKFace.tar.gz", "files": 21707,
-              "sha256": "6f1806bd0f3312268f54c3d282c6a796d1ebbcf07df260a166bafa49d802ab76"}
+STUDY_COPY = {
+    "source": "UTKFace.tar.gz",
+    "files": 21707,
+    "sha256": "6f1806bd0f3312268f54c3d282c6a796d1ebbcf07df260a166bafa49d802ab76",
+}
 
 _NAME = re.compile(r"^(\d+)_(\d+)_(\d+)_(\d+)\.jpg(\.chip\.jpg)?$")
 
@@ -125,13 +129,21 @@ def _describe_source(source: Path, size: int, mtime_ns: int) -> dict:
     if source.is_dir():
         for key in list_files(source):
             digest.update(f"{key}\t{(source / key).stat().st_size}\n".encode())
-        return {"source": source.name, "source_kind": "folder", "sha256": digest.hexdigest(),
-                "sha256_of": "sorted 'name<TAB>size' lines of its files"}
+        return {
+            "source": source.name,
+            "source_kind": "folder",
+            "sha256": digest.hexdigest(),
+            "sha256_of": "sorted 'name<TAB>size' lines of its files",
+        }
     with open(source, "rb") as handle:
         while chunk := handle.read(1 << 20):
             digest.update(chunk)
-    return {"source": source.name, "source_kind": "archive", "sha256": digest.hexdigest(),
-            "sha256_of": "the archive file"}
+    return {
+        "source": source.name,
+        "source_kind": "archive",
+        "sha256": digest.hexdigest(),
+        "sha256_of": "the archive file",
+    }
 
 
 def is_archive(path: Path) -> bool:
@@ -196,7 +208,9 @@ def download_file(url: str, dest: Path, sha256: str, what: str) -> Path:
     download never leaves a file that looks complete. ``DataError`` saying what failed (network, checksum, disk)."""
     try:
         dest.parent.mkdir(parents=True, exist_ok=True)
-        tmp = tempfile.NamedTemporaryFile(dir=dest.parent, delete=False, prefix=f".{dest.name}.", suffix=".part")
+        tmp = tempfile.NamedTemporaryFile(  # noqa: SIM115 (closed by the with block below, which needs it first)
+            dir=dest.parent, delete=False, prefix=f".{dest.name}.", suffix=".part"
+        )
     except OSError as err:
         raise DataError(f"cannot write to {dest.parent} ({err.strerror or err})") from None
     digest = hashlib.sha256()
@@ -232,8 +246,9 @@ def download_file(url: str, dest: Path, sha256: str, what: str) -> Path:
 def uses_study_images(profile: config.Profile) -> bool:
     """Whether the profile takes the study's named images: ``images`` is "study" and its draw is the study's
     (``n_images`` 5,000, ``seed`` 42: the seed and quick profiles and their variants that keep the subset)."""
-    return (profile.images == "study" and profile.n_images == STUDY_DRAW["n_images"]
-            and profile.seed == STUDY_DRAW["seed"])
+    return (
+        profile.images == "study" and profile.n_images == STUDY_DRAW["n_images"] and profile.seed == STUDY_DRAW["seed"]
+    )
 
 
 @functools.lru_cache(maxsize=1)
@@ -242,8 +257,10 @@ def study_images() -> dict[str, list[str]]:
     import pandas as pd
 
     frame = pd.read_csv(config.STUDY_IMAGES)
-    return {"subset": frame.loc[frame["role"] != "test", "file"].tolist(),
-            "test": frame.loc[frame["role"] == "test", "file"].tolist()}
+    return {
+        "subset": frame.loc[frame["role"] != "test", "file"].tolist(),
+        "test": frame.loc[frame["role"] == "test", "file"].tolist(),
+    }
 
 
 def _study_names(profile: config.Profile) -> list[str]:
@@ -265,7 +282,8 @@ def by_name(faces: list[Face], names: list[str]) -> list[Face]:
             f"(e.g. {', '.join(missing[:3])}); the committed runs used {STUDY_COPY['source']} with "
             f"{STUDY_COPY['files']:,} files, sha256 {STUDY_COPY['sha256']}: use a copy that holds every image "
             f"listed in helpers/{config.STUDY_IMAGES.name}, or train on a fresh draw from this copy with "
-            "--set images=draw")
+            "--set images=draw"
+        )
     return [found[name] for name in names]
 
 
@@ -292,10 +310,14 @@ def copy_note(run_data: dict, reader: dict | None) -> str:
     if run_data.get("sha256") == reader["sha256"]:
         return "your copy is the one this run used"
     if "found" in reader:
-        return (f"your copy differs (sha256 {reader['sha256'][:12]}…): the study's images matched by name, "
-                f"{reader['found']:,} of {reader['of']:,} found")
-    return (f"your copy differs (sha256 {reader['sha256'][:12]}…): this run drew its images from its own copy, so "
-            "retraining here draws others")
+        return (
+            f"your copy differs (sha256 {reader['sha256'][:12]}…): the study's images matched by name, "
+            f"{reader['found']:,} of {reader['of']:,} found"
+        )
+    return (
+        f"your copy differs (sha256 {reader['sha256'][:12]}…): this run drew its images from its own copy, so "
+        "retraining here draws others"
+    )
 
 
 def check_study_images(profile: config.Profile, source=None) -> str:
@@ -307,8 +329,9 @@ def check_study_images(profile: config.Profile, source=None) -> str:
     names = _study_names(profile)
     by_name(list_faces(source)[0], names)
     same = describe_source(source)["sha256"] == STUDY_COPY["sha256"]
-    return (f"profile {profile.name}: the study's {len(names):,} images, "
-            + ("from the copy the committed runs used" if same else f"all {len(names):,} found by name in this copy"))
+    return f"profile {profile.name}: the study's {len(names):,} images, " + (
+        "from the copy the committed runs used" if same else f"all {len(names):,} found by name in this copy"
+    )
 
 
 def export_study_images(profile: config.Profile, dest, source=None) -> int:
@@ -320,10 +343,12 @@ def export_study_images(profile: config.Profile, dest, source=None) -> int:
         How many files were written; those already there with the same bytes are kept.
     """
     if not uses_study_images(profile):
-        raise DataError(f"profile {profile.name} takes none of the study's named images (those need images=study, "
-                        f"n_images={STUDY_DRAW['n_images']} and seed={STUDY_DRAW['seed']}; it has "
-                        f"images={profile.images}, n_images={profile.n_images}, seed={profile.seed}): it draws from "
-                        "the whole copy, so train it from that")
+        raise DataError(
+            f"profile {profile.name} takes none of the study's named images (those need images=study, "
+            f"n_images={STUDY_DRAW['n_images']} and seed={STUDY_DRAW['seed']}; it has "
+            f"images={profile.images}, n_images={profile.n_images}, seed={profile.seed}): it draws from "
+            "the whole copy, so train it from that"
+        )
     source = resolve_source(source, download=False)
     dest = Path(dest).expanduser().resolve()
     if source.is_dir() and dest.is_relative_to(source):
@@ -344,8 +369,10 @@ def select_subset(faces: list[Face], n_images: int | None, seed: int) -> list[Fa
     """``n_images`` faces drawn with ``seed`` (all of them, shuffled, when ``None``)."""
     faces = sorted(faces, key=lambda f: f.key)  # the order must not depend on the file system
     if n_images is not None and n_images > len(faces):
-        raise DataError(f"the profile asks for {n_images} images but the source has only {len(faces)} usable ones "
-                        f"(set n_images to at most {len(faces)}, or null for all of them)")
+        raise DataError(
+            f"the profile asks for {n_images} images but the source has only {len(faces)} usable ones "
+            f"(set n_images to at most {len(faces)}, or null for all of them)"
+        )
     order = np.random.default_rng(seed).permutation(len(faces))
     return [faces[i] for i in order[: n_images or len(faces)]]
 
@@ -355,8 +382,11 @@ def draw_test(faces: list[Face], exclude: set[str], fingerprints, size: int, see
     fixed by ``seed``."""
     groups = dict(zip(fingerprints["file"], twin_groups(fingerprints["sha256"], fingerprints["dhash"])))
     banned = {groups[name] for name in exclude if name in groups}
-    pool = [f for f in sorted(faces, key=lambda f: f.key)
-            if f.name in groups and f.name not in exclude and groups[f.name] not in banned]
+    pool = [
+        f
+        for f in sorted(faces, key=lambda f: f.key)
+        if f.name in groups and f.name not in exclude and groups[f.name] not in banned
+    ]
     members: dict = {}
     for i in np.random.default_rng([seed, 1]).permutation(len(pool)):
         members.setdefault(groups[pool[i].name], []).append(pool[i])
@@ -366,8 +396,10 @@ def draw_test(faces: list[Face], exclude: set[str], fingerprints, size: int, see
             test.extend(group)
         if len(test) == size:
             return test
-    raise DataError(f"only {len(test)} images are left for a test set of {size} (outside the subset and without "
-                    "a twin in it); set test_size lower, or 0 for no test set")
+    raise DataError(
+        f"only {len(test)} images are left for a test set of {size} (outside the subset and without "
+        "a twin in it); set test_size lower, or 0 for no test set"
+    )
 
 
 def validation_count(n: int, val_size: int | float) -> int:
@@ -405,14 +437,14 @@ def _parallel(source: Path, keys: list[str], work, desc: str, progress: bool):
     """``work(data)`` for every key, on all cores; returns (results in ``keys`` order, None where unreadable)."""
     index = {key: i for i, key in enumerate(keys)}
     results = [None] * len(keys)
-    with ThreadPoolExecutor(max_workers=os.cpu_count() or 2) as pool, tqdm(
-        total=len(keys), desc=desc, unit="img", disable=not progress
-    ) as bar:
+    with (
+        ThreadPoolExecutor(max_workers=os.cpu_count() or 2) as pool,
+        tqdm(total=len(keys), desc=desc, unit="img", disable=not progress) as bar,
+    ):
+
         def run(key, data):
-            try:
+            with contextlib.suppress(OSError, ValueError, Image.DecompressionBombError):
                 results[index[key]] = work(data)
-            except (OSError, ValueError, Image.DecompressionBombError):
-                pass
             bar.update(1)
 
         futures = [pool.submit(run, key, data) for key, data in iter_bytes(source, set(index))]
@@ -431,6 +463,7 @@ def decode_faces(source: Path, faces: list[Face], size: int, progress: bool = Tr
     Returns:
         (images in ``faces`` order, kept faces, their (sha256, difference hash) fingerprints, unreadable names).
     """
+
     def work(data):
         image = _open_rgb(data)
         return resize_square(image, size), _fingerprint(data, image)
@@ -453,10 +486,20 @@ def fingerprint_source(source=None, progress: bool = True):
     if path.is_file():
         return pd.read_csv(path, dtype={"dhash": str})
     faces, _ = list_faces(source)
-    results = _parallel(source, [f.key for f in faces], lambda data: _fingerprint(data, _open_rgb(data)),
-                        "Fingerprinting faces", progress)
-    frame = pd.DataFrame([{"file": f.name, "age": f.age, "gender": f.gender, "race": f.race,
-                           "sha256": r[0], "dhash": r[1]} for f, r in zip(faces, results) if r is not None])
+    results = _parallel(
+        source,
+        [f.key for f in faces],
+        lambda data: _fingerprint(data, _open_rgb(data)),
+        "Fingerprinting faces",
+        progress,
+    )
+    frame = pd.DataFrame(
+        [
+            {"file": f.name, "age": f.age, "gender": f.gender, "race": f.race, "sha256": r[0], "dhash": r[1]}
+            for f, r in zip(faces, results)
+            if r is not None
+        ]
+    )
     path.parent.mkdir(parents=True, exist_ok=True)
     frame.to_csv(path.with_suffix(".part"), index=False)
     os.replace(path.with_suffix(".part"), path)
@@ -494,7 +537,7 @@ def twin_groups(sha256, dhash, max_distance: int = 0) -> np.ndarray:
                 quarters.setdefault((q, (value >> (16 * q)) & 0xFFFF), []).append(i)
         for members in quarters.values():
             for a, i in enumerate(members):
-                for j in members[a + 1:]:
+                for j in members[a + 1 :]:
                     if find(i) != find(j) and bin(hashes[i] ^ hashes[j]).count("1") <= max_distance:
                         parent[find(j)] = find(i)
     return np.array([find(i) for i in range(len(parent))])
@@ -528,16 +571,17 @@ def twin_summary(frame, groups: np.ndarray) -> dict:
     sizes = visual.size()
     multi = sizes[sizes > 1].index
     twins = frame[frame["group"].isin(multi)]
-    per_group = twins.groupby("group").agg(ages=("age", "nunique"), genders=("gender", "nunique"),
-                                           spread=("age", lambda a: int(a.max() - a.min())))
+    per_group = twins.groupby("group").agg(
+        ages=("age", "nunique"), genders=("gender", "nunique"), spread=("age", lambda a: int(a.max() - a.min()))
+    )
     conflicting = per_group[(per_group["ages"] > 1) | (per_group["genders"] > 1)]
     return {
-        "images": int(len(frame)),
+        "images": len(frame),
         "exact_groups": int((exact > 1).sum()),
         "exact_files": int(exact[exact > 1].sum()),
-        "visual_groups": int(len(multi)),
-        "visual_files": int(len(twins)),
-        "conflicting_groups": int(len(conflicting)),
+        "visual_groups": len(multi),
+        "visual_files": len(twins),
+        "conflicting_groups": len(conflicting),
         "conflicting_gender_groups": int((per_group["genders"] > 1).sum()),
         "conflicting_age_spread_median": float(conflicting["spread"].median()) if len(conflicting) else 0.0,
         "conflicting_age_spread_max": int(conflicting["spread"].max()) if len(conflicting) else 0,
@@ -588,10 +632,11 @@ class FaceSet:
     def __len__(self) -> int:
         return len(self.names)
 
-    def take(self, index) -> "FaceSet":
+    def take(self, index) -> FaceSet:
         index = np.asarray(index, dtype=int)
-        return FaceSet([self.names[i] for i in index], self.images[index], self.age[index],
-                       self.gender[index], self.race[index])
+        return FaceSet(
+            [self.names[i] for i in index], self.images[index], self.age[index], self.gender[index], self.race[index]
+        )
 
     def labels(self):
         """The labels as a pandas DataFrame (one row per image)."""
@@ -625,10 +670,18 @@ def test_faces(faces: list[Face], profile: config.Profile, source: Path, progres
 
 
 def _cache_dir(source: Path, profile: config.Profile) -> Path:
-    key = json.dumps([CACHE_VERSION, describe_source(source)["sha256"], profile.n_images,
-                      profile.image_size, profile.val_size, profile.seed,
-                      profile.test_size if profile.n_images is None else None,
-                      *(["study"] if uses_study_images(profile) else [])])
+    key = json.dumps(
+        [
+            CACHE_VERSION,
+            describe_source(source)["sha256"],
+            profile.n_images,
+            profile.image_size,
+            profile.val_size,
+            profile.seed,
+            profile.test_size if profile.n_images is None else None,
+            *(["study"] if uses_study_images(profile) else []),
+        ]
+    )
     return config.CACHE_DIR / hashlib.sha256(key.encode()).hexdigest()[:16]
 
 
@@ -642,8 +695,9 @@ def _write_cache(folder: Path, images: np.ndarray, meta: dict) -> None:
     os.replace(folder / "meta.json.part", folder / "meta.json")  # written last: marks the entry complete
 
 
-def load_splits(profile: config.Profile, source=None, cache: bool = True, progress: bool = True,
-                download: bool = True) -> Splits:
+def load_splits(
+    profile: config.Profile, source=None, cache: bool = True, progress: bool = True, download: bool = True
+) -> Splits:
     """The profile's seeded subset, decoded and split into train and validation.
 
     Args:
@@ -669,13 +723,16 @@ def load_splits(profile: config.Profile, source=None, cache: bool = True, progre
     else:
         faces, skipped = list_faces(source)
         if not faces:
-            raise DataError(f"no UTKFace file names (<age>_<gender>_<race>_<datetime>.jpg.chip.jpg) in {source}; "
-                            f"{HOW_TO_GET}")
+            raise DataError(
+                f"no UTKFace file names (<age>_<gender>_<race>_<datetime>.jpg.chip.jpg) in {source}; {HOW_TO_GET}"
+            )
         n_files = len(faces) + sum(len(names) for names in skipped.values())
         n_usable = len(faces)
         if profile.n_images is None and profile.test_size:  # "all images" leaves the test set out
-            held_out = {f.name for f in draw_test(faces, set(), fingerprint_source(source, progress),
-                                                  profile.test_size, profile.seed)}
+            held_out = {
+                f.name
+                for f in draw_test(faces, set(), fingerprint_source(source, progress), profile.test_size, profile.seed)
+            }
             faces = [f for f in faces if f.name not in held_out]
         if uses_study_images(profile):
             by_name(faces, _study_names(profile))  # a missing test image stops the run now, not after training
@@ -690,16 +747,20 @@ def load_splits(profile: config.Profile, source=None, cache: bool = True, progre
                 "files": n_files,
                 "usable": n_usable - len(unreadable),
                 "skipped": {reason: {"count": len(names), "examples": names[:5]} for reason, names in skipped.items()},
-                "images": (f"the study's {len(subset):,} images, found by name" if uses_study_images(profile)
-                           else f"drawn from this copy with seed {profile.seed}"),
+                "images": (
+                    f"the study's {len(subset):,} images, found by name"
+                    if uses_study_images(profile)
+                    else f"drawn from this copy with seed {profile.seed}"
+                ),
                 "cache": "off" if not cache else "miss",
             },
         }
         if cache:
             _write_cache(folder, images, meta)
     names, age, gender, race, sha256, dhash = zip(*meta["faces"]) if meta["faces"] else ((),) * 6
-    everything = FaceSet(list(names), images, np.array(age, np.int32), np.array(gender, np.int32),
-                         np.array(race, np.int32))
+    everything = FaceSet(
+        list(names), images, np.array(age, np.int32), np.array(gender, np.int32), np.array(race, np.int32)
+    )
     groups = twin_groups(sha256, dhash)
     train, val = split_indices(groups, validation_count(len(everything), profile.val_size), profile.split == "group")
     val_twin_in_train = np.isin(groups[val], groups[train])  # measured before conflicts leave training
@@ -710,8 +771,9 @@ def load_splits(profile: config.Profile, source=None, cache: bool = True, progre
         info["dropped_conflicting"] = int(len(train) - len(kept))
         train = kept
     info["load_seconds"] = round(time.perf_counter() - start, 3)
-    return Splits(train=everything.take(train), val=everything.take(val), info=info,
-                  val_twin_in_train=val_twin_in_train)
+    return Splits(
+        train=everything.take(train), val=everything.take(val), info=info, val_twin_in_train=val_twin_in_train
+    )
 
 
 def load_test(profile: config.Profile, source=None, cache: bool = True, progress: bool = True) -> FaceSet:
@@ -743,13 +805,12 @@ def describe_skipped(info: dict) -> str:
     return f"Read {info['usable']} usable faces from {info['source']}; skipped {total}: " + "; ".join(parts)
 
 
-
 def summarize_labels(labels) -> dict:
     """The dataset facts of the study's section 2.1, for a labels DataFrame (``FaceSet.labels()``)."""
     per_age = labels["age"].value_counts().sort_index()
     most, least = per_age.max(), per_age.min()
     return {
-        "images": int(len(labels)),
+        "images": len(labels),
         "distinct_ages": int(per_age.size),
         "age_min": int(labels["age"].min()),
         "age_max": int(labels["age"].max()),
@@ -768,8 +829,10 @@ def summarize_labels(labels) -> dict:
 
 def all_faces(splits: Splits) -> FaceSet:
     """Train and validation together (the subset), validation first as drawn."""
-    return FaceSet(splits.val.names + splits.train.names,
-                   np.concatenate([splits.val.images, splits.train.images]),
-                   np.concatenate([splits.val.age, splits.train.age]),
-                   np.concatenate([splits.val.gender, splits.train.gender]),
-                   np.concatenate([splits.val.race, splits.train.race]))
+    return FaceSet(
+        splits.val.names + splits.train.names,
+        np.concatenate([splits.val.images, splits.train.images]),
+        np.concatenate([splits.val.age, splits.train.age]),
+        np.concatenate([splits.val.gender, splits.train.gender]),
+        np.concatenate([splits.val.race, splits.train.race]),
+    )

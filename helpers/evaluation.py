@@ -33,7 +33,7 @@ def predict(model, faces: FaceSet, batch_size: int = 64, verbose: int = 0) -> pd
 def summarize(predictions: pd.DataFrame) -> dict:
     """Gender accuracy and age MAE (years) of a predictions frame."""
     return {
-        "n": int(len(predictions)),
+        "n": len(predictions),
         "gender_accuracy": float((predictions["pred_gender"] == predictions["gender"]).mean()),
         "age_mae": float((predictions["pred_age"] - predictions["age"]).abs().mean()),
     }
@@ -53,15 +53,21 @@ def roc_auc(labels, scores) -> float:
 def gender_metrics(predictions: pd.DataFrame) -> dict:
     """Accuracy, ROC-AUC, confusion matrix and precision/recall/F1 per class."""
     true, pred = predictions["gender"].to_numpy(), predictions["pred_gender"].to_numpy()
-    out = {"n": int(len(true)), "accuracy": float((true == pred).mean()),
-           "roc_auc": roc_auc(true, predictions["prob_female"]),
-           "confusion": [[int(((true == t) & (pred == p)).sum()) for p in (0, 1)] for t in (0, 1)]}
+    out = {
+        "n": len(true),
+        "accuracy": float((true == pred).mean()),
+        "roc_auc": roc_auc(true, predictions["prob_female"]),
+        "confusion": [[int(((true == t) & (pred == p)).sum()) for p in (0, 1)] for t in (0, 1)],
+    }
     for label, name in enumerate(GENDERS):
         tp = int(((true == label) & (pred == label)).sum())
         precision = tp / max(int((pred == label).sum()), 1)
         recall = tp / max(int((true == label).sum()), 1)
-        out[name] = {"precision": precision, "recall": recall,
-                     "f1": 2 * precision * recall / (precision + recall) if precision + recall else 0.0}
+        out[name] = {
+            "precision": precision,
+            "recall": recall,
+            "f1": 2 * precision * recall / (precision + recall) if precision + recall else 0.0,
+        }
     return out
 
 
@@ -69,16 +75,24 @@ def calibration(predictions: pd.DataFrame, bins: int = 10) -> pd.DataFrame:
     """Reliability curve: mean predicted P(female) and observed share of women per probability bin."""
     edges = np.linspace(0, 1, bins + 1)
     which = np.clip(np.digitize(predictions["prob_female"], edges[1:-1]), 0, bins - 1)
-    frame = predictions.assign(bin=which).groupby("bin").agg(
-        mean_predicted=("prob_female", "mean"), observed=("gender", "mean"), count=("gender", "size"))
+    frame = (
+        predictions.assign(bin=which)
+        .groupby("bin")
+        .agg(mean_predicted=("prob_female", "mean"), observed=("gender", "mean"), count=("gender", "size"))
+    )
     return frame.reset_index()
 
 
 def age_metrics(predictions: pd.DataFrame) -> dict:
     """MAE, RMSE and the share of predictions within 5 and 10 years (CS@5, CS@10)."""
     error = predictions["pred_age"] - predictions["age"]
-    return {"n": int(len(error)), "mae": float(error.abs().mean()), "rmse": float(np.sqrt((error ** 2).mean())),
-            "cs5": float((error.abs() <= 5).mean()), "cs10": float((error.abs() <= 10).mean())}
+    return {
+        "n": len(error),
+        "mae": float(error.abs().mean()),
+        "rmse": float(np.sqrt((error**2).mean())),
+        "cs5": float((error.abs() <= 5).mean()),
+        "cs10": float((error.abs() <= 10).mean()),
+    }
 
 
 def age_bands(predictions: pd.DataFrame) -> pd.DataFrame:
@@ -87,9 +101,14 @@ def age_bands(predictions: pd.DataFrame) -> pd.DataFrame:
     for low, high in AGE_BANDS:
         band = predictions[(predictions["age"] >= low) & (predictions["age"] <= high)]
         error = band["pred_age"] - band["age"]
-        rows.append({"band": f"{low}-{high}" if high < 200 else f"{low}+", "count": len(band),
-                     "mae": float(error.abs().mean()) if len(band) else float("nan"),
-                     "mean_signed_error": float(error.mean()) if len(band) else float("nan")})
+        rows.append(
+            {
+                "band": f"{low}-{high}" if high < 200 else f"{low}+",
+                "count": len(band),
+                "mae": float(error.abs().mean()) if len(band) else float("nan"),
+                "mean_signed_error": float(error.mean()) if len(band) else float("nan"),
+            }
+        )
     return pd.DataFrame(rows)
 
 
@@ -113,9 +132,16 @@ def by_group(predictions: pd.DataFrame) -> pd.DataFrame:
             if not len(part):
                 continue
             ages, genders = age_metrics(part), gender_metrics(part)
-            rows.append({"group": f"{column}: {name}", "count": len(part), "gender_accuracy": genders["accuracy"],
-                         "gender_roc_auc": genders["roc_auc"], "age_mae": ages["mae"],
-                         "age_mean_signed_error": float((part["pred_age"] - part["age"]).mean())})
+            rows.append(
+                {
+                    "group": f"{column}: {name}",
+                    "count": len(part),
+                    "gender_accuracy": genders["accuracy"],
+                    "gender_roc_auc": genders["roc_auc"],
+                    "age_mae": ages["mae"],
+                    "age_mean_signed_error": float((part["pred_age"] - part["age"]).mean()),
+                }
+            )
     return pd.DataFrame(rows)
 
 
@@ -123,8 +149,10 @@ def worst_predictions(predictions: pd.DataFrame, n: int = 8) -> dict[str, pd.Dat
     """The ``n`` largest age errors, and the ``n`` gender mistakes made with the most confidence."""
     ages = predictions.assign(abs_error=(predictions["pred_age"] - predictions["age"]).abs())
     wrong = predictions[predictions["pred_gender"] != predictions["gender"]]
-    return {"age": ages.nlargest(n, "abs_error"),
-            "gender": wrong.assign(confidence=(wrong["prob_female"] - 0.5).abs()).nlargest(n, "confidence")}
+    return {
+        "age": ages.nlargest(n, "abs_error"),
+        "gender": wrong.assign(confidence=(wrong["prob_female"] - 0.5).abs()).nlargest(n, "confidence"),
+    }
 
 
 def evaluate(predictions: pd.DataFrame, train_labels: pd.DataFrame, test: pd.DataFrame | None = None) -> dict:
@@ -159,22 +187,29 @@ def paired_comparison(first: pd.DataFrame, second: pd.DataFrame, resamples: int 
         got right and McNemar's exact p-value.
     """
     if len(first) != len(second) or set(first["file"]) != set(second["file"]):
-        raise ValueError(f"paired_comparison needs both models' predictions of the same images: {len(first)} and "
-                         f"{len(second)} rows, {len(set(first['file']) ^ set(second['file']))} files in only one")
+        raise ValueError(
+            f"paired_comparison needs both models' predictions of the same images: {len(first)} and "
+            f"{len(second)} rows, {len(set(first['file']) ^ set(second['file']))} files in only one"
+        )
     both = first.merge(second, on="file", suffixes=("_1", "_2"), validate="one_to_one")
     right = [(both[f"pred_gender_{i}"] == both[f"gender_{i}"]).to_numpy(int) for i in (1, 2)]
     error = [(both[f"pred_age_{i}"] - both[f"age_{i}"]).abs().to_numpy() for i in (1, 2)]
     values = {"gender_accuracy": right, "age_mae": error}
     per_image = {"gender_accuracy": right[1] - right[0], "age_mae": error[0] - error[1]}
     draws = np.random.default_rng(seed).integers(0, len(both), size=(resamples, len(both)))
-    result = {"n": int(len(both))}
+    result = {"n": len(both)}
     for key, advantage in per_image.items():
         low, high = np.percentile(advantage[draws].mean(axis=1), [2.5, 97.5])
-        result[key] = {"first": float(values[key][0].mean()), "second": float(values[key][1].mean()),
-                       "advantage": float(advantage.mean()), "ci95": [float(low), float(high)]}
+        result[key] = {
+            "first": float(values[key][0].mean()),
+            "second": float(values[key][1].mean()),
+            "advantage": float(advantage.mean()),
+            "ci95": [float(low), float(high)],
+        }
     only_first, only_second = int((right[0] > right[1]).sum()), int((right[1] > right[0]).sum())
-    result["gender_accuracy"].update(only_first_right=only_first, only_second_right=only_second,
-                                     mcnemar_p=mcnemar_exact(only_first, only_second))
+    result["gender_accuracy"].update(
+        only_first_right=only_first, only_second_right=only_second, mcnemar_p=mcnemar_exact(only_first, only_second)
+    )
     return result
 
 
@@ -185,7 +220,7 @@ def mcnemar_exact(only_first: int, only_second: int) -> float:
     if n == 0:
         return 1.0
     tail = sum(comb(n, k) for k in range(min(only_first, only_second) + 1))
-    return min(1.0, 2 * tail / 2 ** n)
+    return min(1.0, 2 * tail / 2**n)
 
 
 def paired_table(comparisons: dict[str, dict]) -> pd.DataFrame:
@@ -194,10 +229,12 @@ def paired_table(comparisons: dict[str, dict]) -> pd.DataFrame:
     rows = {}
     for split, result in comparisons.items():
         gender, age = result["gender_accuracy"], result["age_mae"]
-        rows[split] = {"images": result["n"],
-                       "gender accuracy: advantage [95 % interval]": _with_interval(gender, 3),
-                       "McNemar p": f"{gender['mcnemar_p']:.2g}",
-                       "age MAE, years: advantage [95 % interval]": _with_interval(age, 2)}
+        rows[split] = {
+            "images": result["n"],
+            "gender accuracy: advantage [95 % interval]": _with_interval(gender, 3),
+            "McNemar p": f"{gender['mcnemar_p']:.2g}",
+            "age MAE, years: advantage [95 % interval]": _with_interval(age, 2),
+        }
     return pd.DataFrame.from_dict(rows, orient="index")
 
 
@@ -245,9 +282,12 @@ def headline_table(evaluations: dict[str, dict], names: dict[str, str]) -> pd.Da
     parts += [(f"{names[m]} · test", r["test"]) for m, r in evaluations.items() if "test" in r]
     for column, result in parts:
         columns[column] = {
-            "gender accuracy": result["gender"]["accuracy"], "gender ROC-AUC": result["gender"]["roc_auc"],
-            "age MAE": result["age"]["mae"], "age RMSE": result["age"]["rmse"],
-            "age CS@5": result["age"]["cs5"], "age CS@10": result["age"]["cs10"],
+            "gender accuracy": result["gender"]["accuracy"],
+            "gender ROC-AUC": result["gender"]["roc_auc"],
+            "age MAE": result["age"]["mae"],
+            "age RMSE": result["age"]["rmse"],
+            "age CS@5": result["age"]["cs5"],
+            "age CS@10": result["age"]["cs10"],
             "baseline: age MAE, train mean": result["baselines"]["age_mae_predicting_train_mean"],
             "baseline: age MAE, train median": result["baselines"]["age_mae_predicting_train_median"],
             "baseline: gender accuracy, majority": result["baselines"]["gender_accuracy_predicting_majority"],
@@ -260,8 +300,12 @@ def group_table(evaluations: dict[str, dict], names: dict[str, str]) -> pd.DataF
     table = None
     for model, result in evaluations.items():
         groups = pd.DataFrame(result["groups"]).set_index("group")
-        part = groups[["gender_accuracy", "age_mae", "age_mean_signed_error"]].rename(columns={
-            "gender_accuracy": f"{names[model]}: gender accuracy", "age_mae": f"{names[model]}: age MAE",
-            "age_mean_signed_error": f"{names[model]}: age bias"})
+        part = groups[["gender_accuracy", "age_mae", "age_mean_signed_error"]].rename(
+            columns={
+                "gender_accuracy": f"{names[model]}: gender accuracy",
+                "age_mae": f"{names[model]}: age MAE",
+                "age_mean_signed_error": f"{names[model]}: age bias",
+            }
+        )
         table = groups[["count"]].join(part) if table is None else table.join(part)
     return table

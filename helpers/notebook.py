@@ -13,8 +13,11 @@ def in_colab() -> bool:
 
 
 # Where a Colab user's copy of UTKFace is looked for on a mounted Google Drive (drive.mount("/content/drive")).
-DRIVE_COPIES = ("/content/drive/MyDrive/UTKFace.tar.gz", "/content/drive/MyDrive/UTKFace",
-                "/content/drive/MyDrive/data/UTKFace.tar.gz")
+DRIVE_COPIES = (
+    "/content/drive/MyDrive/UTKFace.tar.gz",
+    "/content/drive/MyDrive/UTKFace",
+    "/content/drive/MyDrive/data/UTKFace.tar.gz",
+)
 
 
 def colab_setup(data: str = "") -> str:
@@ -39,8 +42,10 @@ def setup(profile: str, overrides: dict | None = None) -> config.Profile:
     plots.set_style()
     print(f"profile {chosen.name} ({chosen.hash}), Keras {keras.__version__} on {keras.backend.backend()}")
     if in_colab() and not training.accelerators():
-        print("Colab without a GPU: loading committed results is quick, but training the seed profile takes hours "
-              "(Runtime > Change runtime type > GPU)")
+        print(
+            "Colab without a GPU: loading committed results is quick, but training the seed profile takes hours "
+            "(Runtime > Change runtime type > GPU)"
+        )
     return chosen
 
 

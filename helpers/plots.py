@@ -64,12 +64,17 @@ def sample_grid(faces: FaceSet, n: int = 16, seed: int = 0):
 
 def age_distribution(labels: pd.DataFrame):
     """Figure 2: number of images per age, split by gender."""
-    counts = (labels.assign(gender=labels["gender"].map(dict(enumerate(GENDERS))))
-              .groupby(["age", "gender"]).size().unstack(fill_value=0))
+    counts = (
+        labels.assign(gender=labels["gender"].map(dict(enumerate(GENDERS))))
+        .groupby(["age", "gender"])
+        .size()
+        .unstack(fill_value=0)
+    )
     fig, ax = plt.subplots(figsize=(10, 3.8))
     ax.bar(counts.index, counts.get("male", 0), width=1.0, label="male", color="#4c72b0")
-    ax.bar(counts.index, counts.get("female", 0), width=1.0, bottom=counts.get("male", 0), label="female",
-           color="#dd8452")
+    ax.bar(
+        counts.index, counts.get("female", 0), width=1.0, bottom=counts.get("male", 0), label="female", color="#dd8452"
+    )
     ax.set(xlabel="age (years)", ylabel="images", title="Age distribution of the subset")
     ax.legend(title="gender")
     fig.tight_layout()
@@ -78,14 +83,14 @@ def age_distribution(labels: pd.DataFrame):
 
 def twin_pairs(pairs: list[tuple[dict, dict]], images: dict[str, np.ndarray]):
     """Pictures that appear twice in UTKFace under different labels, side by side with both labels."""
-    fig, axes = plt.subplots(1, 2 * len(pairs), figsize=(1.7 * 2 * len(pairs), 2.3), squeeze=False,
-                             layout="constrained")
+    fig, axes = plt.subplots(
+        1, 2 * len(pairs), figsize=(1.7 * 2 * len(pairs), 2.3), squeeze=False, layout="constrained"
+    )
     for k, pair in enumerate(pairs):
         for j, face in enumerate(pair):
             ax = axes[0][2 * k + j]
             ax.imshow(images[face["file"]])
-            ax.set_title(f"{face['age']} y, {GENDERS[face['gender']]}", fontsize=8,
-                         color="#8a1f11" if j else "#222222")
+            ax.set_title(f"{face['age']} y, {GENDERS[face['gender']]}", fontsize=8, color="#8a1f11" if j else "#222222")
             ax.axis("off")
     fig.suptitle("The same picture under two labels (pairs of identical difference hash)")
     return fig
@@ -116,8 +121,14 @@ def predicted_photo(photo: np.ndarray, found: list[dict], labels: list[str]):
     for face in found:
         x, y, w, h = face["box"]
         ax.add_patch(plt.Rectangle((x, y), w, h, fill=False, edgecolor="#d62728", linewidth=2))
-        ax.text(x, y - 4, f"{face['age']:.0f} y, {face['gender']} ({face['prob_female']:.2f})", color="#d62728",
-                fontsize=9, va="bottom")
+        ax.text(
+            x,
+            y - 4,
+            f"{face['age']:.0f} y, {face['gender']} ({face['prob_female']:.2f})",
+            color="#d62728",
+            fontsize=9,
+            va="bottom",
+        )
     ax.set_title(f"{len(found)} face(s) found · true labels, left to right: {'; '.join(labels)}", fontsize=10)
     fig.tight_layout()
     return fig
@@ -125,8 +136,17 @@ def predicted_photo(photo: np.ndarray, found: list[dict], labels: list[str]):
 
 # ---------------------------------------------------------------- architecture
 def _box(ax, x, y, w, h, text, color):
-    ax.add_patch(FancyBboxPatch((x - w / 2, y - h / 2), w, h, boxstyle="round,pad=0.02,rounding_size=0.08",
-                                facecolor=color, edgecolor="#333333", linewidth=1))
+    ax.add_patch(
+        FancyBboxPatch(
+            (x - w / 2, y - h / 2),
+            w,
+            h,
+            boxstyle="round,pad=0.02,rounding_size=0.08",
+            facecolor=color,
+            edgecolor="#333333",
+            linewidth=1,
+        )
+    )
     ax.text(x, y, text, ha="center", va="center", fontsize=8.5)
 
 
@@ -146,7 +166,7 @@ def architecture(trunk: list[tuple[str, str]], heads: dict[str, list[str]], titl
         if i:
             _arrow(ax, 5, y + 0.75, 5, y + 0.27)
         y -= 1.0
-    for (name, boxes), x in zip(heads.items(), (2.8, 7.2)):
+    for boxes, x in zip(heads.values(), (2.8, 7.2)):
         _arrow(ax, 5, y + 0.75, x, y + 0.27)
         for j, text in enumerate(boxes):
             _box(ax, x, y - j, 3.8, 0.5, text, "#fde0c5" if j == len(boxes) - 1 else "#f2f2f2")
@@ -161,8 +181,9 @@ def architecture_from_description(description: dict, image_size: int, title: str
     """Figure 3 (and its VGG16 counterpart) drawn from ``helpers.models.describe``."""
     layers = description["layers"]
     by_name = {layer["name"]: layer for layer in layers}
-    aug = ", ".join(layer["class_name"].removeprefix("Random") for layer in layers
-                    if layer["class_name"].startswith("Random"))
+    aug = ", ".join(
+        layer["class_name"].removeprefix("Random") for layer in layers if layer["class_name"].startswith("Random")
+    )
     trunk = [(f"Input {image_size}×{image_size}×3 (RGB, 0-255)", "#dbe9f6")]
     if aug:
         trunk.append((f"Augmentation (training only): {aug}", "#e8f4e0"))
@@ -173,8 +194,13 @@ def architecture_from_description(description: dict, image_size: int, title: str
             convs = [layer for layer in layers if layer["name"].startswith(f"block{block}_conv")]
             size //= 2
             state = "trainable in stage 2" if block == 5 else "frozen"
-            trunk.append((f"VGG16 block {block}: {len(convs)}× Conv3×3 {convs[0]['config']['filters']} + MaxPool "
-                          f"→ {size}×{size} ({state})", "#e5dcf0" if block < 5 else "#d4c4ea"))
+            trunk.append(
+                (
+                    f"VGG16 block {block}: {len(convs)}× Conv3×3 {convs[0]['config']['filters']} + MaxPool "
+                    f"→ {size}×{size} ({state})",
+                    "#e5dcf0" if block < 5 else "#d4c4ea",
+                )
+            )
         dense = by_name["head_dense"]
         trunk.append(("Flatten", "#f2f2f2"))
         trunk.append((f"Dense {dense['config']['units']} → BatchNorm → ReLU", "#dbe9f6"))
@@ -184,25 +210,33 @@ def architecture_from_description(description: dict, image_size: int, title: str
         while f"block{block}_conv" in by_name:
             size //= 2
             filters = by_name[f"block{block}_conv"]["config"]["filters"]
-            trunk.append((f"Conv3×3 {filters} (no bias) → BatchNorm → ReLU → MaxPool 2×2 → {size}×{size}×{filters}",
-                          "#e5dcf0"))
+            trunk.append(
+                (f"Conv3×3 {filters} (no bias) → BatchNorm → ReLU → MaxPool 2×2 → {size}×{size}×{filters}", "#e5dcf0")
+            )
             block += 1
         trunk.append(("Flatten", "#f2f2f2"))
         trunk.append((f"Dense {by_name['shared_dense']['config']['units']} (no bias) → BatchNorm → ReLU", "#dbe9f6"))
     heads = {}
     for task, activation in (("age", "linear, years"), ("gender", "sigmoid, P(female)")):
         rate = by_name[f"{task}_dropout"]["config"]["rate"]
-        heads[task] = [f"Dropout {rate:.2f}", f"Dense {by_name[f'{task}_dense']['config']['units']} ReLU",
-                       f"{task}: Dense 1 ({activation})"]
+        heads[task] = [
+            f"Dropout {rate:.2f}",
+            f"Dense {by_name[f'{task}_dense']['config']['units']} ReLU",
+            f"{task}: Dense 1 ({activation})",
+        ]
     params = description["trainable_params"]
     counts = ", ".join(f"{k.replace('stage', 'stage ')} {v / 1e6:.2f} M" for k, v in params.items())
-    return architecture(trunk, heads, f"{title}\n{description['total_params'] / 1e6:.2f} M parameters; "
-                                      f"trainable ({counts})")
+    return architecture(
+        trunk, heads, f"{title}\n{description['total_params'] / 1e6:.2f} M parameters; trainable ({counts})"
+    )
 
 
 # ---------------------------------------------------------------- training curves
-CURVES = (("gender_loss", "gender loss (binary cross-entropy)"), ("gender_accuracy", "gender accuracy"),
-          ("age_mae", "age MAE (years)"))
+CURVES = (
+    ("gender_loss", "gender loss (binary cross-entropy)"),
+    ("gender_accuracy", "gender accuracy"),
+    ("age_mae", "age MAE (years)"),
+)
 LINE = {"marker": "o", "markersize": 2.5, "linewidth": 1.5}  # markers keep one-epoch runs visible
 
 
@@ -233,16 +267,18 @@ def comparison(histories: dict[str, pd.DataFrame], predictions: dict[str, pd.Dat
     fig, axes = plt.subplots(1, 4, figsize=(16, 3.8))
     for model, history in histories.items():
         for ax, (key, label) in zip(axes[:3], CURVES):
-            ax.plot(history["epoch"], history[f"val_{key}"], label=MODEL_NAMES[model], color=MODEL_COLORS[model],
-                    **LINE)
+            ax.plot(
+                history["epoch"], history[f"val_{key}"], label=MODEL_NAMES[model], color=MODEL_COLORS[model], **LINE
+            )
             _epoch_axis(ax, label)
             ax.set_title(f"validation {label.split(' (')[0]}")
     axes[0].legend()
     ax = axes[3]
     top = max(float(max(p["age"].max(), p["pred_age"].max())) for p in predictions.values())
     for model, frame in predictions.items():
-        ax.scatter(frame["age"], frame["pred_age"], s=6, alpha=0.45, label=MODEL_NAMES[model],
-                   color=MODEL_COLORS[model])
+        ax.scatter(
+            frame["age"], frame["pred_age"], s=6, alpha=0.45, label=MODEL_NAMES[model], color=MODEL_COLORS[model]
+        )
     ax.plot([0, top], [0, top], color="#333333", linewidth=1, linestyle="--", label="perfect")
     ax.set(xlabel="true age (years)", ylabel="predicted age (years)", title="validation images")
     ax.legend(fontsize=8)
@@ -256,15 +292,20 @@ def evaluation(evaluations: dict[str, dict]):
     left.plot([0, 1], [0, 1], color="#333333", linestyle="--", linewidth=1, label="perfectly calibrated")
     for model, result in evaluations.items():
         curve = pd.DataFrame(result["calibration"])
-        left.plot(curve["mean_predicted"], curve["observed"], color=MODEL_COLORS[model], label=MODEL_NAMES[model],
-                  **LINE)
+        left.plot(
+            curve["mean_predicted"], curve["observed"], color=MODEL_COLORS[model], label=MODEL_NAMES[model], **LINE
+        )
         bands = pd.DataFrame(result["age_bands"])
-        right.plot(bands["band"], bands["mean_signed_error"], color=MODEL_COLORS[model], label=MODEL_NAMES[model],
-                   **LINE)
+        right.plot(
+            bands["band"], bands["mean_signed_error"], color=MODEL_COLORS[model], label=MODEL_NAMES[model], **LINE
+        )
     left.set(xlabel="predicted P(female)", ylabel="observed share of women", title="gender calibration")
     right.axhline(0, color="#333333", linewidth=1)
-    right.set(xlabel="true age band (years)", ylabel="mean predicted − true age (years)",
-              title="age bias by band (below 0: underestimated)")
+    right.set(
+        xlabel="true age band (years)",
+        ylabel="mean predicted − true age (years)",
+        title="age bias by band (below 0: underestimated)",
+    )
     left.legend(fontsize=8)
     right.legend(fontsize=8)
     return fig
@@ -275,34 +316,59 @@ SPREAD_METRICS = (("val_age_mae", "validation age MAE (years)"), ("val_gender_ac
 TEST_METRICS = (("test_age_mae", "test age MAE (years)"), ("test_gender_accuracy", "test gender accuracy"))
 
 
-def against_baseline(table: pd.DataFrame, baseline: str, spread: dict[str, float], title: str,
-                     metrics=SPREAD_METRICS, noise_sds: float | None = None):
+def against_baseline(
+    table: pd.DataFrame,
+    baseline: str,
+    spread: dict[str, float],
+    title: str,
+    metrics=SPREAD_METRICS,
+    noise_sds: float | None = None,
+):
     """Each row of ``table`` (index: labels; columns ``<metric>`` and, where a row is a mean over seeds,
     ``<metric>_sd``) as a dot with ± sd whiskers, beside the ``baseline`` row's value, drawn as a line with the
     seed-to-seed spread (``spread``: sd per metric; NaN: not known) as a band around it, one panel per metric,
     two panels a row. ``noise_sds``: also the wider band inside which a difference is within the noise."""
     n_rows = -(-len(metrics) // 2)
-    fig, axes = plt.subplots(n_rows, 2, figsize=(11, (0.55 * len(table) + 1.3) * n_rows + 0.3), sharey=True,
-                             layout="constrained", squeeze=False)
+    fig, axes = plt.subplots(
+        n_rows,
+        2,
+        figsize=(11, (0.55 * len(table) + 1.3) * n_rows + 0.3),
+        sharey=True,
+        layout="constrained",
+        squeeze=False,
+    )
     rows = np.arange(len(table))[::-1]
     for ax, (key, label) in zip(axes.flat, metrics):
         centre, sd = table.loc[baseline, key], spread.get(key, float("nan"))
         if sd == sd and noise_sds:
-            ax.axvspan(centre - noise_sds * sd, centre + noise_sds * sd, color="#bbbbbb", alpha=0.2, lw=0,
-                       label=f"baseline ± {noise_sds:.1f} sd: a difference inside is within the noise")
+            ax.axvspan(
+                centre - noise_sds * sd,
+                centre + noise_sds * sd,
+                color="#bbbbbb",
+                alpha=0.2,
+                lw=0,
+                label=f"baseline ± {noise_sds:.1f} sd: a difference inside is within the noise",
+            )
         if sd == sd:
-            ax.axvspan(centre - sd, centre + sd, color="#bbbbbb", alpha=0.45, lw=0,
-                       label="baseline ± seed-to-seed sd")
+            ax.axvspan(centre - sd, centre + sd, color="#bbbbbb", alpha=0.45, lw=0, label="baseline ± seed-to-seed sd")
         ax.axvline(centre, color="#555555", lw=1, ls="--")
         errors = table[f"{key}_sd"].fillna(0) if f"{key}_sd" in table else pd.Series(0.0, index=table.index)
         for row, name in zip(rows, table.index):
-            ax.errorbar(table.loc[name, key], row, xerr=errors[name], fmt="o", capsize=3, zorder=3,
-                        color="#555555" if name == baseline else "#1f77b4")
+            ax.errorbar(
+                table.loc[name, key],
+                row,
+                xerr=errors[name],
+                fmt="o",
+                capsize=3,
+                zorder=3,
+                color="#555555" if name == baseline else "#1f77b4",
+            )
         ax.set(xlabel=label, yticks=rows, yticklabels=[textwrap.fill(name, 30) for name in table.index])
         ax.margins(x=0.25, y=0.2)
     if any(sd == sd for sd in spread.values()):
-        fig.legend(*axes.flat[0].get_legend_handles_labels(), loc="outside lower center", fontsize=9, frameon=False,
-                   ncols=2)
+        fig.legend(
+            *axes.flat[0].get_legend_handles_labels(), loc="outside lower center", fontsize=9, frameon=False, ncols=2
+        )
     else:  # a zoomed axis alone makes any difference look large
         title += "\n(no seed-to-seed spread yet: whether these differences exceed the noise is not known)"
     fig.suptitle(title)

@@ -91,8 +91,10 @@ def fetch_model(url: str, sha256: str | None = None) -> Path:
             with urllib.request.urlopen(sums_url, timeout=DOWNLOAD_TIMEOUT) as response:
                 sums = dict(line.split()[::-1] for line in response.read().decode().splitlines() if line.strip())
         except (OSError, ValueError) as err:
-            raise DataError(f"could not read {sums_url} to check {name} against "
-                            f"({getattr(err, 'reason', None) or err}); pass --sha256 to give its checksum") from None
+            raise DataError(
+                f"could not read {sums_url} to check {name} against "
+                f"({getattr(err, 'reason', None) or err}); pass --sha256 to give its checksum"
+            ) from None
         if name not in sums:
             raise DataError(f"{sums_url} lists no {name}; pass --sha256 to give its checksum")
         sha256 = sums[name]
@@ -111,8 +113,10 @@ def load_model(path, sha256: str | None = None):
         path = fetch_model(str(path), sha256)
     path = Path(path)
     if not path.is_file():
-        raise ValueError(f"{path}: no such model file (train one with `python -m helpers train`, which writes "
-                         "results/<profile>/<model>/<model>.keras)")
+        raise ValueError(
+            f"{path}: no such model file (train one with `python -m helpers train`, which writes "
+            "results/<profile>/<model>/<model>.keras)"
+        )
     return models.load(path)
 
 
@@ -123,8 +127,10 @@ def predict_faces(model, faces: list[Face]) -> list[dict]:
     outputs = model.predict(np.stack([f.crop for f in faces]), verbose=0)
     ages = np.asarray(outputs["age"], dtype=float).reshape(-1)
     female = np.asarray(outputs["gender"], dtype=float).reshape(-1)
-    return [{"box": list(face.box), "age": float(age), "prob_female": float(p), "gender": GENDERS[int(p >= 0.5)]}
-            for face, age, p in zip(faces, ages, female)]
+    return [
+        {"box": list(face.box), "age": float(age), "prob_female": float(p), "gender": GENDERS[int(p >= 0.5)]}
+        for face, age, p in zip(faces, ages, female)
+    ]
 
 
 def predict_photo(model, path) -> list[dict]:
@@ -140,6 +146,6 @@ def demo_photo(faces, n: int = 3, seed: int = 0) -> DemoPhoto:
     photo = np.full((2 * side, (len(pick) * 3 + 1) * side // 2, 3), 225, dtype=np.uint8)
     for k, i in enumerate(pick):
         left = side // 2 + k * 3 * side // 2
-        photo[side // 2:side // 2 + side, left:left + side] = faces.images[i]
+        photo[side // 2 : side // 2 + side, left : left + side] = faces.images[i]
     labels = [f"{faces.age[i]} y, {GENDERS[faces.gender[i]]}" for i in pick]
     return DemoPhoto(photo=photo, labels=labels)

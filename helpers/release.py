@@ -24,9 +24,9 @@ ETHICS = (
 )
 ARCHITECTURES = {
     "custom": "a convolutional network trained from scratch: four convolution blocks (32, 64, 128, 256 filters), "
-              "flatten, dense 512, and two task branches",
+    "flatten, dense 512, and two task branches",
     "vgg16": "VGG16's 13 convolutional layers with a new head (flatten, dense 512, two task branches), trained in "
-             "two stages: the base frozen, then block 5 unfrozen",
+    "two stages: the base frozen, then block 5 unfrozen",
 }
 
 
@@ -40,11 +40,16 @@ def sha256_of(path: Path) -> str:
 
 def _images(manifest: dict) -> str:
     profile = manifest["profile"]
-    study = (profile.get("images", "study") == "study" and profile["n_images"] == data.STUDY_DRAW["n_images"]
-             and profile["seed"] == data.STUDY_DRAW["seed"])
+    study = (
+        profile.get("images", "study") == "study"
+        and profile["n_images"] == data.STUDY_DRAW["n_images"]
+        and profile["seed"] == data.STUDY_DRAW["seed"]
+    )
     if study:
-        return ("the study's images, listed by file name in `helpers/study_images.csv.gz` (the seed-42 draw of "
-                "5,000 images and its test images)")
+        return (
+            "the study's images, listed by file name in `helpers/study_images.csv.gz` (the seed-42 draw of "
+            "5,000 images and its test images)"
+        )
     if profile["n_images"] is not None:
         what = f"{profile['n_images']:,} images"
     elif profile.get("test_size"):  # the test images are drawn first and left out
@@ -68,8 +73,10 @@ def _metric_rows(run: results.RunResults) -> list[str]:
 def _group_rows(frame: pd.DataFrame) -> list[str]:
     lines = ["| group | count | gender accuracy | age MAE | mean age error |", "|---|---:|---:|---:|---:|"]
     for row in evaluation.by_group(frame).itertuples():
-        lines.append(f"| {row.group} | {row.count:,} | {row.gender_accuracy:.3f} | {row.age_mae:.2f} | "
-                     f"{row.age_mean_signed_error:+.2f} |")
+        lines.append(
+            f"| {row.group} | {row.count:,} | {row.gender_accuracy:.3f} | {row.age_mae:.2f} | "
+            f"{row.age_mean_signed_error:+.2f} |"
+        )
     return lines
 
 
@@ -90,7 +97,7 @@ def model_card(model: str, folder) -> str:
         "## Model details",
         f"- Predicts **age** (years: one linear output, trained with MAE) and **gender** (P(female): one sigmoid "
         f"output, trained with binary cross-entropy) from one {size}×{size} RGB face of UTKFace's \"aligned & "
-        "cropped\" kind.",
+        'cropped" kind.',
         f"- Architecture: {ARCHITECTURES[model]}; augmentation layers inside the model (active in training only).",
         f"- Trained with Keras {manifest['versions'].get('keras', '?')} on {manifest.get('backend', '?')}, finished "
         f"{manifest.get('finished', '?')[:10]}; code: {code}. Settings: `profile` in `manifest.json`.",
@@ -138,9 +145,11 @@ def model_card(model: str, folder) -> str:
         "## Weights provenance",
     ]
     if model == "vgg16":
-        lines.append(f"Initial weights: {weights.get('label', 'not recorded')}"
-                     + (f" (file `{weights['path']}`, sha256 `{weights['sha256']}`)" if weights.get("path") else "")
-                     + "; head and block 5 trained here.")
+        lines.append(
+            f"Initial weights: {weights.get('label', 'not recorded')}"
+            + (f" (file `{weights['path']}`, sha256 `{weights['sha256']}`)" if weights.get("path") else "")
+            + "; head and block 5 trained here."
+        )
     else:
         lines.append("Trained from scratch (random initialisation with the run's seed); no pretrained weights.")
     return "\n".join(lines) + "\n"
@@ -149,8 +158,11 @@ def model_card(model: str, folder) -> str:
 def run_folders(results_dir=None) -> list[tuple[str, Path]]:
     """Every finished run under the results root (and the sweeps beneath it), as (model, folder)."""
     root = Path(results_dir or config.RESULTS_DIR)
-    return sorted((metrics.parent.name, metrics.parent) for metrics in root.rglob("metrics.json")
-                  if metrics.parent.name in config.MODELS)
+    return sorted(
+        (metrics.parent.name, metrics.parent)
+        for metrics in root.rglob("metrics.json")
+        if metrics.parent.name in config.MODELS
+    )
 
 
 def write_cards(results_dir=None) -> list[Path]:
@@ -167,13 +179,18 @@ def release(profile: config.Profile, results_dir=None, out_dir=None) -> list[Pat
     its card (``MODEL_CARD_<model>.md``) and a ``SHA256SUMS`` of them all. ``ValueError`` when no model file is
     there (training writes it; it is not committed)."""
     out = Path(out_dir or config.PROJ_ROOT / "release" / profile.name)
-    found = [(m, results.run_folder(m, profile, results_dir)) for m in config.MODELS
-             if results.finished(m, profile, results_dir)
-             and (results.run_folder(m, profile, results_dir) / f"{m}.keras").is_file()]
+    found = [
+        (m, results.run_folder(m, profile, results_dir))
+        for m in config.MODELS
+        if results.finished(m, profile, results_dir)
+        and (results.run_folder(m, profile, results_dir) / f"{m}.keras").is_file()
+    ]
     if not found:
-        raise ValueError(f"no trained model file of profile {profile.name} in "
-                         f"{results.profile_folder(profile, results_dir)}/<model>/<model>.keras: train one first "
-                         f"(make train PROFILE={profile.name}); model files are not committed")
+        raise ValueError(
+            f"no trained model file of profile {profile.name} in "
+            f"{results.profile_folder(profile, results_dir)}/<model>/<model>.keras: train one first "
+            f"(make train PROFILE={profile.name}); model files are not committed"
+        )
     out.mkdir(parents=True, exist_ok=True)
     written = []
     for model, folder in found:
@@ -190,8 +207,11 @@ def model_files(profile: config.Profile, results_dir=None, release_dir=None) -> 
     this disk (``release/<profile>/`` or the run folder), its ``size`` in bytes and ``sha256``; ``on_disk`` False
     where it is not (model files are not committed: a run's file stays on the machine that trained it)."""
     folder = Path(release_dir or config.PROJ_ROOT / "release" / profile.name)
-    sums = (dict(line.split()[::-1] for line in (folder / SUMS).read_text().splitlines() if line.strip())
-            if (folder / SUMS).is_file() else {})
+    sums = (
+        dict(line.split()[::-1] for line in (folder / SUMS).read_text().splitlines() if line.strip())
+        if (folder / SUMS).is_file()
+        else {}
+    )
     found = []
     for model in config.MODELS:
         if not results.finished(model, profile, results_dir):
@@ -205,4 +225,3 @@ def model_files(profile: config.Profile, results_dir=None, release_dir=None) -> 
                 break
         found.append(entry)
     return found
-

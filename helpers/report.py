@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import base64
 import json
-import shutil
 import subprocess
 import tempfile
 from pathlib import Path
@@ -53,17 +52,26 @@ def experiment_tables(profile: Profile, results_dir=None, sweep_dir=None) -> lis
         effects = experiments.variant_effects("conjectures", shown, sweep_dir=sweep_dir, results_dir=results_dir)
         bands = experiments.band_errors(shown, results_dir=results_dir)
         shared = experiments.shared_test(shown, results_dir=results_dir)  # more data, on the same test faces
-        missing = {name: [entry for model in found for entry in experiments.not_run(name, shown, model, results_dir)]
-                   for name in experiments.EXPERIMENTS}
-        entries.append({"profile": shown, "conjectures": conjectures, "duplicates": duplicates,
-                        "not_run": missing["conjectures"], "duplicates_not_run": missing["duplicates"],
-                        "findings": experiments.conjecture_findings(effects, bands, shared) if effects is not None
-                        else {},
-                        "spread": _summary_dict(experiments.seed_spread(shown, "custom", sweep_dir, results_dir)),
-                        "bands": experiments.readable_bands(bands) if bands is not None else None,
-                        "twin_effect": experiments.read_twin_effect(shown, results_dir=results_dir),
-                        "duplicate_findings": experiments.duplicate_findings(shown, sweep_dir=sweep_dir,
-                                                                             results_dir=results_dir)})
+        missing = {
+            name: [entry for model in found for entry in experiments.not_run(name, shown, model, results_dir)]
+            for name in experiments.EXPERIMENTS
+        }
+        entries.append(
+            {
+                "profile": shown,
+                "conjectures": conjectures,
+                "duplicates": duplicates,
+                "not_run": missing["conjectures"],
+                "duplicates_not_run": missing["duplicates"],
+                "findings": experiments.conjecture_findings(effects, bands, shared) if effects is not None else {},
+                "spread": _summary_dict(experiments.seed_spread(shown, "custom", sweep_dir, results_dir)),
+                "bands": experiments.readable_bands(bands) if bands is not None else None,
+                "twin_effect": experiments.read_twin_effect(shown, results_dir=results_dir),
+                "duplicate_findings": experiments.duplicate_findings(
+                    shown, sweep_dir=sweep_dir, results_dir=results_dir
+                ),
+            }
+        )
     return entries
 
 
@@ -76,6 +84,7 @@ def provenance(runs: dict, reader: dict | None = None, profile: Profile | None =
     hash the run recorded, and where it ran. ``reader``: :func:`helpers.data.reader_copy`, to say whether the
     reader's copy of UTKFace is the run's; ``profile``: to say why a recorded hash that is not its own still
     counts (the run predates settings added since, at the value they had then)."""
+
     def short(digest):
         return f"`{digest[:16]}…`" if digest else "not recorded"
 
@@ -91,15 +100,20 @@ def provenance(runs: dict, reader: dict | None = None, profile: Profile | None =
         resumes = [code(r.get("code")) for r in manifest.get("resumes", [])]
         rows[results.MODEL_NAMES[model]] = {
             "data": f"{Path(data.get('source', '?')).name} · sha256 {short(data.get('sha256'))} · "
-                    + utk.copy_note(data, reader),
-            "weights": "—" if model == "custom" else weights.get("label", "?") + (
-                f" · {Path(weights['path']).name} · sha256 {short(weights.get('sha256'))}" if weights.get("path")
-                else ""),
+            + utk.copy_note(data, reader),
+            "weights": "—"
+            if model == "custom"
+            else weights.get("label", "?")
+            + (
+                f" · {Path(weights['path']).name} · sha256 {short(weights.get('sha256'))}"
+                if weights.get("path")
+                else ""
+            ),
             "code": code(manifest.get("code")) + (f" (resumed with {', '.join(resumes)})" if resumes else ""),
-            "settings": f"hash `{manifest.get('hash', '?')}`" + (
-                f" ({OLDER_HASH})" if profile and manifest.get("hash") != profile.hash else ""),
+            "settings": f"hash `{manifest.get('hash', '?')}`"
+            + (f" ({OLDER_HASH})" if profile and manifest.get("hash") != profile.hash else ""),
             "ran on": _device(manifest.get("hardware", {}))
-                      + f", {manifest.get('backend', '?')}, finished {manifest.get('finished', '?')[:10]}",
+            + f", {manifest.get('backend', '?')}, finished {manifest.get('finished', '?')[:10]}",
         }
     return pd.DataFrame.from_dict(rows, orient="index") if rows else None
 
@@ -121,14 +135,23 @@ def sweeps(profile: Profile, sweep_dir=None, weights: dict | None = None, result
     for shown in experiments.shown_profiles(profile):
         models = {}
         for model in config.MODELS:
-            summary = (experiments.seed_spread(shown, model, sweep_dir, results_dir) if model == "custom" else
-                       experiments.model_sweep(shown, model, sweep_dir, weights))
+            summary = (
+                experiments.seed_spread(shown, model, sweep_dir, results_dir)
+                if model == "custom"
+                else experiments.model_sweep(shown, model, sweep_dir, weights)
+            )
             if (summary := _summary_dict(summary)) is not None:
                 models[model] = summary
         if models:
-            found.append({"profile": shown, "models": models,
-                          "coursework": against_coursework(models["custom"]) if "custom" in models and
-                          shown.hash == config.PROFILES["seed"].hash else None})
+            found.append(
+                {
+                    "profile": shown,
+                    "models": models,
+                    "coursework": against_coursework(models["custom"])
+                    if "custom" in models and shown.hash == config.PROFILES["seed"].hash
+                    else None,
+                }
+            )
     return found
 
 
@@ -137,19 +160,28 @@ def against_coursework(spread: dict, model: str = "custom") -> str:
     (mean ± 2 sd over seeds; ``spread``: :func:`_summary_dict` of :func:`helpers.experiments.seed_spread`)."""
     reported = results.SEED_REPORTED[model]
     if len(spread["seeds"]) < 2:
-        return (f"With a single run (seed {spread['seeds'][0]}) the reproduction's spread is not known yet, so its "
-                f"distance from the coursework's {reported['val_gender_accuracy']} / {reported['val_age_mae']} "
-                f"cannot be judged (`make sweep PROFILE=seed SEEDS=\"1 2\" MODELS={model}` trains more seeds).")
+        return (
+            f"With a single run (seed {spread['seeds'][0]}) the reproduction's spread is not known yet, so its "
+            f"distance from the coursework's {reported['val_gender_accuracy']} / {reported['val_age_mae']} "
+            f'cannot be judged (`make sweep PROFILE=seed SEEDS="1 2" MODELS={model}` trains more seeds).'
+        )
     parts = []
     for key, digits, unit in (("val_gender_accuracy", 3, ""), ("val_age_mae", 2, " years")):
         mean, sd = spread[key]["mean"], spread[key]["sd"]
         inside = abs(reported[key] - mean) <= 2 * sd
-        parts.append(f"{experiments.METRIC_NAMES[key]} {reported[key]}{unit} is {'within' if inside else 'outside'} "
-                     f"{mean:.{digits}f} ± {2 * sd:.{digits}f}")
+        parts.append(
+            f"{experiments.METRIC_NAMES[key]} {reported[key]}{unit} is {'within' if inside else 'outside'} "
+            f"{mean:.{digits}f} ± {2 * sd:.{digits}f}"
+        )
     rough = " With two runs the spread is a rough estimate." if len(spread["seeds"]) == 2 else ""
-    return ("Against the coursework (mean ± 2 sd over seeds " + ", ".join(map(str, spread["seeds"])) + "): its "
-            + "; its ".join(parts) + "." + rough)
-
+    return (
+        "Against the coursework (mean ± 2 sd over seeds "
+        + ", ".join(map(str, spread["seeds"]))
+        + "): its "
+        + "; its ".join(parts)
+        + "."
+        + rough
+    )
 
 
 def _summary_dict(summary: pd.DataFrame | None) -> dict | None:
@@ -163,9 +195,11 @@ def not_run_note(model: str, profile: Profile, results_dir=None) -> str:
     """What a model's sections say when it has not run: the command that trains it, how long it should take and
     how far an unfinished run got."""
     time = bench.time_to_train(model, profile, results.run_folder(model, profile, results_dir))
-    return (f"Train it with <code>python -m helpers train --model {model} --profile {profile.name} --out "
-            f"results/{profile.name}/{model}</code> (or <code>make report PROFILE={profile.name} TRAIN=1</code>): "
-            f"{time}.")
+    return (
+        f"Train it with <code>python -m helpers train --model {model} --profile {profile.name} --out "
+        f"results/{profile.name}/{model}</code> (or <code>make report PROFILE={profile.name} TRAIN=1</code>): "
+        f"{time}."
+    )
 
 
 def context(profile: Profile, results_dir=None, figures_dir=None, sweep_dir=None) -> dict:
@@ -178,18 +212,25 @@ def context(profile: Profile, results_dir=None, figures_dir=None, sweep_dir=None
     runs = results.load_available(profile, results_dir)
     notices = []
     if profile.hash != config.PROFILES["seed"].hash:
-        notices.append(f"This report was made with the <b>{profile.name}</b> profile (hash {profile.hash}), not the "
-                       "coursework's seed protocol: its numbers are not comparable with the coursework's.")
+        notices.append(
+            f"This report was made with the <b>{profile.name}</b> profile (hash {profile.hash}), not the "
+            "coursework's seed protocol: its numbers are not comparable with the coursework's."
+        )
     vgg = runs.get("vgg16")
     if vgg and vgg.manifest["weights"]["source"] != "imagenet":
-        notices.append(f"VGG16 was trained from <b>{vgg.manifest['weights']['label']}</b>; the coursework used "
-                       "ImageNet weights.")
+        notices.append(
+            f"VGG16 was trained from <b>{vgg.manifest['weights']['label']}</b>; the coursework used ImageNet weights."
+        )
     not_run = {m: not_run_note(m, profile, results_dir) for m in config.MODELS if m not in runs}
     if not_run:
-        notices.append("Not run yet for this profile: " + ", ".join(results.MODEL_NAMES[m] for m in not_run)
-                       + f" (<code>make report PROFILE={profile.name} TRAIN=1</code> trains "
-                       + ("it" if len(not_run) == 1 else "them") + "). Its sections say so; no number is shown "
-                       "for it.")
+        notices.append(
+            "Not run yet for this profile: "
+            + ", ".join(results.MODEL_NAMES[m] for m in not_run)
+            + f" (<code>make report PROFILE={profile.name} TRAIN=1</code> trains "
+            + ("it" if len(not_run) == 1 else "them")
+            + "). Its sections say so; no number is shown "
+            "for it."
+        )
     return {
         "profile": profile,
         "seed_profile": config.PROFILES["seed"],
@@ -208,8 +249,9 @@ def context(profile: Profile, results_dir=None, figures_dir=None, sweep_dir=None
         "evaluations": evaluations,
         "headline": evaluation.headline_table(evaluations, results.MODEL_NAMES) if evaluations else None,
         "groups": evaluation.group_table(evaluations, SHORT_NAMES) if evaluations else None,
-        "groups_test": evaluation.group_table(tested, SHORT_NAMES) if (tested := {
-            m: e["test"] for m, e in evaluations.items() if "test" in e}) else None,
+        "groups_test": evaluation.group_table(tested, SHORT_NAMES)
+        if (tested := {m: e["test"] for m, e in evaluations.items() if "test" in e})
+        else None,
         "notices": notices,
         "ethics": release.ETHICS,
         "model_files": release.model_files(profile, results_dir),
@@ -220,16 +262,22 @@ def context(profile: Profile, results_dir=None, figures_dir=None, sweep_dir=None
         "older_hash": OLDER_HASH,
         "experiments": experiment_tables(profile, results_dir, sweep_dir),
         "sweeps": sweeps(profile, sweep_dir, vgg.manifest["weights"] if vgg else None, results_dir),
-        "pretraining": [{"profile": shown, "table": experiments.readable_pretraining(table),
-                         "findings": experiments.pretraining_findings(table),
-                         "imagenet": bool((table["source"] == "imagenet").any())}
-                        for shown in experiments.shown_profiles(profile)
-                        if (table := experiments.pretraining_table(shown, sweep_dir, results_dir)) is not None],
+        "pretraining": [
+            {
+                "profile": shown,
+                "table": experiments.readable_pretraining(table),
+                "findings": experiments.pretraining_findings(table),
+                "imagenet": bool((table["source"] == "imagenet").any()),
+            }
+            for shown in experiments.shown_profiles(profile)
+            if (table := experiments.pretraining_table(shown, sweep_dir, results_dir)) is not None
+        ],
     }
 
 
 def markdown_table(frame, digits: int = 3) -> str:
     """A DataFrame as a Markdown table (index as the first column, numbers rounded)."""
+
     def cell(value):
         if isinstance(value, float):
             return "—" if value != value else f"{value:.{digits}f}"
@@ -240,8 +288,10 @@ def markdown_table(frame, digits: int = 3) -> str:
 
     headers = [label(c) for c in frame.columns]
     lines = ["| | " + " | ".join(headers) + " |", "|---|" + "---:|" * len(headers)]
-    lines += ["| " + label(index) + " | " + " | ".join(cell(v) for v in row) + " |"
-              for index, row in zip(frame.index, frame.itertuples(index=False))]
+    lines += [
+        "| " + label(index) + " | " + " | ".join(cell(v) for v in row) + " |"
+        for index, row in zip(frame.index, frame.itertuples(index=False))
+    ]
     return "\n".join(lines)
 
 
@@ -257,17 +307,21 @@ def training_time(run) -> str:
     seconds = run.history["seconds"]
     by_stage = list(run.history.groupby("stage")["seconds"]) if "stage" in run.history else [(1, seconds)]
     pace = sum(stage.median() * len(stage) for _, stage in by_stage)
-    medians = " and ".join(f"{stage.median():.0f} s" + (f" in stage {number}" if len(by_stage) > 1 else "")
-                           for number, stage in by_stage)
+    medians = " and ".join(
+        f"{stage.median():.0f} s" + (f" in stage {number}" if len(by_stage) > 1 else "") for number, stage in by_stage
+    )
     if seconds.sum() <= 1.25 * pace:
         return f"{_duration(seconds.sum())} (median epoch {medians})"
-    return (f"about {_duration(pace)} at its median epoch time of {medians} ({_duration(seconds.sum())} summed over "
-            "its epochs: the run was paused or shared the machine)")
+    return (
+        f"about {_duration(pace)} at its median epoch time of {medians} ({_duration(seconds.sum())} summed over "
+        "its epochs: the run was paused or shared the machine)"
+    )
 
 
 def render_html(ctx: dict) -> str:
-    env = jinja2.Environment(loader=jinja2.FileSystemLoader(config.REPORT_DIR), undefined=jinja2.StrictUndefined,
-                             autoescape=False)
+    env = jinja2.Environment(
+        loader=jinja2.FileSystemLoader(config.REPORT_DIR), undefined=jinja2.StrictUndefined, autoescape=False
+    )
     env.filters["f"] = lambda value, digits=2: f"{value:.{digits}f}"
     env.filters["thousands"] = lambda value: f"{value:,}"
     env.filters["table"] = markdown_table
@@ -285,17 +339,26 @@ def html_to_pdf(html: Path, pdf: Path) -> Path:
     if printer is None:
         raise FileNotFoundError(browser.NO_BROWSER)
     with tempfile.TemporaryDirectory() as profile_dir:
-        command = [printer, "--headless", "--no-sandbox", "--disable-gpu", "--no-pdf-header-footer",
-                   "--disable-background-networking", "--disable-component-update", "--no-first-run",
-                   f"--user-data-dir={profile_dir}", f"--print-to-pdf={pdf}", html.resolve().as_uri()]
+        command = [
+            printer,
+            "--headless",
+            "--no-sandbox",
+            "--disable-gpu",
+            "--no-pdf-header-footer",
+            "--disable-background-networking",
+            "--disable-component-update",
+            "--no-first-run",
+            f"--user-data-dir={profile_dir}",
+            f"--print-to-pdf={pdf}",
+            html.resolve().as_uri(),
+        ]
         done = subprocess.run(command, capture_output=True, text=True, timeout=180)
     if done.returncode or not pdf.is_file():
         raise RuntimeError(f"Chromium could not print {html} to PDF: {done.stderr.strip()[-500:]}")
     return pdf
 
 
-def build(profile: Profile, results_dir=None, figures_dir=None, out_dir=None, pdf: bool = True,
-          sweep_dir=None) -> dict:
+def build(profile: Profile, results_dir=None, figures_dir=None, out_dir=None, pdf: bool = True, sweep_dir=None) -> dict:
     """Write ``report.html`` (self-contained) and ``report.pdf`` to ``report/build/<profile>/``; without a browser
     to print it (:func:`helpers.browser.find`), the HTML only and one line saying how to get the PDF."""
     out = Path(out_dir or config.REPORT_DIR / "build" / profile.name)

@@ -22,8 +22,14 @@ SEED_REPORTED = {
 
 
 # What the report and the notebooks read from a run's metrics.json and predictions.
-METRIC_KEYS = ("train_gender_accuracy", "val_gender_accuracy", "train_gender_loss", "val_gender_loss",
-               "train_age_mae", "val_age_mae")
+METRIC_KEYS = (
+    "train_gender_accuracy",
+    "val_gender_accuracy",
+    "train_gender_loss",
+    "val_gender_loss",
+    "train_age_mae",
+    "val_age_mae",
+)
 PREDICTION_COLUMNS = ("file", "age", "gender", "pred_age", "prob_female", "pred_gender")
 
 
@@ -67,8 +73,15 @@ def load(model: str, folder) -> RunResults:
         predictions = _read_csv(folder / f"predictions_val_{model}.csv", PREDICTION_COLUMNS)
         test = folder / f"predictions_test_{model}.csv"
         test_predictions = _read_csv(test, PREDICTION_COLUMNS) if test.is_file() else None
-    return RunResults(model=model, folder=folder, metrics=metrics, manifest=manifest, history=history,
-                      predictions=predictions, test_predictions=test_predictions)
+    return RunResults(
+        model=model,
+        folder=folder,
+        metrics=metrics,
+        manifest=manifest,
+        history=history,
+        predictions=predictions,
+        test_predictions=test_predictions,
+    )
 
 
 @contextlib.contextmanager
@@ -80,8 +93,10 @@ def _damage_named(model: str, folder: Path):
         raise
     except (OSError, ValueError) as err:
         reason = f"{err.filename} is missing" if isinstance(err, FileNotFoundError) else str(err)
-        raise DamagedRun(f"the {model} run in {folder} is damaged: {reason}; retrain it (RETRAIN=1, or delete the "
-                         f"folder) or restore its files (git checkout -- {folder})") from None
+        raise DamagedRun(
+            f"the {model} run in {folder} is damaged: {reason}; retrain it (RETRAIN=1, or delete the "
+            f"folder) or restore its files (git checkout -- {folder})"
+        ) from None
 
 
 def _require(path: Path, keys, found) -> None:
@@ -146,8 +161,10 @@ def finished_in(folder: Path, profile: Profile) -> bool:
 def load_for(model: str, profile: Profile, results_dir=None) -> RunResults:
     """This profile's finished run, checked against its hash (never another profile's results)."""
     if not finished(model, profile, results_dir):
-        raise FileNotFoundError(f"no {model} results for profile {profile.name} in "
-                                f"{run_folder(model, profile, results_dir)}: run its training notebook first")
+        raise FileNotFoundError(
+            f"no {model} results for profile {profile.name} in "
+            f"{run_folder(model, profile, results_dir)}: run its training notebook first"
+        )
     return load(model, run_folder(model, profile, results_dir))
 
 
@@ -161,21 +178,23 @@ def comparison_table(runs: dict[str, RunResults]) -> pd.DataFrame:
     rows = []
     for model, run in runs.items():
         m = run.metrics
-        rows.append({
-            "model": MODEL_NAMES[model],
-            "train gender accuracy": m["train_gender_accuracy"],
-            "val gender accuracy": m["val_gender_accuracy"],
-            "train gender loss": m["train_gender_loss"],
-            "val gender loss": m["val_gender_loss"],
-            "train age MAE": m["train_age_mae"],
-            "val age MAE": m["val_age_mae"],
-            "accuracy gap (train - val)": m["train_gender_accuracy"] - m["val_gender_accuracy"],
-            "MAE gap (val - train)": m["val_age_mae"] - m["train_age_mae"],
-            "test gender accuracy": m.get("test_gender_accuracy", float("nan")),
-            "test age MAE": m.get("test_age_mae", float("nan")),
-            "coursework (reported): val gender accuracy": SEED_REPORTED[model]["val_gender_accuracy"],
-            "coursework (reported): val age MAE": SEED_REPORTED[model]["val_age_mae"],
-        })
+        rows.append(
+            {
+                "model": MODEL_NAMES[model],
+                "train gender accuracy": m["train_gender_accuracy"],
+                "val gender accuracy": m["val_gender_accuracy"],
+                "train gender loss": m["train_gender_loss"],
+                "val gender loss": m["val_gender_loss"],
+                "train age MAE": m["train_age_mae"],
+                "val age MAE": m["val_age_mae"],
+                "accuracy gap (train - val)": m["train_gender_accuracy"] - m["val_gender_accuracy"],
+                "MAE gap (val - train)": m["val_age_mae"] - m["train_age_mae"],
+                "test gender accuracy": m.get("test_gender_accuracy", float("nan")),
+                "test age MAE": m.get("test_age_mae", float("nan")),
+                "coursework (reported): val gender accuracy": SEED_REPORTED[model]["val_gender_accuracy"],
+                "coursework (reported): val age MAE": SEED_REPORTED[model]["val_age_mae"],
+            }
+        )
     return pd.DataFrame(rows).set_index("model")
 
 
@@ -192,5 +211,13 @@ def paired_comparisons(runs: dict[str, RunResults]) -> dict[str, dict]:
 
 
 # What the coursework reported about its 5,000-image subset (section 2.1).
-SEED_DATASET = {"images": 5000, "distinct_ages": 96, "mean_per_age": 52, "median_per_age": 32,
-                "most_frequent_age": 26, "most_frequent_count": 517, "male": 2416, "female": 2584}
+SEED_DATASET = {
+    "images": 5000,
+    "distinct_ages": 96,
+    "mean_per_age": 52,
+    "median_per_age": 32,
+    "most_frequent_age": 26,
+    "most_frequent_count": 517,
+    "male": 2416,
+    "female": 2584,
+}

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import os
 import platform
@@ -18,8 +19,8 @@ import numpy as np
 import pandas as pd
 
 from . import config, data, evaluation, files, models, release, results
-from .files import write_atomic, write_json
 from .config import Profile
+from .files import write_atomic, write_json
 
 HISTORY_METRICS = ("loss", "age_loss", "age_mae", "gender_loss", "gender_accuracy")
 
@@ -54,7 +55,7 @@ class Batches(keras.utils.PyDataset):
         return -(-len(self.faces) // self.batch_size)
 
     def __getitem__(self, index):
-        pick = np.sort(self.order[index * self.batch_size:(index + 1) * self.batch_size])
+        pick = np.sort(self.order[index * self.batch_size : (index + 1) * self.batch_size])
         targets = {"age": self.faces.age[pick].astype("float32"), "gender": self.faces.gender[pick].astype("float32")}
         if self.age_weights is None:
             return self.faces.images[pick], targets
@@ -78,8 +79,15 @@ class Checkpoint(keras.callbacks.Callback):
     newest checkpoint still leaves one to resume from. A failed write (a full disk) stops the run with one line.
     """
 
-    def __init__(self, folder: Path, profile_hash: str, stage: int | None, history: list[dict], batches: Batches,
-                 provenance: dict | None = None):
+    def __init__(
+        self,
+        folder: Path,
+        profile_hash: str,
+        stage: int | None,
+        history: list[dict],
+        batches: Batches,
+        provenance: dict | None = None,
+    ):
         super().__init__()
         self.folder, self.hash, self.stage, self.history, self.batches = folder, profile_hash, stage, history, batches
         self.provenance = provenance or {}
@@ -89,8 +97,11 @@ class Checkpoint(keras.callbacks.Callback):
         self._start = time.perf_counter()
 
     def on_epoch_end(self, epoch, logs=None):
-        row = {"epoch": epoch + 1, **{k: float(v) for k, v in (logs or {}).items()},
-               "seconds": time.perf_counter() - self._start}
+        row = {
+            "epoch": epoch + 1,
+            **{k: float(v) for k, v in (logs or {}).items()},
+            "seconds": time.perf_counter() - self._start,
+        }
         if self.stage:
             row["stage"] = self.stage
         self.history.append(row)
@@ -102,14 +113,25 @@ class Checkpoint(keras.callbacks.Callback):
             latest = self.folder / STATE
             if latest.is_file():
                 files.write_atomic(self.folder / PREVIOUS_STATE, latest.read_text())
-            files.write_json(latest, {"hash": self.hash, "epoch": epoch + 1, "stage": self.stage, "model_file": name,
-                                      "history": self.history, "seed_states": seed_states(self.model),
-                                      **self.provenance})
+            files.write_json(
+                latest,
+                {
+                    "hash": self.hash,
+                    "epoch": epoch + 1,
+                    "stage": self.stage,
+                    "model_file": name,
+                    "history": self.history,
+                    "seed_states": seed_states(self.model),
+                    **self.provenance,
+                },
+            )
         except OSError as err:
             saved = f"epoch {epoch}" if epoch else "none yet"
-            raise RunStopped(f"could not write the checkpoint of epoch {epoch + 1} in {self.folder} "
-                             f"({err.strerror or err}); the last complete checkpoint ({saved}) is intact: free some "
-                             "space and rerun the same command to resume from it") from None
+            raise RunStopped(
+                f"could not write the checkpoint of epoch {epoch + 1} in {self.folder} "
+                f"({err.strerror or err}); the last complete checkpoint ({saved}) is intact: free some "
+                "space and rerun the same command to resume from it"
+            ) from None
         keep = {name, _state_model_file(self.folder / PREVIOUS_STATE)}
         for old in self.folder.glob("epoch*.keras"):
             if old.name not in keep:
@@ -164,8 +186,9 @@ def load_checkpoint(folder: Path, profile_hash: str) -> tuple[dict, keras.Model]
             restore_seed_states(model, state["seed_states"])
         except Exception as err:  # zipfile, h5py and Keras raise their own kinds for a cut-short file
             reason = (str(err).strip().splitlines() or [type(err).__name__])[0]
-            problems.append(f"{model_path} is damaged ({reason})" if model_path.is_file() else
-                            f"{model_path} is missing")
+            problems.append(
+                f"{model_path} is damaged ({reason})" if model_path.is_file() else f"{model_path} is missing"
+            )
             continue
         if problems:
             print(f"warning: {problems[0]}; resuming from the epoch before it ({state['epoch']})", flush=True)
@@ -196,24 +219,40 @@ class FrozenPartValidation(keras.callbacks.Callback):
         self.targets, self.batch_size = targets(val), batch_size
 
     def on_epoch_end(self, epoch, logs=None):
-        values = self.trainable.evaluate(self.features, self.targets, batch_size=self.batch_size, verbose=0,
-                                         return_dict=True)
+        values = self.trainable.evaluate(
+            self.features, self.targets, batch_size=self.batch_size, verbose=0, return_dict=True
+        )
         logs.update({f"val_{name}": value for name, value in values.items()})
 
 
-def _fit(model, splits, profile: Profile, first_epoch: int, last_epoch: int, checkpoint: Checkpoint, verbose,
-         stage: int | None = None):
+def _fit(
+    model,
+    splits,
+    profile: Profile,
+    first_epoch: int,
+    last_epoch: int,
+    checkpoint: Checkpoint,
+    verbose,
+    stage: int | None = None,
+):
     """``model.fit`` from ``first_epoch`` to ``last_epoch``; VGG16 (``stage`` 1 or 2) validates through
     :class:`FrozenPartValidation`, the custom CNN through Keras' own validation."""
     if first_epoch >= last_epoch:
         return
     checkpoint.batches.set_epoch(first_epoch)
     if stage:
-        validation = {"callbacks": [FrozenPartValidation(model, stage, profile.stage2_unfrozen_layers, splits.val,
-                                                         profile.batch_size), checkpoint]}
+        validation = {
+            "callbacks": [
+                FrozenPartValidation(model, stage, profile.stage2_unfrozen_layers, splits.val, profile.batch_size),
+                checkpoint,
+            ]
+        }
     else:
-        validation = {"validation_data": (splits.val.images, targets(splits.val)),
-                      "validation_batch_size": profile.batch_size, "callbacks": [checkpoint]}
+        validation = {
+            "validation_data": (splits.val.images, targets(splits.val)),
+            "validation_batch_size": profile.batch_size,
+            "callbacks": [checkpoint],
+        }
     model.fit(
         checkpoint.batches,
         shuffle=False,  # Batches shuffles by (seed, epoch); Keras' own shuffling would not survive a resume
@@ -224,8 +263,16 @@ def _fit(model, splits, profile: Profile, first_epoch: int, last_epoch: int, che
     )
 
 
-def run_training(model_name: str, model, splits, profile: Profile, folder: Path, state: dict | None = None,
-                 verbose="auto", provenance: dict | None = None):
+def run_training(
+    model_name: str,
+    model,
+    splits,
+    profile: Profile,
+    folder: Path,
+    state: dict | None = None,
+    verbose="auto",
+    provenance: dict | None = None,
+):
     """Compile and fit ``model`` as the study does, checkpointing into ``folder`` after every epoch.
 
     Args:
@@ -237,25 +284,49 @@ def run_training(model_name: str, model, splits, profile: Profile, folder: Path,
     """
     history = list(state["history"]) if state else []
     done = state["epoch"] if state else 0
-    batches = Batches(splits.train, profile.batch_size, profile.seed,
-                      age_weights(splits.train.age, profile.age_weighting))
+    batches = Batches(
+        splits.train, profile.batch_size, profile.seed, age_weights(splits.train.age, profile.age_weighting)
+    )
     if model_name == "custom":
         if not state:
             models.compile_model(model, profile.learning_rate, profile.weight_decay)
-        _fit(model, splits, profile, done, profile.epochs,
-             Checkpoint(folder, profile.hash, None, history, batches, provenance), verbose)
+        _fit(
+            model,
+            splits,
+            profile,
+            done,
+            profile.epochs,
+            Checkpoint(folder, profile.hash, None, history, batches, provenance),
+            verbose,
+        )
         return history_frame(history)
     if not state:
         models.set_vgg16_stage(model, 1)
         models.compile_model(model, profile.stage1_learning_rate, profile.stage1_weight_decay)
-    _fit(model, splits, profile, done, profile.stage1_epochs,
-         Checkpoint(folder, profile.hash, 1, history, batches, provenance), verbose, stage=1)
+    _fit(
+        model,
+        splits,
+        profile,
+        done,
+        profile.stage1_epochs,
+        Checkpoint(folder, profile.hash, 1, history, batches, provenance),
+        verbose,
+        stage=1,
+    )
     if profile.stage2_epochs:
         if done <= profile.stage1_epochs:  # entering stage 2 now (not resuming inside it): fresh optimizer
             models.set_vgg16_stage(model, 2, profile.stage2_unfrozen_layers)
             models.compile_model(model, profile.stage2_learning_rate, profile.stage2_weight_decay)
-        _fit(model, splits, profile, max(done, profile.stage1_epochs), profile.epochs_of("vgg16"),
-             Checkpoint(folder, profile.hash, 2, history, batches, provenance), verbose, stage=2)
+        _fit(
+            model,
+            splits,
+            profile,
+            max(done, profile.stage1_epochs),
+            profile.epochs_of("vgg16"),
+            Checkpoint(folder, profile.hash, 2, history, batches, provenance),
+            verbose,
+            stage=2,
+        )
     return history_frame(history)
 
 
@@ -272,8 +343,11 @@ def evaluate_test(model_name: str, model, profile: Profile, out: Path, source=No
     predictions = evaluation.predict(model, test, profile.batch_size)
     write_atomic(out / f"predictions_test_{model_name}.csv", predictions.to_csv(index=False, float_format="%.6g"))
     summary = evaluation.summarize(predictions)
-    return {"test_gender_accuracy": summary["gender_accuracy"], "test_age_mae": summary["age_mae"],
-            "n_test": summary["n"]}
+    return {
+        "test_gender_accuracy": summary["gender_accuracy"],
+        "test_age_mae": summary["age_mae"],
+        "n_test": summary["n"],
+    }
 
 
 def add_test_results(model_name: str, profile: Profile, out_dir, source=None) -> dict:
@@ -286,8 +360,9 @@ def add_test_results(model_name: str, profile: Profile, out_dir, source=None) ->
             model = models.load(model_path)
         except Exception as err:  # zipfile, h5py and Keras raise their own kinds for a damaged file
             reason = (str(err).strip().splitlines() or [type(err).__name__])[0]
-            raise results.DamagedRun(f"cannot load {model_path} ({reason}); retrain the run (RETRAIN=1, or delete "
-                                     f"{out})") from None
+            raise results.DamagedRun(
+                f"cannot load {model_path} ({reason}); retrain the run (RETRAIN=1, or delete {out})"
+            ) from None
         metrics = dict(run.metrics, **evaluate_test(model_name, model, profile, out, source))
         write_json(out / "metrics.json", metrics)
         write_atomic(out / release.CARD, release.model_card(model_name, out))
@@ -304,7 +379,7 @@ def final_metrics(history: pd.DataFrame, predictions: pd.DataFrame) -> dict:
     summary = evaluation.summarize(predictions)
     metrics["val_gender_accuracy_from_predictions"] = summary["gender_accuracy"]
     metrics["val_age_mae_from_predictions"] = summary["age_mae"]
-    metrics["epochs_run"] = int(len(history))
+    metrics["epochs_run"] = len(history)
     return metrics
 
 
@@ -312,15 +387,14 @@ def _versions() -> dict:
     names = ["keras", "numpy", "pillow", "pandas", "tensorflow", "jax", "torch"]
     versions = {"python": sys.version.split()[0]}
     for name in names:
-        try:
+        with contextlib.suppress(metadata.PackageNotFoundError):
             versions[name] = metadata.version(name)
-        except metadata.PackageNotFoundError:
-            pass
     return versions
 
 
 def _code_version() -> dict:
     """The git commit of this checkout (and whether it had uncommitted changes), when there is one."""
+
     def git(*args):
         return subprocess.run(["git", *args], cwd=config.PROJ_ROOT, capture_output=True, text=True, timeout=10)
 
@@ -344,8 +418,10 @@ def cpu() -> dict:
     model = re.search(r"^model name\s*:\s*(.+)$", text, re.M)
     flags = re.search(r"^flags\s*:\s*(.+)$", text, re.M)
     flags = set(flags.group(1).split()) if flags else set()
-    return {"model": model.group(1).strip() if model else None,
-            "vector_extensions": [f for f in ("avx2", "avx512f", "avx512_bf16", "amx_tile") if f in flags]}
+    return {
+        "model": model.group(1).strip() if model else None,
+        "vector_extensions": [f for f in ("avx2", "avx512f", "avx512_bf16", "amx_tile") if f in flags],
+    }
 
 
 def accelerators() -> list[str]:
@@ -368,8 +444,16 @@ def accelerators() -> list[str]:
     return []
 
 
-def train(model_name: str, profile: Profile, out_dir, source=None, weights="env", overrides=None,
-          verbose="auto", progress: bool = True) -> dict:
+def train(
+    model_name: str,
+    profile: Profile,
+    out_dir,
+    source=None,
+    weights="env",
+    overrides=None,
+    verbose="auto",
+    progress: bool = True,
+) -> dict:
     """Train ``model_name`` with ``profile`` and write its results to ``out_dir``.
 
     Args:
@@ -414,51 +498,81 @@ def train(model_name: str, profile: Profile, out_dir, source=None, weights="env"
             shutil.rmtree(folder, ignore_errors=True)  # another profile's checkpoint, if any, is of no use
         (out / "metrics.json").unlink(missing_ok=True)  # written last: its presence means the run finished
         # Where the run began (kept in the checkpoint), and every resume since.
-        provenance = {"started": state.get("started", started) if state else started,
-                      "code": state.get("code") if state else code,
-                      "resumes": [*state.get("resumes", []), {"at": started, "code": code}] if state else []}
+        provenance = {
+            "started": state.get("started", started) if state else started,
+            "code": state.get("code") if state else code,
+            "resumes": [*state.get("resumes", []), {"at": started, "code": code}] if state else [],
+        }
         if verbose == "auto":
             verbose = 1 if sys.stdout.isatty() else 2
         history = run_training(model_name, model, splits, profile, folder, state, verbose, provenance)
         try:
-            metrics = _write_results(model_name, model, history, splits, profile, out, source, progress, {
-                "model": model_name,
-                "profile_name": profile.name,
-                "profile": profile.to_dict(),
-                "overrides": overrides or {},
-                "hash": profile.hash,
-                "seed": profile.seed,
-                "data": data_info,
-                "weights": weights_info,
-                "versions": _versions(),
-                **provenance,
-                "backend": keras.backend.backend(),
-                "hardware": {"platform": platform.platform(), "processor": platform.machine(),
-                             "cpu_count": os.cpu_count(), "cpu": cpu(), "accelerators": accelerators()},
-            }, earlier_seconds=float(history["seconds"].iloc[:state["epoch"] if state else 0].sum()), clock=clock)
+            metrics = _write_results(
+                model_name,
+                model,
+                history,
+                splits,
+                profile,
+                out,
+                source,
+                progress,
+                {
+                    "model": model_name,
+                    "profile_name": profile.name,
+                    "profile": profile.to_dict(),
+                    "overrides": overrides or {},
+                    "hash": profile.hash,
+                    "seed": profile.seed,
+                    "data": data_info,
+                    "weights": weights_info,
+                    "versions": _versions(),
+                    **provenance,
+                    "backend": keras.backend.backend(),
+                    "hardware": {
+                        "platform": platform.platform(),
+                        "processor": platform.machine(),
+                        "cpu_count": os.cpu_count(),
+                        "cpu": cpu(),
+                        "accelerators": accelerators(),
+                    },
+                },
+                earlier_seconds=float(history["seconds"].iloc[: state["epoch"] if state else 0].sum()),
+                clock=clock,
+            )
         except OSError as err:
-            raise RunStopped(f"could not write the results in {out} ({err.strerror or err}); the checkpoint of the "
-                             f"last epoch ({len(history)}) is intact: free some space and rerun the same command to "
-                             "write them") from None
+            raise RunStopped(
+                f"could not write the results in {out} ({err.strerror or err}); the checkpoint of the "
+                f"last epoch ({len(history)}) is intact: free some space and rerun the same command to "
+                "write them"
+            ) from None
         shutil.rmtree(folder, ignore_errors=True)
     return metrics
 
 
-def load_or_train(model: str, profile: Profile, results_dir=None, retrain: bool = False, data=None,
-                  weights="env", overrides=None) -> results.RunResults:
+def load_or_train(
+    model: str, profile: Profile, results_dir=None, retrain: bool = False, data=None, weights="env", overrides=None
+) -> results.RunResults:
     """The run's results: loaded from disk when present for this profile, else trained now (notebooks 02, 03)."""
     if retrain or not results.finished(model, profile, results_dir):
-        train(model, profile, results.run_folder(model, profile, results_dir), source=data or None,
-              weights=weights, overrides=overrides, verbose=2)
+        train(
+            model,
+            profile,
+            results.run_folder(model, profile, results_dir),
+            source=data or None,
+            weights=weights,
+            overrides=overrides,
+            verbose=2,
+        )
     return results.load_for(model, profile, results_dir)
 
 
 def now() -> str:
-    return dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds")
+    return dt.datetime.now(dt.UTC).isoformat(timespec="seconds")
 
 
-def _write_results(model_name, model, history, splits, profile, out, source, progress, manifest,
-                   earlier_seconds: float, clock: float) -> dict:
+def _write_results(
+    model_name, model, history, splits, profile, out, source, progress, manifest, earlier_seconds: float, clock: float
+) -> dict:
     """Predict validation and test images and write every result file; ``metrics.json`` last. The manifest's
     ``seconds``: the epochs of earlier invocations (a resumed run) plus this one's time since ``clock``."""
     predictions = evaluation.predict(model, splits.val, profile.batch_size)
@@ -469,8 +583,10 @@ def _write_results(model_name, model, history, splits, profile, out, source, pro
         models.portable(model).save(tmp)
     write_atomic(out / f"history_{model_name}.csv", history.to_csv(index=False))
     write_atomic(out / f"predictions_val_{model_name}.csv", predictions.to_csv(index=False, float_format="%.6g"))
-    write_json(out / "manifest.json", dict(manifest, finished=now(),
-                                           seconds=round(earlier_seconds + time.perf_counter() - clock, 1)))
+    write_json(
+        out / "manifest.json",
+        dict(manifest, finished=now(), seconds=round(earlier_seconds + time.perf_counter() - clock, 1)),
+    )
     write_json(out / "metrics.json", metrics)
     write_atomic(out / release.CARD, release.model_card(model_name, out))  # read from the files just written
     return metrics

@@ -55,8 +55,8 @@ retrain = False  # bool: unused here (the data analysis always runs); kept so ev
 # %%
 import pandas as pd
 
-from helpers import files, notebook, plots, results
 from helpers import data as utk
+from helpers import files, notebook, plots, results
 from helpers.results import SEED_DATASET
 
 cfg = notebook.setup(profile, overrides)
@@ -85,14 +85,25 @@ print(f"{len(splits.train)} training and {len(splits.val)} validation images of 
 summary = utk.summarize_labels(labels)
 summary["source_files"] = splits.info["files"]
 summary["source_usable"] = splits.info["usable"]
-rows = ["images", "distinct_ages", "mean_per_age", "median_per_age", "most_frequent_age", "most_frequent_count",
-        "male", "female"]
-pd.DataFrame({"this subset": [summary[k] for k in rows], "coursework": [SEED_DATASET[k] for k in rows]},
-             index=rows, dtype=object)
+rows = [
+    "images",
+    "distinct_ages",
+    "mean_per_age",
+    "median_per_age",
+    "most_frequent_age",
+    "most_frequent_count",
+    "male",
+    "female",
+]
+pd.DataFrame(
+    {"this subset": [summary[k] for k in rows], "coursework": [SEED_DATASET[k] for k in rows]}, index=rows, dtype=object
+)
 
 # %%
-print(f"ages {summary['age_min']}-{summary['age_max']}; least frequent: {summary['least_frequent_ages']} "
-      f"({summary['least_frequent_count']} image(s) each)")
+print(
+    f"ages {summary['age_min']}-{summary['age_max']}; least frequent: {summary['least_frequent_ages']} "
+    f"({summary['least_frequent_count']} image(s) each)"
+)
 pd.Series(summary["ethnicity"], name="images").to_frame()
 
 # %% [markdown]
@@ -114,13 +125,17 @@ summary["duplicates"] = {
     "val_with_train_twin": splits.info["val_with_train_twin"],
     "split": splits.info["split"],
 }
-print(f"{summary['duplicates']['val_with_train_twin']} validation images have a twin in training "
-      f"({splits.info['split']} split)")
+print(
+    f"{summary['duplicates']['val_with_train_twin']} validation images have a twin in training "
+    f"({splits.info['split']} split)"
+)
 pd.DataFrame({"whole source": summary["duplicates"]["source"], "this subset": summary["duplicates"]["subset"]})
 
 # %%
-pairs = [tuple(fingerprints.iloc[i].to_dict() for i in pair)
-         for pair in utk.conflicting_pairs(fingerprints, groups, n=5, seed=cfg.seed)]
+pairs = [
+    tuple(fingerprints.iloc[i].to_dict() for i in pair)
+    for pair in utk.conflicting_pairs(fingerprints, groups, n=5, seed=cfg.seed)
+]
 images = utk.load_named_images(source, [face["file"] for pair in pairs for face in pair], 96)
 fig = plots.twin_pairs(pairs, images)
 plots.save_fig(fig, "fig_conflicting_twins", cfg.name, figures_dir or None)

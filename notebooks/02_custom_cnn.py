@@ -73,16 +73,24 @@ plots.save_fig(fig, "fig3_custom_architecture", cfg.name, figures_dir or None)
 # ## Training configuration
 
 # %%
-{"optimizer": "AdamW", "learning rate": cfg.learning_rate, "weight decay": cfg.weight_decay,
- "epochs": cfg.epochs, "batch size": cfg.batch_size, "losses": "age: MAE, gender: binary cross-entropy"}
+{
+    "optimizer": "AdamW",
+    "learning rate": cfg.learning_rate,
+    "weight decay": cfg.weight_decay,
+    "epochs": cfg.epochs,
+    "batch size": cfg.batch_size,
+    "losses": "age: MAE, gender: binary cross-entropy",
+}
 
 # %% [markdown]
 # ## Training (or loading this profile's results)
 
 # %%
 run = training.load_or_train("custom", cfg, results_dir or None, retrain, source, overrides=overrides)
-print(f"results in {run.folder}, trained on {run.manifest['backend']} "
-      f"({', '.join(run.manifest['hardware']['accelerators']) or 'CPU'}) in {run.manifest['seconds'] / 60:.1f} min")
+print(
+    f"results in {run.folder}, trained on {run.manifest['backend']} "
+    f"({', '.join(run.manifest['hardware']['accelerators']) or 'CPU'}) in {run.manifest['seconds'] / 60:.1f} min"
+)
 
 # %% [markdown]
 # ## Learning curves (Figure 4)

@@ -74,10 +74,12 @@ plots.save_fig(fig, "vgg16_architecture", cfg.name, figures_dir or None)
 # ## Two-stage training
 
 # %%
-{"stage 1 (base frozen)": f"AdamW {cfg.stage1_learning_rate:g} / weight decay {cfg.stage1_weight_decay:g}, "
-                          f"{cfg.stage1_epochs} epochs, {description['trainable_params']['stage1']:,} trainable",
- "stage 2 (block 5 unfrozen)": f"AdamW {cfg.stage2_learning_rate:g} / weight decay {cfg.stage2_weight_decay:g}, "
-                               f"{cfg.stage2_epochs} epochs, {description['trainable_params']['stage2']:,} trainable"}
+{
+    "stage 1 (base frozen)": f"AdamW {cfg.stage1_learning_rate:g} / weight decay {cfg.stage1_weight_decay:g}, "
+    f"{cfg.stage1_epochs} epochs, {description['trainable_params']['stage1']:,} trainable",
+    "stage 2 (block 5 unfrozen)": f"AdamW {cfg.stage2_learning_rate:g} / weight decay {cfg.stage2_weight_decay:g}, "
+    f"{cfg.stage2_epochs} epochs, {description['trainable_params']['stage2']:,} trainable",
+}
 
 # %%
 run = training.load_or_train("vgg16", cfg, results_dir or None, retrain, source, weights=weights, overrides=overrides)

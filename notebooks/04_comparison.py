@@ -92,8 +92,9 @@ else:
 # %%
 splits = utk.load_splits(cfg, notebook.colab_setup(data) or None)
 train_labels = splits.train.labels()
-evaluations = {model: evaluation.evaluate(run.predictions, train_labels, run.test_predictions)
-               for model, run in runs.items()}
+evaluations = {
+    model: evaluation.evaluate(run.predictions, train_labels, run.test_predictions) for model, run in runs.items()
+}
 files.write_json(results.profile_folder(cfg, results_dir or None) / "evaluation.json", evaluations, sort_keys=False)
 evaluation.headline_table(evaluations, results.MODEL_NAMES).round(3) if runs else NO_RUN
 
@@ -157,8 +158,9 @@ for shown in experiments.shown_profiles(cfg):
                 print(f"  not run: {entry['label']} ({entry['command']}; {entry['time']})")
     bands = experiments.band_errors(shown, results_dir=results_dir or None)
     if bands is not None:
-        print(f"custom CNN, profile {shown.name}: test MAE and bias per age band, baseline against the age-balanced "
-              "loss:")
+        print(
+            f"custom CNN, profile {shown.name}: test MAE and bias per age band, baseline against the age-balanced loss:"
+        )
         display(experiments.readable_bands(bands).round(2))
 
 # %% [markdown]
@@ -169,14 +171,18 @@ for shown in experiments.shown_profiles(cfg):
 
 # %%
 for shown in experiments.shown_profiles(cfg):
-    effects = experiments.variant_effects("conjectures", shown, sweep_dir=sweep_dir or None,
-                                          results_dir=results_dir or None)
+    effects = experiments.variant_effects(
+        "conjectures", shown, sweep_dir=sweep_dir or None, results_dir=results_dir or None
+    )
     if effects is None:
         print(f"profile {shown.name}: no conjecture variant has run beside its baseline")
         continue
-    fig = plots.against_baseline(*experiments.effects_for_plot(effects),
-                                 f"The coursework's conjectures: custom CNN, profile {shown.name}",
-                                 plots.SPREAD_METRICS + plots.TEST_METRICS, experiments.NOISE_SDS)
+    fig = plots.against_baseline(
+        *experiments.effects_for_plot(effects),
+        f"The coursework's conjectures: custom CNN, profile {shown.name}",
+        plots.SPREAD_METRICS + plots.TEST_METRICS,
+        experiments.NOISE_SDS,
+    )
     plots.save_fig(fig, f"fig10_conjectures_{shown.name}", cfg.name, figures_dir or None)
     bands = experiments.band_errors(shown, results_dir=results_dir or None)
     shared = experiments.shared_test(shown, results_dir=results_dir or None)
@@ -202,9 +208,13 @@ for shown in experiments.shown_profiles(cfg):
 # %%
 for shown in experiments.shown_profiles(cfg):
     for model in config.MODELS:
-        sweep = (experiments.seed_spread(shown, model, sweep_dir or None, results_dir or None) if model == "custom"
-                 else experiments.model_sweep(shown, model, sweep_dir or None,
-                                              runs["vgg16"].manifest["weights"] if "vgg16" in runs else None))
+        sweep = (
+            experiments.seed_spread(shown, model, sweep_dir or None, results_dir or None)
+            if model == "custom"
+            else experiments.model_sweep(
+                shown, model, sweep_dir or None, runs["vgg16"].manifest["weights"] if "vgg16" in runs else None
+            )
+        )
         if sweep is None:
             print(f"{results.MODEL_NAMES[model]}: no sweep run for profile {shown.name}")
         else:
@@ -245,6 +255,8 @@ if model_file.is_file() and cfg.test_size:
     plots.save_fig(fig, "fig9_predict", cfg.name, figures_dir or None)
 else:  # a Figure 9 left from an earlier model would be shown as this run's
     stale = plots.remove_fig("fig9_predict", cfg.name, figures_dir or None)
-    print(f"No trained custom CNN in {model_file} (or no test set): Figure 9 is not drawn"
-          + (" and the one an earlier model drew was removed" if stale else "")
-          + "; notebook 02 with retrain=True trains one (model files are not committed).")
+    print(
+        f"No trained custom CNN in {model_file} (or no test set): Figure 9 is not drawn"
+        + (" and the one an earlier model drew was removed" if stale else "")
+        + "; notebook 02 with retrain=True trains one (model files are not committed)."
+    )

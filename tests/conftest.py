@@ -102,8 +102,19 @@ def face_archive(tmp_path, face_folder) -> Path:
 def train_cli(out: Path, model: str, *extra: str, cache: Path, wait: bool = True):
     """``python -m helpers train`` on the real archive, smoke profile; returns the finished process or Popen."""
     env = dict(os.environ, UTKFACE=str(REAL_DATA), VGG16_WEIGHTS=str(REAL_WEIGHTS), HELPERS_CACHE_DIR=str(cache))
-    command = [sys.executable, "-m", "helpers", "train", "--model", model, "--profile", "smoke", "--out", str(out),
-               *extra]
+    command = [
+        sys.executable,
+        "-m",
+        "helpers",
+        "train",
+        "--model",
+        model,
+        "--profile",
+        "smoke",
+        "--out",
+        str(out),
+        *extra,
+    ]
     if not wait:
         return subprocess.Popen(command, cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     return subprocess.run(command, cwd=ROOT, env=env, capture_output=True, text=True, timeout=600)

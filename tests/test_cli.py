@@ -17,18 +17,24 @@ def test_describe_prints_layers_and_stage_parameter_counts(capsys):
     assert "vgg16" not in [layer["name"] for layer in described["layers"]]  # nested base is flattened
 
 
-@pytest.mark.parametrize("argv, message", [
-    (["train", "--model", "custom", "--profile", "fast", "--out", "x"], "invalid choice: 'fast'"),
-    (["train", "--model", "resnet", "--out", "x"], "invalid choice: 'resnet'"),
-    (["describe", "--model", "custom", "--set", "epoch=5"], "unknown setting 'epoch'"),
-    (["describe", "--model", "custom", "--set", "epochs=-1"], "epochs must be positive"),
-    (["describe", "--model", "vgg16", "--set", "image_size=100"], "must be a multiple of 32"),
-    (["describe", "--model", "custom", "--set", "age_weighting=sqrt"], "age_weighting must be one of none, inverse"),
-    (["describe", "--model", "custom", "--set", "images=list"], "images must be one of study, draw, got 'list'"),
-    (["experiment", "conjecture", "--profile", "smoke"], "unknown experiment 'conjecture'"),
-    (["experiment", "duplicates", "--profile", "smoke", "--only", "res192"], "has no variant res192"),
-    (["sweep", "--profile", "smoke", "--dir", "/nonexistent"], "no finished sweep runs of profile smoke"),
-])
+@pytest.mark.parametrize(
+    "argv, message",
+    [
+        (["train", "--model", "custom", "--profile", "fast", "--out", "x"], "invalid choice: 'fast'"),
+        (["train", "--model", "resnet", "--out", "x"], "invalid choice: 'resnet'"),
+        (["describe", "--model", "custom", "--set", "epoch=5"], "unknown setting 'epoch'"),
+        (["describe", "--model", "custom", "--set", "epochs=-1"], "epochs must be positive"),
+        (["describe", "--model", "vgg16", "--set", "image_size=100"], "must be a multiple of 32"),
+        (
+            ["describe", "--model", "custom", "--set", "age_weighting=sqrt"],
+            "age_weighting must be one of none, inverse",
+        ),
+        (["describe", "--model", "custom", "--set", "images=list"], "images must be one of study, draw, got 'list'"),
+        (["experiment", "conjecture", "--profile", "smoke"], "unknown experiment 'conjecture'"),
+        (["experiment", "duplicates", "--profile", "smoke", "--only", "res192"], "has no variant res192"),
+        (["sweep", "--profile", "smoke", "--dir", "/nonexistent"], "no finished sweep runs of profile smoke"),
+    ],
+)
 def test_bad_input_is_one_line_and_exit_2(argv, message, capsys):
     try:
         code = main(argv)
@@ -40,16 +46,40 @@ def test_bad_input_is_one_line_and_exit_2(argv, message, capsys):
 
 
 def test_missing_data_is_one_line(tmp_path, capsys):
-    code = main(["train", "--model", "custom", "--profile", "smoke", "--out", str(tmp_path / "out"),
-                 "--data", str(tmp_path / "missing.tar.gz")])
+    code = main(
+        [
+            "train",
+            "--model",
+            "custom",
+            "--profile",
+            "smoke",
+            "--out",
+            str(tmp_path / "out"),
+            "--data",
+            str(tmp_path / "missing.tar.gz"),
+        ]
+    )
     err = capsys.readouterr().err
     assert code == 2 and err.startswith("error: UTKFace source") and "does not exist" in err
     assert not (tmp_path / "out" / "metrics.json").exists()
 
 
 def test_missing_weights_file_is_one_line(tmp_path, face_archive, capsys):
-    code = main(["train", "--model", "vgg16", "--profile", "smoke", "--out", str(tmp_path / "out"),
-                 "--data", str(face_archive), "--weights", str(tmp_path / "nope.weights.h5")])
+    code = main(
+        [
+            "train",
+            "--model",
+            "vgg16",
+            "--profile",
+            "smoke",
+            "--out",
+            str(tmp_path / "out"),
+            "--data",
+            str(face_archive),
+            "--weights",
+            str(tmp_path / "nope.weights.h5"),
+        ]
+    )
     err = capsys.readouterr().err
     assert code == 2 and "VGG16 weights file" in err and "does not exist" in err
 
@@ -73,12 +103,18 @@ def test_run_time_estimate_adds_training_and_validation():
     assert bench.estimate_minutes("custom", seed, speeds) == pytest.approx(60 * 110 / 60)
     assert bench.estimate_minutes("vgg16", seed, speeds) == pytest.approx((10 * 110 + 25 * 210) / 60)
     # With validation on frozen features: one frozen pass of the 1,000 images per stage, then the trainable part.
-    speeds.update(frozen_images_per_s_stage1=100.0, val_images_per_s_stage1=1000.0,
-                  frozen_images_per_s_stage2=125.0, val_images_per_s_stage2=500.0)
+    speeds.update(
+        frozen_images_per_s_stage1=100.0,
+        val_images_per_s_stage1=1000.0,
+        frozen_images_per_s_stage2=125.0,
+        val_images_per_s_stage2=500.0,
+    )
     assert bench.estimate_minutes("vgg16", seed, speeds) == pytest.approx(
-        (10 + 10 * (100 + 1) + 8 + 25 * (200 + 2)) / 60)
+        (10 + 10 * (100 + 1) + 8 + 25 * (200 + 2)) / 60
+    )
     assert bench.estimate_minutes("vgg16", seed, speeds, cached_validation=False) == pytest.approx(
-        (10 * 110 + 25 * 210) / 60)
+        (10 * 110 + 25 * 210) / 60
+    )
 
 
 def test_plan_has_reports_results_on_disk(tmp_path, monkeypatch, capsys):

@@ -11,9 +11,9 @@ import sys
 
 import jupytext
 import pytest
+from conftest import REAL_DATA, ROOT, needs_real_data
 
 from helpers import config
-from conftest import REAL_DATA, ROOT, needs_real_data
 
 NOTEBOOKS = ["01_data_analysis", "02_custom_cnn", "03_vgg16_transfer", "04_comparison"]
 
@@ -27,8 +27,12 @@ def test_every_copy_of_the_github_home_is_the_config_one():
     assert len(cells) == 1  # one Colab cell, the same in every notebook
     assert f'GITHUB_HOME = "{config.GITHUB_HOME}"' in cells.pop()
     for path in [ROOT / "README.md", *(ROOT / "notebooks").glob("*.py")]:
-        homes = set(re.findall(r"(?:github\.com|colab\.research\.google\.com/github)/([\w.-]+/[\w.-]+?)(?:/|\.git|\))",
-                               path.read_text()))
+        homes = set(
+            re.findall(
+                r"(?:github\.com|colab\.research\.google\.com/github)/([\w.-]+/[\w.-]+?)(?:/|\.git|\))",
+                path.read_text(),
+            )
+        )
         assert homes <= {config.GITHUB_HOME}, (path.name, homes)
 
 
@@ -42,12 +46,24 @@ def test_in_colab_04_clones_the_project_and_shows_the_committed_study_without_tr
     content, outside = tmp_path / "content", tmp_path / "elsewhere"
     content.mkdir()
     outside.mkdir()
-    env = dict(os.environ, PYTHONPATH=str(fake), COLAB_CLONE_DIR=str(content), COLAB_REPO_URL=ROOT.as_uri(),
-               UTKFACE=str(REAL_DATA), HELPERS_CACHE_DIR=str(tmp_path / "cache"))
+    env = dict(
+        os.environ,
+        PYTHONPATH=str(fake),
+        COLAB_CLONE_DIR=str(content),
+        COLAB_REPO_URL=ROOT.as_uri(),
+        UTKFACE=str(REAL_DATA),
+        HELPERS_CACHE_DIR=str(tmp_path / "cache"),
+    )
     out = outside / "04.ipynb"
-    done = subprocess.run([sys.executable, "-m", "papermill", str(ROOT / "notebooks" / "04_comparison.ipynb"),
-                           str(out), "-k", "python3"], cwd=outside, env=env, capture_output=True, text=True,
-                          stdin=subprocess.DEVNULL, timeout=600)
+    done = subprocess.run(
+        [sys.executable, "-m", "papermill", str(ROOT / "notebooks" / "04_comparison.ipynb"), str(out), "-k", "python3"],
+        cwd=outside,
+        env=env,
+        capture_output=True,
+        text=True,
+        stdin=subprocess.DEVNULL,
+        timeout=600,
+    )
     assert done.returncode == 0, done.stderr[-3000:]
     clone = content / "age-gender-utkface"
     assert (clone / "results" / "seed" / "custom" / "metrics.json").is_file()
@@ -58,6 +74,10 @@ def test_in_colab_04_clones_the_project_and_shows_the_committed_study_without_tr
         metrics = json.loads((clone / "results" / "seed" / model / "metrics.json").read_text())
         assert f"{metrics['val_gender_accuracy']:.3f}" in text and f"{metrics['val_age_mae']:.3f}" in text
     assert not list(clone.rglob("*.keras")) and not list(clone.rglob("checkpoint"))  # nothing trained
-    status = subprocess.run(["git", "status", "--porcelain", "--", "results/seed/custom", "results/seed/vgg16"],
-                            cwd=clone, capture_output=True, text=True).stdout
+    status = subprocess.run(
+        ["git", "status", "--porcelain", "--", "results/seed/custom", "results/seed/vgg16"],
+        cwd=clone,
+        capture_output=True,
+        text=True,
+    ).stdout
     assert status == ""  # the committed runs are read, not rewritten

@@ -32,22 +32,26 @@ def test_overrides_are_typed_and_change_the_hash():
 
 def test_hash_is_stable_and_ignores_the_name():
     assert config.get_profile("seed").hash == "77ce313cd9b1"  # the hash the committed VGG16 seed run recorded
-    same_as_smoke = config.get_profile("seed", {k: v for k, v in config.PROFILES["smoke"].to_dict().items()
-                                                 if k != "name"})
+    same_as_smoke = config.get_profile(
+        "seed", {k: v for k, v in config.PROFILES["smoke"].to_dict().items() if k != "name"}
+    )
     assert same_as_smoke.hash == config.get_profile("smoke").hash
     assert json.loads(config.get_profile("seed").to_json())["filters"] == [32, 64, 128, 256]
 
 
-@pytest.mark.parametrize("overrides, message", [
-    ({"epoch": 5}, "unknown setting 'epoch'"),
-    ({"epochs": "five"}, "epochs must be int"),
-    ({"epochs": 0}, "epochs must be positive"),
-    ({"epochs": True}, "epochs must be int"),
-    ({"val_size": 1.5}, "between 0 and 1"),
-    ({"val_size": 6000}, "must be smaller than n_images"),
-    ({"image_size": None}, "image_size cannot be null"),
-    ({"augment_resampling": "twice"}, "augment_resampling must be one of each, once"),
-])
+@pytest.mark.parametrize(
+    "overrides, message",
+    [
+        ({"epoch": 5}, "unknown setting 'epoch'"),
+        ({"epochs": "five"}, "epochs must be int"),
+        ({"epochs": 0}, "epochs must be positive"),
+        ({"epochs": True}, "epochs must be int"),
+        ({"val_size": 1.5}, "between 0 and 1"),
+        ({"val_size": 6000}, "must be smaller than n_images"),
+        ({"image_size": None}, "image_size cannot be null"),
+        ({"augment_resampling": "twice"}, "augment_resampling must be one of each, once"),
+    ],
+)
 def test_bad_overrides_say_what_is_wrong(overrides, message):
     with pytest.raises(ValueError, match=message):
         config.get_profile("seed", overrides)

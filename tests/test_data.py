@@ -3,13 +3,12 @@ import hashlib
 import os
 import tarfile
 import tempfile
-import time
 
 import numpy as np
 import pytest
+from conftest import MALFORMED, face_names, jpeg_bytes
 
 from helpers import config, data
-from conftest import MALFORMED, face_names, jpeg_bytes
 
 
 def test_parse_name_reads_the_labels():
@@ -18,19 +17,22 @@ def test_parse_name_reads_the_labels():
     assert face.name == "26_1_2_20170116174525125.jpg.chip.jpg"
 
 
-@pytest.mark.parametrize("name", MALFORMED + ["24_0_1_20170116220224657 .jpg.chip.jpg"])
+@pytest.mark.parametrize("name", [*MALFORMED, "24_0_1_20170116220224657 .jpg.chip.jpg"])
 def test_the_real_malformed_names_are_rejected_by_name(name):
     with pytest.raises(ValueError, match="not a UTKFace name") as err:
         data.parse_name(f"UTKFace/{name}")
     assert name in str(err.value)
 
 
-@pytest.mark.parametrize("name, message", [
-    ("0_1_2_20170116174525125.jpg.chip.jpg", "age 0"),
-    ("121_1_2_20170116174525125.jpg.chip.jpg", "age 121"),
-    ("30_2_2_20170116174525125.jpg.chip.jpg", "gender 2"),
-    ("30_1_5_20170116174525125.jpg.chip.jpg", "race 5"),
-])
+@pytest.mark.parametrize(
+    "name, message",
+    [
+        ("0_1_2_20170116174525125.jpg.chip.jpg", "age 0"),
+        ("121_1_2_20170116174525125.jpg.chip.jpg", "age 121"),
+        ("30_2_2_20170116174525125.jpg.chip.jpg", "gender 2"),
+        ("30_1_5_20170116174525125.jpg.chip.jpg", "race 5"),
+    ],
+)
 def test_labels_out_of_range_are_rejected(name, message):
     with pytest.raises(ValueError, match=message):
         data.parse_name(name)
@@ -71,8 +73,12 @@ def test_subset_and_split_depend_only_on_the_seed(face_folder):
     profile = config.get_profile("smoke", {"n_images": 30, "val_size": 10, "image_size": 32})
     first = data.load_splits(profile, face_folder, progress=False, cache=False)
     again = data.load_splits(profile, face_folder, progress=False, cache=False)
-    other = data.load_splits(config.get_profile("smoke", {"n_images": 30, "val_size": 10, "image_size": 32,
-                                                          "seed": 7}), face_folder, progress=False, cache=False)
+    other = data.load_splits(
+        config.get_profile("smoke", {"n_images": 30, "val_size": 10, "image_size": 32, "seed": 7}),
+        face_folder,
+        progress=False,
+        cache=False,
+    )
     assert first.train.names == again.train.names and first.val.names == again.val.names
     assert first.val.names != other.val.names
     assert not set(first.train.names) & set(first.val.names)
@@ -124,11 +130,14 @@ def test_asking_for_more_images_than_exist_says_how_many(face_folder):
 def test_missing_source_explains_how_to_get_utkface(tmp_path, monkeypatch):
     monkeypatch.delenv("UTKFACE", raising=False)
     monkeypatch.setattr(config, "DATA_DIR", tmp_path / "nowhere")
-    with pytest.raises(data.DataError, match="no UTKFace data found.*UTKFACE="):
+    with pytest.raises(data.DataError, match=r"no UTKFace data found.*UTKFACE="):
         data.resolve_source(download=False)
     monkeypatch.setenv("UTKFACE_URL", "http://127.0.0.1:9/UTKFace.tar.gz")  # nothing listens there: offline
-    with pytest.raises(data.DataError, match=r"no UTKFace data found .* and could not download http://127.0.0.1:9/"
-                                             r"UTKFace.tar.gz \(.*\); put UTKFace.tar.gz .* in data/, or set UTKFACE="):
+    with pytest.raises(
+        data.DataError,
+        match=r"no UTKFace data found .* and could not download http://127.0.0.1:9/"
+        r"UTKFace.tar.gz \(.*\); put UTKFace.tar.gz .* in data/, or set UTKFACE=",
+    ):
         data.resolve_source()
     assert not (tmp_path / "nowhere").exists() or not list((tmp_path / "nowhere").iterdir())
     with pytest.raises(data.DataError, match="does not exist"):
@@ -188,7 +197,7 @@ def test_a_full_disk_stops_the_download_in_one_line_and_leaves_nothing(tmp_path,
             self.file.close()
 
     monkeypatch.setattr(data.tempfile, "NamedTemporaryFile", FullDisk)
-    with pytest.raises(data.DataError, match="could not write .*UTKFace.tar.gz \\(No space left on device\\)"):
+    with pytest.raises(data.DataError, match=r"could not write .*UTKFace\.tar\.gz \(No space left on device\)"):
         data.download_utkface(tmp_path / "dl" / "UTKFace.tar.gz", url=face_archive.as_uri(), sha256="0")
     assert not list((tmp_path / "dl").iterdir())
 
@@ -205,12 +214,14 @@ def test_unreadable_images_are_skipped_and_counted(face_folder):
 # ---------------------------------------------------------------- duplicates
 def _variants(tmp_path):
     """A folder with byte-identical copies, a re-encoded copy, a resized copy, and different faces."""
-    from PIL import Image
     import io as _io
+
+    from PIL import Image
 
     folder = tmp_path / "twins"
     folder.mkdir()
     rng = np.random.default_rng(1)
+
     def smooth(generator):  # a smooth 200 px picture, like a face crop (no sharp block edges)
         small = Image.fromarray(generator.integers(0, 256, (10, 10, 3)).astype(np.uint8))
         return np.asarray(small.resize((200, 200), Image.Resampling.BICUBIC))
@@ -227,7 +238,8 @@ def _variants(tmp_path):
 
     save(base, "30_0_0_20170101000000001.jpg.chip.jpg")
     (folder / "31_0_0_20170101000000002.jpg.chip.jpg").write_bytes(
-        (folder / "30_0_0_20170101000000001.jpg.chip.jpg").read_bytes())  # byte-identical, other age
+        (folder / "30_0_0_20170101000000001.jpg.chip.jpg").read_bytes()
+    )  # byte-identical, other age
     save(base, "30_1_0_20170101000000003.jpg.chip.jpg", quality=60)  # re-encoded, other gender
     save(base, "30_0_0_20170101000000004.jpg.chip.jpg", size=190)  # slightly resized
     for i in range(5, 13):  # clearly different faces
@@ -252,8 +264,9 @@ def test_twins_are_found_and_grouped(tmp_path):
 def test_group_split_never_separates_twins(tmp_path):
     folder = _variants(tmp_path)
     for seed in range(6):
-        profile = config.get_profile("smoke", {"n_images": None, "val_size": 3, "image_size": 32, "seed": seed, "test_size": 0,
-                                               "split": "group"})
+        profile = config.get_profile(
+            "smoke", {"n_images": None, "val_size": 3, "image_size": 32, "seed": seed, "test_size": 0, "split": "group"}
+        )
         splits = data.load_splits(profile, folder, progress=False)
         twins = {n for n in splits.train.names + splits.val.names if n.startswith(("30_", "31_"))}
         assert twins <= set(splits.train.names) or twins <= set(splits.val.names)
@@ -266,7 +279,9 @@ def test_random_split_reports_twins_across_the_split(tmp_path):
     folder = _variants(tmp_path)
     counts = []
     for seed in range(6):
-        profile = config.get_profile("smoke", {"n_images": None, "val_size": 3, "image_size": 32, "seed": seed, "test_size": 0})
+        profile = config.get_profile(
+            "smoke", {"n_images": None, "val_size": 3, "image_size": 32, "seed": seed, "test_size": 0}
+        )
         splits = data.load_splits(profile, folder, progress=False)
         train_twins = sum(n.startswith(("30_", "31_")) for n in splits.train.names)
         val_twins = sum(n.startswith(("30_", "31_")) for n in splits.val.names)
@@ -279,8 +294,9 @@ def test_random_split_reports_twins_across_the_split(tmp_path):
 def test_test_images_are_outside_the_subset_and_have_no_twin_in_it(tmp_path):
     folder = _variants(tmp_path)  # 12 faces: 4 twins (30_*/31_*) and 8 single ones
     for seed in range(6):
-        profile = config.get_profile("smoke", {"n_images": 5, "val_size": 2, "image_size": 32, "seed": seed,
-                                               "test_size": 3})
+        profile = config.get_profile(
+            "smoke", {"n_images": 5, "val_size": 2, "image_size": 32, "seed": seed, "test_size": 3}
+        )
         splits = data.load_splits(profile, folder, progress=False)
         test = data.load_test(profile, folder, progress=False)
         subset = set(splits.train.names + splits.val.names)
@@ -301,7 +317,7 @@ def test_all_images_profile_holds_the_test_set_out(tmp_path):
 
 def test_too_large_a_test_set_says_what_to_do(face_folder):
     profile = config.get_profile("smoke", {"n_images": 30, "val_size": 10, "image_size": 32, "test_size": 20})
-    with pytest.raises(data.DataError, match="only 10 images are left for a test set of 20.*test_size"):
+    with pytest.raises(data.DataError, match=r"only 10 images are left for a test set of 20.*test_size"):
         data.load_test(profile, face_folder, progress=False)
 
 
@@ -310,8 +326,9 @@ def test_conflicting_twins_leave_training_and_validation_stays(tmp_path):
     for seed in range(4):
         settings = {"n_images": None, "val_size": 3, "image_size": 32, "seed": seed, "test_size": 0, "split": "group"}
         kept = data.load_splits(config.get_profile("smoke", settings), folder, progress=False)
-        clean = data.load_splits(config.get_profile("smoke", {**settings, "drop_conflicting": True}), folder,
-                                 progress=False)
+        clean = data.load_splits(
+            config.get_profile("smoke", {**settings, "drop_conflicting": True}), folder, progress=False
+        )
         assert clean.val.names == kept.val.names
         twins_in_train = [n for n in kept.train.names if n.startswith(("30_", "31_"))]
         assert clean.info["dropped_conflicting"] == len(twins_in_train)
@@ -332,7 +349,8 @@ def study_list(tmp_path, monkeypatch):
     subset, test = [names[i] for i in order[:20]], [names[i] for i in order[20:25]]
     path = tmp_path / "study_images.csv.gz"
     pd.DataFrame({"file": subset + test, "role": ["validation"] * 5 + ["train"] * 15 + ["test"] * 5}).to_csv(
-        path, index=False)
+        path, index=False
+    )
     monkeypatch.setattr(config, "STUDY_IMAGES", path)
     monkeypatch.setattr(data, "STUDY_DRAW", {"n_images": 20, "seed": 42, "test_size": 5})
     data.study_images.cache_clear()
@@ -362,15 +380,23 @@ def _archive(folder, path):
 def test_the_study_images_are_taken_by_name_from_any_copy(study_list, face_folder, tmp_path):
     subset, test = study_list
     # Valid names that sort before, between and after the study's: a draw from this copy would pick other images.
-    extra = ["1_0_0_20160000000000001.jpg.chip.jpg", "45_1_2_20170110000000000.jpg.chip.jpg",
-             "99_1_4_20189999999999999.jpg.chip.jpg"]
+    extra = [
+        "1_0_0_20160000000000001.jpg.chip.jpg",
+        "45_1_2_20170110000000000.jpg.chip.jpg",
+        "99_1_4_20189999999999999.jpg.chip.jpg",
+    ]
     superset = _copy(face_folder, tmp_path, "superset", extra=extra)
     profile = config.get_profile("smoke", STUDY_SETTINGS)
     loaded = {}
-    for kind, source in [("exact", _copy(face_folder, tmp_path, "exact", drop=set(face_names(40)) - set(subset + test))),
-                         ("superset folder", superset),
-                         ("superset archive", _archive(superset, tmp_path / "UTKFace.tar.gz"))]:
-        splits, tested = data.load_splits(profile, source, progress=False), data.load_test(profile, source, progress=False)
+    for kind, source in [
+        ("exact", _copy(face_folder, tmp_path, "exact", drop=set(face_names(40)) - set(subset + test))),
+        ("superset folder", superset),
+        ("superset archive", _archive(superset, tmp_path / "UTKFace.tar.gz")),
+    ]:
+        splits, tested = (
+            data.load_splits(profile, source, progress=False),
+            data.load_test(profile, source, progress=False),
+        )
         assert splits.val.names + splits.train.names == subset, kind
         assert tested.names == test, kind
         assert splits.info["images"] == "the study's 20 images, found by name"
@@ -378,8 +404,9 @@ def test_the_study_images_are_taken_by_name_from_any_copy(study_list, face_folde
     for kind in ("superset folder", "superset archive"):  # the same pixels too, not just the same names
         assert np.array_equal(loaded[kind][0].train.images, loaded["exact"][0].train.images)
         assert np.array_equal(loaded[kind][1].images, loaded["exact"][1].images)
-    drawn = data.load_splits(config.get_profile("smoke", {**STUDY_SETTINGS, "images": "draw"}), superset,
-                             progress=False)
+    drawn = data.load_splits(
+        config.get_profile("smoke", {**STUDY_SETTINGS, "images": "draw"}), superset, progress=False
+    )
     assert drawn.val.names + drawn.train.names != subset and drawn.info["images"] == "drawn from this copy with seed 42"
     assert "found by name in this copy" in data.check_study_images(profile, superset)
 
@@ -404,8 +431,10 @@ def test_the_study_images_export_to_a_folder_that_trains_the_same(study_list, fa
     from helpers.__main__ import main
 
     subset, test = study_list
-    superset = _archive(_copy(face_folder, tmp_path, "superset", extra=["1_0_0_20160000000000001.jpg.chip.jpg"]),
-                        tmp_path / "UTKFace.tar.gz")
+    superset = _archive(
+        _copy(face_folder, tmp_path, "superset", extra=["1_0_0_20160000000000001.jpg.chip.jpg"]),
+        tmp_path / "UTKFace.tar.gz",
+    )
     settings = [f"--set={key}={value}" for key, value in STUDY_SETTINGS.items()]
     exported = tmp_path / "drive" / "study"
     assert main(["data", "--data", str(superset), "--profile", "smoke", *settings, "--export", str(exported)]) == 0
@@ -418,7 +447,9 @@ def test_the_study_images_export_to_a_folder_that_trains_the_same(study_list, fa
             ours, theirs = ours.train, theirs.train
         assert ours.names == theirs.names and np.array_equal(ours.images, theirs.images)
     assert data.export_study_images(profile, exported, superset) == 0  # a second export keeps what is there
-    with pytest.raises(data.DataError, match="takes none of the study.s named images.*seed=1\\): it draws from the whole copy"):
+    with pytest.raises(
+        data.DataError, match=r"takes none of the study.s named images.*seed=1\): it draws from the whole copy"
+    ):
         data.export_study_images(config.get_profile("smoke", {**STUDY_SETTINGS, "seed": 1}), tmp_path / "x", superset)
     with pytest.raises(data.DataError, match="inside the copy it reads"):
         data.export_study_images(profile, exported / "again", exported)

@@ -7,21 +7,25 @@ from helpers import evaluation
 
 @pytest.fixture
 def predictions():
-    return pd.DataFrame({
-        "file": [f"f{i}" for i in range(6)],
-        "age": [5, 25, 35, 45, 72, 90],
-        "gender": [0, 1, 1, 0, 1, 0],
-        "race": [0, 0, 1, 2, 3, 4],
-        "pred_age": [9.0, 25.0, 30.0, 50.0, 60.0, 70.0],
-        "prob_female": [0.1, 0.8, 0.4, 0.3, 0.9, 0.6],
-    }).assign(pred_gender=lambda f: (f["prob_female"] >= 0.5).astype(int))
+    return pd.DataFrame(
+        {
+            "file": [f"f{i}" for i in range(6)],
+            "age": [5, 25, 35, 45, 72, 90],
+            "gender": [0, 1, 1, 0, 1, 0],
+            "race": [0, 0, 1, 2, 3, 4],
+            "pred_age": [9.0, 25.0, 30.0, 50.0, 60.0, 70.0],
+            "prob_female": [0.1, 0.8, 0.4, 0.3, 0.9, 0.6],
+        }
+    ).assign(pred_gender=lambda f: (f["prob_female"] >= 0.5).astype(int))
 
 
 def test_gender_metrics(predictions):
     metrics = evaluation.gender_metrics(predictions)
     assert metrics["confusion"] == [[2, 1], [1, 2]]  # rows true male/female, columns predicted
     assert metrics["accuracy"] == pytest.approx(4 / 6)
-    assert metrics["female"]["precision"] == pytest.approx(2 / 3) and metrics["female"]["recall"] == pytest.approx(2 / 3)
+    assert metrics["female"]["precision"] == pytest.approx(2 / 3) and metrics["female"]["recall"] == pytest.approx(
+        2 / 3
+    )
     # female scores 0.8, 0.4, 0.9 against male 0.1, 0.3, 0.6: 8 of 9 pairs ranked right (0.4 < 0.6)
     assert metrics["roc_auc"] == pytest.approx(8 / 9)
 
@@ -36,7 +40,7 @@ def test_age_metrics_and_bands(predictions):
     errors = np.array([4, 0, -5, 5, -12, -20])
     metrics = evaluation.age_metrics(predictions)
     assert metrics["mae"] == pytest.approx(np.abs(errors).mean())
-    assert metrics["rmse"] == pytest.approx(np.sqrt((errors ** 2).mean()))
+    assert metrics["rmse"] == pytest.approx(np.sqrt((errors**2).mean()))
     assert metrics["cs5"] == pytest.approx(4 / 6) and metrics["cs10"] == pytest.approx(4 / 6)
     bands = evaluation.age_bands(predictions).set_index("band")
     assert bands.loc["70+", "count"] == 2 and bands.loc["70+", "mean_signed_error"] == pytest.approx(-16)
@@ -89,8 +93,8 @@ def test_paired_comparison_matches_images_by_file_and_counts_disagreements(predi
 
 
 def test_mcnemar_exact_known_values():
-    assert evaluation.mcnemar_exact(0, 10) == pytest.approx(2 / 2 ** 10)
-    assert evaluation.mcnemar_exact(1, 4) == pytest.approx(2 * (1 + 5) / 2 ** 5)
+    assert evaluation.mcnemar_exact(0, 10) == pytest.approx(2 / 2**10)
+    assert evaluation.mcnemar_exact(1, 4) == pytest.approx(2 * (1 + 5) / 2**5)
     assert evaluation.mcnemar_exact(5, 5) == 1.0 and evaluation.mcnemar_exact(0, 0) == 1.0
 
 
@@ -109,8 +113,12 @@ def test_paired_table_reads_one_row_per_split(predictions):
 
 def test_paired_findings_name_the_winner_only_beyond_the_noise(predictions):
     better = predictions.assign(pred_age=predictions["age"] + 1.0, pred_gender=predictions["gender"])
-    gender, age = evaluation.paired_findings({"validation": evaluation.paired_comparison(predictions, predictions),
-                                               "test": evaluation.paired_comparison(predictions, better)})
+    gender, age = evaluation.paired_findings(
+        {
+            "validation": evaluation.paired_comparison(predictions, predictions),
+            "test": evaluation.paired_comparison(predictions, better),
+        }
+    )
     assert "On the 6 test images, VGG16 classifies gender with accuracy 1.000 against 0.667" in gender
     assert "Its age MAE is 1.00 years against 7.67" in age and "VGG16 is better, beyond the noise" in age
     same = evaluation.paired_findings({"validation": evaluation.paired_comparison(predictions, predictions)})

@@ -14,14 +14,32 @@ from helpers import config, experiments, plots, report, training
 def fake_run(folder, profile, val_accuracy, val_mae, seconds=60.0, model="custom", weights=None):
     """The files a finished run leaves (what the tables and results.load read)."""
     folder.mkdir(parents=True)
-    (folder / "metrics.json").write_text(json.dumps({
-        "val_gender_accuracy": val_accuracy, "val_age_mae": val_mae, "train_gender_accuracy": 0.9,
-        "train_age_mae": 5.0, "test_gender_accuracy": val_accuracy - 0.01, "test_age_mae": val_mae + 0.5,
-        "train_gender_loss": 0.3, "val_gender_loss": 0.4}))
-    (folder / "manifest.json").write_text(json.dumps({
-        "hash": profile.hash, "profile": profile.to_dict(), "seconds": seconds, "weights": weights,
-        "data": {"n_train": 80, "n_val": 20, "val_with_train_twin": 2, "dropped_conflicting": 0},
-        "hardware": {"accelerators": []}}))
+    (folder / "metrics.json").write_text(
+        json.dumps(
+            {
+                "val_gender_accuracy": val_accuracy,
+                "val_age_mae": val_mae,
+                "train_gender_accuracy": 0.9,
+                "train_age_mae": 5.0,
+                "test_gender_accuracy": val_accuracy - 0.01,
+                "test_age_mae": val_mae + 0.5,
+                "train_gender_loss": 0.3,
+                "val_gender_loss": 0.4,
+            }
+        )
+    )
+    (folder / "manifest.json").write_text(
+        json.dumps(
+            {
+                "hash": profile.hash,
+                "profile": profile.to_dict(),
+                "seconds": seconds,
+                "weights": weights,
+                "data": {"n_train": 80, "n_val": 20, "val_with_train_twin": 2, "dropped_conflicting": 0},
+                "hardware": {"accelerators": []},
+            }
+        )
+    )
     (folder / f"history_{model}.csv").write_text("epoch,loss\n1,1.0\n")
     (folder / f"predictions_val_{model}.csv").write_text("file,age,gender,race,pred_age,prob_female,pred_gender\n")
 
@@ -41,8 +59,13 @@ def test_variants_change_only_their_settings():
 def test_summary_reads_finished_runs_and_says_not_run(tmp_path):
     profile = config.get_profile("smoke")
     fake_run(tmp_path / "smoke" / "custom", profile, 0.8, 9.0)  # the baseline is the profile's own run
-    fake_run(tmp_path / "smoke" / "experiments" / "age_balanced" / "custom",
-             experiments.variant_profile(profile, "age_balanced"), 0.82, 8.5, seconds=120)
+    fake_run(
+        tmp_path / "smoke" / "experiments" / "age_balanced" / "custom",
+        experiments.variant_profile(profile, "age_balanced"),
+        0.82,
+        8.5,
+        seconds=120,
+    )
     summary = experiments.summary("conjectures", profile, results_dir=tmp_path)
     assert list(summary["status"]) == ["run", "not run", "not run", "run"]
     assert summary.loc["age_balanced", "val_age_mae"] == 8.5 and summary.loc["age_balanced", "minutes"] == 2
@@ -54,8 +77,11 @@ def test_summary_reads_finished_runs_and_says_not_run(tmp_path):
     manifest.write_text(manifest.read_text().replace('"val_with_train_twin": 2, ', ""))
     before = experiments.summary("conjectures", profile, results_dir=tmp_path)
     assert pd.isna(before.loc["baseline", "val_with_train_twin"])
-    (tmp_path / "smoke" / "data_summary.json").write_text(json.dumps(  # ... its split's, as notebook 01 counted
-        {"duplicates": {"val_with_train_twin": 3, "split": profile.split}}))
+    (tmp_path / "smoke" / "data_summary.json").write_text(
+        json.dumps(  # ... its split's, as notebook 01 counted
+            {"duplicates": {"val_with_train_twin": 3, "split": profile.split}}
+        )
+    )
     table = experiments.readable(experiments.summary("conjectures", profile, results_dir=tmp_path))
     assert table.loc["baseline (the profile)", "val images with a twin in training"] == "3 of 20"
     assert table.loc["age-balanced loss", "val images with a twin in training"] == "2 of 20"
@@ -64,8 +90,13 @@ def test_summary_reads_finished_runs_and_says_not_run(tmp_path):
 def test_summaries_show_vgg16_once_one_of_its_variants_ran(tmp_path):
     profile = config.get_profile("smoke")
     assert list(experiments.summaries(profile, tmp_path)) == ["custom"]  # nothing run: the custom CNN's "not run"
-    fake_run(tmp_path / "smoke" / "experiments" / "age_balanced" / "vgg16",
-             experiments.variant_profile(profile, "age_balanced"), 0.84, 8.1, model="vgg16")
+    fake_run(
+        tmp_path / "smoke" / "experiments" / "age_balanced" / "vgg16",
+        experiments.variant_profile(profile, "age_balanced"),
+        0.84,
+        8.1,
+        model="vgg16",
+    )
     found = experiments.summaries(profile, tmp_path)
     assert list(found) == ["custom", "vgg16"] and set(found["vgg16"]) == set(experiments.EXPERIMENTS)
     assert found["vgg16"]["conjectures"].loc["age_balanced", "val_age_mae"] == 8.1
@@ -76,14 +107,20 @@ def test_summaries_show_vgg16_once_one_of_its_variants_ran(tmp_path):
     # No duplicates variant ran: no table, each model's variants named with the command that trains them.
     assert entry["duplicates"] == {}
     missing = [(item["model"], item["variant"]) for item in entry["duplicates_not_run"]]
-    assert missing == [(model, variant) for model in ("custom", "vgg16") for variant in experiments.EXPERIMENTS[
-        "duplicates"]]
+    assert missing == [
+        (model, variant) for model in ("custom", "vgg16") for variant in experiments.EXPERIMENTS["duplicates"]
+    ]
     assert entry["duplicates_not_run"][-1]["command"].endswith("--only all_images_group_clean --model vgg16")
-    fake_run(tmp_path / "smoke" / "experiments" / "all_images" / "custom",
-             experiments.variant_profile(profile, "all_images"), 0.83, 7.9)
+    fake_run(
+        tmp_path / "smoke" / "experiments" / "all_images" / "custom",
+        experiments.variant_profile(profile, "all_images"),
+        0.83,
+        7.9,
+    )
     entry = report.experiment_tables(profile, tmp_path, tmp_path)[0]
     assert list(entry["duplicates"]) == ["custom"] and list(entry["duplicates"]["custom"].index) == [
-        "all images, random split"]  # only the rows that ran
+        "all images, random split"
+    ]  # only the rows that ran
     assert ("custom", "all_images") not in [(item["model"], item["variant"]) for item in entry["duplicates_not_run"]]
 
 
@@ -116,13 +153,28 @@ def test_pretraining_table_sets_vgg16_sweeps_per_weights_beside_the_custom_cnn(t
     for seed in (1, 2, 3):
         seeded = config.get_profile("smoke", {"seed": seed})
         fake_run(experiments.sweep_folder(seed, tmp_path) / "smoke" / "custom", seeded, 0.80, 9.0 + seed / 10)
-        fake_run(tmp_path / "weights-tumor" / f"seed{seed}" / "smoke" / "vgg16", seeded, 0.85, 7.0 + seed / 10,
-                 model="vgg16", weights=tumor)
-        fake_run(tmp_path / "weights-none" / f"seed{seed}" / "smoke" / "vgg16", seeded, 0.70, 12.0 + seed / 10,
-                 model="vgg16", weights={"source": "none", "label": "random initialisation"})
+        fake_run(
+            tmp_path / "weights-tumor" / f"seed{seed}" / "smoke" / "vgg16",
+            seeded,
+            0.85,
+            7.0 + seed / 10,
+            model="vgg16",
+            weights=tumor,
+        )
+        fake_run(
+            tmp_path / "weights-none" / f"seed{seed}" / "smoke" / "vgg16",
+            seeded,
+            0.70,
+            12.0 + seed / 10,
+            model="vgg16",
+            weights={"source": "none", "label": "random initialisation"},
+        )
     table = experiments.pretraining_table(profile, tmp_path, tmp_path / "main")
-    assert table["initial weights"].tolist() == ["trained from scratch", "random initialisation",
-                                                 "tumor-derived VGG16 weights"]
+    assert table["initial weights"].tolist() == [
+        "trained from scratch",
+        "random initialisation",
+        "tumor-derived VGG16 weights",
+    ]
     assert table["val_age_mae"].tolist() == pytest.approx([9.2, 12.2, 7.2]) and set(table["seeds"]) == {3}
     # Stability over seeds: VGG16's is the sweep of the study run's weights (no plain VGG16 sweep here).
     study = dict(tumor, path="/weights/tumor.weights.h5")
@@ -133,22 +185,29 @@ def test_pretraining_table_sets_vgg16_sweeps_per_weights_beside_the_custom_cnn(t
     shown = experiments.readable_pretraining(table)
     assert shown.loc[("VGG16", "tumor-derived VGG16 weights"), "val age MAE"] == "7.20 ± 0.10"
     assert "| VGG16 · tumor-derived VGG16 weights | 1, 2, 3 | 0.850 ± 0.000 | 7.20 ± 0.10 |" in (
-        report.markdown_table(shown))
+        report.markdown_table(shown)
+    )
     [finding] = experiments.pretraining_findings(table)
-    assert finding == ("VGG16 with tumor-derived VGG16 weights: validation age MAE 7.20 years, 5.00 years better "
-                       "than VGG16 from random weights, and 2.00 years better than the custom CNN; validation gender "
-                       "accuracy 0.850, 0.150 better than VGG16 from random weights, and 0.050 better than the "
-                       "custom CNN.")
+    assert finding == (
+        "VGG16 with tumor-derived VGG16 weights: validation age MAE 7.20 years, 5.00 years better "
+        "than VGG16 from random weights, and 2.00 years better than the custom CNN; validation gender "
+        "accuracy 0.850, 0.150 better than VGG16 from random weights, and 0.050 better than the "
+        "custom CNN."
+    )
     close = table.assign(val_age_mae=[7.25, 12.2, 7.2])  # the custom CNN within the noise of the tumor weights
     assert experiments.pretraining_findings(close, keys=("val_age_mae",)) == [
         "VGG16 with tumor-derived VGG16 weights: validation age MAE 7.20 years, 5.00 years better than VGG16 from "
-        "random weights."]
+        "random weights."
+    ]
     level = table.assign(val_age_mae=[7.2, 7.25, 7.2])
     assert experiments.pretraining_findings(level, keys=("val_age_mae",)) == [
-        "VGG16 with tumor-derived VGG16 weights: no difference beyond the seed-to-seed noise."]
+        "VGG16 with tumor-derived VGG16 weights: no difference beyond the seed-to-seed noise."
+    ]
     single = table.assign(seeds=1, val_age_mae_sd=float("nan"))
-    assert "7.20 years, 5.00 years better than VGG16 from random weights (a single seed: no noise estimate), and" in (
-        experiments.pretraining_findings(single, keys=("val_age_mae",))[0])
+    assert (
+        "7.20 years, 5.00 years better than VGG16 from random weights (a single seed: no noise estimate), and"
+        in (experiments.pretraining_findings(single, keys=("val_age_mae",))[0])
+    )
 
 
 def test_pretraining_table_takes_the_profiles_own_runs_where_no_sweep_has_them(tmp_path):
@@ -160,11 +219,15 @@ def test_pretraining_table_takes_the_profiles_own_runs_where_no_sweep_has_them(t
     random = tmp_path / "weights-none" / f"seed{profile.seed}" / "smoke" / "vgg16"
     fake_run(random, profile, 0.70, 12.0, model="vgg16", weights={"source": "none", "label": "random initialisation"})
     manifest = json.loads((random / "manifest.json").read_text())
-    (random / "manifest.json").write_text(json.dumps(dict(manifest, backend="jax",
-                                                          hardware={"accelerators": ["NVIDIA H200"]})))
+    (random / "manifest.json").write_text(
+        json.dumps(dict(manifest, backend="jax", hardware={"accelerators": ["NVIDIA H200"]}))
+    )
     table = experiments.pretraining_table(profile, tmp_path, tmp_path / "main")
-    assert table["initial weights"].tolist() == ["trained from scratch", "random initialisation",
-                                                 "tumor-derived VGG16 weights"]
+    assert table["initial weights"].tolist() == [
+        "trained from scratch",
+        "random initialisation",
+        "tumor-derived VGG16 weights",
+    ]
     assert table["val_age_mae"].tolist() == [9.0, 12.0, 7.0] and set(table["seeds"]) == {1}
     assert table["ran on"].tolist() == ["CPU (?)", "NVIDIA H200 (jax)", "CPU (?)"]
     assert experiments.readable_pretraining(table)["ran on"].tolist() == table["ran on"].tolist()
@@ -182,10 +245,15 @@ def test_inverse_age_weights_give_every_band_the_same_weight():
 def test_weighted_batches_carry_age_weights_only():
     from helpers.data import FaceSet
 
-    faces = FaceSet([f"f{i}" for i in range(8)], np.zeros((8, 4, 4, 3), np.uint8), np.arange(8) * 10,
-                    np.zeros(8, int), np.zeros(8, int))
+    faces = FaceSet(
+        [f"f{i}" for i in range(8)],
+        np.zeros((8, 4, 4, 3), np.uint8),
+        np.arange(8) * 10,
+        np.zeros(8, int),
+        np.zeros(8, int),
+    )
     weights = np.arange(8, dtype="float32")
-    images, targets, sample_weights = training.Batches(faces, 4, seed=0, age_weights=weights)[0]
+    _, targets, sample_weights = training.Batches(faces, 4, seed=0, age_weights=weights)[0]
     assert np.array_equal(sample_weights["age"], targets["age"] / 10)  # each weight stays with its image
     assert np.all(sample_weights["gender"] == 1)
     assert len(training.Batches(faces, 4, seed=0)[0]) == 2  # no weights: (images, targets) as before
@@ -210,27 +278,48 @@ def test_duplicates_experiment_trains_every_variant_and_measures_the_twin_effect
     assert again.equals(summary)  # finished variants are read back, not retrained
     path = experiments.variant_folder(profile, "all_images", "custom", tmp_path / "results") / experiments.TWIN_EFFECT
     path.unlink()  # the conjectures share the random-split run: finishing it there measures the effect too
-    experiments.run("conjectures", profile, only=["all_images"], source=folder, results_dir=tmp_path / "results",
-                    verbose=0)
+    experiments.run(
+        "conjectures", profile, only=["all_images"], source=folder, results_dir=tmp_path / "results", verbose=0
+    )
     assert experiments.read_twin_effect(profile, results_dir=tmp_path / "results") == effect
 
 
 def test_band_errors_compare_baseline_and_balanced_per_age_band(tmp_path):
     profile = config.get_profile("smoke")
-    for folder, variant, shift in ((tmp_path / "smoke" / "custom", "baseline", -4.0),
-                                   (tmp_path / "smoke" / "experiments" / "age_balanced" / "custom", "age_balanced", 1.0)):
+    for folder, variant, shift in (
+        (tmp_path / "smoke" / "custom", "baseline", -4.0),
+        (tmp_path / "smoke" / "experiments" / "age_balanced" / "custom", "age_balanced", 1.0),
+    ):
         fake_run(folder, experiments.variant_profile(profile, variant), 0.8, 9.0)
         ages = np.array([5, 25, 25, 75])
-        pd.DataFrame({"file": [f"{i}.jpg" for i in range(4)], "age": ages, "gender": 0, "race": 0,
-                      "pred_age": ages + shift, "prob_female": 0.2, "pred_gender": 0}).to_csv(
-            folder / "predictions_test_custom.csv", index=False)
+        pd.DataFrame(
+            {
+                "file": [f"{i}.jpg" for i in range(4)],
+                "age": ages,
+                "gender": 0,
+                "race": 0,
+                "pred_age": ages + shift,
+                "prob_female": 0.2,
+                "pred_gender": 0,
+            }
+        ).to_csv(folder / "predictions_test_custom.csv", index=False)
     bands = experiments.band_errors(profile, results_dir=tmp_path)
-    assert list(bands.columns) == ["test images", "baseline: MAE", "baseline: bias", "age_balanced: MAE",
-                                   "age_balanced: bias"]
+    assert list(bands.columns) == [
+        "test images",
+        "baseline: MAE",
+        "baseline: bias",
+        "age_balanced: MAE",
+        "age_balanced: bias",
+    ]
     assert bands.loc["20-29", "test images"] == 2 and bands.loc["70+", "baseline: bias"] == -4.0
     assert bands.loc["0-9", "age_balanced: MAE"] == 1.0
     assert list(experiments.readable_bands(bands).columns) == [
-        "test images", "baseline: MAE", "baseline: bias", "age-balanced loss: MAE", "age-balanced loss: bias"]
+        "test images",
+        "baseline: MAE",
+        "baseline: bias",
+        "age-balanced loss: MAE",
+        "age-balanced loss: bias",
+    ]
     assert experiments.band_errors(profile, results_dir=tmp_path / "none") is None
 
 
@@ -239,17 +328,29 @@ def test_conjectures_are_read_against_the_seed_spread_of_the_baseline(tmp_path):
     results_dir, sweeps = tmp_path / "results", tmp_path / "sweeps"
     fake_run(results_dir / "smoke" / "custom", profile, 0.80, 9.0)  # the baseline, seed 42
     assert experiments.variant_effects("conjectures", profile, sweep_dir=sweeps, results_dir=results_dir) is None
-    fake_run(results_dir / "smoke" / "experiments" / "age_balanced" / "custom",
-             experiments.variant_profile(profile, "age_balanced"), 0.81, 6.0)  # 3 years better
-    fake_run(results_dir / "smoke" / "experiments" / "res192" / "custom",
-             experiments.variant_profile(profile, "res192"), 0.70, 9.2)  # 0.1 worse on gender, same on age
+    fake_run(
+        results_dir / "smoke" / "experiments" / "age_balanced" / "custom",
+        experiments.variant_profile(profile, "age_balanced"),
+        0.81,
+        6.0,
+    )  # 3 years better
+    fake_run(
+        results_dir / "smoke" / "experiments" / "res192" / "custom",
+        experiments.variant_profile(profile, "res192"),
+        0.70,
+        9.2,
+    )  # 0.1 worse on gender, same on age
     single = experiments.variant_effects("conjectures", profile, sweep_dir=sweeps, results_dir=results_dir)
     assert single.loc["age_balanced", "val_age_mae_diff"] == pytest.approx(-3.0)
     assert single.loc["age_balanced", "val_age_mae_beyond"] is None  # one run: no spread, no verdict
     assert "no verdict" in experiments.conjecture_findings(single)["age_balanced"]
     for seed, mae in ((1, 9.5), (2, 8.5)):  # the seed spread: 9.0 ± 0.5 years, 0.80 ± 0.01 accuracy
-        fake_run(experiments.sweep_folder(seed, sweeps) / "smoke" / "custom",
-                 config.get_profile("smoke", {"seed": seed}), 0.80 + (seed - 1.5) / 50, mae)
+        fake_run(
+            experiments.sweep_folder(seed, sweeps) / "smoke" / "custom",
+            config.get_profile("smoke", {"seed": seed}),
+            0.80 + (seed - 1.5) / 50,
+            mae,
+        )
     spread = experiments.seed_spread(profile, sweep_dir=sweeps, results_dir=results_dir)
     assert spread.attrs["seeds"] == [1, 2, 42] and spread.loc["val_age_mae", "sd"] == pytest.approx(0.5)
     effects = experiments.variant_effects("conjectures", profile, sweep_dir=sweeps, results_dir=results_dir)
@@ -261,56 +362,70 @@ def test_conjectures_are_read_against_the_seed_spread_of_the_baseline(tmp_path):
         "**More weight on the rare ages would help** (age-balanced loss): beyond the run-to-run noise (seeds 1, 2, "
         "42): validation age MAE 6.00 years against 9.00 years (-3.00, better); test age MAE 6.50 years against 9.50 "
         "years (-3.00, better). This supports the conjecture on those metrics; the other differences are within the "
-        "noise.")
+        "noise."
+    )
     assert "validation gender accuracy 0.700 against 0.800 (-0.100, worse)" in findings["res192"]
     assert "speaks against the conjecture" in findings["res192"] and "age MAE" not in findings["res192"]
     table, baseline, sd = experiments.effects_for_plot(effects)
     assert list(table.index) == ["baseline (the profile)", "192 px", "age-balanced loss"]
     assert baseline == "baseline (the profile)" and sd["val_age_mae"] == pytest.approx(0.5)
-    fig = plots.against_baseline(table, baseline, sd, "conjectures", plots.SPREAD_METRICS + plots.TEST_METRICS,
-                                 experiments.NOISE_SDS)  # Figure 10: the noise band is the text's threshold
+    fig = plots.against_baseline(
+        table, baseline, sd, "conjectures", plots.SPREAD_METRICS + plots.TEST_METRICS, experiments.NOISE_SDS
+    )  # Figure 10: the noise band is the text's threshold
     panels = [ax for ax in fig.axes if ax.get_xlabel()]
     assert [ax.get_xlabel() for ax in panels] == [label for _, label in plots.SPREAD_METRICS + plots.TEST_METRICS]
     bands = sorted((patch.get_x(), patch.get_x() + patch.get_width()) for patch in panels[0].patches)
-    assert bands == [pytest.approx((9.0 - 2 * 0.5 * 2 ** 0.5, 9.0 + 2 * 0.5 * 2 ** 0.5)), pytest.approx((8.5, 9.5))]
+    assert bands == [pytest.approx((9.0 - 2 * 0.5 * 2**0.5, 9.0 + 2 * 0.5 * 2**0.5)), pytest.approx((8.5, 9.5))]
     assert [entry["variant"] for entry in experiments.not_run("conjectures", profile, results_dir=results_dir)] == [
-        "all_images"]
+        "all_images"
+    ]
     checkpoint = results_dir / "smoke" / "experiments" / "all_images" / "custom" / "checkpoint"
     checkpoint.mkdir(parents=True)  # an unfinished run: its line says how far it got
-    (checkpoint / "state.json").write_text(json.dumps({
-        "hash": experiments.variant_profile(profile, "all_images").hash, "epoch": 1}))
+    (checkpoint / "state.json").write_text(
+        json.dumps({"hash": experiments.variant_profile(profile, "all_images").hash, "epoch": 1})
+    )
     entry = report.experiment_tables(profile, results_dir, sweeps)[0]
     assert list(entry["conjectures"]["custom"].index) == ["baseline (the profile)", "192 px", "age-balanced loss"]
-    assert entry["not_run"][0]["command"] == "python -m helpers experiment conjectures --profile smoke --only all_images"
+    assert (
+        entry["not_run"][0]["command"] == "python -m helpers experiment conjectures --profile smoke --only all_images"
+    )
     assert entry["not_run"][0]["time"].endswith("; 1 of 1 epochs checkpointed: training resumes there")
     assert set(entry["findings"]) == {"res192", "age_balanced"}
 
 
 def test_the_coursework_is_read_against_the_reproductions_spread():
-    spread = {"seeds": [1, 2, 42], "val_gender_accuracy": {"mean": 0.85, "sd": 0.01},
-              "val_age_mae": {"mean": 8.2, "sd": 0.1}}
+    spread = {
+        "seeds": [1, 2, 42],
+        "val_gender_accuracy": {"mean": 0.85, "sd": 0.01},
+        "val_age_mae": {"mean": 8.2, "sd": 0.1},
+    }
     assert report.against_coursework(spread) == (
         "Against the coursework (mean ± 2 sd over seeds 1, 2, 42): its validation gender accuracy 0.86 is within "
-        "0.850 ± 0.020; its validation age MAE 8.5 years is outside 8.20 ± 0.20.")
+        "0.850 ± 0.020; its validation age MAE 8.5 years is outside 8.20 ± 0.20."
+    )
     assert "cannot be judged" in report.against_coursework({**spread, "seeds": [42]})
 
 
 def test_training_time_names_pauses_instead_of_quoting_them_as_training():
     steady = pd.DataFrame({"seconds": [400.0, 410.0, 500.0, 510.0], "stage": [1, 1, 2, 2]})
     assert report.training_time(SimpleNamespace(history=steady, manifest={})) == (
-        "30 minutes (median epoch 405 s in stage 1 and 505 s in stage 2)")
+        "30 minutes (median epoch 405 s in stage 1 and 505 s in stage 2)"
+    )
     paused = pd.DataFrame({"seconds": [400.0, 4000.0, 400.0, 500.0, 500.0], "stage": [1, 1, 1, 2, 2]})  # 1 h stop
     assert report.training_time(SimpleNamespace(history=paused, manifest={})) == (
         "about 37 minutes at its median epoch time of 400 s in stage 1 and 500 s in stage 2 (97 minutes summed over "
-        "its epochs: the run was paused or shared the machine)")
+        "its epochs: the run was paused or shared the machine)"
+    )
     unknown = pd.DataFrame({"epoch": [1, 2]})  # no per-epoch times: the manifest's total
     assert report.training_time(SimpleNamespace(history=unknown, manifest={"seconds": 9000})) == "2.5 hours"
 
 
 def test_provenance_names_the_settings_a_run_recorded():
     profile = config.get_profile("smoke")
-    runs = {"custom": SimpleNamespace(manifest={"hash": "0123456789ab", "data": {}, "hardware": {}}),
-            "vgg16": SimpleNamespace(manifest={"hash": profile.hash, "data": {}, "hardware": {}})}
+    runs = {
+        "custom": SimpleNamespace(manifest={"hash": "0123456789ab", "data": {}, "hardware": {}}),
+        "vgg16": SimpleNamespace(manifest={"hash": profile.hash, "data": {}, "hardware": {}}),
+    }
     table = report.provenance(runs, None, profile)
     assert table.loc["VGG16 transfer", "settings"] == f"hash `{profile.hash}`"
     assert table.loc["Custom CNN", "settings"] == "hash `0123456789ab` (older, same settings)"  # same_settings
@@ -324,20 +439,28 @@ def test_more_data_is_also_compared_on_the_test_faces_both_runs_held_out(tmp_pat
     fake_run(base, profile, 0.8, 9.0)
     fake_run(more, experiments.variant_profile(profile, "all_images"), 0.8, 9.0)
     header = "file,age,gender,race,pred_age,prob_female,pred_gender\n"
-    (base / "predictions_test_custom.csv").write_text(header + "".join(
-        f"{name}.jpg,30,0,0,{30 + error},0.1,0\n" for name, error in (("a", 1), ("b", 1), ("c", 10), ("d", 10))))
-    (more / "predictions_test_custom.csv").write_text(header + "".join(
-        f"{name}.jpg,30,0,0,{30 + error},0.1,0\n" for name, error in (("c", 2), ("d", 4), ("e", 9))))
+    (base / "predictions_test_custom.csv").write_text(
+        header
+        + "".join(
+            f"{name}.jpg,30,0,0,{30 + error},0.1,0\n" for name, error in (("a", 1), ("b", 1), ("c", 10), ("d", 10))
+        )
+    )
+    (more / "predictions_test_custom.csv").write_text(
+        header + "".join(f"{name}.jpg,30,0,0,{30 + error},0.1,0\n" for name, error in (("c", 2), ("d", 4), ("e", 9)))
+    )
     shared = experiments.shared_test(profile, results_dir=tmp_path)
     assert shared["n"] == 2  # c and d, which neither run trained on
     assert (shared["age_mae"]["first"], shared["age_mae"]["second"]) == (10.0, 3.0)
     assert shared["gender_accuracy"]["advantage"] == 0.0
     effects = experiments.variant_effects("conjectures", profile, results_dir=tmp_path)
     paragraph = experiments.conjecture_findings(effects, shared=shared)["all_images"]
-    assert ("On the 2 test images that both runs held out, the same faces for both, its age MAE is 3.00 years "
-            "against 10.00 (advantage +7.00, 95 % interval +6.00 to +8.00)") in paragraph
-    assert paragraph.endswith("age MAE better, beyond the noise of which faces were graded; the other difference "
-                              "is within it.")
+    assert (
+        "On the 2 test images that both runs held out, the same faces for both, its age MAE is 3.00 years "
+        "against 10.00 (advantage +7.00, 95 % interval +6.00 to +8.00)"
+    ) in paragraph
+    assert paragraph.endswith(
+        "age MAE better, beyond the noise of which faces were graded; the other difference is within it."
+    )
     (more / "predictions_test_custom.csv").write_text(header + "e.jpg,30,0,0,31,0.1,0\n")
     assert experiments.shared_test(profile, results_dir=tmp_path) is None  # no face in common: nothing to pair
 
@@ -349,25 +472,36 @@ def test_duplicate_variants_are_compared_on_their_shared_test_images_and_against
     for variant, error in errors.items():
         folder = tmp_path / "smoke" / "experiments" / variant / "custom"
         fake_run(folder, experiments.variant_profile(profile, variant), 0.8, 9.0)
-        (folder / "predictions_test_custom.csv").write_text(header + "".join(
-            f"{i}.jpg,30,{i % 2},0,{30 + error + i % 3},0.1,0\n" for i in range(6)))
+        (folder / "predictions_test_custom.csv").write_text(
+            header + "".join(f"{i}.jpg,30,{i % 2},0,{30 + error + i % 3},0.1,0\n" for i in range(6))
+        )
     first, second = experiments.duplicate_findings(profile, results_dir=tmp_path, sweep_dir=tmp_path / "none")
-    assert first.startswith("A group-aware split (no twin on both sides), against the random split, on the same 6 "
-                            "test images: its age MAE is 3.00 years against 11.00 (advantage +8.00")
+    assert first.startswith(
+        "A group-aware split (no twin on both sides), against the random split, on the same 6 "
+        "test images: its age MAE is 3.00 years against 11.00 (advantage +8.00"
+    )
     assert "age MAE better, beyond the noise of which faces were graded; the other difference is within it." in first
     assert "run-to-run" not in first  # one run, no seed sweep: no spread to read it against
     assert second.startswith("Leaving the conflicting twins out of training")
     sweeps = tmp_path / "sweeps"
     fake_run(tmp_path / "smoke" / "custom", profile, 0.80, 9.0)  # the profile's own run, seed 42
     for seed, mae in ((1, 9.5), (2, 8.5)):  # test age MAE sd 0.5: a difference beyond 2 · 0.5 · √2 ≈ 1.41 counts
-        fake_run(experiments.sweep_folder(seed, sweeps) / "smoke" / "custom",
-                 config.get_profile("smoke", {"seed": seed}), 0.80, mae)
+        fake_run(
+            experiments.sweep_folder(seed, sweeps) / "smoke" / "custom",
+            config.get_profile("smoke", {"seed": seed}),
+            0.80,
+            mae,
+        )
     first, second = experiments.duplicate_findings(profile, results_dir=tmp_path, sweep_dir=sweeps)
-    assert first.endswith("Beyond the run-to-run noise of a test score (twice the sd of a difference between two "
-                          "runs, from the profile's subset runs, seeds 1, 2, 42) as well: age MAE.")
+    assert first.endswith(
+        "Beyond the run-to-run noise of a test score (twice the sd of a difference between two "
+        "runs, from the profile's subset runs, seeds 1, 2, 42) as well: age MAE."
+    )
     assert "age MAE better, beyond the noise of which faces were graded" in second  # 0.1 years on every face ...
-    assert second.endswith("It is within the run-to-run noise of a test score (twice the sd of a difference between "
-                           "two runs, from the profile's subset runs, seeds 1, 2, 42): one run of each cannot tell it "
-                           "from a retraining's chance.")  # ... but far less than a retraining moves it
+    assert second.endswith(
+        "It is within the run-to-run noise of a test score (twice the sd of a difference between "
+        "two runs, from the profile's subset runs, seeds 1, 2, 42): one run of each cannot tell it "
+        "from a retraining's chance."
+    )  # ... but far less than a retraining moves it
     shutil.rmtree(tmp_path / "smoke" / "experiments" / "all_images_group_clean")
     assert len(experiments.duplicate_findings(profile, results_dir=tmp_path, sweep_dir=sweeps)) == 1

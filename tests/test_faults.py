@@ -13,10 +13,10 @@ from pathlib import Path
 
 import keras
 import pytest
+from conftest import ROOT, face_names, jpeg_bytes, needs_real_data, train_cli
 from PIL import Image
 
 from helpers import config, files, results, training
-from conftest import ROOT, face_names, jpeg_bytes, needs_real_data, train_cli
 
 TINY = {"n_images": None, "val_size": 4, "image_size": 32, "test_size": 0, "batch_size": 8, "epochs": 2}
 
@@ -26,8 +26,9 @@ def _disk_full(*args, **kwargs):
 
 
 def _train_tiny(out, source, **kwargs):
-    return training.train("custom", config.get_profile("smoke", TINY), out, source=source, verbose=0,
-                          progress=False, **kwargs)
+    return training.train(
+        "custom", config.get_profile("smoke", TINY), out, source=source, verbose=0, progress=False, **kwargs
+    )
 
 
 def _locked(path) -> bool:
@@ -52,11 +53,16 @@ def wait_until(condition, process, seconds=300):
 
 # ---------------------------------------------------------------- one writer per folder
 def test_a_second_lock_on_a_folder_names_the_holder(tmp_path):
-    with files.folder_lock(tmp_path / "run", "training"):
-        with pytest.raises(files.FolderInUse, match=rf"{tmp_path / 'run'} is being written by another training "
-                                                    rf"\(pid {os.getpid()}\)"):
-            with files.folder_lock(tmp_path / "run", "training"):
-                pass
+    with (
+        files.folder_lock(tmp_path / "run", "training"),
+        pytest.raises(
+            files.FolderInUse,
+            match=rf"{tmp_path / 'run'} is being written by another training "
+            rf"\(pid {os.getpid()}\)",
+        ),
+        files.folder_lock(tmp_path / "run", "training"),
+    ):
+        pass
     with files.folder_lock(tmp_path / "run"):  # released when the block ends
         pass
 
@@ -108,15 +114,18 @@ def complete_file(path) -> bool:
 def test_figures_killed_mid_save_are_old_or_whole(tmp_path):
     """A process that keeps saving figures (as a notebook does) is killed at several moments: every visible file
     is whole."""
-    script = ("import matplotlib; matplotlib.use('Agg'); import matplotlib.pyplot as plt, numpy as np, sys\n"
-              "from helpers import plots\n"
-              "fig, ax = plt.subplots(figsize=(5, 5)); ax.imshow(np.random.default_rng(0).random((300, 300)))\n"
-              "plots.save_fig(fig, 'fig0', 'p', sys.argv[1]); print('ready', flush=True)\n"
-              "for i in range(10 ** 6): plots.save_fig(fig, f'fig{i % 3}', 'p', sys.argv[1])\n")
+    script = (
+        "import matplotlib; matplotlib.use('Agg'); import matplotlib.pyplot as plt, numpy as np, sys\n"
+        "from helpers import plots\n"
+        "fig, ax = plt.subplots(figsize=(5, 5)); ax.imshow(np.random.default_rng(0).random((300, 300)))\n"
+        "plots.save_fig(fig, 'fig0', 'p', sys.argv[1]); print('ready', flush=True)\n"
+        "for i in range(10 ** 6): plots.save_fig(fig, f'fig{i % 3}', 'p', sys.argv[1])\n"
+    )
     env = dict(os.environ, VERBOSE="1")  # VERBOSE: helpers does not start Keras, which plots does not need
     for delay in (0.3, 1.1):
-        process = subprocess.Popen([sys.executable, "-c", script, str(tmp_path)], cwd=ROOT, env=env,
-                                   stdout=subprocess.PIPE)
+        process = subprocess.Popen(
+            [sys.executable, "-c", script, str(tmp_path)], cwd=ROOT, env=env, stdout=subprocess.PIPE
+        )
         assert process.stdout.readline().strip() == b"ready"
         time.sleep(delay)
         process.send_signal(signal.SIGKILL)
@@ -126,8 +135,7 @@ def test_figures_killed_mid_save_are_old_or_whole(tmp_path):
 
 
 # ---------------------------------------------------------------- a full disk
-def test_a_full_disk_stops_the_run_in_one_line_and_the_last_checkpoint_resumes(tmp_path, face_archive,
-                                                                                monkeypatch):
+def test_a_full_disk_stops_the_run_in_one_line_and_the_last_checkpoint_resumes(tmp_path, face_archive, monkeypatch):
     whole = _train_tiny(tmp_path / "whole", face_archive)
     out = tmp_path / "run"
     saves = []
@@ -144,9 +152,11 @@ def test_a_full_disk_stops_the_run_in_one_line_and_the_last_checkpoint_resumes(t
         _train_tiny(out, face_archive)
     message = str(stopped.value)
     assert "\n" not in message
-    assert message == (f"could not write the checkpoint of epoch 2 in {out / 'checkpoint'} (No space left on "
-                       "device); the last complete checkpoint (epoch 1) is intact: free some space and rerun the same "
-                       "command to resume from it")
+    assert message == (
+        f"could not write the checkpoint of epoch 2 in {out / 'checkpoint'} (No space left on "
+        "device); the last complete checkpoint (epoch 1) is intact: free some space and rerun the same "
+        "command to resume from it"
+    )
     assert json.loads((out / "checkpoint" / "state.json").read_text())["epoch"] == 1
     assert sorted(p.name for p in (out / "checkpoint").iterdir()) == ["epoch001.keras", "state.json"]
     tiny = config.get_profile("smoke", TINY)  # what the report's "not run" lines say of it
@@ -159,8 +169,11 @@ def test_a_full_disk_stops_the_run_in_one_line_and_the_last_checkpoint_resumes(t
 def test_a_full_disk_while_writing_results_keeps_the_checkpoint(tmp_path, face_archive, monkeypatch):
     out = tmp_path / "run"
     monkeypatch.setattr(training, "write_json", _disk_full)
-    with pytest.raises(training.RunStopped, match=r"could not write the results in .* \(No space left on device\); "
-                                                  r"the checkpoint of the last epoch \(2\) is intact"):
+    with pytest.raises(
+        training.RunStopped,
+        match=r"could not write the results in .* \(No space left on device\); "
+        r"the checkpoint of the last epoch \(2\) is intact",
+    ):
         _train_tiny(out, face_archive)
     assert not (out / "metrics.json").exists()
     monkeypatch.undo()
@@ -207,7 +220,7 @@ def test_a_truncated_checkpoint_falls_back_to_the_epoch_before(interrupted, tiny
     assert metrics["epochs_run"] == 2
 
 
-@pytest.mark.parametrize("damage", ["", "{\"hash\": ", "[]", "{\"epoch\": 2}"])
+@pytest.mark.parametrize("damage", ["", '{"hash": ', "[]", '{"epoch": 2}'])
 def test_damaged_checkpoint_states_are_named(interrupted, tiny_archive, damage):
     for name in ("state.json", "state.previous.json"):
         (interrupted / "checkpoint" / name).write_text(damage)
@@ -233,13 +246,16 @@ def finished(finished_once, tmp_path):
     return Path(shutil.copytree(finished_once, tmp_path / "smoke" / "custom"))
 
 
-@pytest.mark.parametrize("file, damage, reason", [
-    ("metrics.json", '{"val_age_mae": 8.3}', "is damaged (no train_gender_accuracy, val_gender_accuracy"),
-    ("metrics.json", "", "is damaged (empty)"),
-    ("manifest.json", '{"hash": "abc"', "is damaged (Expecting"),
-    ("predictions_val_custom.csv", "", "is damaged (empty)"),
-    ("history_custom.csv", None, "is missing"),
-])
+@pytest.mark.parametrize(
+    "file, damage, reason",
+    [
+        ("metrics.json", '{"val_age_mae": 8.3}', "is damaged (no train_gender_accuracy, val_gender_accuracy"),
+        ("metrics.json", "", "is damaged (empty)"),
+        ("manifest.json", '{"hash": "abc"', "is damaged (Expecting"),
+        ("predictions_val_custom.csv", "", "is damaged (empty)"),
+        ("history_custom.csv", None, "is missing"),
+    ],
+)
 def test_a_damaged_result_file_is_named_with_what_to_do(finished, file, damage, reason):
     if damage is None:
         (finished / file).unlink()
@@ -256,10 +272,14 @@ def test_evaluate_and_make_report_name_a_damaged_run_in_one_line(finished, tiny_
     (finished / "metrics.json").write_text('{"val_age_mae": 8.3}')
     env = dict(os.environ, UTKFACE=str(tiny_archive))
     profile = ["--profile", "smoke", "--set", f"n_images={json.dumps(TINY['n_images'])}"] + [
-        arg for key, value in TINY.items() if key != "n_images" for arg in ("--set", f"{key}={json.dumps(value)}")]
-    for command in (["evaluate", "--model", "custom", "--out", str(finished)],
-                    ["plan", "--results-dir", str(finished.parents[1])]):  # plan: make report's first step
-        done = subprocess.run([sys.executable, "-m", "helpers", *command, *profile], cwd=ROOT, env=env,
-                              capture_output=True, text=True)
+        arg for key, value in TINY.items() if key != "n_images" for arg in ("--set", f"{key}={json.dumps(value)}")
+    ]
+    for command in (
+        ["evaluate", "--model", "custom", "--out", str(finished)],
+        ["plan", "--results-dir", str(finished.parents[1])],
+    ):  # plan: make report's first step
+        done = subprocess.run(
+            [sys.executable, "-m", "helpers", *command, *profile], cwd=ROOT, env=env, capture_output=True, text=True
+        )
         assert done.returncode == 2 and done.stderr.count("\n") == 1, done.stderr
         assert done.stderr.startswith(f"error: the custom run in {finished} is damaged: {finished / 'metrics.json'}")

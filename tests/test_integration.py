@@ -9,9 +9,9 @@ import keras
 import numpy as np
 import pandas as pd
 import pytest
+from conftest import REAL_DATA, REAL_WEIGHTS, needs_real_data
 
 from helpers import config
-from conftest import REAL_DATA, REAL_WEIGHTS, needs_real_data
 
 pytestmark = [needs_real_data, pytest.mark.slow]
 SMOKE = config.get_profile("smoke")
@@ -20,8 +20,15 @@ SMOKE = config.get_profile("smoke")
 @pytest.mark.parametrize("model", config.MODELS)
 def test_every_output_file_is_written(smoke_runs, model):
     folder, stdout = smoke_runs[model]
-    for name in ("metrics.json", f"history_{model}.csv", f"predictions_val_{model}.csv",
-                 f"predictions_test_{model}.csv", "manifest.json", f"{model}.keras", "MODEL_CARD.md"):
+    for name in (
+        "metrics.json",
+        f"history_{model}.csv",
+        f"predictions_val_{model}.csv",
+        f"predictions_test_{model}.csv",
+        "manifest.json",
+        f"{model}.keras",
+        "MODEL_CARD.md",
+    ):
         assert (folder / name).is_file() and (folder / name).stat().st_size > 0, name
     assert "skipped 5: 5 not a UTKFace name" in stdout
     assert "validation gender accuracy" in stdout
@@ -110,9 +117,20 @@ def test_the_saved_model_loads_with_plain_keras_in_a_fresh_process(smoke_runs, m
     folder, _ = smoke_runs[model]
     splits = data.load_splits(SMOKE, REAL_DATA, progress=False)
     np.save(tmp_path / "images.npy", splits.val.images)
-    done = subprocess.run([sys.executable, "-c", PLAIN_KERAS, str(folder / f"{model}.keras"),
-                           str(tmp_path / "images.npy"), str(tmp_path / "outputs.npy")],
-                          cwd=tmp_path, capture_output=True, text=True, timeout=300)
+    done = subprocess.run(
+        [
+            sys.executable,
+            "-c",
+            PLAIN_KERAS,
+            str(folder / f"{model}.keras"),
+            str(tmp_path / "images.npy"),
+            str(tmp_path / "outputs.npy"),
+        ],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
     assert done.returncode == 0, done.stderr[-2000:]
     assert json.loads(done.stdout.strip().splitlines()[-1]) == []  # nothing of this project was imported
     outputs = np.load(tmp_path / "outputs.npy")
@@ -127,9 +145,14 @@ def test_the_study_list_is_the_committed_runs_images_and_survives_a_superset_cop
     from helpers import data
 
     real, _ = data.list_faces(REAL_DATA)
-    extra = [data.parse_name(f"UTKFace/{name}") for name in (
-        "1_0_0_20160000000000001.jpg.chip.jpg", "26_1_0_20170116999999999.jpg.chip.jpg",
-        "99_1_4_20189999999999999.jpg.chip.jpg")]
+    extra = [
+        data.parse_name(f"UTKFace/{name}")
+        for name in (
+            "1_0_0_20160000000000001.jpg.chip.jpg",
+            "26_1_0_20170116999999999.jpg.chip.jpg",
+            "99_1_4_20189999999999999.jpg.chip.jpg",
+        )
+    ]
     superset = extra + real[::-1]
     for profile in (config.get_profile("seed"), config.get_profile("quick")):
         subset = [f.name for f in data.subset_faces(superset, profile)]

@@ -7,11 +7,10 @@ import sys
 from importlib.metadata import version
 
 import pytest
+from conftest import ROOT
 from packaging.markers import Marker
 from packaging.requirements import Requirement
 from packaging.utils import canonicalize_name
-
-from conftest import ROOT
 
 MAIN_PACKAGES = ["tensorflow", "keras", "numpy", "papermill", "jupytext", "nbconvert"]
 

@@ -10,9 +10,13 @@ from helpers import config, data, models, training
 
 SEED = config.get_profile("seed")
 # The seed's augmentation, as Keras itself normalises these arguments.
-AUGMENTATION = [keras.layers.RandomFlip("horizontal"), keras.layers.RandomRotation(0.10),
-                keras.layers.RandomZoom(0.10), keras.layers.RandomTranslation(0.10, 0.10),
-                keras.layers.RandomContrast(0.10, value_range=(0, 255))]
+AUGMENTATION = [
+    keras.layers.RandomFlip("horizontal"),
+    keras.layers.RandomRotation(0.10),
+    keras.layers.RandomZoom(0.10),
+    keras.layers.RandomTranslation(0.10, 0.10),
+    keras.layers.RandomContrast(0.10, value_range=(0, 255)),
+]
 
 
 @pytest.fixture(scope="module")
@@ -84,16 +88,22 @@ def test_vgg16_stage1_trains_only_the_head(vgg):
     assert len([c for c in _layers(vgg, "Conv2D") if c["name"].startswith("block")]) == 13
     assert not any(layer["trainable"] for layer in conv_layers)
     preprocess = vgg["layers"][6]  # Keras' own layer: saved models load without this package
-    assert (preprocess["class_name"], preprocess["name"], preprocess["trainable"]) == ("Conv2D", "vgg16_preprocess",
-                                                                                      False)
+    assert (preprocess["class_name"], preprocess["name"], preprocess["trainable"]) == (
+        "Conv2D",
+        "vgg16_preprocess",
+        False,
+    )
 
 
 def test_vgg16_stage2_unfreezes_exactly_block5():
     model = models.build_vgg16(SEED, weights=None)
     models.set_vgg16_stage(model, 2, SEED.stage2_unfrozen_layers)
     base = model.get_layer("vgg16")
-    unfrozen = [layer.name for layer in base.layers if layer.trainable and layer.weights or
-                layer.trainable and layer.name == "block5_pool"]
+    unfrozen = [
+        layer.name
+        for layer in base.layers
+        if (layer.trainable and layer.weights) or (layer.trainable and layer.name == "block5_pool")
+    ]
     assert unfrozen == ["block5_conv1", "block5_conv2", "block5_conv3", "block5_pool"]
     block5 = sum(int(np.prod(w.shape)) for w in base.trainable_weights)
     assert block5 == 3 * (3 * 3 * 512 * 512 + 512)
@@ -121,11 +131,16 @@ def test_portable_models_hold_only_keras_layers_and_compute_the_same():
         portable = models.portable(model)
         kinds = {type(layer).__module__.split(".")[0] for layer in models.flat_layers(portable)}
         assert kinds == {"keras"}
-        np.testing.assert_array_equal(keras.tree.flatten(portable.predict(images, verbose=0)),
-                                      keras.tree.flatten(model.predict(images, verbose=0)))
+        np.testing.assert_array_equal(
+            keras.tree.flatten(portable.predict(images, verbose=0)),
+            keras.tree.flatten(model.predict(images, verbose=0)),
+        )
     for model in (custom, resampled_once):  # saved in the study's order: conv → BN → ReLU → pool
-        inbound = {layer["name"]: layer["inbound_nodes"][0]["args"][0]["config"]["keras_history"][0]
-                   for layer in models.portable(model).get_config()["layers"] if layer["inbound_nodes"]}
+        inbound = {
+            layer["name"]: layer["inbound_nodes"][0]["args"][0]["config"]["keras_history"][0]
+            for layer in models.portable(model).get_config()["layers"]
+            if layer["inbound_nodes"]
+        }
         for i in range(1, 5):
             assert [inbound[f"block{i}_relu"], inbound[f"block{i}_pool"]] == [f"block{i}_bn", f"block{i}_relu"]
         augmentation = models.portable(model).get_layer("augmentation").layers
@@ -183,8 +198,12 @@ def test_random_affine_draws_what_the_three_layers_draw_and_resamples_once():
         flip, *affine, contrast = models.augmentation(7, "each").layers
         transforms = [_first_transform(layer, images) for layer in affine]
         transform = models.compose_transforms(*(transforms if order == "same" else reversed(transforms)))
-        composed[order] = keras.ops.convert_to_numpy(contrast(keras.ops.image.affine_transform(
-            flip(images, training=True), transform, fill_mode="reflect"), training=True))
+        composed[order] = keras.ops.convert_to_numpy(
+            contrast(
+                keras.ops.image.affine_transform(flip(images, training=True), transform, fill_mode="reflect"),
+                training=True,
+            )
+        )
     np.testing.assert_allclose(composed["same"], once, atol=1e-3)
     assert np.abs(composed["reverse"] - three)[inner].mean() > 5 * np.abs(once - three)[inner].mean()
     np.testing.assert_array_equal(keras.ops.convert_to_numpy(once_layer(images, training=False)), images)
@@ -196,8 +215,9 @@ def _first_transform(layer, images):
     if isinstance(layer, keras.layers.RandomRotation):
         return draw["rotation_matrix"]
     if isinstance(layer, keras.layers.RandomZoom):
-        return layer._get_zoom_matrix(keras.ops.concatenate([draw["width_zoom"], draw["height_zoom"]], axis=1),
-                                      images.shape[1], images.shape[2])
+        return layer._get_zoom_matrix(
+            keras.ops.concatenate([draw["width_zoom"], draw["height_zoom"]], axis=1), images.shape[1], images.shape[2]
+        )
     return layer._get_translation_matrix(draw["translations"])
 
 
@@ -214,6 +234,7 @@ def test_on_jax_the_random_affine_layers_no_longer_keep_the_model_op_by_op(monke
     """Keras marks RandomRotation, RandomZoom and RandomTranslation unfit for XLA (a TensorFlow limit), which on JAX
     ran every training step op by op. Here (TensorFlow) nothing changes; on JAX the layers and a loaded, compiled
     model are let through. (Same draws and losses either way: checked on JAX, benchmarks/README.md.)"""
+
     def affine(model):
         return [layer for layer in models.flat_layers(model) if isinstance(layer, models.AFFINE_LAYERS)]
 
@@ -251,7 +272,7 @@ def test_weights_that_are_not_vgg16_are_reported(tmp_path):
     keras.Sequential([keras.Input((4,)), keras.layers.Dense(2)]).save_weights(file)
     with warnings.catch_warnings():
         warnings.simplefilter("error")  # refused with one error, not Keras' warnings about layers left random
-        with pytest.raises(ValueError, match="could not load VGG16 weights .*: the file has no weights for some"):
+        with pytest.raises(ValueError, match=r"could not load VGG16 weights .*: the file has no weights for some"):
             models.build_vgg16(config.get_profile("smoke"), weights=str(file))
 
 
@@ -262,8 +283,7 @@ def test_a_few_training_steps_lower_the_loss_on_a_fixed_batch():
     models.compile_model(model, learning_rate=1e-3, weight_decay=1e-5)
     rng = np.random.default_rng(0)
     images = rng.integers(0, 256, (16, 32, 32, 3)).astype("uint8")
-    targets = {"age": rng.uniform(1, 90, 16).astype("float32"),
-               "gender": rng.integers(0, 2, 16).astype("float32")}
+    targets = {"age": rng.uniform(1, 90, 16).astype("float32"), "gender": rng.integers(0, 2, 16).astype("float32")}
     before = model.evaluate(images, targets, verbose=0, return_dict=True)["loss"]
     for _ in range(5):
         model.train_on_batch(images, targets)
@@ -275,8 +295,9 @@ def test_history_and_final_metrics_agree_with_predictions():
     import pandas as pd
 
     history = pd.DataFrame([{f"{p}{k}": 0.5 for p in ("", "val_") for k in training.HISTORY_METRICS}])
-    predictions = pd.DataFrame({"age": [20, 30], "gender": [0, 1], "pred_age": [22.0, 27.0],
-                                "prob_female": [0.2, 0.4], "pred_gender": [0, 0]})
+    predictions = pd.DataFrame(
+        {"age": [20, 30], "gender": [0, 1], "pred_age": [22.0, 27.0], "prob_female": [0.2, 0.4], "pred_gender": [0, 0]}
+    )
     metrics = training.final_metrics(history, predictions)
     assert metrics["val_gender_accuracy_from_predictions"] == 0.5
     assert metrics["val_age_mae_from_predictions"] == 2.5
@@ -300,8 +321,9 @@ def test_fused_batch_normalization_is_keras_batch_normalization():
             tape.watch(x)
             total = tf.reduce_sum(layer(x, training=True) * weights)
         grads = tape.gradient(total, [x, layer.gamma, layer.beta])
-        results.append([layer(x, training=True), *grads, layer.moving_mean, layer.moving_variance,
-                        layer(x, training=False)])
+        results.append(
+            [layer(x, training=True), *grads, layer.moving_mean, layer.moving_variance, layer(x, training=False)]
+        )
     assert issubclass(FusedBatchNormalization, keras.layers.BatchNormalization)
     for keras_value, fused_value in zip(*results):
         np.testing.assert_allclose(np.asarray(fused_value), np.asarray(keras_value), rtol=1e-4, atol=1e-5)
@@ -333,8 +355,13 @@ def test_cached_validation_gives_keras_own_validation_values():
     of Keras' own validation (which the cached ones overwrite in the same logs)."""
     profile = config.get_profile("smoke", {"batch_size": 8, "image_size": 32})
     rng = np.random.default_rng(2)
-    faces = data.FaceSet([f"{i}.jpg" for i in range(40)], rng.integers(0, 256, (40, 32, 32, 3), dtype=np.uint8),
-                         rng.integers(1, 90, 40), rng.integers(0, 2, 40), rng.integers(0, 5, 40))
+    faces = data.FaceSet(
+        [f"{i}.jpg" for i in range(40)],
+        rng.integers(0, 256, (40, 32, 32, 3), dtype=np.uint8),
+        rng.integers(1, 90, 40),
+        rng.integers(0, 2, 40),
+        rng.integers(0, 5, 40),
+    )
     train, val = faces.take(np.arange(20, 40)), faces.take(np.arange(20))
     for stage in (1, 2):
         keras.utils.set_random_seed(0)
@@ -344,12 +371,20 @@ def test_cached_validation_gives_keras_own_validation_values():
         cached = training.FrozenPartValidation(model, stage, profile.stage2_unfrozen_layers, val, 8)
         # The cached callback sees the logs without Keras' validation keys, so what it writes is its own.
         cached_logs, cached_end = [], cached.on_epoch_end
-        cached.on_epoch_end = lambda epoch, logs: cached_logs.append(
-            _logs_after(cached_end, epoch, {k: v for k, v in logs.items() if not k.startswith("val_")}))
+        cached.on_epoch_end = lambda epoch, logs: cached_logs.append(  # noqa: B023 (called in this iteration's fit)
+            _logs_after(cached_end, epoch, {k: v for k, v in logs.items() if not k.startswith("val_")})  # noqa: B023
+        )
         keras_logs = []
-        recorder = keras.callbacks.LambdaCallback(on_epoch_end=lambda epoch, logs: keras_logs.append(dict(logs)))
-        model.fit(train.images, training.targets(train), batch_size=8, epochs=2, verbose=0,
-                  validation_data=(val.images, training.targets(val)), callbacks=[recorder, cached])
+        recorder = keras.callbacks.LambdaCallback(on_epoch_end=lambda epoch, logs: keras_logs.append(dict(logs)))  # noqa: B023
+        model.fit(
+            train.images,
+            training.targets(train),
+            batch_size=8,
+            epochs=2,
+            verbose=0,
+            validation_data=(val.images, training.targets(val)),
+            callbacks=[recorder, cached],
+        )
         assert len(cached_logs) == len(keras_logs) == 2
         for epoch, (logs, mine) in enumerate(zip(keras_logs, cached_logs)):
             keys = [key for key in logs if key.startswith("val_")]

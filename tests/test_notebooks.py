@@ -13,22 +13,47 @@ import time
 import jupytext
 import nbformat
 import pytest
-from PIL import Image
-
-from helpers import config
 from conftest import REAL_DATA, REAL_WEIGHTS, ROOT, needs_pdf_tools, needs_real_data
+from PIL import Image
 from test_faults import complete_file, wait_until
 
+from helpers import config
+
 NOTEBOOKS = ["01_data_analysis", "02_custom_cnn", "03_vgg16_transfer", "04_comparison"]
-FIGURES = ["fig1_sample_faces", "fig2_age_distribution", "fig_conflicting_twins", "fig3_custom_architecture", "fig4_custom_curves",
-           "vgg16_architecture", "fig5_vgg16_curves", "fig6_comparison", "fig7_evaluation", "fig8_errors_custom",
-           "fig8_errors_vgg16", "fig9_predict"]
-HEADINGS = ["1 Introduction", "2 A custom CNN", "2.1 Dataset analysis", "2.2 Preprocessing and augmentation",
-            "2.3 Architecture", "2.4 Training configuration", "2.5 Results", "3 A pre-trained CNN: VGG16",
-            "3.1 Adaptation", "3.2 Two-stage training", "3.3 Results", "3.4 Does pretraining help?",
-            "4 Summary and conclusion",
-            "4.1 Beyond accuracy and MAE", "4.2 The coursework's conjectures, tested",
-            "4.3 Duplicates: does the split matter?", "4.4 Prediction on new photos", "References"]
+FIGURES = [
+    "fig1_sample_faces",
+    "fig2_age_distribution",
+    "fig_conflicting_twins",
+    "fig3_custom_architecture",
+    "fig4_custom_curves",
+    "vgg16_architecture",
+    "fig5_vgg16_curves",
+    "fig6_comparison",
+    "fig7_evaluation",
+    "fig8_errors_custom",
+    "fig8_errors_vgg16",
+    "fig9_predict",
+]
+HEADINGS = [
+    "1 Introduction",
+    "2 A custom CNN",
+    "2.1 Dataset analysis",
+    "2.2 Preprocessing and augmentation",
+    "2.3 Architecture",
+    "2.4 Training configuration",
+    "2.5 Results",
+    "3 A pre-trained CNN: VGG16",
+    "3.1 Adaptation",
+    "3.2 Two-stage training",
+    "3.3 Results",
+    "3.4 Does pretraining help?",
+    "4 Summary and conclusion",
+    "4.1 Beyond accuracy and MAE",
+    "4.2 The coursework's conjectures, tested",
+    "4.3 Duplicates: does the split matter?",
+    "4.4 Prediction on new photos",
+    "References",
+]
 
 
 def _sources(notebook):
@@ -53,7 +78,7 @@ def test_one_tagged_parameters_cell_of_plain_literals(name):
     names = re.findall(r"^(\w+) = .+?  # \w+: ", tagged[0].source, flags=re.M)
     assert {"profile", "data", "results_dir", "retrain"} <= set(names)
     assert len(names) == len(tagged[0].source.strip().splitlines())  # every line: literal, type and comment
-    listed = re.search(r'^profile = .+# str: named profile \((.+)\)$', tagged[0].source, flags=re.M)
+    listed = re.search(r"^profile = .+# str: named profile \((.+)\)$", tagged[0].source, flags=re.M)
     assert listed and set(listed[1].split(", ")) == set(config.PROFILES)  # the choices it names are the real ones
 
 
@@ -65,18 +90,46 @@ def executed(tmp_path_factory, smoke_cache, smoke_runs):
     base = tmp_path_factory.mktemp("notebooks")
     shutil.copytree(smoke_runs["custom"][0], base / "results" / "smoke" / "custom")
     env = dict(os.environ, VGG16_WEIGHTS=str(REAL_WEIGHTS), HELPERS_CACHE_DIR=str(smoke_cache))
-    sweep = subprocess.run(["make", "sweep", "PROFILE=smoke", "SEEDS=1 2", "MODELS=custom",
-                            f"SWEEP_DIR={base / 'sweeps'}", f"RUNS_ROOT={base / 'runs'}"], cwd=ROOT,
-                           env=dict(env, UTKFACE=str(REAL_DATA)), capture_output=True, text=True)
+    sweep = subprocess.run(
+        [
+            "make",
+            "sweep",
+            "PROFILE=smoke",
+            "SEEDS=1 2",
+            "MODELS=custom",
+            f"SWEEP_DIR={base / 'sweeps'}",
+            f"RUNS_ROOT={base / 'runs'}",
+        ],
+        cwd=ROOT,
+        env=dict(env, UTKFACE=str(REAL_DATA)),
+        capture_output=True,
+        text=True,
+    )
     assert sweep.returncode == 0, sweep.stdout[-2000:] + sweep.stderr[-2000:]
     (base / "sweep.txt").write_text(sweep.stdout)
     env.pop("UTKFACE", None)
-    env.update(HELPERS_DATA_DIR=str(base / "data"), UTKFACE_URL=REAL_DATA.as_uri(),
-               UTKFACE_SHA256=hashlib.sha256(REAL_DATA.read_bytes()).hexdigest())
-    report = subprocess.run(["make", "report", "PROFILE=smoke", "TRAIN=1", f"RESULTS_ROOT={base / 'results'}",
-                             f"FIGURES_ROOT={base / 'figures'}", f"RUNS_ROOT={base / 'runs'}",
-                             f"SWEEP_DIR={base / 'sweeps'}", f"REPORT_OUT={base / 'report'}"],
-                            cwd=ROOT, env=env, capture_output=True, text=True)
+    env.update(
+        HELPERS_DATA_DIR=str(base / "data"),
+        UTKFACE_URL=REAL_DATA.as_uri(),
+        UTKFACE_SHA256=hashlib.sha256(REAL_DATA.read_bytes()).hexdigest(),
+    )
+    report = subprocess.run(
+        [
+            "make",
+            "report",
+            "PROFILE=smoke",
+            "TRAIN=1",
+            f"RESULTS_ROOT={base / 'results'}",
+            f"FIGURES_ROOT={base / 'figures'}",
+            f"RUNS_ROOT={base / 'runs'}",
+            f"SWEEP_DIR={base / 'sweeps'}",
+            f"REPORT_OUT={base / 'report'}",
+        ],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+    )
     (base / "report.log").write_text(report.stdout + report.stderr)
     assert report.returncode == 0, report.stdout[-3000:] + report.stderr[-3000:]
     return base
@@ -94,8 +147,16 @@ def test_make_report_downloads_the_missing_data_and_trains_when_asked(executed):
 @needs_real_data
 def test_make_report_log_has_no_tensorflow_start_up_lines(executed):
     log = (executed / "report.log").read_text()
-    for line in ("cuInit", "cuda_platform", "cpu_feature_guard", "oneDNN custom operations", "absl::InitializeLog",
-                 "cudart_stub", "retracing", "Kernel is running over TCP without encryption"):
+    for line in (
+        "cuInit",
+        "cuda_platform",
+        "cpu_feature_guard",
+        "oneDNN custom operations",
+        "absl::InitializeLog",
+        "cudart_stub",
+        "retracing",
+        "Kernel is running over TCP without encryption",
+    ):
         assert line not in log, line
 
 
@@ -103,13 +164,19 @@ def test_make_report_log_has_no_tensorflow_start_up_lines(executed):
 def test_make_report_without_data_offline_says_so_in_one_line(tmp_path):
     env = {k: v for k, v in os.environ.items() if k != "UTKFACE"}
     env.update(HELPERS_DATA_DIR=str(tmp_path / "data"), UTKFACE_URL="http://127.0.0.1:9/UTKFace.tar.gz")
-    done = subprocess.run(["make", "report", "PROFILE=smoke", f"RESULTS_ROOT={tmp_path / 'results'}",
-                           f"RUNS_ROOT={tmp_path / 'runs'}"], cwd=ROOT, env=env, capture_output=True, text=True)
+    done = subprocess.run(
+        ["make", "report", "PROFILE=smoke", f"RESULTS_ROOT={tmp_path / 'results'}", f"RUNS_ROOT={tmp_path / 'runs'}"],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+    )
     assert done.returncode == 2 and "==" not in done.stdout  # no notebook started
     errors = [line for line in done.stderr.splitlines() if not line.startswith("make")]
     assert len(errors) == 1 and "Traceback" not in done.stderr
-    assert errors[0].startswith(f"error: no UTKFace data found in {tmp_path / 'data'} and could not download "
-                                "http://127.0.0.1:9/UTKFace.tar.gz")
+    assert errors[0].startswith(
+        f"error: no UTKFace data found in {tmp_path / 'data'} and could not download http://127.0.0.1:9/UTKFace.tar.gz"
+    )
     assert "in data/, or set UTKFACE=" in errors[0]
 
 
@@ -179,7 +246,7 @@ def test_html_has_every_heading_and_the_run_numbers(executed):
         assert f"{metrics['val_gender_accuracy']:.3f}" in html
         assert f"{metrics['val_age_mae']:.2f}" in html
     assert "not the coursework's seed protocol" in html and "HED-derived" in html
-    assert "src=\"http" not in html and html.count("data:image/png;base64,") == len(FIGURES)
+    assert 'src="http' not in html and html.count("data:image/png;base64,") == len(FIGURES)
 
 
 @needs_real_data
@@ -213,15 +280,29 @@ def test_a_report_build_killed_mid_way_leaves_the_previous_files_whole(executed)
     three seconds after its start: both times the folder holds the complete previous or new files."""
     out = executed / "report"
     assert all(complete_file(p) for p in out.iterdir() if not p.name.startswith("."))
-    command = [sys.executable, "-m", "helpers", "report", "--profile", "smoke", "--results-dir",
-               str(executed / "results"), "--figures-dir", str(executed / "figures"), "--sweep-dir",
-               str(executed / "sweeps"), "--out", str(out)]
+    command = [
+        sys.executable,
+        "-m",
+        "helpers",
+        "report",
+        "--profile",
+        "smoke",
+        "--results-dir",
+        str(executed / "results"),
+        "--figures-dir",
+        str(executed / "figures"),
+        "--sweep-dir",
+        str(executed / "sweeps"),
+        "--out",
+        str(out),
+    ]
     for moment in ("pdf", "start"):
         before = {p.name: p.stat().st_mtime_ns for p in out.iterdir()}
-        process = subprocess.Popen(command, cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-                                   start_new_session=True)
+        process = subprocess.Popen(
+            command, cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True
+        )
         if moment == "pdf":  # the HTML is replaced first, then Chromium prints the PDF
-            wait_until(lambda: (out / "report.html").stat().st_mtime_ns != before["report.html"], process)
+            wait_until(lambda: (out / "report.html").stat().st_mtime_ns != before["report.html"], process)  # noqa: B023
         else:
             time.sleep(3.0)
         os.killpg(process.pid, signal.SIGKILL)
@@ -241,8 +322,12 @@ def test_readme_quotes_the_committed_seed_results():
         metrics = json.loads(metrics_file.read_text())
         [row] = [line for line in readme.splitlines() if line.startswith(f"| {name} ")]
         cells = [cell.strip() for cell in row.strip("|").split("|")]
-        assert cells[1:5] == [f"{metrics['val_gender_accuracy']:.3f}", f"{metrics['val_age_mae']:.2f}",
-                              f"{metrics['test_gender_accuracy']:.3f}", f"{metrics['test_age_mae']:.2f}"], row
+        assert cells[1:5] == [
+            f"{metrics['val_gender_accuracy']:.3f}",
+            f"{metrics['val_age_mae']:.2f}",
+            f"{metrics['test_gender_accuracy']:.3f}",
+            f"{metrics['test_age_mae']:.2f}",
+        ], row
 
 
 def _readme_bullets(readme: str) -> list[str]:
@@ -263,8 +348,12 @@ def test_readme_conjecture_lines_say_what_results_hold():
         folder = experiments.variant_folder(seed, variant, "custom")
         if (folder / "metrics.json").is_file():
             metrics = json.loads((folder / "metrics.json").read_text())
-            for key, digits in (("val_age_mae", 2), ("test_age_mae", 2), ("val_gender_accuracy", 3),
-                                ("test_gender_accuracy", 3)):
+            for key, digits in (
+                ("val_age_mae", 2),
+                ("test_age_mae", 2),
+                ("val_gender_accuracy", 3),
+                ("test_gender_accuracy", 3),
+            ):
                 assert f"{metrics[key]:.{digits}f}" in line, (variant, key)
         else:
             assert "not run yet at this scale" in line, variant
@@ -274,8 +363,10 @@ def test_readme_conjecture_lines_say_what_results_hold():
             mean, sd = spread.loc[key, "mean"], spread.loc[key, "sd"]
             assert f"{mean:.{digits}f} ± {sd:.{digits}f}" in readme.replace("\n", " "), key
     quick = experiments.summary("conjectures", config.get_profile("quick")).round(3)
-    assert f"({quick.loc['all_images', 'test_gender_accuracy']:.3f} against " \
-           f"{quick.loc['baseline', 'test_gender_accuracy']:.3f}" in readme
+    assert (
+        f"({quick.loc['all_images', 'test_gender_accuracy']:.3f} against "
+        f"{quick.loc['baseline', 'test_gender_accuracy']:.3f}" in readme
+    )
 
 
 def test_readme_duplicate_lines_say_what_results_hold():
@@ -298,16 +389,22 @@ def test_readme_duplicate_lines_say_what_results_hold():
         assert ("neither beyond the noise" in line) == (not beyond), second
         if first == "all_images" and (twins := experiments.read_twin_effect(config.get_profile("seed"))):
             with_twin, without = twins["with_twin"], twins["without_twin"]
-            assert (f"{with_twin['age_mae']:.2f} years on the {with_twin['n']} validation images with a twin in "
-                    f"training, {without['age_mae']:.2f} on the other {without['n']:,}") in line
+            assert (
+                f"{with_twin['age_mae']:.2f} years on the {with_twin['n']} validation images with a twin in "
+                f"training, {without['age_mae']:.2f} on the other {without['n']:,}"
+            ) in line
             assert f"standard error of {twins['age_mae_gain']['standard_error']:.2f} years" in line
 
 
 def test_figures_that_show_faces_are_never_committed():
     """UTKFace's images are for non-commercial research only: the figures made of them stay on the reader's disk."""
     faces = ["fig1_sample_faces", "fig8_errors_custom", "fig8_errors_vgg16", "fig9_predict", "fig_conflicting_twins"]
-    paths = [f"figures/{profile}/{name}.{ext}" for profile in ("seed", "smoke", "quick") for name in faces
-             for ext in ("png", "pdf")]
+    paths = [
+        f"figures/{profile}/{name}.{ext}"
+        for profile in ("seed", "smoke", "quick")
+        for name in faces
+        for ext in ("png", "pdf")
+    ]
     ignored = subprocess.run(["git", "check-ignore", "--no-index", *paths], cwd=ROOT, capture_output=True, text=True)
     assert sorted(ignored.stdout.split()) == sorted(paths)
     tracked = subprocess.run(["git", "ls-files", "figures"], cwd=ROOT, capture_output=True, text=True).stdout

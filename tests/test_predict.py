@@ -7,12 +7,11 @@ import tarfile
 
 import numpy as np
 import pytest
+from conftest import REAL_DATA, needs_real_data
 from PIL import Image
 
 from helpers import predict
 from helpers.__main__ import main
-
-from conftest import REAL_DATA, needs_real_data
 
 pytestmark = needs_real_data
 
@@ -107,17 +106,28 @@ def released(smoke_runs, tmp_path_factory):
 
 def test_release_gathers_model_files_cards_and_checksums(released):
     folder, written = released
-    assert {p.name for p in folder.iterdir()} == {"custom.keras", "vgg16.keras", "MODEL_CARD_custom.md",
-                                                  "MODEL_CARD_vgg16.md", "SHA256SUMS"} == {p.name for p in written}
+    assert (
+        {p.name for p in folder.iterdir()}
+        == {"custom.keras", "vgg16.keras", "MODEL_CARD_custom.md", "MODEL_CARD_vgg16.md", "SHA256SUMS"}
+        == {p.name for p in written}
+    )
     sums = dict(line.split()[::-1] for line in (folder / "SHA256SUMS").read_text().splitlines())
     assert set(sums) == {p.name for p in written} - {"SHA256SUMS"}  # every file it gathered, none missing
     for name, digest in sums.items():
         assert hashlib.sha256((folder / name).read_bytes()).hexdigest() == digest
     card = (folder / "MODEL_CARD_vgg16.md").read_text()
-    for heading in ("## Model details", "## Intended use", "## Out-of-scope use", "## Training data",
-                    "## Evaluation", "## Ethical considerations", "## How to load it", "## Weights provenance"):
+    for heading in (
+        "## Model details",
+        "## Intended use",
+        "## Out-of-scope use",
+        "## Training data",
+        "## Evaluation",
+        "## Ethical considerations",
+        "## How to load it",
+        "## Weights provenance",
+    ):
         assert heading in card
-    assert "keras.models.load_model(\"vgg16.keras\")" in card and "HED-derived" in card
+    assert 'keras.models.load_model("vgg16.keras")' in card and "HED-derived" in card
 
 
 def test_predict_takes_a_released_model_by_url_once_and_checks_it(released, tmp_path, utk_faces, capsys):

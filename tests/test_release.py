@@ -18,8 +18,11 @@ def test_every_committed_run_has_its_current_model_card():
 
 
 def test_release_without_model_files_says_what_to_do(tmp_path):
-    shutil.copytree(config.RESULTS_DIR / "seed" / "custom", tmp_path / "results" / "seed" / "custom",
-                    ignore=shutil.ignore_patterns("*.keras"))  # the committed run, as a clone has it
+    shutil.copytree(
+        config.RESULTS_DIR / "seed" / "custom",
+        tmp_path / "results" / "seed" / "custom",
+        ignore=shutil.ignore_patterns("*.keras"),
+    )  # the committed run, as a clone has it
     with pytest.raises(ValueError, match=r"no trained model file of profile seed .*make train PROFILE=seed"):
         release.release(config.get_profile("seed"), tmp_path / "results", tmp_path / "release")
     assert not (tmp_path / "release").exists()
@@ -27,7 +30,10 @@ def test_release_without_model_files_says_what_to_do(tmp_path):
 
 def test_a_card_says_which_images_trained_the_model():
     card = release.model_card("custom", config.RESULTS_DIR / "seed" / "experiments" / "all_images" / "custom")
-    assert "UTKFace, every usable image but 2,000 held out for testing, drawn with seed 42 from the copy below: " \
-           "15,762 training and 3,940 validation images." in card
-    assert "the study's images, listed by file name" in release.model_card("custom", config.RESULTS_DIR / "seed" /
-                                                                           "custom")
+    assert (
+        "UTKFace, every usable image but 2,000 held out for testing, drawn with seed 42 from the copy below: "
+        "15,762 training and 3,940 validation images." in card
+    )
+    assert "the study's images, listed by file name" in release.model_card(
+        "custom", config.RESULTS_DIR / "seed" / "custom"
+    )

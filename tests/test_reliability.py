@@ -11,10 +11,10 @@ import time
 
 import pandas as pd
 import pytest
+from conftest import ROOT, face_names, jpeg_bytes, needs_real_data, train_cli
 from PIL import Image
 
 from helpers import config, data, training
-from conftest import REAL_DATA, ROOT, face_names, jpeg_bytes, needs_real_data, train_cli
 
 SMALL = {"n_images": None, "val_size": 2, "image_size": 32, "test_size": 0}
 
@@ -96,9 +96,27 @@ def test_bad_input_fails_before_the_results_folder_is_touched(tmp_path, face_arc
     out = tmp_path / "out"
     out.mkdir()
     (out / "metrics.json").write_text('{"kept": true}')
-    done = subprocess.run([sys.executable, "-m", "helpers", "train", "--model", "vgg16", "--profile", "smoke",
-                           "--out", str(out), "--data", str(face_archive), "--weights", str(tmp_path / "no.h5")],
-                          cwd=ROOT, capture_output=True, text=True)
+    done = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "helpers",
+            "train",
+            "--model",
+            "vgg16",
+            "--profile",
+            "smoke",
+            "--out",
+            str(out),
+            "--data",
+            str(face_archive),
+            "--weights",
+            str(tmp_path / "no.h5"),
+        ],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+    )
     assert done.returncode == 2 and done.stderr.count("\n") == 1
     assert (out / "metrics.json").read_text() == '{"kept": true}'
 
@@ -114,9 +132,28 @@ def _online() -> bool:
 @pytest.mark.skipif(_online(), reason="the machine is online: Keras could download the ImageNet weights")
 def test_imagenet_weights_offline_say_how_to_pass_a_file(tmp_path, face_archive):
     env = dict(os.environ, KERAS_HOME=str(tmp_path / "keras"))  # no cached download
-    done = subprocess.run([sys.executable, "-m", "helpers", "train", "--model", "vgg16", "--profile", "smoke",
-                           "--out", str(tmp_path / "out"), "--data", str(face_archive), "--weights", "imagenet"],
-                          cwd=ROOT, env=env, capture_output=True, text=True)
+    done = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "helpers",
+            "train",
+            "--model",
+            "vgg16",
+            "--profile",
+            "smoke",
+            "--out",
+            str(tmp_path / "out"),
+            "--data",
+            str(face_archive),
+            "--weights",
+            "imagenet",
+        ],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+    )
     assert done.returncode == 2 and done.stderr.count("\n") == 1
     assert "could not load VGG16 weights 'imagenet'" in done.stderr and "VGG16_WEIGHTS=" in done.stderr
 

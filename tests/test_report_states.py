@@ -8,7 +8,6 @@ import subprocess
 import sys
 
 import pytest
-
 from conftest import REAL_DATA, ROOT, needs_pdf_tools, needs_real_data, path_without_browsers
 
 pytestmark = [needs_real_data, pytest.mark.slow]
@@ -18,10 +17,23 @@ def _make_report(base, cache, path=None):
     env = dict(os.environ, HELPERS_CACHE_DIR=str(cache), PATH=path or os.environ["PATH"])
     env.pop("CHROME", None)
     data = os.path.relpath(REAL_DATA, ROOT)  # as a user types it: relative to the repository, not to notebooks/
-    done = subprocess.run(["make", "report", "PROFILE=smoke", f"UTKFACE={data}", f"RESULTS_ROOT={base / 'results'}",
-                           f"FIGURES_ROOT={base / 'figures'}", f"RUNS_ROOT={base / 'runs'}",
-                           f"SWEEP_DIR={base / 'sweeps'}", f"REPORT_OUT={base / 'report'}"],
-                          cwd=ROOT, env=env, capture_output=True, text=True)
+    done = subprocess.run(
+        [
+            "make",
+            "report",
+            "PROFILE=smoke",
+            f"UTKFACE={data}",
+            f"RESULTS_ROOT={base / 'results'}",
+            f"FIGURES_ROOT={base / 'figures'}",
+            f"RUNS_ROOT={base / 'runs'}",
+            f"SWEEP_DIR={base / 'sweeps'}",
+            f"REPORT_OUT={base / 'report'}",
+        ],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+    )
     assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
     return done.stdout, (base / "report" / "report.html").read_text()
 
@@ -42,8 +54,9 @@ def test_no_model_run_builds_the_report_and_trains_nothing(tmp_path, smoke_cache
 
 
 def test_one_model_run_and_no_browser_gives_the_html_and_one_line(tmp_path, smoke_cache, smoke_runs):
-    shutil.copytree(smoke_runs["custom"][0], tmp_path / "results" / "smoke" / "custom",
-                    ignore=shutil.ignore_patterns("*.keras"))
+    shutil.copytree(
+        smoke_runs["custom"][0], tmp_path / "results" / "smoke" / "custom", ignore=shutil.ignore_patterns("*.keras")
+    )
     stale = tmp_path / "figures" / "smoke" / "fig9_predict.png"  # drawn by a model no longer on the disk
     stale.parent.mkdir(parents=True)
     stale.write_bytes(b"an older model's predictions")
@@ -60,19 +73,42 @@ def test_one_model_run_and_no_browser_gives_the_html_and_one_line(tmp_path, smok
 
 @needs_pdf_tools
 def test_one_model_run_prints_the_pdf_where_a_browser_is(tmp_path, smoke_runs):
-    shutil.copytree(smoke_runs["custom"][0], tmp_path / "results" / "smoke" / "custom",
-                    ignore=shutil.ignore_patterns("*.keras"))
+    shutil.copytree(
+        smoke_runs["custom"][0], tmp_path / "results" / "smoke" / "custom", ignore=shutil.ignore_patterns("*.keras")
+    )
     out = tmp_path / "report"
-    done = subprocess.run([sys.executable, "-m", "helpers", "report", "--profile", "smoke", "--results-dir",
-                           str(tmp_path / "results"), "--figures-dir", str(tmp_path / "figures"), "--sweep-dir",
-                           str(tmp_path / "sweeps"), "--out", str(out)],
-                          cwd=ROOT, capture_output=True, text=True)
+    done = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "helpers",
+            "report",
+            "--profile",
+            "smoke",
+            "--results-dir",
+            str(tmp_path / "results"),
+            "--figures-dir",
+            str(tmp_path / "figures"),
+            "--sweep-dir",
+            str(tmp_path / "sweeps"),
+            "--out",
+            str(out),
+        ],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+    )
     assert done.returncode == 0, done.stderr[-2000:]
     text = subprocess.run(["pdftotext", str(out / "report.pdf"), "-"], capture_output=True, text=True).stdout
     assert "After the final epoch the custom CNN reaches" in text and "VGG16 has not been run" in text
 
 
 def test_pdf_tools_without_a_browser_or_apt_get_go_on(tmp_path):
-    done = subprocess.run(["make", "pdf-tools"], cwd=ROOT, capture_output=True, text=True,
-                          env=dict(os.environ, PATH=path_without_browsers(tmp_path / "bin")))
+    done = subprocess.run(
+        ["make", "pdf-tools"],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        env=dict(os.environ, PATH=path_without_browsers(tmp_path / "bin")),
+    )
     assert done.returncode == 0 and "apt-get" not in done.stderr, done.stderr
