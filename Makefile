@@ -170,7 +170,7 @@ gpu-pack-full: gpu-pack
 	@du -sh --apparent-size .gpu/1 .gpu/2 .gpu/3
 
 # The profile's trained model files (not committed), their model cards and SHA256SUMS, in release/<profile>/:
-# attach them to a GitHub release or a Hugging Face model repository (README, "Model files").
+# attach them to a GitHub release or a Hugging Face model repository (docs/models.md, "Model files").
 release: install
 	$(PY) -m helpers release --profile $(PROFILE)
 
@@ -200,13 +200,13 @@ data: install
 	$(PY) -m helpers data
 
 # A fork's GitHub home, e.g. make home GITHUB_HOME=you/age-gender-utkface: rewrites helpers.config.GITHUB_HOME,
-# the notebooks' Colab cells and badges and the README's badges, then re-pairs the notebooks and rewrites the
+# the notebooks' Colab cells and badges, the README's badges and the docs' links, then re-pairs the notebooks and rewrites the
 # model cards (which name the home).
 home: install
 	@test -n "$(GITHUB_HOME)" || { echo "usage: make home GITHUB_HOME=owner/name"; exit 2; }
 	@old=$$(HELPERS_NO_KERAS=1 $(PY) -c "from helpers import config; print(config.GITHUB_HOME)"); \
-	  sed -i.bak "s#$$old#$(GITHUB_HOME)#g" helpers/config.py README.md notebooks/*.py && \
-	  rm -f helpers/config.py.bak README.md.bak notebooks/*.py.bak
+	  sed -i.bak "s#$$old#$(GITHUB_HOME)#g" helpers/config.py README.md docs/*.md notebooks/*.py && \
+	  rm -f helpers/config.py.bak README.md.bak docs/*.md.bak notebooks/*.py.bak
 	$(VENV)/bin/jupytext --sync notebooks/*.py
 	HELPERS_NO_KERAS=1 $(PY) -m helpers cards
 

@@ -26,7 +26,7 @@ def test_every_copy_of_the_github_home_is_the_config_one():
     cells = {_first_code_cell(name) for name in NOTEBOOKS}
     assert len(cells) == 1  # one Colab cell, the same in every notebook
     assert f'GITHUB_HOME = "{config.GITHUB_HOME}"' in cells.pop()
-    for path in [ROOT / "README.md", *(ROOT / "notebooks").glob("*.py")]:
+    for path in [ROOT / "README.md", *(ROOT / "docs").glob("*.md"), *(ROOT / "notebooks").glob("*.py")]:
         homes = set(
             re.findall(
                 r"(?:github\.com|colab\.research\.google\.com/github)/([\w.-]+/[\w.-]+?)(?:/|\.git|\))",

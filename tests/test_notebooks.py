@@ -331,7 +331,7 @@ def test_readme_quotes_the_committed_seed_results():
 
 
 def _readme_bullets(readme: str) -> list[str]:
-    """The README's bold-led bullets, each with its wrapped lines."""
+    """The bold-led bullets of the README (or a docs page), each with its wrapped lines."""
     return re.findall(r"^- \*\*.*?(?=\n(?!  )|\Z)", readme, flags=re.M | re.S)
 
 
@@ -369,12 +369,12 @@ def test_readme_conjecture_lines_say_what_results_hold():
     )
 
 
-def test_readme_duplicate_lines_say_what_results_hold():
-    """One README line per duplicates question at the seed profile: the two runs compared on their shared test
-    images where both finished, "not run yet" where not."""
+def test_docs_duplicate_lines_say_what_results_hold():
+    """One line of docs/experiments.md per duplicates question at the seed profile: the two runs compared on their
+    shared test images where both finished, "not run yet" where not."""
     from helpers import experiments
 
-    items = _readme_bullets((ROOT / "README.md").read_text())
+    items = _readme_bullets((ROOT / "docs" / "experiments.md").read_text())
     for first, second, _ in experiments.DUPLICATE_QUESTIONS:
         [line] = [" ".join(item.split()) for item in items if f"(`{second}`)" in item]  # unwrapped
         comparison = experiments.paired_test(config.get_profile("seed"), first, second)
