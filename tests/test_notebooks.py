@@ -160,7 +160,6 @@ def test_make_report_log_has_no_tensorflow_start_up_lines(executed):
         assert line not in log, line
 
 
-@needs_real_data
 def test_make_report_without_data_offline_says_so_in_one_line(tmp_path):
     env = {k: v for k, v in os.environ.items() if k != "UTKFACE"}
     env.update(HELPERS_DATA_DIR=str(tmp_path / "data"), UTKFACE_URL="http://127.0.0.1:9/UTKFace.tar.gz")

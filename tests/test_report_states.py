@@ -6,11 +6,10 @@ import os
 import shutil
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
 from conftest import REAL_DATA, ROOT, needs_pdf_tools, needs_real_data, path_without_browsers
-
-pytestmark = [needs_real_data, pytest.mark.slow]
 
 
 def _make_report(base, cache, path=None):
@@ -38,6 +37,8 @@ def _make_report(base, cache, path=None):
     return done.stdout, (base / "report" / "report.html").read_text()
 
 
+@needs_real_data
+@pytest.mark.slow
 def test_no_model_run_builds_the_report_and_trains_nothing(tmp_path, smoke_cache):
     log, html = _make_report(tmp_path, smoke_cache)
     for model, notebook in (("custom", "02_custom_cnn"), ("vgg16", "03_vgg16_transfer")):
@@ -53,6 +54,8 @@ def test_no_model_run_builds_the_report_and_trains_nothing(tmp_path, smoke_cache
         assert "The custom CNN has not been run for this profile" in text
 
 
+@needs_real_data
+@pytest.mark.slow
 def test_one_model_run_and_no_browser_gives_the_html_and_one_line(tmp_path, smoke_cache, smoke_runs):
     shutil.copytree(
         smoke_runs["custom"][0], tmp_path / "results" / "smoke" / "custom", ignore=shutil.ignore_patterns("*.keras")
@@ -71,6 +74,8 @@ def test_one_model_run_and_no_browser_gives_the_html_and_one_line(tmp_path, smok
     assert not (tmp_path / "report" / "report.pdf").exists()
 
 
+@needs_real_data
+@pytest.mark.slow
 @needs_pdf_tools
 def test_one_model_run_prints_the_pdf_where_a_browser_is(tmp_path, smoke_runs):
     shutil.copytree(
@@ -112,3 +117,27 @@ def test_pdf_tools_without_a_browser_or_apt_get_go_on(tmp_path):
         env=dict(os.environ, PATH=path_without_browsers(tmp_path / "bin")),
     )
     assert done.returncode == 0 and "apt-get" not in done.stderr, done.stderr
+
+
+@pytest.mark.skipif(os.geteuid() != 0, reason="make pdf-tools installs only as root")
+@pytest.mark.parametrize(
+    ("has_browser", "has_pdftotext", "asked"), [(True, False, "poppler-utils"), (False, True, "chromium")]
+)
+def test_pdf_tools_asks_apt_get_for_what_is_missing(tmp_path, has_browser, has_pdftotext, asked):
+    """A browser without pdftotext, or pdftotext without a browser: apt-get installs the missing one alone."""
+    bin_dir = Path(path_without_browsers(tmp_path / "bin"))
+    (bin_dir / "apt-get").write_text(f'#!/bin/sh\necho "$@" >> {tmp_path / "apt.log"}\n')
+    (bin_dir / "apt-get").chmod(0o755)
+    if not has_pdftotext:
+        (bin_dir / "pdftotext").unlink(missing_ok=True)
+    elif not (bin_dir / "pdftotext").exists():
+        (bin_dir / "pdftotext").write_text("#!/bin/sh\n")
+        (bin_dir / "pdftotext").chmod(0o755)
+    env = dict(os.environ, PATH=str(bin_dir))
+    env.pop("CHROME", None)
+    if has_browser:
+        env["CHROME"] = sys.executable  # any executable: make pdf-tools only asks whether one is found
+    done = subprocess.run(["make", "pdf-tools"], cwd=ROOT, capture_output=True, text=True, env=env)
+    assert done.returncode == 0, done.stderr
+    installs = [line.split() for line in (tmp_path / "apt.log").read_text().splitlines() if "install" in line]
+    assert installs == [["install", "-y", "-qq", asked]]
