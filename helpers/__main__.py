@@ -154,6 +154,9 @@ def build_parser() -> argparse.ArgumentParser:
     cards = commands.add_parser("cards", help="write MODEL_CARD.md beside every finished run's results")
     cards.add_argument("--results-dir", default=None, help="results root (default: results/)")
 
+    readme = commands.add_parser("readme", help="write the README's and docs' result blocks from results/")
+    readme.add_argument("--check", action="store_true", help="write nothing; exit 1 if a block is not up to date")
+
     report = commands.add_parser("report", help="build report/build/<profile>/report.html and report.pdf")
     report.add_argument("--profile", default="seed", choices=list(config.PROFILES), help="named profile (seed)")
     report.add_argument(
@@ -222,6 +225,13 @@ def main(argv=None) -> int:
 
             print(f"{len(release.write_cards(args.results_dir))} model cards written")
             return 0
+        if args.command == "readme":
+            from . import readme
+
+            stale = readme.write(check=args.check)
+            for block in stale:
+                print(f"{block}: {'differs from results/' if args.check else 'rewritten'}")
+            return 1 if args.check and stale else 0
         if args.command == "data":
             from . import data
 

@@ -1,0 +1,301 @@
+"""The blocks of the README and the docs that quote results, written from ``results/`` by ``python -m helpers
+readme`` with the report's own functions, so that no number of the front page is typed by hand.
+
+A block stands between ``<!-- begin NAME: ... -->`` and ``<!-- end NAME -->``; everything outside the markers is
+prose and stays as it is. ``python -m helpers readme --check`` says which blocks differ from a fresh write.
+"""
+
+from __future__ import annotations
+
+import textwrap
+from pathlib import Path
+
+import pandas as pd
+
+from . import config, experiments, results
+
+WIDTH = 120
+NBSP = "\u00a0"  # joins "8.36 ± 0.59" and "6.45 / 6.35" while wrapping, so that a number never splits from its pair
+BEGIN = "<!-- begin {name}: written by `python -m helpers readme` from results/, not by hand -->"
+END = "<!-- end {name} -->"
+
+
+def _wrap(text: str, indent: str = "") -> str:
+    lines = textwrap.wrap(text, WIDTH, subsequent_indent=indent, break_on_hyphens=False, break_long_words=False)
+    return "\n".join(lines).replace(NBSP, " ")
+
+
+def _pair(first: str, second: str) -> str:
+    return f"{first}{NBSP}/{NBSP}{second}"
+
+
+def _mae(value: float) -> str:
+    return f"{value:.2f}"
+
+
+def _accuracy(value: float) -> str:
+    return f"{value:.3f}"
+
+
+def results_table() -> str:
+    """The committed seed runs beside the coursework's validation numbers, one row per model that ran."""
+    rows = [
+        "| model | val gender accuracy | val age MAE | test gender accuracy | test age MAE | coursework (val) |",
+        "|---|---:|---:|---:|---:|---:|",
+    ]
+    for model, run in results.load_available(config.get_profile("seed")).items():
+        metrics = run.metrics
+        reported = results.SEED_REPORTED[model]
+        rows.append(
+            f"| {results.MODEL_NAMES[model]} | {_accuracy(metrics['val_gender_accuracy'])} | "
+            f"{_mae(metrics['val_age_mae'])} | {_accuracy(metrics['test_gender_accuracy'])} | "
+            f"{_mae(metrics['test_age_mae'])} | {reported['val_gender_accuracy']:.2f} / {reported['val_age_mae']:.1f} |"
+        )
+    return "\n".join(rows)
+
+
+def _noise(row: pd.Series, metric: str) -> str:
+    """Whether a variant's validation and test differences in ``metric`` lie beyond the run-to-run noise."""
+    val, test = row[f"val_{metric}_beyond"], row[f"test_{metric}_beyond"]
+    if val is None or test is None:
+        return "with no seed spread to read it against"
+    if val and test:
+        return "beyond the noise"
+    if val or test:
+        return f"beyond the noise on {'validation' if val else 'test'} only"
+    return "within the noise"
+
+
+def _verdict(row: pd.Series) -> str:
+    """What the differences beyond the noise say of the conjecture, as :func:`experiments.conjecture_findings`
+    reads them."""
+    beyond = [key for key in experiments.EFFECT_METRICS if row[f"{key}_beyond"]]
+    better = [key for key in beyond if (row[f"{key}_diff"] < 0) == key.endswith("mae")]
+    if row[f"{experiments.EFFECT_METRICS[0]}_beyond"] is None:
+        return "No verdict without a seed spread"
+    if not beyond:
+        return "Neither supported nor refuted at this scale"
+    if len(better) == len(beyond):
+        return f"Supported on {_metrics(beyond)}"
+    if not better:
+        return f"Refuted on {_metrics(beyond)}"
+    return f"Mixed: better on {_metrics(better)}, worse on {_metrics([k for k in beyond if k not in better])}"
+
+
+def _metrics(keys: list[str]) -> str:
+    """``["val_age_mae", "test_age_mae"]`` as "age MAE (validation and test)", and so on."""
+    names = []
+    for metric, name in (("age_mae", "age MAE"), ("gender_accuracy", "gender accuracy")):
+        splits = [split for split in ("val", "test") if f"{split}_{metric}" in keys]
+        if splits:
+            names.append(f"{name} ({' and '.join({'val': 'validation', 'test': 'test'}[s] for s in splits)})")
+    return " and ".join(names)
+
+
+def _paired(comparison: dict) -> str:
+    """The second run's age MAE and gender accuracy against the first's on the same faces, and which differences
+    the image-by-image interval puts beyond the noise of which faces were graded."""
+    age, gender = comparison["age_mae"], comparison["gender_accuracy"]
+    beyond = [name for key, name in (("age_mae", "age"), ("gender_accuracy", "gender")) if _outside(comparison[key])]
+    reading = {0: "neither beyond the noise", 1: f"beyond it for {''.join(beyond)} only", 2: "both beyond"}[len(beyond)]
+    return (
+        f"{_mae(age['second'])} against {_mae(age['first'])} years and {_accuracy(gender['second'])} against "
+        f"{_accuracy(gender['first'])}, {reading}"
+    )
+
+
+def _outside(metric: dict) -> bool:
+    low, high = metric["ci95"]
+    return low > 0 or high < 0
+
+
+def _band_shift(bands: pd.DataFrame, band: str, variant: str, what: str) -> str:
+    return f"{bands.loc[band, f'baseline: {what}']:+.1f} → {bands.loc[band, f'{variant}: {what}']:+.1f}"
+
+
+CONJECTURE_NAMES = {
+    "all_images": "More data",
+    "res192": "A higher resolution",
+    "age_balanced": "More weight on the rare ages",
+}
+
+
+def _conjecture_bullet(profile, variant: str, row: pd.Series, base: pd.Series) -> str:
+    opening = {
+        "all_images": f"{int(row['n_train']):,} training images instead of {int(base['n_train']):,} give",
+        "res192": f"{config.get_profile('seed', experiments.VARIANTS['res192'][1]).image_size} px gives",
+        "age_balanced": "the inverse-frequency age loss gives",
+    }[variant]
+    text = (
+        f"- **{CONJECTURE_NAMES[variant]}** (`{variant}`): {opening} an age MAE of "
+        f"{_pair(_mae(row['val_age_mae']), _mae(row['test_age_mae']))} years, {_noise(row, 'age_mae')}, and a "
+        f"gender accuracy of {_pair(_accuracy(row['val_gender_accuracy']), _accuracy(row['test_gender_accuracy']))}, "
+        f"{_noise(row, 'gender_accuracy')}"
+    )
+    if variant == "all_images" and (shared := experiments.shared_test(profile)):
+        text += f"; on the {shared['n']:,} test faces both runs held out, {_paired(shared)}"
+    text += f". {_verdict(row)}."
+    if variant == "age_balanced" and (bands := experiments.band_errors(profile)) is not None:
+        oldest, youngest = bands.index[-1], bands.index[0]
+        text += (
+            f" Test bias by age: {oldest}, {_band_shift(bands, oldest, variant, 'bias')} years; "
+            f"{youngest}, {_band_shift(bands, youngest, variant, 'bias')}."
+        )
+    return _wrap(text, "  ")
+
+
+def _spread_sentence(spread: pd.DataFrame) -> str:
+    seeds = spread.attrs["seeds"]
+    mae, accuracy = spread.loc["val_age_mae"], spread.loc["val_gender_accuracy"]
+    reported = results.SEED_REPORTED["custom"]
+    within = (
+        abs(reported["val_age_mae"] - mae["mean"]) <= mae["sd"]
+        and abs(reported["val_gender_accuracy"] - accuracy["mean"]) <= accuracy["sd"]
+    )
+    return (
+        f"the run-to-run spread of seeds {', '.join(map(str, seeds[:-1]))} and {seeds[-1]}: "
+        f"{_mae(mae['mean'])}{NBSP}±{NBSP}{_mae(mae['sd'])} years and "
+        f"{_accuracy(accuracy['mean'])}{NBSP}±{NBSP}{_accuracy(accuracy['sd'])} on validation, which "
+        f"{'puts' if within else 'does not put'} the coursework's "
+        f"{_pair(str(reported['val_age_mae']), str(reported['val_gender_accuracy']))} within one sd of the "
+        "reproduction's mean"
+    )
+
+
+def conjectures() -> str:
+    """The coursework's conjectures at the seed profile, one bullet per variant, then the quick profile's preview."""
+    seed = config.get_profile("seed")
+    effects = experiments.variant_effects("conjectures", seed)
+    if effects is None:
+        return "The coursework's conjectures have not run at the seed profile yet (`make queue` runs them)."
+    base, spread = effects.attrs["baseline"], effects.attrs["spread"]
+    opening = (
+        "**The coursework's conjectures at its own scale** (custom CNN, seed profile; section 4.2 of the report, "
+        "with its Figure 10). Each variant is set against the baseline's "
+        f"{_pair(_mae(base['val_age_mae']), _mae(base['test_age_mae']))} years and "
+        f"{_pair(_accuracy(base['val_gender_accuracy']), _accuracy(base['test_gender_accuracy']))} "
+        "(validation / test)"
+    )
+    if spread is not None and len(spread.attrs["seeds"]) >= 2:
+        opening += f" and against {_spread_sentence(spread)}"
+    parts = [_wrap(opening + ".")]
+    for variant in experiments.CONJECTURES:
+        if variant in effects.index:
+            parts.append(_conjecture_bullet(seed, variant, effects.loc[variant], base))
+        else:
+            parts.append(f"- **{CONJECTURE_NAMES[variant]}** (`{variant}`): not run yet at this scale.")
+    blocks = [parts[0], "\n".join(parts[1:])]
+    if preview := _quick_preview():
+        blocks.append(preview)
+    return "\n\n".join(blocks)
+
+
+def _quick_preview() -> str | None:
+    """The quick profile's conjecture runs in one sentence: each variant's differences beyond its own noise."""
+    quick = config.get_profile("quick")
+    effects = experiments.variant_effects("conjectures", quick)
+    if effects is None:
+        return None
+    base = effects.attrs["baseline"]
+    findings = []
+    for variant, row in effects.iterrows():
+        if variant not in experiments.CONJECTURES:
+            continue
+        beyond = [key for key in experiments.EFFECT_METRICS if row[f"{key}_beyond"]]
+        moved = (
+            "; ".join(
+                f"{experiments.METRIC_NAMES[key]} to {_number(key, row[key])} from {_number(key, base[key])}"
+                for key in beyond
+            )
+            if beyond
+            else "no number beyond its noise"
+        )
+        finding = f"`{variant}` moved {moved}"
+        if variant == "age_balanced" and (bands := experiments.band_errors(quick)) is not None:
+            youngest = bands.index[0]
+            finding += (
+                f" (aged {youngest}: test MAE {bands.loc[youngest, 'baseline: MAE']:.1f} → "
+                f"{bands.loc[youngest, f'{variant}: MAE']:.1f} years)"
+            )
+        findings.append(finding)
+    return _wrap(
+        f"The `quick` profile ({quick.image_size} px, {quick.epochs} epochs) previews them in minutes, each difference "
+        f"read against its own seed spread: {'; '.join(findings)}."
+    )
+
+
+def _number(key: str, value: float) -> str:
+    return _mae(value) if key.endswith("mae") else _accuracy(value)
+
+
+def duplicates() -> str:
+    """The duplicates experiment at the seed profile: each variant against the one it changes, on their shared
+    test images, and the twins' effect on the random split's validation score."""
+    seed = config.get_profile("seed")
+    names = {
+        "all_images_group": "A group-aware split",
+        "all_images_group_clean": "Conflicting twins left out of training",
+    }
+    bullets = []
+    for first, second, _ in experiments.DUPLICATE_QUESTIONS:
+        against = {"all_images": "the random one", "all_images_group": "keeping them"}[first]
+        comparison = experiments.paired_test(seed, first, second)
+        if comparison is None:
+            bullets.append(
+                _wrap(
+                    f"- **{names[second]}** (`{second}`), against {against}: not run yet at this scale "
+                    "(`make queue` runs it).",
+                    "  ",
+                )
+            )
+            continue
+        text = (
+            f"- **{names[second]}** (`{second}`), against {against}: on the same {comparison['n']:,} test images, "
+            f"an age MAE and gender accuracy of {_paired(comparison)} of which faces were graded"
+        )
+        twins = experiments.read_twin_effect(seed) if first == "all_images" else None
+        if twins:
+            with_twin, without, gain = twins["with_twin"], twins["without_twin"], twins["age_mae_gain"]
+            text += (
+                f". Do the twins flatter the random split's validation score? {_mae(with_twin['age_mae'])} years on "
+                f"the {with_twin['n']} validation images with a twin in training, {_mae(without['age_mae'])} on the "
+                f"other {without['n']:,}: a difference {'beyond' if gain['beyond_noise'] else 'within'} twice its "
+                f"standard error of {_mae(gain['standard_error'])} years"
+            )
+        bullets.append(_wrap(text + ".", "  "))
+    return "\n".join(bullets)
+
+
+# Which blocks each file holds.
+BLOCKS = {
+    Path("README.md"): {"results": results_table, "conjectures": conjectures},
+    Path("docs") / "experiments.md": {"duplicates": duplicates},
+}
+
+
+def rewrite(text: str, name: str, block: str) -> str:
+    """``text`` with block ``name`` replaced by ``block``; ValueError if its markers are missing."""
+    begin, end = BEGIN.format(name=name), END.format(name=name)
+    head, found, rest = text.partition(begin + "\n")
+    _, found_end, tail = rest.partition("\n" + end)
+    if not found or not found_end:
+        raise ValueError(f"no block {name!r} (lines {begin!r} … {end!r}) to write")
+    return f"{head}{begin}\n{block}\n{end}{tail}"
+
+
+def write(root=None, check: bool = False) -> list[str]:
+    """Write every block afresh from ``results/`` into the files under ``root`` (``check``: write nothing).
+    Returns ``file: block`` for each block whose text differed from the fresh one."""
+    root = Path(root or config.PROJ_ROOT)
+    stale = []
+    for relative, writers in BLOCKS.items():
+        path = root / relative
+        text = path.read_text()
+        for name, writer in writers.items():
+            fresh = rewrite(text, name, writer())
+            if fresh != text:
+                stale.append(f"{relative}: {name}")
+            text = fresh
+        if not check and path.read_text() != text:
+            path.write_text(text)
+    return stale
