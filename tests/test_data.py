@@ -427,6 +427,27 @@ def test_a_copy_missing_study_images_says_so_in_one_line(study_list, face_folder
     assert len(data.load_splits(drawn, lacking, progress=False).train) == 15
 
 
+def test_the_copy_note_says_whether_the_readers_copy_is_the_runs(study_list, face_folder, tmp_path, monkeypatch):
+    """Page 1 of the report and make report's plan: the run's copy, or how many of the study's images another one
+    holds by name, or that a drawn run's images come from its own copy (#35)."""
+    subset, _ = study_list
+    profile = config.get_profile("smoke", STUDY_SETTINGS)
+    run_data = data.describe_source(face_folder)  # what a run on face_folder records in its manifest
+    assert data.copy_note(run_data, data.reader_copy(profile, face_folder)) == "your copy is the one this run used"
+    lacking = _copy(face_folder, tmp_path, "lacking", drop={subset[0]})
+    reader = data.reader_copy(profile, lacking)
+    assert data.copy_note(run_data, reader) == (
+        f"your copy differs (sha256 {reader['sha256'][:12]}…): the study's images matched by name, 24 of 25 found"
+    )
+    drawn = config.get_profile("smoke", {**STUDY_SETTINGS, "images": "draw"})
+    assert data.copy_note(run_data, data.reader_copy(drawn, lacking)).endswith(
+        "this run drew its images from its own copy, so retraining here draws others"
+    )
+    monkeypatch.delenv("UTKFACE", raising=False)
+    assert data.reader_copy(profile, tmp_path / "nowhere") is None
+    assert data.copy_note(run_data, None) == "no copy of UTKFace here to compare with"
+
+
 def test_the_study_images_export_to_a_folder_that_trains_the_same(study_list, face_folder, tmp_path, capsys):
     from helpers.__main__ import main
 

@@ -83,6 +83,35 @@ def test_two_trainings_on_one_folder_the_second_exits_2(tmp_path, smoke_runs, sm
     assert json.loads((out / "metrics.json").read_text()) == pytest.approx(alone, rel=1e-5)
 
 
+def test_experiment_make_report_and_make_sweep_refuse_a_folder_being_written(tmp_path):
+    """One writer per folder (#35): each of them exits 2 (experiment: FolderInUse) naming the folder it writes and
+    the pid that holds it, before it touches anything."""
+    from helpers import experiments
+
+    smoke = config.get_profile("smoke")
+    held = tmp_path / "results" / "smoke" / "experiments"
+    with (
+        files.folder_lock(held, "test"),
+        pytest.raises(files.FolderInUse, match=rf"{held} is being written by another experiment \(pid {os.getpid()}\)"),
+    ):
+        experiments.run("conjectures", smoke, results_dir=tmp_path / "results")
+    for target, folder, setting in (
+        ("report", tmp_path / "report" / "smoke", f"RESULTS_ROOT={tmp_path / 'report'}"),
+        ("sweep", tmp_path / "sweeps", f"SWEEP_DIR={tmp_path / 'sweeps'}"),
+    ):
+        with files.folder_lock(folder, "test"):
+            done = subprocess.run(
+                ["make", target, "PROFILE=smoke", setting, f"RUNS_ROOT={tmp_path / 'runs'}"],
+                cwd=ROOT,
+                capture_output=True,
+                text=True,
+            )
+        assert done.returncode == 2, done.stdout[-2000:] + done.stderr[-2000:]
+        assert f"{folder} is being written by another make {target} (pid {os.getpid()})" in done.stderr
+        assert "==" not in done.stdout  # no notebook started
+        assert sorted(p.name for p in folder.iterdir()) == [files.LOCK_NAME]
+
+
 @needs_real_data
 def test_a_killed_holder_leaves_no_stale_lock(tmp_path, smoke_cache):
     out = tmp_path / "custom"

@@ -2,8 +2,11 @@
 
 import hashlib
 import json
+import os
+import shutil
 import subprocess
 import sys
+from pathlib import Path
 
 import keras
 import numpy as np
@@ -163,3 +166,25 @@ def test_the_study_list_is_the_committed_runs_images_and_survives_a_superset_cop
             assert subset[:1000] == pd.read_csv(folder / f"predictions_val_{model}.csv")["file"].tolist()
             assert test == pd.read_csv(folder / f"predictions_test_{model}.csv")["file"].tolist()
     assert data.describe_source(REAL_DATA)["sha256"] == data.STUDY_COPY["sha256"]
+
+
+def test_evaluate_adds_the_test_set_to_a_run_trained_before_it(smoke_runs, smoke_cache, tmp_path):
+    """`python -m helpers evaluate` on a run that has no test results (trained before test sets existed): it
+    predicts the test images with the saved model and adds what the training itself would have written (#35)."""
+    out = Path(shutil.copytree(smoke_runs["custom"][0], tmp_path / "custom"))
+    trained = json.loads((out / "metrics.json").read_text())
+    test_predictions = pd.read_csv(out / "predictions_test_custom.csv")
+    (out / "predictions_test_custom.csv").unlink()
+    older = {key: value for key, value in trained.items() if not key.startswith("test_") and key != "n_test"}
+    (out / "metrics.json").write_text(json.dumps(older))
+    env = dict(os.environ, UTKFACE=str(REAL_DATA), HELPERS_CACHE_DIR=str(smoke_cache))
+    done = subprocess.run(
+        [sys.executable, "-m", "helpers", "evaluate", "--model", "custom", "--profile", "smoke", "--out", str(out)],
+        env=env,
+        capture_output=True,
+        text=True,
+    )
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert json.loads((out / "metrics.json").read_text()) == pytest.approx(trained, rel=1e-6)
+    pd.testing.assert_frame_equal(pd.read_csv(out / "predictions_test_custom.csv"), test_predictions, rtol=1e-5)
+    assert (out / "MODEL_CARD.md").read_text() == (smoke_runs["custom"][0] / "MODEL_CARD.md").read_text()
