@@ -1,13 +1,16 @@
 """The notebooks as Colab runs them (#22): the first cell clones the repository and installs it, nothing asks for
 input, and 04 shows the committed study without training. Colab is simulated: a fake ``google.colab`` module
 imported at start-up, the notebook executed by papermill from a folder outside any checkout, the GitHub home
-pointed at a ``file://`` clone of this repository."""
+pointed at a ``file://`` clone of this repository, and this environment's own install of ``helpers`` hidden from the
+kernel, as on a fresh Colab machine. The cell's ``pip install`` then runs as a dry run (``PIP_DRY_RUN``): it resolves
+and builds the clone, reports what it would install (``PIP_REPORT``) and leaves this environment as it was."""
 
 import json
 import os
 import re
 import subprocess
 import sys
+from pathlib import Path
 
 import jupytext
 import pytest
@@ -42,12 +45,21 @@ def test_in_colab_04_clones_the_project_and_shows_the_committed_study_without_tr
     fake = tmp_path / "fake_colab"
     (fake / "google" / "colab").mkdir(parents=True)  # a namespace package beside protobuf's google.*
     (fake / "google" / "colab" / "__init__.py").write_text("")
-    (fake / "sitecustomize.py").write_text("import google.colab  # Colab's kernels start with it imported\n")
+    (fake / "sitecustomize.py").write_text(
+        "import sys\n"
+        "import google.colab  # Colab's kernels start with it imported\n"
+        "# Colab has no helpers installed: hide this environment's editable install of it.\n"
+        "sys.meta_path[:] = [f for f in sys.meta_path if '__editable__' not in getattr(f, '__module__', '')]\n"
+    )
     content, outside = tmp_path / "content", tmp_path / "elsewhere"
     content.mkdir()
     outside.mkdir()
+    pip_report = tmp_path / "pip_report.json"
     env = dict(
         os.environ,
+        PIP_DRY_RUN="1",
+        PIP_NO_BUILD_ISOLATION="0",  # pip reads "0" as --no-build-isolation: the build uses this setuptools
+        PIP_REPORT=str(pip_report),
         PYTHONPATH=str(fake),
         COLAB_CLONE_DIR=str(content),
         COLAB_REPO_URL=ROOT.as_uri(),
@@ -55,6 +67,8 @@ def test_in_colab_04_clones_the_project_and_shows_the_committed_study_without_tr
         HELPERS_CACHE_DIR=str(tmp_path / "cache"),
     )
     out = outside / "04.ipynb"
+    figure = Path("figures") / "seed" / "fig6_comparison.png"
+    ours = (ROOT / figure).stat().st_mtime_ns  # where a kernel that imported this checkout's helpers would draw
     done = subprocess.run(
         [sys.executable, "-m", "papermill", str(ROOT / "notebooks" / "04_comparison.ipynb"), str(out), "-k", "python3"],
         cwd=outside,
@@ -68,8 +82,15 @@ def test_in_colab_04_clones_the_project_and_shows_the_committed_study_without_tr
     clone = content / "age-gender-utkface"
     assert (clone / "results" / "seed" / "custom" / "metrics.json").is_file()
     text = json.dumps(json.loads(out.read_text())["cells"])
-    assert (clone / "figures" / "seed" / "fig6_comparison.png").stat().st_mtime > out.stat().st_mtime - 600
-    assert not (ROOT / "notebooks" / "figures").exists()  # the kernel worked in the clone, with its package
+    installed = [
+        (item["metadata"]["name"], item["download_info"]["url"])
+        for item in json.loads(pip_report.read_text())["install"]
+    ]
+    assert installed == [("age-gender-utkface", clone.as_uri())]  # the first cell installed the clone, and only it
+    # 04 drew Figure 6 in the clone after its checkout (git writes the index last), and nothing here
+    assert (clone / figure).stat().st_mtime_ns > (clone / ".git" / "index").stat().st_mtime_ns
+    assert (ROOT / figure).stat().st_mtime_ns == ours
+    assert not (ROOT / "notebooks" / "figures").exists()
     for model in config.MODELS:  # the committed numbers, as the comparison table shows them
         metrics = json.loads((clone / "results" / "seed" / model / "metrics.json").read_text())
         assert f"{metrics['val_gender_accuracy']:.3f}" in text and f"{metrics['val_age_mae']:.3f}" in text
