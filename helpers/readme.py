@@ -7,6 +7,7 @@ prose and stays as it is. ``python -m helpers readme --check`` says which blocks
 
 from __future__ import annotations
 
+import json
 import textwrap
 from pathlib import Path
 
@@ -266,18 +267,80 @@ def duplicates() -> str:
     return "\n".join(bullets)
 
 
+def _kind_of_run(relative: Path, model: str) -> tuple[str, str]:
+    """(profile, what) of a run folder relative to the results root: the profile's own run, a variant, a sweep."""
+    parts = relative.parts
+    if parts[0] != "sweeps":
+        return parts[0], "the profile's run" if len(parts) == 2 else f"`{parts[2]}`"
+    sweep = "seed sweep" if parts[1].startswith("seed") else f"sweep `{parts[1]}`"
+    return parts[-2], sweep
+
+
+def _durations(seconds: list[float]) -> str:
+    """ "44 min", "3-4 min", "2.2 h", "59 min-1.1 h": the shortest and longest of a group's runs."""
+    low, high = min(seconds), max(seconds)
+    if high < 5400:
+        return f"{low / 60:.0f} min" if round(low / 60) == round(high / 60) else f"{low / 60:.0f}-{high / 60:.0f} min"
+    if low >= 5400:
+        return (
+            f"{low / 3600:.1f} h" if round(low / 360) == round(high / 360) else f"{low / 3600:.1f}-{high / 3600:.1f} h"
+        )
+    return f"{low / 60:.0f} min-{high / 3600:.1f} h"
+
+
+def _cpu(manifest: dict) -> str:
+    cpu = manifest.get("hardware", {}).get("cpu") or {}
+    if not cpu:
+        return "not recorded"
+    wide = "AVX-512" if any(ext.startswith("avx512") for ext in cpu.get("vector_extensions", [])) else "AVX2"
+    return f"{cpu.get('model', '?')} ({wide})"
+
+
+def run_times() -> str:
+    """Every committed run's time in epochs (their sum: an interrupted run's gaps left out), grouped by profile, model
+    and kind of run, with the median epoch over the group's epochs and the CPUs they ran on (2 cores each; the
+    times include whatever else the machine did meanwhile)."""
+    from . import release  # the run folders; release sits above results like this module
+
+    groups: dict[tuple[str, str, str], dict] = {}
+    for model, folder in release.run_folders():
+        manifest = json.loads((folder / "manifest.json").read_text())
+        history = pd.read_csv(folder / f"history_{model}.csv")
+        profile, what = _kind_of_run(folder.relative_to(config.RESULTS_DIR), model)
+        group = groups.setdefault((profile, model, what), {"seconds": [], "epochs": [], "cpus": set()})
+        group["seconds"].append(history["seconds"].sum())  # the epochs alone: a resumed run's gaps are not counted
+        group["epochs"].append(history.assign(stage=history.get("stage", 1))[["stage", "seconds"]])
+        group["cpus"].add(_cpu(manifest))
+    order = {"the profile's run": 0}
+    rows = [
+        "| profile | model | runs | time in epochs | median epoch (VGG16: stage 1 / 2) | CPU |",
+        "|---|---|---|---:|---:|---|",
+    ]
+    for (profile, model, what), group in sorted(
+        groups.items(), key=lambda item: (item[0][0], item[0][1], order.get(item[0][2], 1), item[0][2])
+    ):
+        stages = pd.concat(group["epochs"]).groupby("stage")["seconds"].median()
+        rows.append(
+            f"| `{profile}` | {results.MODEL_NAMES[model]} | {len(group['seconds'])}: {what} | "
+            f"{_durations(group['seconds'])} | {' / '.join(f'{s:.0f} s' for s in stages)} | "
+            f"{', '.join(sorted(group['cpus']))} |"
+        )
+    return "\n".join(rows)
+
+
 # Which blocks each file holds.
 BLOCKS = {
     Path("README.md"): {"results": results_table, "conjectures": conjectures},
     Path("docs") / "experiments.md": {"duplicates": duplicates},
+    Path("docs") / "profiles.md": {"run-times": run_times},
 }
 
 
 def rewrite(text: str, name: str, block: str) -> str:
     """``text`` with block ``name`` replaced by ``block``; ValueError if its markers are missing."""
     begin, end = BEGIN.format(name=name), END.format(name=name)
-    head, found, rest = text.partition(begin + "\n")
-    _, found_end, tail = rest.partition("\n" + end)
+    head, found, rest = text.partition(begin)
+    _, found_end, tail = rest.partition(end)
     if not found or not found_end:
         raise ValueError(f"no block {name!r} (lines {begin!r} … {end!r}) to write")
     return f"{head}{begin}\n{block}\n{end}{tail}"
