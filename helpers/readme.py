@@ -328,11 +328,27 @@ def run_times() -> str:
     return "\n".join(rows)
 
 
+def duplicates_in_utkface() -> str:
+    """UTKFace's twins as notebook 01 counted them in the copy the seed runs used (``data_summary.json``)."""
+    summary = json.loads((config.RESULTS_DIR / "seed" / "data_summary.json").read_text())
+    twins = summary["duplicates"]["source"]
+    return _wrap(
+        f"UTKFace holds the same picture more than once: in the {summary['source_files']:,} files used here, "
+        f"{twins['exact_groups']:,} groups of byte-identical files ({twins['exact_files']:,} files) and "
+        f"{twins['visual_groups']:,} groups of visually identical images ({twins['visual_files']:,} files: same "
+        f"64-bit difference hash of the 9×8 grey thumbnail, bilinear), {twins['conflicting_groups']:,} of them with "
+        f"different age or gender labels ({twins['conflicting_gender_groups']:,} with different genders; ages apart "
+        f"by {twins['conflicting_age_spread_median']:.0f} years at the median, up to "
+        f"{twins['conflicting_age_spread_max']:.0f})."
+    )
+
+
 # Which blocks each file holds.
 BLOCKS = {
     Path("README.md"): {"results": results_table, "conjectures": conjectures},
     Path("docs") / "experiments.md": {"duplicates": duplicates},
     Path("docs") / "profiles.md": {"run-times": run_times},
+    Path("docs") / "data.md": {"duplicates-in-utkface": duplicates_in_utkface},
 }
 
 
