@@ -5,6 +5,7 @@ pointed at a ``file://`` clone of this repository, and this environment's own in
 kernel, as on a fresh Colab machine. The cell's ``pip install`` then runs as a dry run (``PIP_DRY_RUN``): it resolves
 and builds the clone, reports what it would install (``PIP_REPORT``) and leaves this environment as it was."""
 
+import hashlib
 import json
 import os
 import re
@@ -102,3 +103,31 @@ def test_in_colab_04_clones_the_project_and_shows_the_committed_study_without_tr
         text=True,
     ).stdout
     assert status == ""  # the committed runs are read, not rewritten
+
+
+def _tracked_files(*folders: str) -> dict[str, str]:
+    listed = subprocess.run(["git", "ls-files", *folders], cwd=ROOT, capture_output=True, text=True).stdout.split()
+    return {name: hashlib.sha256((ROOT / name).read_bytes()).hexdigest() for name in listed}
+
+
+@needs_real_data
+@pytest.mark.slow
+def test_make_report_seed_over_the_committed_results_trains_nothing_and_changes_nothing(tmp_path):
+    """The README's main command at its own profile (#35): every notebook runs over the committed seed runs, trains
+    nothing, and leaves every committed result and figure byte for byte as it was. In this file, after the Colab
+    test: both watch figures/seed/ of this checkout."""
+    before = _tracked_files("results/seed", "figures/seed")
+    done = subprocess.run(
+        ["make", "report", "PROFILE=seed", f"RUNS_ROOT={tmp_path / 'runs'}", f"REPORT_OUT={tmp_path / 'report'}"],
+        cwd=ROOT,
+        env=dict(os.environ, UTKFACE=str(REAL_DATA)),
+        capture_output=True,
+        text=True,
+        stdin=subprocess.DEVNULL,
+    )
+    assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
+    for model in config.MODELS:
+        assert f"{model}: results for seed" in done.stdout and "not retraining" in done.stdout, done.stdout[:2000]
+    assert not list((ROOT / "results" / "seed").rglob("checkpoint"))  # no training began
+    assert _tracked_files("results/seed", "figures/seed") == before
+    assert (tmp_path / "report" / "report.html").is_file()
