@@ -133,6 +133,9 @@ experiment: install
 # archive, or it tries to download it; VGG16 starts from the weights of the committed seed run):
 #   git worktree add ../queue HEAD && cd ../queue && mkdir -p runs && UTKFACE=$PWD/../shared/data/UTKFace.tar.gz \
 #     VGG16_WEIGHTS=$PWD/../shared/weights/vgg16_tumor_notop.weights.h5 nohup make queue > runs/queue.log 2>&1 &
+# QUEUE_PROFILE and QUEUE_SET (settings for the experiment jobs, KEY=VALUE …) are for the tests' tiny queue.
+QUEUE_PROFILE ?= seed
+QUEUE_SET ?=
 QUEUE ?= conjectures:custom:age_balanced sweep:custom:1 conjectures:custom:res192 sweep:custom:2 \
 	conjectures:custom:all_images duplicates:custom:all_images_group sweep:vgg16:1 sweep:vgg16:2 \
 	conjectures:vgg16:age_balanced duplicates:custom:all_images_group_clean conjectures:vgg16:all_images
@@ -142,8 +145,9 @@ queue: install
 	  kind=$${job%%:*}; rest=$${job#*:}; model=$${rest%%:*}; arg=$${rest#*:}; \
 	  echo "== queue: $$job ($$(date -u +%FT%TZ))"; \
 	  case $$kind in \
-	    sweep) $(MAKE) --no-print-directory sweep PROFILE=seed SEEDS=$$arg MODELS=$$model || exit $$?;; \
-	    *) $(PY) -m helpers experiment $$kind --model $$model --profile seed --only $$arg --verbose 2 || exit $$?;; \
+	    sweep) $(MAKE) --no-print-directory sweep PROFILE=$(QUEUE_PROFILE) SEEDS=$$arg MODELS=$$model || exit $$?;; \
+	    *) $(PY) -m helpers experiment $$kind --model $$model --profile $(QUEUE_PROFILE) --only $$arg --verbose 2 \
+	         --results-dir $(abspath $(RESULTS_ROOT)) $(foreach s,$(QUEUE_SET),--set $(s)) || exit $$?;; \
 	  esac; \
 	done; echo "== queue: done ($$(date -u +%FT%TZ))"
 

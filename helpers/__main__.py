@@ -82,6 +82,7 @@ def build_parser() -> argparse.ArgumentParser:
     experiment.add_argument("--data", default=None, help="UTKFace folder or .tar.gz (default: $UTKFACE, then data/)")
     experiment.add_argument("--weights", default="env", help="VGG16 weights, as for train")
     experiment.add_argument("--verbose", default="auto", choices=["auto", "0", "1", "2"], help="as for train")
+    experiment.add_argument("--results-dir", default=None, help="results root (default: results/)")
 
     predict = commands.add_parser("predict", help="find the faces in photos and predict their age and gender")
     predict.add_argument("photos", nargs="+", metavar="PHOTO", help="image files (JPEG, PNG, …)")
@@ -275,7 +276,9 @@ def main(argv=None) -> int:
 
             experiments.check_name(args.name)
             verbose = args.verbose if args.verbose == "auto" else int(args.verbose)
-            table = experiments.run(args.name, profile, args.model, args.only, args.data, args.weights, verbose=verbose)
+            table = experiments.run(
+                args.name, profile, args.model, args.only, args.data, args.weights, args.results_dir, verbose
+            )
             print(table.drop(columns="label").to_string(float_format=lambda v: f"{v:.3f}"))
         elif args.command == "sweep":
             from . import experiments

@@ -3,6 +3,7 @@
 import io
 import json
 import os
+import signal
 import socket
 import subprocess
 import sys
@@ -11,7 +12,7 @@ import time
 
 import pandas as pd
 import pytest
-from conftest import ROOT, face_names, jpeg_bytes, needs_real_data, train_cli
+from conftest import REAL_DATA, ROOT, face_names, jpeg_bytes, needs_real_data, train_cli
 from PIL import Image
 
 from helpers import config, data, training
@@ -183,14 +184,43 @@ def _assert_same_metrics(a, b):
 
 @needs_real_data
 @pytest.mark.slow
-def test_killed_custom_run_resumes_to_the_same_result(tmp_path, smoke_cache):
+def test_the_queue_resumes_a_killed_run_to_the_same_result_then_skips_it(tmp_path, smoke_cache):
+    """`make queue` (#35 §4), with a one-job queue of the smoke profile at two epochs: killed after epoch 1, run
+    again it resumes there and ends with the uninterrupted run's metrics; run a third time it skips the finished
+    run."""
     whole = train_cli(tmp_path / "whole", "custom", "--set", "epochs=2", cache=smoke_cache)
     assert whole.returncode == 0, whole.stderr[-2000:]
-    _kill_after_epoch(tmp_path / "resumed", "custom", 1, "--set", "epochs=2", cache=smoke_cache)
-    resumed = train_cli(tmp_path / "resumed", "custom", "--set", "epochs=2", cache=smoke_cache)
-    assert resumed.returncode == 0 and "Resuming from the checkpoint after epoch 1" in resumed.stdout
-    _assert_same_metrics(tmp_path / "whole", tmp_path / "resumed")
-    assert not (tmp_path / "resumed" / "checkpoint").exists()  # cleaned up once finished
+    env = dict(os.environ, UTKFACE=str(REAL_DATA), HELPERS_CACHE_DIR=str(smoke_cache))
+    queue = [
+        "make",
+        "queue",
+        "QUEUE=conjectures:custom:baseline",  # the profile's own run: RESULTS_ROOT/smoke/custom
+        "QUEUE_PROFILE=smoke",
+        "QUEUE_SET=epochs=2",
+        f"RESULTS_ROOT={tmp_path / 'queue'}",
+        f"RUNS_ROOT={tmp_path / 'runs'}",
+    ]
+    run = tmp_path / "queue" / "smoke" / "custom"
+    process = subprocess.Popen(
+        queue, cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True
+    )
+    state = run / "checkpoint" / "state.json"
+    deadline = time.monotonic() + 300
+    while process.poll() is None and time.monotonic() < deadline:
+        if state.is_file() and json.loads(state.read_text())["epoch"] >= 1:
+            os.killpg(process.pid, signal.SIGKILL)
+            break
+        time.sleep(0.05)
+    process.wait()
+    assert process.returncode == -9 and not (run / "metrics.json").exists(), "the queue ended before it was killed"
+    resumed = subprocess.run(queue, cwd=ROOT, env=env, capture_output=True, text=True)
+    assert resumed.returncode == 0, resumed.stdout[-2000:] + resumed.stderr[-2000:]
+    assert "Resuming from the checkpoint after epoch 1" in resumed.stdout
+    _assert_same_metrics(tmp_path / "whole", run)
+    assert not (run / "checkpoint").exists()  # cleaned up once finished
+    again = subprocess.run(queue, cwd=ROOT, env=env, capture_output=True, text=True)
+    assert again.returncode == 0 and "not retraining" in again.stdout and "Epoch" not in again.stdout, again.stdout
+    assert "== queue: done" in again.stdout
 
 
 @needs_real_data
