@@ -581,14 +581,30 @@ def _sweep_runs(profile: Profile, model: str, sweep_dir=None) -> dict[int, resul
     return runs
 
 
-def seed_spread(profile: Profile, model: str = "custom", sweep_dir=None, results_dir=None) -> pd.DataFrame | None:
-    """:func:`sweep_summary` over the profile's own run (its seed, e.g. the study's 42) and its seed sweep: how
-    much the final metrics move from run to run, against which a variant's difference from the baseline is read.
-    None when neither has run."""
+def seed_runs(profile: Profile, model: str, sweep_dir=None, results_dir=None) -> dict[int, results.RunResults]:
+    """The profile's own run (at its seed, e.g. the study's 42) and its seed sweep's runs, by seed."""
     runs = _sweep_runs(profile, model, sweep_dir)
     if (own := own_run(profile, model, results_dir)) is not None:
         runs[profile.seed] = own
-    return _summary(runs)
+    return dict(sorted(runs.items()))
+
+
+def seed_spread(profile: Profile, model: str = "custom", sweep_dir=None, results_dir=None) -> pd.DataFrame | None:
+    """:func:`sweep_summary` over :func:`seed_runs`: how much the final metrics move from run to run, against which
+    a variant's difference from the baseline is read. None when neither has run."""
+    return _summary(seed_runs(profile, model, sweep_dir, results_dir))
+
+
+def model_spread(
+    profile: Profile, model: str, sweep_dir=None, weights: dict | None = None, results_dir=None
+) -> pd.DataFrame | None:
+    """A model's spread over seeds at ``profile``: :func:`seed_spread` where it has a seed sweep there; else the
+    pretraining sweep of ``weights`` (:func:`model_sweep`) where there is one; else its own run alone."""
+    if sweep_summary(profile, model, sweep_dir) is None:
+        pretraining = model_sweep(profile, model, sweep_dir, weights)
+        if pretraining is not None:
+            return pretraining
+    return seed_spread(profile, model, sweep_dir, results_dir)
 
 
 def weights_folder(weights: dict, sweep_dir=None) -> Path:

@@ -373,3 +373,37 @@ def against_baseline(
         title += "\n(no seed-to-seed spread yet: whether these differences exceed the noise is not known)"
     fig.suptitle(title)
     return fig
+
+
+def seed_dots(by_model: dict[str, dict[int, dict]], reported: dict[str, dict] | None, title: str):
+    """Each model's runs over seeds (``by_model``: model → seed → metrics.json), one dot a run, its mean ± sd as a
+    whisker, and the coursework's reported validation numbers (``reported``: model → metrics) as crosses; one panel
+    per metric of ``SPREAD_METRICS`` (validation, top) and ``TEST_METRICS`` (bottom)."""
+    fig, axes = plt.subplots(2, 2, figsize=(11, 1.1 * len(by_model) + 2.6), sharey=True, layout="constrained")
+    for ax, (key, label) in zip(axes.flat, SPREAD_METRICS + TEST_METRICS):
+        for row, (model, runs) in enumerate(by_model.items()):
+            values = np.array([metrics[key] for metrics in runs.values()], dtype=float)
+            color = MODEL_COLORS[model]
+            ax.scatter(values, np.full(len(values), row), color=color, alpha=0.6, zorder=3)
+            sd = values.std(ddof=1) if len(values) > 1 else 0.0
+            ax.errorbar(values.mean(), row + 0.18, xerr=sd, fmt="D", color=color, capsize=4, zorder=3)
+            if reported and key in reported.get(model, {}):
+                ax.scatter(reported[model][key], row - 0.18, marker="x", s=60, color="#333333", zorder=4)
+        ax.set(xlabel=label)
+        ax.margins(x=0.08)
+        ax.grid(axis="x", alpha=0.3)
+    names = [
+        f"{MODEL_NAMES[m]}\n(seed{'s' if len(runs) > 1 else ''} {', '.join(map(str, runs))})"
+        for m, runs in by_model.items()
+    ]
+    for ax in axes[:, 0]:
+        ax.set_yticks(range(len(by_model)), names)
+        ax.set_ylim(-0.6, len(by_model) - 0.4)
+    handles = [
+        plt.Line2D([], [], marker="o", ls="", color="#777777", alpha=0.6, label="one run (seed)"),
+        plt.Line2D([], [], marker="D", color="#777777", label="mean ± sd over seeds"),
+        plt.Line2D([], [], marker="x", ls="", color="#333333", label="coursework (reported)"),
+    ]
+    fig.legend(handles=handles, loc="outside lower center", ncol=3, fontsize=8, frameon=False)
+    fig.suptitle(title)
+    return fig

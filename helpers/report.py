@@ -135,21 +135,23 @@ def sweeps(profile: Profile, sweep_dir=None, weights: dict | None = None, result
     for shown in experiments.shown_profiles(profile):
         models = {}
         for model in config.MODELS:
-            summary = (
-                experiments.seed_spread(shown, model, sweep_dir, results_dir)
-                if model == "custom"
-                else experiments.model_sweep(shown, model, sweep_dir, weights)
-            )
+            summary = experiments.model_spread(shown, model, sweep_dir, weights, results_dir)
             if (summary := _summary_dict(summary)) is not None:
                 models[model] = summary
         if models:
+            study = shown.hash == config.PROFILES["seed"].hash
             found.append(
                 {
                     "profile": shown,
                     "models": models,
-                    "coursework": against_coursework(models["custom"])
-                    if "custom" in models and shown.hash == config.PROFILES["seed"].hash
+                    "coursework": " ".join(
+                        against_coursework(spread, model)
+                        for model, spread in models.items()
+                        if model in results.SEED_REPORTED
+                    )
+                    if study
                     else None,
+                    "gap": spread_gap(models),
                 }
             )
     return found
@@ -161,8 +163,8 @@ def against_coursework(spread: dict, model: str = "custom") -> str:
     reported = results.SEED_REPORTED[model]
     if len(spread["seeds"]) < 2:
         return (
-            f"With a single run (seed {spread['seeds'][0]}) the reproduction's spread is not known yet, so its "
-            f"distance from the coursework's {reported['val_gender_accuracy']} / {reported['val_age_mae']} "
+            f"With a single {results.MODEL_NAMES[model]} run (seed {spread['seeds'][0]}) its spread is not known "
+            f"yet, so its distance from the coursework's {reported['val_gender_accuracy']} / {reported['val_age_mae']} "
             f'cannot be judged (`make sweep PROFILE=seed SEEDS="1 2" MODELS={model}` trains more seeds).'
         )
     parts = []
@@ -175,13 +177,46 @@ def against_coursework(spread: dict, model: str = "custom") -> str:
         )
     rough = " With two runs the spread is a rough estimate." if len(spread["seeds"]) == 2 else ""
     return (
-        "Against the coursework (mean ± 2 sd over seeds "
+        f"Against the coursework's {results.MODEL_NAMES[model]} (mean ± 2 sd over seeds "
         + ", ".join(map(str, spread["seeds"]))
         + "): its "
         + "; its ".join(parts)
         + "."
         + rough
     )
+
+
+def spread_gap(models: dict[str, dict]) -> str | None:
+    """Whether the second model's advantage over the first, in the mean over seeds of validation age MAE and gender
+    accuracy, is larger than the two models' run-to-run spread: beyond twice the standard error of the difference
+    of two means (sd²/runs of each, summed). ``models``: :func:`_summary_dict` by model; None unless two."""
+    if len(models) < 2:
+        return None
+    (first, one), (second, other) = list(models.items())[:2]
+    names = {model: results.MODEL_NAMES[model] for model in (first, second)}
+    single = [names[model] for model, spread in ((first, one), (second, other)) if len(spread["seeds"]) < 2]
+    if single:
+        return (
+            f"Whether {names[second]}'s advantage over {names[first]} is larger than their run-to-run spread cannot be "
+            f"judged yet: {' and '.join(single)} {'has' if len(single) == 1 else 'have'} a single run here."
+        )
+    parts = []
+    for key, digits, unit, lower_is_better in (
+        ("val_age_mae", 2, " years", True),
+        ("val_gender_accuracy", 3, "", False),
+    ):
+        advantage = (one[key]["mean"] - other[key]["mean"]) * (1 if lower_is_better else -1)
+        error = (one[key]["sd"] ** 2 / one[key]["runs"] + other[key]["sd"] ** 2 / other[key]["runs"]) ** 0.5
+        parts.append(
+            f"{experiments.METRIC_NAMES[key]} {advantage:+.{digits}f}{unit} (standard error {error:.{digits}f}: "
+            f"{'beyond' if abs(advantage) > 2 * error else 'within'} twice that)"
+        )
+    rough = (
+        " With two runs of a model the spread is a rough estimate."
+        if min(len(one["seeds"]), len(other["seeds"])) == 2
+        else ""
+    )
+    return f"{names[second]}'s advantage over {names[first]} in the mean over seeds: " + "; ".join(parts) + "." + rough
 
 
 def _summary_dict(summary: pd.DataFrame | None) -> dict | None:

@@ -208,18 +208,28 @@ for shown in experiments.shown_profiles(cfg):
 # %%
 for shown in experiments.shown_profiles(cfg):
     for model in config.MODELS:
-        sweep = (
-            experiments.seed_spread(shown, model, sweep_dir or None, results_dir or None)
-            if model == "custom"
-            else experiments.model_sweep(
-                shown, model, sweep_dir or None, runs["vgg16"].manifest["weights"] if "vgg16" in runs else None
-            )
-        )
+        weights = runs["vgg16"].manifest["weights"] if "vgg16" in runs else None  # VGG16's pretraining sweep
+        sweep = experiments.model_spread(shown, model, sweep_dir or None, weights, results_dir or None)
         if sweep is None:
             print(f"{results.MODEL_NAMES[model]}: no sweep run for profile {shown.name}")
         else:
             print(f"{results.MODEL_NAMES[model]}, profile {shown.name}:")
             display(sweep)
+
+# %% [markdown]
+# Each model's own runs over seeds at this profile (its run and `make sweep`'s), one dot a run, beside the
+# coursework's numbers (Figure 12): is the gap between the models larger than either model's run-to-run spread?
+
+# %%
+by_seed = {
+    model: {seed: run.metrics for seed, run in seeds.items()}
+    for model in config.MODELS
+    if (seeds := experiments.seed_runs(cfg, model, sweep_dir or None, results_dir or None))
+}
+if by_seed:
+    reported = results.SEED_REPORTED if cfg.hash == config.PROFILES["seed"].hash else None
+    fig = plots.seed_dots(by_seed, reported, f"Each model over seeds, profile {cfg.name}")
+    plots.save_fig(fig, "fig12_seeds", cfg.name, figures_dir or None)
 
 # %% [markdown]
 # ## Does pretraining help?

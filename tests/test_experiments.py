@@ -182,6 +182,18 @@ def test_pretraining_table_sets_vgg16_sweeps_per_weights_beside_the_custom_cnn(t
     [entry] = report.sweeps(profile, tmp_path, study, results_dir=tmp_path / "no_own_runs")
     assert entry["models"]["vgg16"]["val_age_mae"]["mean"] == pytest.approx(7.2)
     assert entry["models"]["vgg16"]["weights"] == tumor["label"] and entry["models"]["custom"]["weights"] is None
+    # A plain VGG16 seed sweep (#33) takes over from the pretraining sweep, with the profile's own run beside it.
+    fake_run(
+        experiments.sweep_folder(1, tmp_path) / "smoke" / "vgg16",
+        config.get_profile("smoke", {"seed": 1}),
+        0.9,
+        6.0,
+        model="vgg16",
+    )
+    fake_run(tmp_path / "own" / "smoke" / "vgg16", profile, 0.9, 6.4, model="vgg16")
+    spread = experiments.model_spread(profile, "vgg16", tmp_path, study, tmp_path / "own")
+    assert spread.attrs["seeds"] == [1, profile.seed] and spread.loc["val_age_mae", "mean"] == pytest.approx(6.2)
+    assert "weights" not in spread.attrs
     shown = experiments.readable_pretraining(table)
     assert shown.loc[("VGG16", "tumor-derived VGG16 weights"), "val age MAE"] == "7.20 ± 0.10"
     assert "| VGG16 · tumor-derived VGG16 weights | 1, 2, 3 | 0.850 ± 0.000 | 7.20 ± 0.10 |" in (
@@ -400,10 +412,33 @@ def test_the_coursework_is_read_against_the_reproductions_spread():
         "val_age_mae": {"mean": 8.2, "sd": 0.1},
     }
     assert report.against_coursework(spread) == (
-        "Against the coursework (mean ± 2 sd over seeds 1, 2, 42): its validation gender accuracy 0.86 is within "
+        "Against the coursework's Custom CNN (mean ± 2 sd over seeds 1, 2, 42): its validation gender accuracy 0.86 is "
+        "within "
         "0.850 ± 0.020; its validation age MAE 8.5 years is outside 8.20 ± 0.20."
     )
     assert "cannot be judged" in report.against_coursework({**spread, "seeds": [42]})
+
+
+def test_the_gap_between_the_models_is_read_against_both_spreads():
+    """#33: VGG16's advantage in the mean over seeds, against twice the standard error of a difference of means."""
+    custom = {
+        "seeds": [1, 2, 42],
+        "val_age_mae": {"mean": 8.36, "sd": 0.59, "runs": 3},
+        "val_gender_accuracy": {"mean": 0.833, "sd": 0.028, "runs": 3},
+    }
+    vgg16 = {
+        "seeds": [1, 2, 42],
+        "val_age_mae": {"mean": 7.00, "sd": 0.20, "runs": 3},
+        "val_gender_accuracy": {"mean": 0.850, "sd": 0.020, "runs": 3},
+    }
+    assert report.spread_gap({"custom": custom, "vgg16": vgg16}) == (
+        "VGG16 transfer's advantage over Custom CNN in the mean over seeds: validation age MAE +1.36 years (standard "
+        "error 0.36: beyond twice that); validation gender accuracy +0.017 (standard error 0.020: within twice that)."
+    )
+    assert "cannot be judged yet: VGG16 transfer has a single run here" in report.spread_gap(
+        {"custom": custom, "vgg16": {**vgg16, "seeds": [42]}}
+    )
+    assert report.spread_gap({"custom": custom}) is None
 
 
 def test_training_time_names_pauses_instead_of_quoting_them_as_training():
