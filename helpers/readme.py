@@ -52,7 +52,32 @@ def results_table() -> str:
             f"{_mae(metrics['val_age_mae'])} | {_accuracy(metrics['test_gender_accuracy'])} | "
             f"{_mae(metrics['test_age_mae'])} | {reported['val_gender_accuracy']:.2f} / {reported['val_age_mae']:.1f} |"
         )
-    return "\n".join(rows)
+    return "\n".join(rows) + "\n\n" + _over_seeds()
+
+
+def _over_seeds() -> str:
+    """Each model's validation numbers over its runs at the seed profile (its own run and its seed sweep)."""
+    seed = config.get_profile("seed")
+    parts = []
+    for model in config.MODELS:
+        spread = experiments.seed_spread(seed, model)
+        if spread is None:
+            continue
+        seeds = spread.attrs["seeds"]
+        mae, accuracy = spread.loc["val_age_mae"], spread.loc["val_gender_accuracy"]
+        if len(seeds) == 1:
+            parts.append(f"{results.MODEL_NAMES[model]} one run so far (seed {seeds[0]})")
+        else:
+            parts.append(
+                f"{results.MODEL_NAMES[model]} {_mae(mae['mean'])}{NBSP}±{NBSP}{_mae(mae['sd'])} years and "
+                f"{_accuracy(accuracy['mean'])}{NBSP}±{NBSP}{_accuracy(accuracy['sd'])} "
+                f"(seeds {', '.join(map(str, seeds))})"
+            )
+    return _wrap(
+        "Over seeds (each seed its own subset, split and initial weights; validation, mean ± sd): "
+        + "; ".join(parts)
+        + ". Report section 4 and its Figure 12 read the gap between the models against this spread."
+    )
 
 
 def _noise(row: pd.Series, metric: str) -> str:
