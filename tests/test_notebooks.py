@@ -33,6 +33,7 @@ FIGURES = [
     "fig8_errors_custom",
     "fig8_errors_vgg16",
     "fig9_predict",
+    "fig12_seeds",
 ]
 HEADINGS = [
     "1 Introduction",
