@@ -3,7 +3,10 @@ PYTHON ?= python3
 VENV := .venv
 PY := $(VENV)/bin/python
 PROFILE ?= seed
-MODELS := custom vgg16
+# Each model's training notebook as model:notebook pairs, from the registry (helpers/registry.py), and the models
+# that have one; expanded when a recipe runs, after `install`.
+MODEL_NOTEBOOKS = $(shell $(PY) -c "from helpers import registry; print(*registry.notebooks())")
+MODELS ?= $(foreach pair,$(MODEL_NOTEBOOKS),$(firstword $(subst :, ,$(pair))))
 # Where make report reads and writes (tests point them at temporary folders).
 RESULTS_ROOT ?= results
 FIGURES_ROOT ?= figures
@@ -75,14 +78,14 @@ train: install
 # report. First the data (downloaded into data/ when missing and online; else one line and exit 2), then one line
 # per model: its results on disk, or that it is not trained (with the estimated time) unless TRAIN=1/RETRAIN=1.
 notebooks: install
-	@HELPERS_NO_KERAS=1 $(PY) -m helpers data --profile $(PROFILE)
+	@$(PY) -m helpers data --profile $(PROFILE)
 	@$(PY) -m helpers plan --profile $(PROFILE) --results-dir $(RESULTS_ROOT) $(TRAIN_FLAG) $(if $(RETRAIN),--retrain)
 	@mkdir -p $(RUNS_ROOT)/$(PROFILE)
 	@for nb in $(NOTEBOOKS); do \
-	  model=$$(case $$nb in 02_*) echo custom;; 03_*) echo vgg16;; esac); \
+	  model=$$(for pair in $(MODEL_NOTEBOOKS); do case $$pair in *:$$nb) echo $${pair%%:*};; esac; done); \
 	  sweep=$$(case $$nb in 04_*) echo "-p sweep_dir $(abspath $(SWEEP_DIR))";; esac); \
 	  if [ -z "$(TRAIN_FLAG)" ] && [ -n "$$model" ] && \
-	     ! HELPERS_NO_KERAS=1 $(PY) -m helpers plan --profile $(PROFILE) --results-dir $(RESULTS_ROOT) --has $$model; then \
+	     ! $(PY) -m helpers plan --profile $(PROFILE) --results-dir $(RESULTS_ROOT) --has $$model; then \
 	    echo "== $$nb: skipped ($$model has no $(PROFILE) results; TRAIN=1 trains it)"; continue; \
 	  fi; \
 	  echo "== $$nb ($(PROFILE))"; \
@@ -99,7 +102,8 @@ sweep: install
 
 sweep-unlocked:
 	@for seed in $(SEEDS); do for model in $(MODELS); do \
-	  nb=$$(case $$model in custom) echo 02_custom_cnn;; vgg16) echo 03_vgg16_transfer;; esac); \
+	  nb=$$(for pair in $(MODEL_NOTEBOOKS); do case $$pair in $$model:*) echo $${pair#*:};; esac; done); \
+	  [ -n "$$nb" ] || { echo "make sweep: no notebook trains model $$model (helpers/registry.py)"; exit 2; }; \
 	  echo "== $$nb ($(PROFILE), seed $$seed)"; mkdir -p $(RUNS_ROOT)/$(PROFILE)/sweep/seed$$seed; \
 	  $(VENV)/bin/jupytext --to ipynb --output - notebooks/$$nb.py \
 	  | $(PAPERMILL) - $(RUNS_ROOT)/$(PROFILE)/sweep/seed$$seed/$$nb.ipynb -k python3 --cwd notebooks --log-output \
@@ -164,7 +168,7 @@ gpu-pack: install
 # gpu-pack-full: the whole archive (UTKFACE) and the VGG16 weights file as one tar in three parts, with their sha256.
 gpu-pack-full: gpu-pack
 	@test -f "$(VGG16_WEIGHTS)" || { echo "gpu-pack-full: set VGG16_WEIGHTS=path/to/vgg16_notop.weights.h5"; exit 2; }
-	@set -e; archive=$$(HELPERS_NO_KERAS=1 $(PY) -m helpers data | sed -n 's/^UTKFace: //p'); \
+	@set -e; archive=$$($(PY) -m helpers data | sed -n 's/^UTKFace: //p'); \
 	  case "$$archive" in *.tar.gz) ;; *) echo "gpu-pack-full: UTKFACE must name the .tar.gz ($$archive)"; exit 2;; esac; \
 	  rm -rf .gpu/1 .gpu/2 .gpu/3 .gpu/full && mkdir -p .gpu/1 .gpu/2 .gpu/3 .gpu/full; \
 	  ln -s "$$archive" .gpu/full/UTKFace.tar.gz; ln -s "$(VGG16_WEIGHTS)" .gpu/full/; \
@@ -191,7 +195,7 @@ report-unlocked: notebooks
 # as root; elsewhere (macOS, a server without root) the report is HTML only, helpers report says in one line how to
 # get the PDF, and the tests that read a PDF are skipped, saying why.
 pdf-tools: install
-	@missing=$$(HELPERS_NO_KERAS=1 $(PY) -c "from helpers import browser; print('' if browser.find() else 'chromium')"); \
+	@missing=$$($(PY) -c "from helpers import browser; print('' if browser.find() else 'chromium')"); \
 	  command -v pdftotext >/dev/null || missing="$$missing poppler-utils"; \
 	  if [ -n "$$missing" ] && command -v apt-get >/dev/null && [ "$$(id -u)" = 0 ]; then \
 	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing; \
@@ -210,11 +214,11 @@ data: install
 # model cards (which name the home).
 home: install
 	@test -n "$(GITHUB_HOME)" || { echo "usage: make home GITHUB_HOME=owner/name"; exit 2; }
-	@old=$$(HELPERS_NO_KERAS=1 $(PY) -c "from helpers import config; print(config.GITHUB_HOME)"); \
+	@old=$$($(PY) -c "from helpers import config; print(config.GITHUB_HOME)"); \
 	  sed -i.bak "s#$$old#$(GITHUB_HOME)#g" helpers/config.py README.md docs/*.md notebooks/*.py && \
 	  rm -f helpers/config.py.bak README.md.bak docs/*.md.bak notebooks/*.py.bak
 	$(VENV)/bin/jupytext --sync notebooks/*.py
-	HELPERS_NO_KERAS=1 $(PY) -m helpers cards
+	$(PY) -m helpers cards
 
 clean:
 	rm -rf runs report/build data/cache

@@ -24,7 +24,7 @@ from pathlib import Path
 import keras
 import numpy as np
 
-from helpers import config, data, models, training
+from helpers import config, data, host, models, training
 
 
 def faces(n: int, size: int, rng) -> data.FaceSet:
@@ -58,7 +58,7 @@ def main() -> None:
     rng = np.random.default_rng(profile.seed)
     train, val = faces(args.train, args.size, rng), faces(args.val, args.size, rng)
     batches = training.Batches(train, profile.batch_size, profile.seed)
-    model = models.for_training(models.build_model("custom", profile, weights=None))
+    model = models.build_model("custom", profile, weights=None)
     models.compile_model(model, profile.learning_rate, profile.weight_decay)
     fit = {"batch_size": profile.batch_size, "epochs": 1, "verbose": 0, "shuffle": False}
     val_data = (val.images, training.targets(val))
@@ -79,7 +79,7 @@ def main() -> None:
         }
     result = {
         "backend": keras.backend.backend(),
-        "devices": training.accelerators() or ["cpu"],
+        "devices": host.accelerators() or ["cpu"],
         "image_size": args.size,
         "train_images": args.train,
         "val_images": args.val,

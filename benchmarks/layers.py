@@ -6,9 +6,10 @@ Seed settings (128 px, batch 64). Each layer runs on a batch of its real input s
 ``tf.function`` with a ``GradientTape``: forward in training mode, then the gradients a training step needs
 (its weights, and its input when a trainable layer comes before it; the augmentation layers run forward only,
 as in training). The median of ``repeats`` is kept and compared with a full training step of the project's
-default path (the rest is the optimizer, metrics and Keras' own overhead). The model is the form that trains
-(``models.for_training``: each block's ReLU after its pooling). Beside each fused batch normalisation, on the
-same input: Keras' own BatchNormalization, and the study's order (batch normalisation and ReLU in one graph).
+default path (the rest is the optimizer, metrics and Keras' own overhead). The model is the form that trains (the
+study's order; until 2026-12-05 each block's ReLU came after its pooling, layers.json was measured so). Beside each
+fused batch normalisation, on the same input: Keras' own BatchNormalization, and batch normalisation and ReLU in
+one graph.
 Writes benchmarks/layers.json and prints a Markdown table.
 """
 
@@ -103,8 +104,8 @@ def main():
     parser.add_argument("--repeats", type=int, default=15)
     args = parser.parse_args()
     keras.utils.set_random_seed(0)
-    # The form that trains (ReLU after pooling), cloned so that every layer has that graph's input alone.
-    model = keras.models.clone_model(models.for_training(models.build_custom_cnn(PROFILE)))
+    # The form that trains, cloned so that every layer has that graph's input alone.
+    model = keras.models.clone_model(models.build_custom_cnn(PROFILE))
     rows, seen_trainable = [], False
     for layer, shape in flat_layers(model):
         if isinstance(layer, models.FusedBatchNormalization):  # Keras' own layer on the same input, for comparison

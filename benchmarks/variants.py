@@ -87,27 +87,21 @@ def uint8_batches(x, y):
     return _batches_trainer(with_keras_batchnorm(models.build_custom_cnn(PROFILE)), x, y)
 
 
-def study_order(x, y):
-    """The default until 2026-11-28: uint8 batches from Batches, augmentation in the model, batch normalisation
-    by TensorFlow's fused kernel, the study's layer order (conv → BN → ReLU → pool)."""
-    return _batches_trainer(models.build_custom_cnn(PROFILE), x, y)
-
-
 def project_default(x, y):
-    """What `python -m helpers train` runs: study_order with each block's ReLU after its pooling
-    (models.for_training; the same maths, ReLU on a quarter of the elements)."""
-    return _batches_trainer(models.for_training(models.build_custom_cnn(PROFILE)), x, y)
+    """What `python -m helpers train` runs: uint8 batches from Batches, augmentation in the model, batch
+    normalisation by TensorFlow's fused kernel, the study's layer order (conv → BN → ReLU → pool)."""
+    return _batches_trainer(models.build_custom_cnn(PROFILE), x, y)
 
 
 def resample_once(x, y):
     """project_default with augment_resampling="once": rotation, zoom and translation composed into one
     resampling (other pixel values: an option, not the same maths)."""
-    return _batches_trainer(models.for_training(models.build_custom_cnn(ONCE)), x, y)
+    return _batches_trainer(models.build_custom_cnn(ONCE), x, y)
 
 
 def steps_per_execution_4(x, y):
     """project_default running four batches per call of the compiled training step."""
-    return _batches_trainer(models.for_training(models.build_custom_cnn(PROFILE)), x, y, steps_per_execution=4)
+    return _batches_trainer(models.build_custom_cnn(PROFILE), x, y, steps_per_execution=4)
 
 
 def xla_core_augment_outside(x, y):
@@ -128,14 +122,13 @@ def mixed_bfloat16(x, y):
 VARIANTS = [
     plain_float32,
     uint8_batches,
-    study_order,
     project_default,
     resample_once,
     steps_per_execution_4,
     xla_core_augment_outside,
     mixed_bfloat16,
 ]
-DEFAULT = ["plain_float32", "study_order", "project_default", "resample_once", "steps_per_execution_4"]
+DEFAULT = ["plain_float32", "project_default", "resample_once", "steps_per_execution_4"]
 
 
 def numpy_sgemm_gflops(n=2048, repeats=5) -> float:

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from . import keras_quietly  # noqa: F401  (first: Keras starts without TensorFlow's C++ start-up lines)
+
+# isort: split
 import json
 import os
 import platform
@@ -11,7 +14,7 @@ from pathlib import Path
 import keras
 import numpy as np
 
-from . import config, data, files, models, results, training
+from . import config, data, files, host, models, registry, results
 from .config import Profile
 
 RECORDS = config.PROJ_ROOT / "benchmarks" / "throughput.json"
@@ -91,7 +94,8 @@ def benchmark(model_name: str, profile: Profile, steps: int = 10, synthetic: boo
     keras.utils.set_random_seed(profile.seed)
     x, y, load = _images(profile, steps, synthetic, source)
     # As training runs it; the speed does not depend on the weights.
-    model = models.for_training(models.build_model(model_name, profile, weights=None))
+    spec = registry.get(model_name)
+    model = models.build_model(model_name, profile, weights=None)
     out = {
         "model": model_name,
         "profile": profile.name,
@@ -103,22 +107,21 @@ def benchmark(model_name: str, profile: Profile, steps: int = 10, synthetic: boo
         "load_seconds_cold": load.get("load_seconds_cold"),
         "load_seconds_cached": load.get("load_seconds_cached"),
     }
-    stages = [1, 2] if model_name == "vgg16" else [None]
-    for stage in stages:
-        if stage:
-            models.set_vgg16_stage(model, stage, profile.stage2_unfrozen_layers)
-        models.compile_model(model, profile.learning_rate, profile.weight_decay)
+    for index, stage in enumerate(spec.stages):
+        number = spec.stage_number(index) or 1
+        if stage.trainable:
+            stage.trainable(model, profile)
+        models.compile_model(model, *stage.optimizer_settings(profile))
         speed = _time_fit(model, x, y, profile.batch_size)
         total, trainable = forward_flops(model)
-        key = "train_images_per_s" if stage in (None, 1) else "train_images_per_s_stage2"
-        out[key] = round(speed, 2)
-        if stage in (None, 1):
+        out[_train_key(number)] = round(speed, 2)
+        if number == 1:
             out["gflops_per_s"] = round(speed * (total + 2 * trainable) / 1e9, 1)
             out["forward_gflops_per_image"] = round(total / 1e9, 3)
-        if stage:  # validation as training runs it: the trainable part on frozen features computed once a stage
-            frozen, head = models.split_at_frozen(model, stage, profile.stage2_unfrozen_layers)
-            out[f"frozen_images_per_s_stage{stage}"] = round(_time_predict(frozen, x, profile.batch_size), 2)
-            out[f"val_images_per_s_stage{stage}"] = round(
+        if stage.frozen_part:  # validation as training runs it: the trainable part on frozen features, once a stage
+            frozen, head = stage.frozen_part(model, profile)
+            out[f"frozen_images_per_s_stage{number}"] = round(_time_predict(frozen, x, profile.batch_size), 2)
+            out[f"val_images_per_s_stage{number}"] = round(
                 _time_predict(head, frozen.predict(x, batch_size=profile.batch_size, verbose=0), profile.batch_size), 2
             )
     out["predict_images_per_s"] = round(_time_predict(model, x, profile.batch_size), 2)
@@ -126,14 +129,18 @@ def benchmark(model_name: str, profile: Profile, steps: int = 10, synthetic: boo
     return out
 
 
+def _train_key(stage: int) -> str:
+    return "train_images_per_s" if stage == 1 else f"train_images_per_s_stage{stage}"
+
+
 def machine() -> dict:
     return {
         "backend": keras.backend.backend(),
         "keras": keras.__version__,
         "cpu_count": os.cpu_count(),
-        "cpu": training.cpu(),
+        "cpu": host.cpu(),
         "platform": platform.platform(),
-        "accelerators": training.accelerators(),
+        "accelerators": host.accelerators(),
     }
 
 
@@ -155,21 +162,17 @@ def estimate_minutes(model_name: str, profile: Profile, speeds: dict, cached_val
     n = profile.n_images or UTKFACE_USABLE - profile.test_size  # "all images" holds the test set out
     n_val = data.validation_count(n, profile.val_size)
     n_train, predict = n - n_val, speeds["predict_images_per_s"]
-    if model_name == "custom":
-        return profile.epochs * (n_train / speeds["train_images_per_s"] + n_val / predict) / 60
-    seconds = 0.0
-    for stage, epochs, train_key in (
-        (1, profile.stage1_epochs, "train_images_per_s"),
-        (2, profile.stage2_epochs, "train_images_per_s_stage2"),
-    ):
-        if cached_validation and f"val_images_per_s_stage{stage}" in speeds:
+    spec, seconds = registry.get(model_name), 0.0
+    for index, stage in enumerate(spec.stages):
+        number, epochs = spec.stage_number(index) or 1, stage.epochs_of(profile)
+        if stage.frozen_part and cached_validation and f"val_images_per_s_stage{number}" in speeds:
             validation = (
-                n_val / speeds[f"frozen_images_per_s_stage{stage}"] if epochs else 0.0,
-                n_val / speeds[f"val_images_per_s_stage{stage}"],
+                n_val / speeds[f"frozen_images_per_s_stage{number}"] if epochs else 0.0,
+                n_val / speeds[f"val_images_per_s_stage{number}"],
             )
         else:
             validation = (0.0, n_val / predict)
-        seconds += validation[0] + epochs * (n_train / speeds[train_key] + validation[1])
+        seconds += validation[0] + epochs * (n_train / speeds[_train_key(number)] + validation[1])
     return seconds / 60
 
 
@@ -214,7 +217,7 @@ def plan(profile: Profile, train: bool = False, retrain: bool = False, results_d
     (``train`` for missing results, ``retrain`` for all), or leave it out; with the time a training should take."""
     records, reader = _records(), data.reader_copy(profile)
     lines = []
-    for model_name in config.MODELS:
+    for model_name in registry.names():
         folder = results.run_folder(model_name, profile, results_dir)
         if not retrain and results.finished(model_name, profile, results_dir):
             run = results.load_for(model_name, profile, results_dir)  # a damaged run is named now, not in a notebook

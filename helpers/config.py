@@ -38,7 +38,6 @@ REPORT_DIR = PROJ_ROOT / "report"
 # The study's images by name (helpers.data.study_images): in the package, so that an installed copy has them too.
 STUDY_IMAGES = Path(__file__).resolve().parent / "study_images.csv.gz"
 
-MODELS = ("custom", "vgg16")
 AGE_WEIGHTINGS = ("none", "inverse")
 AUGMENT_RESAMPLINGS = ("each", "once")
 IMAGE_CHOICES = ("study", "draw")
@@ -78,10 +77,6 @@ class Profile:
     stage2_learning_rate: float = 1e-5
     stage2_weight_decay: float = 1e-6
     stage2_unfrozen_layers: int = 4  # block5_conv1-3 + block5_pool
-
-    def epochs_of(self, model: str) -> int:
-        """The epochs a training of ``model`` runs (VGG16: both stages)."""
-        return self.epochs if model == "custom" else self.stage1_epochs + self.stage2_epochs
 
     def to_dict(self) -> dict:
         return {f.name: _jsonable(getattr(self, f.name)) for f in dataclasses.fields(self)}
@@ -221,6 +216,12 @@ def get_profile(name: str, overrides: dict | None = None) -> Profile:
             raise ValueError(f"unknown setting {key!r}; known settings: {known}")
         changes[key] = _coerce(key, value, types_[key])
     return dataclasses.replace(PROFILES[name], **changes).validate()
+
+
+def profile_from_record(name: str, recorded: dict) -> Profile:
+    """The profile a run's manifest records (``Profile.to_dict()``); fields added since keep their defaults."""
+    values = {key: value for key, value in recorded.items() if key != "name"}
+    return dataclasses.replace(get_profile("seed", values), name=name)
 
 
 def parse_overrides(pairs: list[str]) -> dict:

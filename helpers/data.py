@@ -1,45 +1,23 @@
-"""UTKFace: file-name labels, folder or .tar.gz sources, the seeded subset and split, a decode cache.
-
-UTKFace names its files ``<age>_<gender>_<race>_<datetime>.jpg.chip.jpg``
-(gender 0 = male, 1 = female; race 0 White, 1 Black, 2 Asian, 3 Indian, 4 Others).
+"""The study's images: the seeded subset (or the study's images, by name), its train/validation split and the test
+set, decoded and cached; and what a reader's copy of UTKFace holds of them.
 """
 
 from __future__ import annotations
 
-import contextlib
 import functools
 import hashlib
-import io
 import json
 import os
-import re
-import sys
-import tarfile
-import tempfile
 import time
-import urllib.request
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
-from pathlib import Path, PurePosixPath
+from pathlib import Path
 
 import numpy as np
-from PIL import Image
-from tqdm import tqdm
 
 from . import config, files
-
-GENDERS = ("male", "female")
-RACES = ("White", "Black", "Asian", "Indian", "Others")
-
-# Where a missing archive is downloaded from; UTKFACE_URL / UTKFACE_SHA256 name a mirror (or a test archive).
-UTKFACE_URL = "https://huggingface.co/datasets/py97/UTKFace-Cropped/resolve/main/UTKFace.tar.gz"
-UTKFACE_SHA256 = "2c0655397b498e81b82d685ee74bee8c2e4364a5897caf3afec6ea48929024a7"
-DOWNLOAD_TIMEOUT = 15  # seconds without an answer (connecting or reading) before a download gives up
-HOW_TO_GET = (
-    "put UTKFace.tar.gz (the 'aligned & cropped' faces, https://susanqq.github.io/UTKFace/) in data/, "
-    "or set UTKFACE=/path/to/UTKFace.tar.gz (or a folder of its images)"
-)
-CACHE_VERSION = 3  # bump when decoding changes, so old caches are not reused
+from .decoding import CACHE_VERSION, decode_faces
+from .sources import HOW_TO_GET, RACES, DataError, Face, describe_source, iter_bytes, list_faces, resolve_source
+from .twins import conflicting_rows, fingerprint_source, twin_groups
 
 # The study's images are named, not drawn: config.STUDY_IMAGES lists the 5,000-image subset (in the order drawn:
 # 1,000 validation, then 4,000 training) and the 2,000 test images that seed 42 drew from the copy every committed
@@ -50,196 +28,6 @@ STUDY_COPY = {
     "files": 21707,
     "sha256": "6f1806bd0f3312268f54c3d282c6a796d1ebbcf07df260a166bafa49d802ab76",
 }
-
-_NAME = re.compile(r"^(\d+)_(\d+)_(\d+)_(\d+)\.jpg(\.chip\.jpg)?$")
-
-
-class DataError(ValueError):
-    """A data source that cannot serve the request; the message says what to do."""
-
-
-@dataclass(frozen=True)
-class Face:
-    """One labelled file: ``key`` locates it in its source, ``name`` is its file name."""
-
-    key: str
-    name: str
-    age: int
-    gender: int
-    race: int
-
-
-def parse_name(path: str) -> Face:
-    """Read the labels from a UTKFace file name.
-
-    Args:
-        path: the file name, optionally with folders (``UTKFace/26_1_0_2017….jpg.chip.jpg``).
-
-    Returns:
-        A :class:`Face`. Raises ``ValueError`` naming the file when the name is malformed.
-    """
-    name = PurePosixPath(path).name
-    match = _NAME.match(name)
-    if not match:
-        raise ValueError(f"{name!r} is not a UTKFace name (<age>_<gender>_<race>_<datetime>.jpg.chip.jpg)")
-    age, gender, race = (int(g) for g in match.groups()[:3])
-    if not 1 <= age <= 120:
-        raise ValueError(f"{name!r}: age {age} is outside 1-120")
-    if gender not in (0, 1):
-        raise ValueError(f"{name!r}: gender {gender} is not 0 (male) or 1 (female)")
-    if not 0 <= race <= 4:
-        raise ValueError(f"{name!r}: race {race} is not 0-4")
-    return Face(key=path, name=name, age=age, gender=gender, race=race)
-
-
-# ---------------------------------------------------------------- sources
-def resolve_source(source: str | os.PathLike | None = None, download: bool = True) -> Path:
-    """Where the images are: ``source``, else ``$UTKFACE``, else ``data/``; else, with ``download``, the archive
-    downloaded into ``data/``. ``DataError`` (one line: what is missing and how to supply it) when none works."""
-    given = source or os.environ.get("UTKFACE")
-    if given:
-        path = Path(given).expanduser()
-        if not path.exists():
-            raise DataError(f"UTKFace source {path} does not exist; {HOW_TO_GET}")
-        return path.resolve()
-    for candidate in (config.DATA_DIR / "UTKFace.tar.gz", config.DATA_DIR / "UTKFace"):
-        if candidate.exists():
-            return candidate.resolve()
-    if not download:
-        raise DataError(f"no UTKFace data found in {config.DATA_DIR}; {HOW_TO_GET}")
-    url = os.environ.get("UTKFACE_URL") or UTKFACE_URL
-    try:
-        return download_utkface(url=url, sha256=os.environ.get("UTKFACE_SHA256") or UTKFACE_SHA256)
-    except DataError as err:
-        raise DataError(f"no UTKFace data found in {config.DATA_DIR} and {err}; {HOW_TO_GET}") from None
-
-
-def describe_source(source: Path) -> dict:
-    """What a reader elsewhere can check: the source's name, kind and a sha256 — of the archive's bytes, or for a
-    folder of its sorted file names and sizes (images are not re-read). The decode caches are keyed by it too, so
-    a moved or copied archive keeps its cache. Computed once per process and state of the file."""
-    source = Path(source).resolve()
-    stat = source.stat()
-    return dict(_describe_source(source, stat.st_size, stat.st_mtime_ns))
-
-
-@functools.lru_cache(maxsize=8)
-def _describe_source(source: Path, size: int, mtime_ns: int) -> dict:
-    digest = hashlib.sha256()
-    if source.is_dir():
-        for key in list_files(source):
-            digest.update(f"{key}\t{(source / key).stat().st_size}\n".encode())
-        return {
-            "source": source.name,
-            "source_kind": "folder",
-            "sha256": digest.hexdigest(),
-            "sha256_of": "sorted 'name<TAB>size' lines of its files",
-        }
-    with open(source, "rb") as handle:
-        while chunk := handle.read(1 << 20):
-            digest.update(chunk)
-    return {
-        "source": source.name,
-        "source_kind": "archive",
-        "sha256": digest.hexdigest(),
-        "sha256_of": "the archive file",
-    }
-
-
-def is_archive(path: Path) -> bool:
-    return path.is_file() and path.name.endswith((".tar.gz", ".tgz", ".tar"))
-
-
-def _check_member_name(name: str) -> None:
-    if name.startswith("/") or ".." in PurePosixPath(name).parts:
-        raise DataError(f"refusing archive member with an unsafe path: {name!r}")
-
-
-def list_files(source: Path) -> list[str]:
-    """Keys of the regular files in a folder (relative paths) or archive (member names), sorted."""
-    if source.is_dir():
-        return sorted(p.relative_to(source).as_posix() for p in source.rglob("*") if p.is_file())
-    if not is_archive(source):
-        raise DataError(f"{source} is neither a folder nor a .tar.gz archive; {HOW_TO_GET}")
-    try:
-        with tarfile.open(source) as tar:
-            members = [m for m in tar if m.isfile()]
-    except (tarfile.TarError, EOFError, OSError) as err:
-        raise DataError(f"cannot read archive {source}: {err or type(err).__name__}") from None
-    for member in members:
-        _check_member_name(member.name)
-    return sorted(m.name for m in members)
-
-
-def iter_bytes(source: Path, keys: set[str]):
-    """Yield ``(key, bytes)`` for the wanted files; an archive is read once, in its own order."""
-    if source.is_dir():
-        for key in sorted(keys):
-            yield key, (source / key).read_bytes()
-        return
-    try:
-        with tarfile.open(source) as tar:
-            for member in tar:
-                if member.isfile() and member.name in keys:
-                    yield member.name, tar.extractfile(member).read()
-    except (tarfile.TarError, EOFError, OSError) as err:
-        raise DataError(f"cannot read archive {source}: {err or type(err).__name__}") from None
-
-
-def list_faces(source: Path) -> tuple[list[Face], dict[str, list[str]]]:
-    """Every correctly named face in ``source``, and the skipped files grouped by reason."""
-    faces, skipped = [], {}
-    for key in list_files(source):
-        try:
-            faces.append(parse_name(key))
-        except ValueError as err:
-            reason = "not a UTKFace name" if "not a UTKFace name" in str(err) else "label out of range"
-            skipped.setdefault(reason, []).append(PurePosixPath(key).name)
-    return faces, skipped
-
-
-def download_utkface(dest: Path | None = None, url: str = UTKFACE_URL, sha256: str = UTKFACE_SHA256) -> Path:
-    """Download the UTKFace archive to ``dest`` (``data/UTKFace.tar.gz``): see :func:`download_file`."""
-    return download_file(url, Path(dest or config.DATA_DIR / "UTKFace.tar.gz"), sha256, "UTKFace")
-
-
-def download_file(url: str, dest: Path, sha256: str, what: str) -> Path:
-    """Download ``url`` to ``dest``, verify its sha256 and only then give it its name: an interrupted or wrong
-    download never leaves a file that looks complete. ``DataError`` saying what failed (network, checksum, disk)."""
-    try:
-        dest.parent.mkdir(parents=True, exist_ok=True)
-        tmp = tempfile.NamedTemporaryFile(  # noqa: SIM115 (closed by the with block below, which needs it first)
-            dir=dest.parent, delete=False, prefix=f".{dest.name}.", suffix=".part"
-        )
-    except OSError as err:
-        raise DataError(f"cannot write to {dest.parent} ({err.strerror or err})") from None
-    digest = hashlib.sha256()
-    try:
-        with tmp, urllib.request.urlopen(url, timeout=DOWNLOAD_TIMEOUT) as response:
-            total = int(response.headers.get("Content-Length") or 0) or None
-            print(f"Downloading {what} from {url} to {dest}", file=sys.stderr, flush=True)
-            with tqdm(total=total, unit="B", unit_scale=True, desc=dest.name) as bar:
-                while chunk := response.read(1 << 20):
-                    try:
-                        tmp.write(chunk)
-                    except OSError as err:
-                        raise DataError(f"could not write {dest} ({err.strerror or err})") from None
-                    digest.update(chunk)
-                    bar.update(len(chunk))
-    except DataError:
-        Path(tmp.name).unlink(missing_ok=True)
-        raise
-    except (OSError, ValueError) as err:  # ValueError: a malformed URL
-        Path(tmp.name).unlink(missing_ok=True)
-        raise DataError(f"could not download {url} ({getattr(err, 'reason', None) or err})") from None
-    except BaseException:
-        Path(tmp.name).unlink(missing_ok=True)
-        raise
-    if digest.hexdigest() != sha256:
-        Path(tmp.name).unlink(missing_ok=True)
-        raise DataError(f"the download from {url} has sha256 {digest.hexdigest()}, expected {sha256}: not kept")
-    os.replace(tmp.name, dest)
-    return dest
 
 
 # ---------------------------------------------------------------- the study's images, by name
@@ -288,8 +76,8 @@ def by_name(faces: list[Face], names: list[str]) -> list[Face]:
 
 
 def reader_copy(profile: config.Profile, source=None) -> dict | None:
-    """The copy of UTKFace on this machine (:func:`describe_source`), with ``found`` and ``of``: how many of the
-    study's images it holds by name, for a profile that takes them; None when there is no copy here."""
+    """The copy of UTKFace on this machine (:func:`helpers.sources.describe_source`), with ``found`` and ``of``: how
+    many of the study's images it holds by name, for a profile that takes them; None when there is no copy here."""
     try:
         source = resolve_source(source, download=False)
     except DataError:
@@ -409,185 +197,6 @@ def validation_count(n: int, val_size: int | float) -> int:
     return count
 
 
-# ---------------------------------------------------------------- decoding
-def difference_hash(image: Image.Image) -> int:
-    """64-bit difference hash: a 9×8 grey thumbnail, one bit per pair of horizontal neighbours (right brighter)."""
-    grey = np.asarray(image.convert("L").resize((9, 8), Image.Resampling.BILINEAR), dtype=np.int16)
-    return int.from_bytes(np.packbits(grey[:, 1:] > grey[:, :-1]).tobytes(), "big")
-
-
-def _open_rgb(data: bytes) -> Image.Image:
-    with Image.open(io.BytesIO(data)) as image:
-        return image.convert("RGB")
-
-
-def resize_square(image: Image.Image, size: int) -> np.ndarray:
-    """A square RGB image as a ``size``×``size`` uint8 array (antialiased Lanczos resize)."""
-    if image.size != (size, size):
-        image = image.resize((size, size), Image.Resampling.LANCZOS)
-    return np.asarray(image, dtype=np.uint8)
-
-
-def decode_image(data: bytes, size: int) -> np.ndarray:
-    """JPEG/PNG bytes -> RGB uint8 array of ``size``×``size`` (antialiased Lanczos resize)."""
-    return resize_square(_open_rgb(data), size)
-
-
-def _parallel(source: Path, keys: list[str], work, desc: str, progress: bool):
-    """``work(data)`` for every key, on all cores; returns (results in ``keys`` order, None where unreadable)."""
-    index = {key: i for i, key in enumerate(keys)}
-    results = [None] * len(keys)
-    with (
-        ThreadPoolExecutor(max_workers=os.cpu_count() or 2) as pool,
-        tqdm(total=len(keys), desc=desc, unit="img", disable=not progress) as bar,
-    ):
-
-        def run(key, data):
-            with contextlib.suppress(OSError, ValueError, Image.DecompressionBombError):
-                results[index[key]] = work(data)
-            bar.update(1)
-
-        futures = [pool.submit(run, key, data) for key, data in iter_bytes(source, set(index))]
-        for future in futures:
-            future.result()
-    return results
-
-
-def _fingerprint(data: bytes, image: Image.Image) -> tuple[str, str]:
-    return hashlib.sha256(data).hexdigest(), f"{difference_hash(image):016x}"
-
-
-def decode_faces(source: Path, faces: list[Face], size: int, progress: bool = True):
-    """Decode ``faces`` in parallel.
-
-    Returns:
-        (images in ``faces`` order, kept faces, their (sha256, difference hash) fingerprints, unreadable names).
-    """
-
-    def work(data):
-        image = _open_rgb(data)
-        return resize_square(image, size), _fingerprint(data, image)
-
-    results = _parallel(source, [f.key for f in faces], work, f"Decoding {size}px faces", progress)
-    kept = [i for i, result in enumerate(results) if result is not None]
-    images = np.stack([results[i][0] for i in kept]) if kept else np.zeros((0, size, size, 3), np.uint8)
-    unreadable = sorted(f.name for f, result in zip(faces, results) if result is None)
-    return images, [faces[i] for i in kept], [results[i][1] for i in kept], unreadable
-
-
-# ---------------------------------------------------------------- duplicates ("twins")
-def fingerprint_source(source=None, progress: bool = True):
-    """sha256 and difference hash of every correctly named face in the source (cached): a DataFrame."""
-    import pandas as pd
-
-    source = resolve_source(source)
-    key = hashlib.sha256(json.dumps([CACHE_VERSION, describe_source(source)["sha256"]]).encode())
-    path = config.CACHE_DIR / f"fingerprints-{key.hexdigest()[:16]}.csv"
-    if path.is_file():
-        return pd.read_csv(path, dtype={"dhash": str})
-    faces, _ = list_faces(source)
-    results = _parallel(
-        source,
-        [f.key for f in faces],
-        lambda data: _fingerprint(data, _open_rgb(data)),
-        "Fingerprinting faces",
-        progress,
-    )
-    frame = pd.DataFrame(
-        [
-            {"file": f.name, "age": f.age, "gender": f.gender, "race": f.race, "sha256": r[0], "dhash": r[1]}
-            for f, r in zip(faces, results)
-            if r is not None
-        ]
-    )
-    path.parent.mkdir(parents=True, exist_ok=True)
-    frame.to_csv(path.with_suffix(".part"), index=False)
-    os.replace(path.with_suffix(".part"), path)
-    return frame
-
-
-def twin_groups(sha256, dhash, max_distance: int = 0) -> np.ndarray:
-    """Group id per image: byte-identical files and images whose difference hashes differ in at most
-    ``max_distance`` bits (0-3) share a group. Singletons get a group of their own. Ids are row indices."""
-    if not 0 <= max_distance <= 3:
-        raise ValueError(f"max_distance must be 0-3 bits, got {max_distance}")
-    parent = list(range(len(sha256)))
-
-    def find(i):
-        while parent[i] != i:
-            parent[i] = parent[parent[i]]
-            i = parent[i]
-        return i
-
-    def union_bucket(members):
-        for other in members[1:]:
-            parent[find(other)] = find(members[0])
-
-    hashes = [int(h, 16) for h in dhash]
-    buckets: dict = {}
-    for i, (digest, value) in enumerate(zip(sha256, hashes)):
-        buckets.setdefault(("sha", digest), []).append(i)
-        buckets.setdefault(("dhash", value), []).append(i)
-    for members in buckets.values():
-        union_bucket(members)
-    if max_distance:  # two hashes within 3 bits share at least one of their four 16-bit quarters
-        quarters: dict = {}
-        for i, value in enumerate(hashes):
-            for q in range(4):
-                quarters.setdefault((q, (value >> (16 * q)) & 0xFFFF), []).append(i)
-        for members in quarters.values():
-            for a, i in enumerate(members):
-                for j in members[a + 1 :]:
-                    if find(i) != find(j) and bin(hashes[i] ^ hashes[j]).count("1") <= max_distance:
-                        parent[find(j)] = find(i)
-    return np.array([find(i) for i in range(len(parent))])
-
-
-def conflicting_pairs(frame, groups: np.ndarray, n: int = 6, seed: int = 0) -> list[tuple[int, int]]:
-    """Up to ``n`` pairs of row indices: twins whose age or gender labels differ, drawn with ``seed``."""
-    pairs = []
-    for rows in frame.assign(group=groups).groupby("group").indices.values():
-        if len(rows) > 1:
-            labels = frame.iloc[rows][["age", "gender"]].drop_duplicates()
-            if len(labels) > 1:
-                pairs.append((int(rows[0]), int(frame.index.get_indexer([labels.index[1]])[0])))
-    pick = np.random.default_rng(seed).permutation(len(pairs))[:n]
-    return [pairs[i] for i in sorted(pick)]
-
-
-def load_named_images(source, names: list[str], size: int) -> dict[str, np.ndarray]:
-    """Decode a few files by file name (for figures)."""
-    source = resolve_source(source)
-    wanted = set(names)
-    keys = [key for key in list_files(source) if PurePosixPath(key).name in wanted]
-    return {PurePosixPath(key).name: decode_image(payload, size) for key, payload in iter_bytes(source, set(keys))}
-
-
-def twin_summary(frame, groups: np.ndarray) -> dict:
-    """Counts of exact and visual duplicates and of duplicate groups whose labels disagree."""
-    frame = frame.assign(group=groups)
-    exact = frame.groupby("sha256").size()
-    visual = frame.groupby("group")
-    sizes = visual.size()
-    multi = sizes[sizes > 1].index
-    twins = frame[frame["group"].isin(multi)]
-    per_group = twins.groupby("group").agg(
-        ages=("age", "nunique"), genders=("gender", "nunique"), spread=("age", lambda a: int(a.max() - a.min()))
-    )
-    conflicting = per_group[(per_group["ages"] > 1) | (per_group["genders"] > 1)]
-    return {
-        "images": len(frame),
-        "exact_groups": int((exact > 1).sum()),
-        "exact_files": int(exact[exact > 1].sum()),
-        "visual_groups": len(multi),
-        "visual_files": len(twins),
-        "conflicting_groups": len(conflicting),
-        "conflicting_gender_groups": int((per_group["genders"] > 1).sum()),
-        "conflicting_age_spread_median": float(conflicting["spread"].median()) if len(conflicting) else 0.0,
-        "conflicting_age_spread_max": int(conflicting["spread"].max()) if len(conflicting) else 0,
-    }
-
-
 def split_indices(groups: np.ndarray, n_val: int, group_aware: bool) -> tuple[np.ndarray, np.ndarray]:
     """(train, validation) row indices of an already shuffled subset.
 
@@ -608,14 +217,6 @@ def split_indices(groups: np.ndarray, n_val: int, group_aware: bool) -> tuple[np
             break
     chosen = set(val)
     return np.array([i for i in order if i not in chosen], dtype=int), np.array(sorted(val), dtype=int)
-
-
-def conflicting_rows(groups: np.ndarray, age: np.ndarray, gender: np.ndarray) -> np.ndarray:
-    """Row indices of every image whose twin group holds more than one (age, gender) label."""
-    labels: dict = {}
-    for group, a, g in zip(groups.tolist(), age.tolist(), gender.tolist()):
-        labels.setdefault(group, set()).add((a, g))
-    return np.array([i for i, group in enumerate(groups.tolist()) if len(labels[group]) > 1], dtype=int)
 
 
 # ---------------------------------------------------------------- the data a run uses
@@ -695,6 +296,16 @@ def _write_cache(folder: Path, images: np.ndarray, meta: dict) -> None:
     os.replace(folder / "meta.json.part", folder / "meta.json")  # written last: marks the entry complete
 
 
+def _read_cache(folder: Path) -> tuple[np.ndarray, dict]:
+    return np.load(folder / "images.npy"), json.loads((folder / "meta.json").read_text())
+
+
+def _face_set(rows: list[list], images: np.ndarray) -> FaceSet:
+    """The faces of cached rows ``[name, age, gender, race, …]``, with their images."""
+    columns = list(zip(*rows)) or [()] * 4
+    return FaceSet(list(columns[0]), images, *(np.array(column, np.int32) for column in columns[1:4]))
+
+
 def load_splits(
     profile: config.Profile, source=None, cache: bool = True, progress: bool = True, download: bool = True
 ) -> Splits:
@@ -717,51 +328,66 @@ def load_splits(
     source = resolve_source(source, download=download)
     folder = _cache_dir(source, profile)
     if cache and (folder / "meta.json").is_file():
-        meta = json.loads((folder / "meta.json").read_text())
-        images = np.load(folder / "images.npy")
+        images, meta = _read_cache(folder)
         meta["info"].update(cache="hit", source=str(source))  # the cache is keyed by content: this copy's path
     else:
-        faces, skipped = list_faces(source)
-        if not faces:
-            raise DataError(
-                f"no UTKFace file names (<age>_<gender>_<race>_<datetime>.jpg.chip.jpg) in {source}; {HOW_TO_GET}"
-            )
-        n_files = len(faces) + sum(len(names) for names in skipped.values())
-        n_usable = len(faces)
-        if profile.n_images is None and profile.test_size:  # "all images" leaves the test set out
-            held_out = {
-                f.name
-                for f in draw_test(faces, set(), fingerprint_source(source, progress), profile.test_size, profile.seed)
-            }
-            faces = [f for f in faces if f.name not in held_out]
-        if uses_study_images(profile):
-            by_name(faces, _study_names(profile))  # a missing test image stops the run now, not after training
-        subset = subset_faces(faces, profile)
-        images, subset, fingerprints, unreadable = decode_faces(source, subset, profile.image_size, progress)
-        if unreadable:
-            skipped["unreadable image"] = unreadable
-        meta = {
-            "faces": [[f.name, f.age, f.gender, f.race, *fp] for f, fp in zip(subset, fingerprints)],
-            "info": {
-                "source": str(source),
-                "files": n_files,
-                "usable": n_usable - len(unreadable),
-                "skipped": {reason: {"count": len(names), "examples": names[:5]} for reason, names in skipped.items()},
-                "images": (
-                    f"the study's {len(subset):,} images, found by name"
-                    if uses_study_images(profile)
-                    else f"drawn from this copy with seed {profile.seed}"
-                ),
-                "cache": "off" if not cache else "miss",
-            },
-        }
+        images, meta = _decode_subset(profile, source, progress)
+        meta["info"]["cache"] = "miss" if cache else "off"
         if cache:
             _write_cache(folder, images, meta)
-    names, age, gender, race, sha256, dhash = zip(*meta["faces"]) if meta["faces"] else ((),) * 6
-    everything = FaceSet(
-        list(names), images, np.array(age, np.int32), np.array(gender, np.int32), np.array(race, np.int32)
-    )
-    groups = twin_groups(sha256, dhash)
+    splits = _split(profile, images, meta)
+    splits.info["load_seconds"] = round(time.perf_counter() - start, 3)
+    return splits
+
+
+def _decode_subset(profile: config.Profile, source: Path, progress: bool) -> tuple[np.ndarray, dict]:
+    """The subset's images, and its cache entry's ``meta``: a row per face (labels and fingerprints) and the
+    ``info`` of :func:`load_splits`."""
+    faces, skipped = list_faces(source)
+    if not faces:
+        raise DataError(
+            f"no UTKFace file names (<age>_<gender>_<race>_<datetime>.jpg.chip.jpg) in {source}; {HOW_TO_GET}"
+        )
+    n_files = len(faces) + sum(len(names) for names in skipped.values())
+    n_usable = len(faces)
+    faces = _without_test(faces, profile, source, progress)
+    if uses_study_images(profile):
+        by_name(faces, _study_names(profile))  # a missing test image stops the run now, not after training
+    subset = subset_faces(faces, profile)
+    images, subset, fingerprints, unreadable = decode_faces(source, subset, profile.image_size, progress)
+    if unreadable:
+        skipped["unreadable image"] = unreadable
+    info = {
+        "source": str(source),
+        "files": n_files,
+        "usable": n_usable - len(unreadable),
+        "skipped": {reason: {"count": len(names), "examples": names[:5]} for reason, names in skipped.items()},
+        "images": (
+            f"the study's {len(subset):,} images, found by name"
+            if uses_study_images(profile)
+            else f"drawn from this copy with seed {profile.seed}"
+        ),
+    }
+    return images, {
+        "faces": [[f.name, f.age, f.gender, f.race, *fp] for f, fp in zip(subset, fingerprints)],
+        "info": info,
+    }
+
+
+def _without_test(faces: list[Face], profile: config.Profile, source: Path, progress: bool) -> list[Face]:
+    """``faces`` less the test set where the profile takes "all images" (the test set is drawn from them first)."""
+    if profile.n_images is not None or not profile.test_size:
+        return faces
+    fingerprints = fingerprint_source(source, progress)
+    held_out = {f.name for f in draw_test(faces, set(), fingerprints, profile.test_size, profile.seed)}
+    return [f for f in faces if f.name not in held_out]
+
+
+def _split(profile: config.Profile, images: np.ndarray, meta: dict) -> Splits:
+    """The decoded subset split into train and validation (twins kept to one side by a group split), less the
+    conflicting twins of training where the profile drops them."""
+    everything = _face_set(meta["faces"], images)
+    groups = twin_groups([row[4] for row in meta["faces"]], [row[5] for row in meta["faces"]])
     train, val = split_indices(groups, validation_count(len(everything), profile.val_size), profile.split == "group")
     val_twin_in_train = np.isin(groups[val], groups[train])  # measured before conflicts leave training
     info = dict(meta["info"], split=profile.split, val_with_train_twin=int(val_twin_in_train.sum()))
@@ -770,7 +396,6 @@ def load_splits(
         kept = np.setdiff1d(train, conflicting)
         info["dropped_conflicting"] = int(len(train) - len(kept))
         train = kept
-    info["load_seconds"] = round(time.perf_counter() - start, 3)
     return Splits(
         train=everything.take(train), val=everything.take(val), info=info, val_twin_in_train=val_twin_in_train
     )
@@ -784,15 +409,14 @@ def load_test(profile: config.Profile, source=None, cache: bool = True, progress
     source = resolve_source(source)
     folder = _cache_dir(source, profile) / f"test{profile.test_size}"
     if cache and (folder / "meta.json").is_file():
-        rows, images = json.loads((folder / "meta.json").read_text())["faces"], np.load(folder / "images.npy")
+        images, meta = _read_cache(folder)
     else:
         test = test_faces(list_faces(source)[0], profile, source, progress)
         images, test, _, _ = decode_faces(source, test, profile.image_size, progress)
-        rows = [[f.name, f.age, f.gender, f.race] for f in test]
+        meta = {"faces": [[f.name, f.age, f.gender, f.race] for f in test]}
         if cache:
-            _write_cache(folder, images, {"faces": rows})
-    names, age, gender, race = zip(*rows)
-    return FaceSet(list(names), images, np.array(age, np.int32), np.array(gender, np.int32), np.array(race, np.int32))
+            _write_cache(folder, images, meta)
+    return _face_set(meta["faces"], images)
 
 
 def describe_skipped(info: dict) -> str:

@@ -7,7 +7,8 @@ from math import comb
 import numpy as np
 import pandas as pd
 
-from .data import GENDERS, RACES, FaceSet
+from .data import FaceSet
+from .sources import GENDERS, RACES
 
 AGE_BANDS = [(0, 9), (10, 19), (20, 29), (30, 39), (40, 49), (50, 59), (60, 69), (70, 200)]
 

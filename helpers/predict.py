@@ -16,7 +16,8 @@ import numpy as np
 from PIL import Image, ImageOps, UnidentifiedImageError
 
 from . import config
-from .data import DOWNLOAD_TIMEOUT, GENDERS, DataError, download_file, resize_square
+from .decoding import resize_square
+from .sources import DOWNLOAD_TIMEOUT, GENDERS, DataError, download_file
 
 CASCADE = "haarcascade_frontalface_default.xml"
 # Measured by running the cascade on 400 random UTKFace crops (200 px, padded): medians of the box it finds.

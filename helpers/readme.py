@@ -13,7 +13,8 @@ from pathlib import Path
 
 import pandas as pd
 
-from . import config, experiments, results
+from . import config, experiments, registry, results, seed_sweeps
+from .findings import METRIC_NAMES
 
 WIDTH = 120
 NBSP = "\u00a0"  # joins "8.36 ± 0.59" and "6.45 / 6.35" while wrapping, so that a number never splits from its pair
@@ -46,30 +47,36 @@ def results_table() -> str:
     ]
     for model, run in results.load_available(config.get_profile("seed")).items():
         metrics = run.metrics
-        reported = results.SEED_REPORTED[model]
+        reported = registry.get(model).reported or {}
         rows.append(
-            f"| {results.MODEL_NAMES[model]} | {_accuracy(metrics['val_gender_accuracy'])} | "
+            f"| {registry.get(model).label} | {_accuracy(metrics['val_gender_accuracy'])} | "
             f"{_mae(metrics['val_age_mae'])} | {_accuracy(metrics['test_gender_accuracy'])} | "
-            f"{_mae(metrics['test_age_mae'])} | {reported['val_gender_accuracy']:.2f} / {reported['val_age_mae']:.1f} |"
+            f"{_mae(metrics['test_age_mae'])} | {_reported(reported)} |"
         )
     return "\n".join(rows) + "\n\n" + _over_seeds()
+
+
+def _reported(reported: dict) -> str:
+    if not reported:
+        return "—"
+    return f"{reported['val_gender_accuracy']:.2f} / {reported['val_age_mae']:.1f}"
 
 
 def _over_seeds() -> str:
     """Each model's validation numbers over its runs at the seed profile (its own run and its seed sweep)."""
     seed = config.get_profile("seed")
     parts = []
-    for model in config.MODELS:
-        spread = experiments.seed_spread(seed, model)
+    for model in registry.names():
+        spread = seed_sweeps.seed_spread(seed, model)
         if spread is None:
             continue
         seeds = spread.attrs["seeds"]
         mae, accuracy = spread.loc["val_age_mae"], spread.loc["val_gender_accuracy"]
         if len(seeds) == 1:
-            parts.append(f"{results.MODEL_NAMES[model]} one run so far (seed {seeds[0]})")
+            parts.append(f"{registry.get(model).label} one run so far (seed {seeds[0]})")
         else:
             parts.append(
-                f"{results.MODEL_NAMES[model]} {_mae(mae['mean'])}{NBSP}±{NBSP}{_mae(mae['sd'])} years and "
+                f"{registry.get(model).label} {_mae(mae['mean'])}{NBSP}±{NBSP}{_mae(mae['sd'])} years and "
                 f"{_accuracy(accuracy['mean'])}{NBSP}±{NBSP}{_accuracy(accuracy['sd'])} "
                 f"(seeds {', '.join(map(str, seeds))})"
             )
@@ -93,7 +100,7 @@ def _noise(row: pd.Series, metric: str) -> str:
 
 
 def _verdict(row: pd.Series) -> str:
-    """What the differences beyond the noise say of the conjecture, as :func:`experiments.conjecture_findings`
+    """What the differences beyond the noise say of the conjecture, as :func:`helpers.findings.conjecture_findings`
     reads them."""
     beyond = [key for key in experiments.EFFECT_METRICS if row[f"{key}_beyond"]]
     better = [key for key in beyond if (row[f"{key}_diff"] < 0) == key.endswith("mae")]
@@ -173,7 +180,7 @@ def _conjecture_bullet(profile, variant: str, row: pd.Series, base: pd.Series) -
 def _spread_sentence(spread: pd.DataFrame) -> str:
     seeds = spread.attrs["seeds"]
     mae, accuracy = spread.loc["val_age_mae"], spread.loc["val_gender_accuracy"]
-    reported = results.SEED_REPORTED["custom"]
+    reported = registry.get(registry.DEFAULT_MODEL).reported
     within = (  # as report section 4 reads it (helpers.report.against_coursework)
         abs(reported["val_age_mae"] - mae["mean"]) <= 2 * mae["sd"]
         and abs(reported["val_gender_accuracy"] - accuracy["mean"]) <= 2 * accuracy["sd"]
@@ -230,8 +237,7 @@ def _quick_preview() -> str | None:
         beyond = [key for key in experiments.EFFECT_METRICS if row[f"{key}_beyond"]]
         moved = (
             "; ".join(
-                f"{experiments.METRIC_NAMES[key]} to {_number(key, row[key])} from {_number(key, base[key])}"
-                for key in beyond
+                f"{METRIC_NAMES[key]} to {_number(key, row[key])} from {_number(key, base[key])}" for key in beyond
             )
             if beyond
             else "no number beyond its noise"
@@ -346,7 +352,7 @@ def run_times() -> str:
     ):
         stages = pd.concat(group["epochs"]).groupby("stage")["seconds"].median()
         rows.append(
-            f"| `{profile}` | {results.MODEL_NAMES[model]} | {len(group['seconds'])}: {what} | "
+            f"| `{profile}` | {registry.get(model).label} | {len(group['seconds'])}: {what} | "
             f"{_durations(group['seconds'])} | {' / '.join(f'{s:.0f} s' for s in stages)} | "
             f"{', '.join(sorted(group['cpus']))} |"
         )

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from . import config, data, evaluation, files, results
+from . import config, data, evaluation, files, registry, results
 
 CARD = "MODEL_CARD.md"
 SUMS = "SHA256SUMS"
@@ -22,12 +22,6 @@ ETHICS = (
     "data (see the ethnicity counts in section 2.1). The models here are studied as an exercise in deep learning, "
     "not built for use on people."
 )
-ARCHITECTURES = {
-    "custom": "a convolutional network trained from scratch: four convolution blocks (32, 64, 128, 256 filters), "
-    "flatten, dense 512, and two task branches",
-    "vgg16": "VGG16's 13 convolutional layers with a new head (flatten, dense 512, two task branches), trained in "
-    "two stages: the base frozen, then block 5 unfrozen",
-}
 
 
 def sha256_of(path: Path) -> str:
@@ -84,25 +78,13 @@ def model_card(model: str, folder) -> str:
     """The model card of a finished run, in Markdown, from its result files alone."""
     run = results.load(model, folder)
     manifest, source = run.manifest, run.manifest.get("data", {})
-    profile = manifest["profile"]
-    weights = manifest.get("weights") or {}
-    commit = (manifest.get("code") or {}).get("commit")
-    code = f"commit `{commit}`" if commit else "commit not recorded"
-    size = profile["image_size"]
+    size = manifest["profile"]["image_size"]
     graded = run.test_predictions if run.test_predictions is not None else run.predictions
     lines = [
-        f"# Model card: {results.MODEL_NAMES[model]}, profile {manifest['profile_name']} "
+        f"# Model card: {registry.get(model).label}, profile {manifest['profile_name']} "
         f"(hash {manifest['hash']}, seed {manifest['seed']})",
         "",
-        "## Model details",
-        f"- Predicts **age** (years: one linear output, trained with MAE) and **gender** (P(female): one sigmoid "
-        f"output, trained with binary cross-entropy) from one {size}×{size} RGB face of UTKFace's \"aligned & "
-        'cropped" kind.',
-        f"- Architecture: {ARCHITECTURES[model]}; augmentation layers inside the model (active in training only).",
-        f"- Trained with Keras {manifest['versions'].get('keras', '?')} on {manifest.get('backend', '?')}, finished "
-        f"{manifest.get('finished', '?')[:10]}; code: {code}. Settings: `profile` in `manifest.json`.",
-        "- Part of the reproduction study https://github.com/" + config.GITHUB_HOME + " (MIT licence for the code; "
-        "the weights inherit the data's non-commercial research terms).",
+        *_model_details(model, manifest),
         "",
         "## Intended use",
         "Teaching and research on multi-task learning and transfer learning: reproducing and extending the study, "
@@ -130,6 +112,34 @@ def model_card(model: str, folder) -> str:
         "## Ethical considerations",
         ETHICS.replace(" (see the ethnicity counts in section 2.1)", ""),
         "",
+        *_how_to_load(model, size),
+        "",
+        "## Weights provenance",
+        _weights_provenance(model, manifest.get("weights") or {}),
+    ]
+    return "\n".join(lines) + "\n"
+
+
+def _model_details(model: str, manifest: dict) -> list[str]:
+    commit = (manifest.get("code") or {}).get("commit")
+    code = f"commit `{commit}`" if commit else "commit not recorded"
+    size = manifest["profile"]["image_size"]
+    return [
+        "## Model details",
+        f"- Predicts **age** (years: one linear output, trained with MAE) and **gender** (P(female): one sigmoid "
+        f"output, trained with binary cross-entropy) from one {size}×{size} RGB face of UTKFace's \"aligned & "
+        'cropped" kind.',
+        f"- Architecture: {registry.get(model).summary}; augmentation layers inside the model (active in training "
+        "only).",
+        f"- Trained with Keras {manifest['versions'].get('keras', '?')} on {manifest.get('backend', '?')}, finished "
+        f"{manifest.get('finished', '?')[:10]}; code: {code}. Settings: `profile` in `manifest.json`.",
+        "- Part of the reproduction study https://github.com/" + config.GITHUB_HOME + " (MIT licence for the code; "
+        "the weights inherit the data's non-commercial research terms).",
+    ]
+
+
+def _how_to_load(model: str, size: int) -> list[str]:
+    return [
         "## How to load it",
         "Plain Keras, no code of this project needed (Keras' own layers only):",
         "",
@@ -141,18 +151,18 @@ def model_card(model: str, folder) -> str:
         "```",
         "",
         f"`python -m helpers predict photo.jpg --model {model}.keras` finds and crops the faces in a photo first.",
-        "",
-        "## Weights provenance",
     ]
-    if model == "vgg16":
-        lines.append(
-            f"Initial weights: {weights.get('label', 'not recorded')}"
-            + (f" (file `{weights['path']}`, sha256 `{weights['sha256']}`)" if weights.get("path") else "")
-            + "; head and block 5 trained here."
-        )
-    else:
-        lines.append("Trained from scratch (random initialisation with the run's seed); no pretrained weights.")
-    return "\n".join(lines) + "\n"
+
+
+def _weights_provenance(model: str, weights: dict) -> str:
+    spec = registry.get(model)
+    if not spec.weights_variable:
+        return "Trained from scratch (random initialisation with the run's seed); no pretrained weights."
+    return (
+        f"Initial weights: {weights.get('label', 'not recorded')}"
+        + (f" (file `{weights['path']}`, sha256 `{weights['sha256']}`)" if weights.get("path") else "")
+        + f"; {spec.trained_here} trained here."
+    )
 
 
 def run_folders(results_dir=None) -> list[tuple[str, Path]]:
@@ -161,7 +171,7 @@ def run_folders(results_dir=None) -> list[tuple[str, Path]]:
     return sorted(
         (metrics.parent.name, metrics.parent)
         for metrics in root.rglob("metrics.json")
-        if metrics.parent.name in config.MODELS
+        if metrics.parent.name in registry.names()
     )
 
 
@@ -181,7 +191,7 @@ def release(profile: config.Profile, results_dir=None, out_dir=None) -> list[Pat
     out = Path(out_dir or config.PROJ_ROOT / "release" / profile.name)
     found = [
         (m, results.run_folder(m, profile, results_dir))
-        for m in config.MODELS
+        for m in registry.names()
         if results.finished(m, profile, results_dir)
         and (results.run_folder(m, profile, results_dir) / f"{m}.keras").is_file()
     ]
@@ -213,7 +223,7 @@ def model_files(profile: config.Profile, results_dir=None, release_dir=None) -> 
         else {}
     )
     found = []
-    for model in config.MODELS:
+    for model in registry.names():
         if not results.finished(model, profile, results_dir):
             continue
         name = f"{model}.keras"

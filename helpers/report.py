@@ -13,12 +13,24 @@ import mistune
 import numpy as np
 import pandas as pd
 
-from . import bench, browser, config, evaluation, experiments, files, models, release, results
+from . import (
+    bench,
+    browser,
+    config,
+    evaluation,
+    experiments,
+    files,
+    findings,
+    models,
+    registry,
+    release,
+    results,
+    seed_sweeps,
+)
 from . import data as utk
 from .config import Profile
 
 TEMPLATE = "report.md.j2"
-SHORT_NAMES = {"custom": "CNN", "vgg16": "VGG16"}  # table column prefixes
 STYLE = "style.css"
 PAGE = """<!DOCTYPE html>
 <html lang="en"><head><meta charset="utf-8"><title>{title}</title><style>{style}</style></head>
@@ -63,13 +75,11 @@ def experiment_tables(profile: Profile, results_dir=None, sweep_dir=None) -> lis
                 "duplicates": duplicates,
                 "not_run": missing["conjectures"],
                 "duplicates_not_run": missing["duplicates"],
-                "findings": experiments.conjecture_findings(effects, bands, shared) if effects is not None else {},
-                "spread": _summary_dict(experiments.seed_spread(shown, "custom", sweep_dir, results_dir)),
+                "findings": findings.conjecture_findings(effects, bands, shared) if effects is not None else {},
+                "spread": _summary_dict(seed_sweeps.seed_spread(shown, registry.DEFAULT_MODEL, sweep_dir, results_dir)),
                 "bands": experiments.readable_bands(bands) if bands is not None else None,
                 "twin_effect": experiments.read_twin_effect(shown, results_dir=results_dir),
-                "duplicate_findings": experiments.duplicate_findings(
-                    shown, sweep_dir=sweep_dir, results_dir=results_dir
-                ),
+                "duplicate_findings": findings.duplicate_findings(shown, sweep_dir=sweep_dir, results_dir=results_dir),
             }
         )
     return entries
@@ -98,11 +108,11 @@ def provenance(runs: dict, reader: dict | None = None, profile: Profile | None =
         manifest, data = run.manifest, run.manifest.get("data", {})
         weights = manifest.get("weights") or {}
         resumes = [code(r.get("code")) for r in manifest.get("resumes", [])]
-        rows[results.MODEL_NAMES[model]] = {
+        rows[registry.get(model).label] = {
             "data": f"{Path(data.get('source', '?')).name} · sha256 {short(data.get('sha256'))} · "
             + utk.copy_note(data, reader),
             "weights": "—"
-            if model == "custom"
+            if not registry.get(model).weights_variable
             else weights.get("label", "?")
             + (
                 f" · {Path(weights['path']).name} · sha256 {short(weights.get('sha256'))}"
@@ -129,13 +139,14 @@ def _device(hardware: dict) -> str:
 def sweeps(profile: Profile, sweep_dir=None, weights: dict | None = None, results_dir=None) -> list[dict]:
     """Per shown profile with runs over seeds: {"profile", "coursework", "models": {model: {"seeds", "weights",
     metric: {"mean", "sd", "runs"}}}}. The custom CNN's are its own run and its seed sweep
-    (:func:`helpers.experiments.seed_spread`); VGG16's its sweep, or else the pretraining sweep of ``weights`` (the
-    study run's). ``coursework``: for the seed protocol, :func:`against_coursework`."""
+    (:func:`helpers.seed_sweeps.seed_spread`); VGG16's its sweep, or else the pretraining sweep of its ``weights``
+    (the study run's; ``weights``: each run's recorded weights, by model). ``coursework``: for the seed protocol,
+    :func:`against_coursework`."""
     found = []
     for shown in experiments.shown_profiles(profile):
         models = {}
-        for model in config.MODELS:
-            summary = experiments.model_spread(shown, model, sweep_dir, weights, results_dir)
+        for model in registry.names():
+            summary = seed_sweeps.model_spread(shown, model, sweep_dir, (weights or {}).get(model), results_dir)
             if (summary := _summary_dict(summary)) is not None:
                 models[model] = summary
         if models:
@@ -147,7 +158,7 @@ def sweeps(profile: Profile, sweep_dir=None, weights: dict | None = None, result
                     "coursework": " ".join(
                         against_coursework(spread, model)
                         for model, spread in models.items()
-                        if model in results.SEED_REPORTED
+                        if registry.get(model).reported
                     )
                     if study
                     else None,
@@ -157,13 +168,13 @@ def sweeps(profile: Profile, sweep_dir=None, weights: dict | None = None, result
     return found
 
 
-def against_coursework(spread: dict, model: str = "custom") -> str:
+def against_coursework(spread: dict, model: str) -> str:
     """Whether the coursework's validation numbers for ``model`` lie within the reproduction's run-to-run spread
-    (mean ± 2 sd over seeds; ``spread``: :func:`_summary_dict` of :func:`helpers.experiments.seed_spread`)."""
-    reported = results.SEED_REPORTED[model]
+    (mean ± 2 sd over seeds; ``spread``: :func:`_summary_dict` of :func:`helpers.seed_sweeps.seed_spread`)."""
+    reported = registry.get(model).reported
     if len(spread["seeds"]) < 2:
         return (
-            f"With a single {results.MODEL_NAMES[model]} run (seed {spread['seeds'][0]}) its spread is not known "
+            f"With a single {registry.get(model).label} run (seed {spread['seeds'][0]}) its spread is not known "
             f"yet, so its distance from the coursework's {reported['val_gender_accuracy']} / {reported['val_age_mae']} "
             f'cannot be judged (`make sweep PROFILE=seed SEEDS="1 2" MODELS={model}` trains more seeds).'
         )
@@ -172,12 +183,12 @@ def against_coursework(spread: dict, model: str = "custom") -> str:
         mean, sd = spread[key]["mean"], spread[key]["sd"]
         inside = abs(reported[key] - mean) <= 2 * sd
         parts.append(
-            f"{experiments.METRIC_NAMES[key]} {reported[key]}{unit} is {'within' if inside else 'outside'} "
+            f"{findings.METRIC_NAMES[key]} {reported[key]}{unit} is {'within' if inside else 'outside'} "
             f"{mean:.{digits}f} ± {2 * sd:.{digits}f}"
         )
     rough = " With two runs the spread is a rough estimate." if len(spread["seeds"]) == 2 else ""
     return (
-        f"Against the coursework's {results.MODEL_NAMES[model]} (mean ± 2 sd over seeds "
+        f"Against the coursework's {registry.get(model).label} (mean ± 2 sd over seeds "
         + ", ".join(map(str, spread["seeds"]))
         + "): its "
         + "; its ".join(parts)
@@ -193,7 +204,7 @@ def spread_gap(models: dict[str, dict]) -> str | None:
     if len(models) < 2:
         return None
     (first, one), (second, other) = list(models.items())[:2]
-    names = {model: results.MODEL_NAMES[model] for model in (first, second)}
+    names = {model: registry.get(model).label for model in (first, second)}
     single = [names[model] for model, spread in ((first, one), (second, other)) if len(spread["seeds"]) < 2]
     if single:
         return (
@@ -208,7 +219,7 @@ def spread_gap(models: dict[str, dict]) -> str | None:
         advantage = (one[key]["mean"] - other[key]["mean"]) * (1 if lower_is_better else -1)
         error = (one[key]["sd"] ** 2 / one[key]["runs"] + other[key]["sd"] ** 2 / other[key]["runs"]) ** 0.5
         parts.append(
-            f"{experiments.METRIC_NAMES[key]} {advantage:+.{digits}f}{unit} (standard error {error:.{digits}f}: "
+            f"{findings.METRIC_NAMES[key]} {advantage:+.{digits}f}{unit} (standard error {error:.{digits}f}: "
             f"{'beyond' if abs(advantage) > 2 * error else 'within'} twice that)"
         )
     rough = (
@@ -245,49 +256,25 @@ def context(profile: Profile, results_dir=None, figures_dir=None, sweep_dir=None
     evaluation_path = root / "evaluation.json"
     evaluations = json.loads(evaluation_path.read_text()) if evaluation_path.is_file() else {}
     runs = results.load_available(profile, results_dir)
-    notices = []
-    if profile.hash != config.PROFILES["seed"].hash:
-        notices.append(
-            f"This report was made with the <b>{profile.name}</b> profile (hash {profile.hash}), not the "
-            "coursework's seed protocol: its numbers are not comparable with the coursework's."
-        )
-    vgg = runs.get("vgg16")
-    if vgg and vgg.manifest["weights"]["source"] != "imagenet":
-        notices.append(
-            f"VGG16 was trained from <b>{vgg.manifest['weights']['label']}</b>; the coursework used ImageNet weights."
-        )
-    not_run = {m: not_run_note(m, profile, results_dir) for m in config.MODELS if m not in runs}
-    if not_run:
-        notices.append(
-            "Not run yet for this profile: "
-            + ", ".join(results.MODEL_NAMES[m] for m in not_run)
-            + f" (<code>make report PROFILE={profile.name} TRAIN=1</code> trains "
-            + ("it" if len(not_run) == 1 else "them")
-            + "). Its sections say so; no number is shown "
-            "for it."
-        )
+    not_run = {m: not_run_note(m, profile, results_dir) for m in registry.names() if m not in runs}
+    descriptions = {m: models.describe(m, profile) for m in registry.names()}
     return {
         "profile": profile,
         "seed_profile": config.PROFILES["seed"],
         "data": json.loads(summary_path.read_text()) if summary_path.is_file() else None,
         "runs": runs,
+        # the study's two models, which sections 2 and 3 describe
         "custom": runs.get("custom"),
-        "vgg": vgg,
-        "params": {m: models.describe(m, profile)["trainable_params"] for m in config.MODELS},
+        "vgg": runs.get("vgg16"),
+        "params": {m: description["trainable_params"] for m, description in descriptions.items()},
+        "custom_design": network_design(descriptions["custom"], profile.image_size),
         "figures": {p.stem: _figure_uri(figures, p.stem) for p in sorted(figures.glob("*.png"))},
-        "seed_reported": results.SEED_REPORTED,
-        "model_names": results.MODEL_NAMES,
+        "seed_reported": {m: spec.reported for m, spec in registry.MODELS.items() if spec.reported},
+        "model_names": registry.labels(),
+        "prose": {m: spec.prose for m, spec in registry.MODELS.items()},
         "seed_dataset": results.SEED_DATASET,
-        "table": results.comparison_table(runs) if runs else None,
-        "paired": evaluation.paired_table(paired) if (paired := results.paired_comparisons(runs)) else None,
-        "paired_findings": evaluation.paired_findings(paired) if paired else [],
-        "evaluations": evaluations,
-        "headline": evaluation.headline_table(evaluations, results.MODEL_NAMES) if evaluations else None,
-        "groups": evaluation.group_table(evaluations, SHORT_NAMES) if evaluations else None,
-        "groups_test": evaluation.group_table(tested, SHORT_NAMES)
-        if (tested := {m: e["test"] for m, e in evaluations.items() if "test" in e})
-        else None,
-        "notices": notices,
+        **_comparison(runs, evaluations),
+        "notices": _notices(profile, runs, not_run),
         "ethics": release.ETHICS,
         "model_files": release.model_files(profile, results_dir),
         "release_url": config.RELEASE_URL,
@@ -296,18 +283,103 @@ def context(profile: Profile, results_dir=None, figures_dir=None, sweep_dir=None
         "provenance": provenance(runs, utk.reader_copy(profile), profile),
         "older_hash": OLDER_HASH,
         "experiments": experiment_tables(profile, results_dir, sweep_dir),
-        "sweeps": sweeps(profile, sweep_dir, vgg.manifest["weights"] if vgg else None, results_dir),
+        "sweeps": sweeps(profile, sweep_dir, {m: run.manifest["weights"] for m, run in runs.items()}, results_dir),
         "pretraining": [
             {
                 "profile": shown,
-                "table": experiments.readable_pretraining(table),
-                "findings": experiments.pretraining_findings(table),
+                "table": seed_sweeps.readable_pretraining(table),
+                "findings": findings.pretraining_findings(table),
                 "imagenet": bool((table["source"] == "imagenet").any()),
             }
             for shown in experiments.shown_profiles(profile)
-            if (table := experiments.pretraining_table(shown, sweep_dir, results_dir)) is not None
+            if (table := seed_sweeps.pretraining_table(shown, sweep_dir, results_dir)) is not None
         ],
     }
+
+
+def _notices(profile: Profile, runs: dict, not_run: dict) -> list[str]:
+    """The boxes at the top of page 1: another profile than the study's, weights other than ImageNet's, models
+    not run yet."""
+    notices = []
+    if profile.hash != config.PROFILES["seed"].hash:
+        notices.append(
+            f"This report was made with the <b>{profile.name}</b> profile (hash {profile.hash}), not the "
+            "coursework's seed protocol: its numbers are not comparable with the coursework's."
+        )
+    for model, run in runs.items():
+        if registry.get(model).weights_variable and run.manifest["weights"]["source"] != "imagenet":
+            notices.append(
+                f"{registry.get(model).short} was trained from <b>{run.manifest['weights']['label']}</b>; the "
+                "coursework used ImageNet weights."
+            )
+    if not_run:
+        notices.append(
+            "Not run yet for this profile: "
+            + ", ".join(registry.get(m).label for m in not_run)
+            + f" (<code>make report PROFILE={profile.name} TRAIN=1</code> trains "
+            + ("it" if len(not_run) == 1 else "them")
+            + "). Its sections say so; no number is shown "
+            "for it."
+        )
+    return notices
+
+
+def _comparison(runs: dict, evaluations: dict) -> dict:
+    """Section 4's tables: the summary, each pair of models image by image, the headline and per-group tables."""
+    tested = {m: e["test"] for m, e in evaluations.items() if "test" in e}
+    return {
+        "table": results.comparison_table(runs) if runs else None,
+        "pairs": [
+            {
+                "first": first,
+                "second": second,
+                "table": evaluation.paired_table(comparisons),
+                "findings": evaluation.paired_findings(
+                    comparisons, (registry.get(first).prose, registry.get(second).prose)
+                ),
+                "coursework_found_second_better": _reported_better(second, first),
+            }
+            for (first, second), comparisons in results.paired_comparisons(runs).items()
+        ],
+        "evaluations": evaluations,
+        "headline": evaluation.headline_table(evaluations, registry.labels()) if evaluations else None,
+        "groups": evaluation.group_table(evaluations, registry.short_labels()) if evaluations else None,
+        "groups_test": evaluation.group_table(tested, registry.short_labels()) if tested else None,
+    }
+
+
+def _reported_better(model: str, other: str) -> bool:
+    """Whether the coursework reported ``model`` better than ``other`` in both validation numbers."""
+    mine, theirs = registry.get(model).reported, registry.get(other).reported
+    return bool(mine and theirs) and (
+        mine["val_gender_accuracy"] > theirs["val_gender_accuracy"] and mine["val_age_mae"] < theirs["val_age_mae"]
+    )
+
+
+NUMBER_WORDS = ("no", "one", "two", "three", "four", "five", "six", "seven", "eight", "nine", "ten")
+
+
+def network_design(description: dict, image_size: int) -> dict:
+    """What section 2.3 says of the custom CNN, read from :func:`helpers.models.describe`: its convolutional blocks
+    (count in words, filters), the side of the features they leave, the shared dense layer's units and the task
+    branches' dropout rates."""
+    layers = {layer["name"]: layer for layer in description["layers"]}
+    convs = [layer for layer in description["layers"] if layer["class_name"] == "Conv2D"]
+    pools = sum(layer["class_name"] == "MaxPooling2D" for layer in description["layers"])
+    count = len(convs)
+    return {
+        "blocks": NUMBER_WORDS[count] if count < len(NUMBER_WORDS) else str(count),
+        "filters": [layer["config"]["filters"] for layer in convs],
+        "side": image_size // 2**pools,
+        "dense": layers["shared_dense"]["config"]["units"],
+        "dropout": {task: layers[f"{task}_dropout"]["config"]["rate"] for task in ("age", "gender")},
+    }
+
+
+def sentence_start(prose: str) -> str:
+    """A model's name in a sentence as it opens one: "the custom CNN" -> "Custom CNN", "VGG16" -> "VGG16"."""
+    name = prose.removeprefix("the ")
+    return name[:1].upper() + name[1:]
 
 
 def markdown_table(frame, digits: int = 3) -> str:
@@ -362,6 +434,7 @@ def render_html(ctx: dict) -> str:
     env.filters["table"] = markdown_table
     env.filters["training_time"] = training_time
     env.filters["device"] = _device
+    env.filters["sentence_start"] = sentence_start
     markdown = env.get_template(TEMPLATE).render(**ctx)
     body = mistune.create_markdown(escape=False, plugins=["table"])(markdown)
     style = (config.REPORT_DIR / STYLE).read_text()

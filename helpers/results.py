@@ -4,22 +4,14 @@ when missing)."""
 from __future__ import annotations
 
 import contextlib
+import itertools
 from dataclasses import dataclass
 from pathlib import Path
 
 import pandas as pd
 
-from . import config, evaluation, files
+from . import config, evaluation, files, registry
 from .config import Profile
-
-MODEL_NAMES = {"custom": "Custom CNN", "vgg16": "VGG16 transfer"}
-
-# What the coursework reported (final epoch, train / validation).
-SEED_REPORTED = {
-    "custom": {"train_gender_accuracy": 0.87, "val_gender_accuracy": 0.86, "train_age_mae": 6.4, "val_age_mae": 8.5},
-    "vgg16": {"train_gender_accuracy": 0.89, "val_gender_accuracy": 0.88, "train_age_mae": 5.4, "val_age_mae": 7.6},
-}
-
 
 # What the report and the notebooks read from a run's metrics.json and predictions.
 METRIC_KEYS = (
@@ -136,7 +128,7 @@ def progress_note(model: str, folder: Path, profile: Profile) -> str:
     done = checkpointed_epochs(folder, profile)
     if done is None:
         return ""
-    return f"{done} of {profile.epochs_of(model)} epochs checkpointed: training resumes there"
+    return f"{done} of {registry.get(model).epochs(profile)} epochs checkpointed: training resumes there"
 
 
 def finished(model: str, profile: Profile, results_dir=None) -> bool:
@@ -159,28 +151,58 @@ def finished_in(folder: Path, profile: Profile) -> bool:
 
 
 def load_for(model: str, profile: Profile, results_dir=None) -> RunResults:
-    """This profile's finished run, checked against its hash (never another profile's results)."""
+    """This profile's finished run, checked against its hash and its network (never another profile's results,
+    nor another architecture's)."""
     if not finished(model, profile, results_dir):
         raise FileNotFoundError(
             f"no {model} results for profile {profile.name} in "
             f"{run_folder(model, profile, results_dir)}: run its training notebook first"
         )
-    return load(model, run_folder(model, profile, results_dir))
+    run = load(model, run_folder(model, profile, results_dir))
+    check_architecture(run, profile)
+    return run
+
+
+class OtherArchitecture(ValueError):
+    """A run trained with another network than the one the code builds now."""
+
+
+def check_architecture(run: RunResults, profile: Profile) -> None:
+    """:class:`OtherArchitecture` unless ``run``'s recorded network is the one the code builds now for
+    ``profile``; its message names the run and the first layer that differs."""
+    from . import models  # Keras starts here: the network is built to be compared
+
+    recorded = run.manifest.get("architecture")
+    current = models.current_architecture(run.model, profile)
+    if recorded and recorded["digest"] == current["digest"]:
+        return
+    difference = _first_difference(recorded["layers"], current["layers"]) if recorded else "it recorded no network"
+    raise OtherArchitecture(
+        f"the {run.model} run in {run.folder} was trained with another network than the code builds now "
+        f"({difference}); retrain it (retrain=True / RETRAIN=1) or choose another results_dir"
+    )
+
+
+def _first_difference(recorded: list[str], current: list[str]) -> str:
+    for index, (was, now) in enumerate(zip(recorded, current), start=1):
+        if was != now:
+            return f"layer {index}: {was!r} in the run, {now!r} now"
+    return f"{len(recorded)} layers in the run, {len(current)} now"
 
 
 def load_available(profile: Profile, results_dir=None) -> dict[str, RunResults]:
     """The finished runs of this profile, by model (models not run yet are left out)."""
-    return {m: load_for(m, profile, results_dir) for m in config.MODELS if finished(m, profile, results_dir)}
+    return {m: load_for(m, profile, results_dir) for m in registry.names() if finished(m, profile, results_dir)}
 
 
 def comparison_table(runs: dict[str, RunResults]) -> pd.DataFrame:
     """Final train/validation accuracy, loss and MAE of each model beside the coursework's numbers."""
     rows = []
     for model, run in runs.items():
-        m = run.metrics
+        m, reported = run.metrics, registry.get(model).reported or {}
         rows.append(
             {
-                "model": MODEL_NAMES[model],
+                "model": registry.get(model).label,
                 "train gender accuracy": m["train_gender_accuracy"],
                 "val gender accuracy": m["val_gender_accuracy"],
                 "train gender loss": m["train_gender_loss"],
@@ -191,22 +213,24 @@ def comparison_table(runs: dict[str, RunResults]) -> pd.DataFrame:
                 "MAE gap (val - train)": m["val_age_mae"] - m["train_age_mae"],
                 "test gender accuracy": m.get("test_gender_accuracy", float("nan")),
                 "test age MAE": m.get("test_age_mae", float("nan")),
-                "coursework (reported): val gender accuracy": SEED_REPORTED[model]["val_gender_accuracy"],
-                "coursework (reported): val age MAE": SEED_REPORTED[model]["val_age_mae"],
+                "coursework (reported): val gender accuracy": reported.get("val_gender_accuracy", float("nan")),
+                "coursework (reported): val age MAE": reported.get("val_age_mae", float("nan")),
             }
         )
     return pd.DataFrame(rows).set_index("model")
 
 
-def paired_comparisons(runs: dict[str, RunResults]) -> dict[str, dict]:
-    """VGG16 against the custom CNN image by image (:func:`evaluation.paired_comparison`, positive: VGG16 better)
-    on the validation images and, where both were tested, the test images; empty unless both models ran."""
-    if not {"custom", "vgg16"} <= runs.keys():
-        return {}
-    custom, vgg = runs["custom"], runs["vgg16"]
-    found = {"validation": evaluation.paired_comparison(custom.predictions, vgg.predictions)}
-    if custom.test_predictions is not None and vgg.test_predictions is not None:
-        found["test"] = evaluation.paired_comparison(custom.test_predictions, vgg.test_predictions)
+def paired_comparisons(runs: dict[str, RunResults]) -> dict[tuple[str, str], dict[str, dict]]:
+    """Each pair of models image by image (:func:`evaluation.paired_comparison`; positive: the second better), in
+    the registry's order (the custom CNN, then VGG16): by ``(first, second)``, the validation images' comparison
+    and, where both were tested, the test images'."""
+    found = {}
+    for first, second in itertools.combinations([m for m in registry.names() if m in runs], 2):
+        one, other = runs[first], runs[second]
+        pair = {"validation": evaluation.paired_comparison(one.predictions, other.predictions)}
+        if one.test_predictions is not None and other.test_predictions is not None:
+            pair["test"] = evaluation.paired_comparison(one.test_predictions, other.test_predictions)
+        found[first, second] = pair
     return found
 
 

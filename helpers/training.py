@@ -2,23 +2,20 @@
 
 from __future__ import annotations
 
+from . import keras_quietly  # noqa: F401  (first: Keras starts without TensorFlow's C++ start-up lines)
+
+# isort: split
 import contextlib
-import datetime as dt
-import os
-import platform
-import re
 import shutil
-import subprocess
 import sys
 import time
-from importlib import metadata
 from pathlib import Path
 
 import keras
 import numpy as np
 import pandas as pd
 
-from . import config, data, evaluation, files, models, release, results
+from . import config, data, evaluation, files, host, models, registry, release, results, sources
 from .config import Profile
 from .files import write_atomic, write_json
 
@@ -203,17 +200,17 @@ def targets(faces) -> dict:
 
 
 class FrozenPartValidation(keras.callbacks.Callback):
-    """Validation of the VGG16 transfer model through its trainable part alone.
+    """Validation of a model with frozen layers (VGG16's base) through its trainable part alone.
 
     Validation images are not augmented and the frozen layers run in inference mode, so within a stage their
     output is the same every epoch: it is computed once and each epoch runs only the trainable part on it
-    (``models.split_at_frozen``), with the batches, losses and metrics of Keras' own validation. The values
+    (:attr:`registry.Stage.frozen_part`), with the batches, losses and metrics of Keras' own validation. The values
     enter the epoch's logs as ``val_*`` before the checkpoint and the progress line read them.
     """
 
-    def __init__(self, model, stage: int, unfrozen_layers: int, val, batch_size: int):
+    def __init__(self, parts: tuple, val, batch_size: int):
         super().__init__()
-        frozen, self.trainable = models.split_at_frozen(model, stage, unfrozen_layers)
+        frozen, self.trainable = parts
         self.trainable.compile(loss=models.LOSSES, metrics=models.METRICS)
         self.features = frozen.predict(val.images, batch_size=batch_size, verbose=0)
         self.targets, self.batch_size = targets(val), batch_size
@@ -225,28 +222,15 @@ class FrozenPartValidation(keras.callbacks.Callback):
         logs.update({f"val_{name}": value for name, value in values.items()})
 
 
-def _fit(
-    model,
-    splits,
-    profile: Profile,
-    first_epoch: int,
-    last_epoch: int,
-    checkpoint: Checkpoint,
-    verbose,
-    stage: int | None = None,
-):
-    """``model.fit`` from ``first_epoch`` to ``last_epoch``; VGG16 (``stage`` 1 or 2) validates through
-    :class:`FrozenPartValidation`, the custom CNN through Keras' own validation."""
+def _fit(model, splits, profile: Profile, first_epoch: int, last_epoch: int, checkpoint: Checkpoint, verbose, stage):
+    """``model.fit`` from ``first_epoch`` to ``last_epoch`` in ``stage`` (a :class:`registry.Stage`): validation
+    through :class:`FrozenPartValidation` where the stage has frozen layers, else through Keras' own."""
     if first_epoch >= last_epoch:
         return
     checkpoint.batches.set_epoch(first_epoch)
-    if stage:
-        validation = {
-            "callbacks": [
-                FrozenPartValidation(model, stage, profile.stage2_unfrozen_layers, splits.val, profile.batch_size),
-                checkpoint,
-            ]
-        }
+    if stage.frozen_part:
+        parts = stage.frozen_part(model, profile)
+        validation = {"callbacks": [FrozenPartValidation(parts, splits.val, profile.batch_size), checkpoint]}
     else:
         validation = {
             "validation_data": (splits.val.images, targets(splits.val)),
@@ -273,65 +257,39 @@ def run_training(
     verbose="auto",
     provenance: dict | None = None,
 ):
-    """Compile and fit ``model`` as the study does, checkpointing into ``folder`` after every epoch.
+    """Compile and fit ``model`` stage by stage as its registry entry says, checkpointing into ``folder`` after
+    every epoch.
 
     Args:
         state: a checkpoint to resume from (``model`` is then the checkpoint's model, optimizer included).
         provenance: kept in every checkpoint (where and with which code the run began).
 
     Returns:
-        The per-epoch history (both VGG16 stages, with a ``stage`` column).
+        The per-epoch history (with a ``stage`` column for a model of several stages).
     """
+    spec = registry.get(model_name)
     history = list(state["history"]) if state else []
     done = state["epoch"] if state else 0
     batches = Batches(
         splits.train, profile.batch_size, profile.seed, age_weights(splits.train.age, profile.age_weighting)
     )
-    if model_name == "custom":
-        if not state:
-            models.compile_model(model, profile.learning_rate, profile.weight_decay)
-        _fit(
-            model,
-            splits,
-            profile,
-            done,
-            profile.epochs,
-            Checkpoint(folder, profile.hash, None, history, batches, provenance),
-            verbose,
-        )
-        return history_frame(history)
-    if not state:
-        models.set_vgg16_stage(model, 1)
-        models.compile_model(model, profile.stage1_learning_rate, profile.stage1_weight_decay)
-    _fit(
-        model,
-        splits,
-        profile,
-        done,
-        profile.stage1_epochs,
-        Checkpoint(folder, profile.hash, 1, history, batches, provenance),
-        verbose,
-        stage=1,
-    )
-    if profile.stage2_epochs:
-        if done <= profile.stage1_epochs:  # entering stage 2 now (not resuming inside it): fresh optimizer
-            models.set_vgg16_stage(model, 2, profile.stage2_unfrozen_layers)
-            models.compile_model(model, profile.stage2_learning_rate, profile.stage2_weight_decay)
-        _fit(
-            model,
-            splits,
-            profile,
-            max(done, profile.stage1_epochs),
-            profile.epochs_of("vgg16"),
-            Checkpoint(folder, profile.hash, 2, history, batches, provenance),
-            verbose,
-            stage=2,
-        )
+    first = 0
+    for index, stage in enumerate(spec.stages):
+        last = first + stage.epochs_of(profile)
+        if last > first:
+            if not state or done <= first:  # entering the stage now (not resuming inside it): a fresh optimizer
+                if stage.trainable:
+                    stage.trainable(model, profile)
+                models.compile_model(model, *stage.optimizer_settings(profile))
+            number = spec.stage_number(index)
+            checkpoint = Checkpoint(folder, profile.hash, number, history, batches, provenance)
+            _fit(model, splits, profile, max(done, first), last, checkpoint, verbose, stage)
+        first = last
     return history_frame(history)
 
 
 def history_frame(rows: list[dict]) -> pd.DataFrame:
-    """One row per epoch: epoch, the metrics in name order, seconds, and stage (VGG16)."""
+    """One row per epoch: epoch, the metrics in name order, seconds, and stage (models of several stages)."""
     frame = pd.DataFrame(rows)
     last = [c for c in ("seconds", "stage") if c in frame]
     return frame[["epoch", *sorted(c for c in frame if c not in ("epoch", *last)), *last]]
@@ -383,67 +341,6 @@ def final_metrics(history: pd.DataFrame, predictions: pd.DataFrame) -> dict:
     return metrics
 
 
-def _versions() -> dict:
-    names = ["keras", "numpy", "pillow", "pandas", "tensorflow", "jax", "torch"]
-    versions = {"python": sys.version.split()[0]}
-    for name in names:
-        with contextlib.suppress(metadata.PackageNotFoundError):
-            versions[name] = metadata.version(name)
-    return versions
-
-
-def _code_version() -> dict:
-    """The git commit of this checkout (and whether it had uncommitted changes), when there is one."""
-
-    def git(*args):
-        return subprocess.run(["git", *args], cwd=config.PROJ_ROOT, capture_output=True, text=True, timeout=10)
-
-    try:
-        head = git("rev-parse", "HEAD")
-        status = git("status", "--porcelain", "--untracked-files=no")
-    except (OSError, subprocess.SubprocessError):
-        return {"commit": None}
-    if head.returncode:
-        return {"commit": None}
-    return {"commit": head.stdout.strip(), "dirty": bool(status.stdout.strip())}
-
-
-def cpu() -> dict:
-    """The CPU's model name and the vector extensions that decide oneDNN's kernels: runs on CPUs that differ in
-    them differ in speed and in float32 rounding (results agree to a few digits, not bit for bit)."""
-    try:
-        text = Path("/proc/cpuinfo").read_text()
-    except OSError:
-        return {"model": platform.processor() or None}
-    model = re.search(r"^model name\s*:\s*(.+)$", text, re.M)
-    flags = re.search(r"^flags\s*:\s*(.+)$", text, re.M)
-    flags = set(flags.group(1).split()) if flags else set()
-    return {
-        "model": model.group(1).strip() if model else None,
-        "vector_extensions": [f for f in ("avx2", "avx512f", "avx512_bf16", "amx_tile") if f in flags],
-    }
-
-
-def accelerators() -> list[str]:
-    backend = keras.backend.backend()
-    try:
-        if backend == "tensorflow":
-            import tensorflow as tf
-
-            return [d.name for d in tf.config.list_physical_devices("GPU")]
-        if backend == "jax":
-            import jax
-
-            return [d.device_kind for d in jax.devices() if d.platform != "cpu"]  # e.g. "NVIDIA H200"
-        if backend == "torch":
-            import torch
-
-            return [torch.cuda.get_device_name(i) for i in range(torch.cuda.device_count())]
-    except Exception as err:  # the manifest is informative: never fail a finished run over it
-        return [f"unknown ({err})"]
-    return []
-
-
 def train(
     model_name: str,
     profile: Profile,
@@ -457,96 +354,124 @@ def train(
     """Train ``model_name`` with ``profile`` and write its results to ``out_dir``.
 
     Args:
-        model_name: ``custom`` or ``vgg16``.
+        model_name: a model of the registry (``custom``, ``vgg16``).
         profile: the hyper-parameters (a named profile with overrides applied).
         out_dir: folder for metrics.json, history_<model>.csv, predictions_val_<model>.csv, manifest.json
             and <model>.keras; created if needed.
         source: UTKFace folder or .tar.gz (default ``$UTKFACE`` or ``data/``).
-        weights: VGG16 weights, see :func:`helpers.models.resolve_weights`.
+        weights: pretrained weights of a model that reads them, see :func:`helpers.models.resolve_weights`.
         overrides: the overrides that made ``profile`` (recorded in the manifest).
 
     Returns:
         The metrics dict that was written to metrics.json.
     """
-    if model_name not in ("custom", "vgg16"):
-        raise ValueError(f"unknown model {model_name!r}; choose custom or vgg16")
     # Everything that can fail on bad input is checked before the output folder is touched.
-    models.check_image_size(model_name, profile)
-    weights = models.resolve_weights(weights) if model_name == "vgg16" else None
-    started, code, clock = now(), _code_version(), time.perf_counter()
+    spec = registry.get(model_name)
+    spec.check_image_size(profile)
+    weights = models.resolve_weights(weights, spec.weights_variable) if spec.weights_variable else None
+    started, code, clock = host.now(), host.code_version(), time.perf_counter()
     out = Path(out_dir)
     folder = out / results.CHECKPOINT
     keras.utils.set_random_seed(profile.seed)
     fresh = None
     if not any((folder / name).is_file() for name in (STATE, PREVIOUS_STATE)):
         fresh = models.build_model(model_name, profile, weights)
-    weights_info = models.describe_weights(weights) if model_name == "vgg16" else None
+    weights_info = models.describe_weights(weights) if spec.weights_variable else None
     if weights_info:
-        print(f"VGG16 weights: {weights_info['label']}", flush=True)
-    source = data.resolve_source(source)
-    splits = data.load_splits(profile, source, progress=progress)
-    print(data.describe_skipped(splits.info), flush=True)
-    data_info = dict(splits.info, **data.describe_source(source), n_train=len(splits.train), n_val=len(splits.val))
+        print(f"{spec.short} weights: {weights_info['label']}", flush=True)
+    source = sources.resolve_source(source)
+    splits, data_info = _load_data(profile, source, progress)
 
     with files.folder_lock(out, "training"):
-        found = load_checkpoint(folder, profile.hash)
-        if found:
-            state, model = found
-            print(f"Resuming from the checkpoint after epoch {state['epoch']} in {folder}", flush=True)
-        else:
-            state, model = None, models.for_training(fresh or models.build_model(model_name, profile, weights))
-            shutil.rmtree(folder, ignore_errors=True)  # another profile's checkpoint, if any, is of no use
+        state, model = _resume_or_start(
+            folder, profile, lambda: fresh or models.build_model(model_name, profile, weights)
+        )
         (out / "metrics.json").unlink(missing_ok=True)  # written last: its presence means the run finished
-        # Where the run began (kept in the checkpoint), and every resume since.
-        provenance = {
-            "started": state.get("started", started) if state else started,
-            "code": state.get("code") if state else code,
-            "resumes": [*state.get("resumes", []), {"at": started, "code": code}] if state else [],
-        }
+        provenance = _provenance(state, started, code)
         if verbose == "auto":
             verbose = 1 if sys.stdout.isatty() else 2
         history = run_training(model_name, model, splits, profile, folder, state, verbose, provenance)
-        try:
+        manifest = _manifest(model_name, profile, overrides, data_info, weights_info, provenance)
+        earlier_seconds = float(history["seconds"].iloc[: state["epoch"] if state else 0].sum())
+        with _stopped_if_unwritable(out, len(history)):
             metrics = _write_results(
-                model_name,
-                model,
-                history,
-                splits,
-                profile,
-                out,
-                source,
-                progress,
-                {
-                    "model": model_name,
-                    "profile_name": profile.name,
-                    "profile": profile.to_dict(),
-                    "overrides": overrides or {},
-                    "hash": profile.hash,
-                    "seed": profile.seed,
-                    "data": data_info,
-                    "weights": weights_info,
-                    "versions": _versions(),
-                    **provenance,
-                    "backend": keras.backend.backend(),
-                    "hardware": {
-                        "platform": platform.platform(),
-                        "processor": platform.machine(),
-                        "cpu_count": os.cpu_count(),
-                        "cpu": cpu(),
-                        "accelerators": accelerators(),
-                    },
-                },
-                earlier_seconds=float(history["seconds"].iloc[: state["epoch"] if state else 0].sum()),
-                clock=clock,
+                model_name, model, history, splits, profile, out, source, progress, manifest, earlier_seconds, clock
             )
-        except OSError as err:
-            raise RunStopped(
-                f"could not write the results in {out} ({err.strerror or err}); the checkpoint of the "
-                f"last epoch ({len(history)}) is intact: free some space and rerun the same command to "
-                "write them"
-            ) from None
         shutil.rmtree(folder, ignore_errors=True)
     return metrics
+
+
+@contextlib.contextmanager
+def _stopped_if_unwritable(out: Path, epochs: int):
+    """Turn an OSError while the results are written (a full disk) into one :class:`RunStopped` line."""
+    try:
+        yield
+    except OSError as err:
+        raise RunStopped(
+            f"could not write the results in {out} ({err.strerror or err}); the checkpoint of the "
+            f"last epoch ({epochs}) is intact: free some space and rerun the same command to write them"
+        ) from None
+
+
+def _resume_or_start(folder: Path, profile: Profile, build) -> tuple[dict | None, keras.Model]:
+    """The checkpoint's state and model where one of these settings survives in ``folder``, else (None, build())."""
+    found = load_checkpoint(folder, profile.hash)
+    if found:
+        print(f"Resuming from the checkpoint after epoch {found[0]['epoch']} in {folder}", flush=True)
+        return found
+    shutil.rmtree(folder, ignore_errors=True)  # another profile's checkpoint, if any, is of no use
+    return None, build()
+
+
+def _manifest(model_name: str, profile: Profile, overrides, data_info: dict, weights_info, provenance: dict) -> dict:
+    """What a run records of itself (``manifest.json``), but for when it finished and how long it took."""
+    return {
+        "model": model_name,
+        "profile_name": profile.name,
+        "profile": profile.to_dict(),
+        "overrides": overrides or {},
+        "hash": profile.hash,
+        "seed": profile.seed,
+        "data": data_info,
+        "weights": weights_info,
+        "architecture": models.current_architecture(model_name, profile),
+        "versions": host.versions(),
+        **provenance,
+        "backend": keras.backend.backend(),
+        "hardware": host.hardware(),
+    }
+
+
+def _load_data(profile: Profile, source, progress: bool):
+    """The run's training and validation images, and what the manifest says of them."""
+    splits = data.load_splits(profile, source, progress=progress)
+    print(data.describe_skipped(splits.info), flush=True)
+    data_info = dict(splits.info, **sources.describe_source(source), n_train=len(splits.train), n_val=len(splits.val))
+    return splits, data_info
+
+
+def _provenance(state: dict | None, started: str, code: dict) -> dict:
+    """Where the run began (kept in the checkpoint), and every resume since."""
+    if not state:
+        return {"started": started, "code": code, "resumes": []}
+    return {
+        "started": state.get("started", started),
+        "code": state.get("code"),
+        "resumes": [*state.get("resumes", []), {"at": started, "code": code}],
+    }
+
+
+def record_architecture(folder) -> bool:
+    """Add the network's :func:`helpers.models.architecture` to the manifest of a finished run that predates it,
+    rebuilt from the run's recorded settings (marked ``added``); returns whether the manifest changed."""
+    path = Path(folder) / "manifest.json"
+    manifest = files.read_json(path)
+    if "architecture" in manifest:
+        return False
+    profile = config.profile_from_record(manifest["profile_name"], manifest["profile"])
+    added = dict(models.current_architecture(manifest["model"], profile), added=host.now()[:10])
+    write_json(path, dict(manifest, architecture=added))
+    return True
 
 
 def load_or_train(
@@ -566,10 +491,6 @@ def load_or_train(
     return results.load_for(model, profile, results_dir)
 
 
-def now() -> str:
-    return dt.datetime.now(dt.UTC).isoformat(timespec="seconds")
-
-
 def _write_results(
     model_name, model, history, splits, profile, out, source, progress, manifest, earlier_seconds: float, clock: float
 ) -> dict:
@@ -585,7 +506,7 @@ def _write_results(
     write_atomic(out / f"predictions_val_{model_name}.csv", predictions.to_csv(index=False, float_format="%.6g"))
     write_json(
         out / "manifest.json",
-        dict(manifest, finished=now(), seconds=round(earlier_seconds + time.perf_counter() - clock, 1)),
+        dict(manifest, finished=host.now(), seconds=round(earlier_seconds + time.perf_counter() - clock, 1)),
     )
     write_json(out / "metrics.json", metrics)
     write_atomic(out / release.CARD, release.model_card(model_name, out))  # read from the files just written

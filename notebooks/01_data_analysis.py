@@ -56,12 +56,13 @@ retrain = False  # bool: unused here (the data analysis always runs); kept so ev
 import pandas as pd
 
 from helpers import data as utk
-from helpers import files, notebook, plots, results
+from helpers import decoding, files, notebook, plots, results, twins
 from helpers.results import SEED_DATASET
 
 cfg = notebook.setup(profile, overrides)
-source = notebook.colab_setup(data) or None
-out_dir = results.profile_folder(cfg, results_dir or None)
+results_dir, figures_dir = notebook.none_if_empty(results_dir, figures_dir)
+source = notebook.colab_setup(data)  # None: $UTKFACE, then data/
+out_dir = results.profile_folder(cfg, results_dir)
 
 # %% [markdown]
 # ## Loading the subset
@@ -115,13 +116,13 @@ pd.Series(summary["ethnicity"], name="images").to_frame()
 # apart, most were different people (aligned faces have similar coarse gradients).
 
 # %%
-fingerprints = utk.fingerprint_source(source)
-groups = utk.twin_groups(fingerprints["sha256"], fingerprints["dhash"])
+fingerprints = twins.fingerprint_source(source)
+groups = twins.twin_groups(fingerprints["sha256"], fingerprints["dhash"])
 in_subset = fingerprints["file"].isin(set(subset.names)).to_numpy()
 subset_fp = fingerprints[in_subset].reset_index(drop=True)
 summary["duplicates"] = {
-    "source": utk.twin_summary(fingerprints, groups),
-    "subset": utk.twin_summary(subset_fp, utk.twin_groups(subset_fp["sha256"], subset_fp["dhash"])),
+    "source": twins.twin_summary(fingerprints, groups),
+    "subset": twins.twin_summary(subset_fp, twins.twin_groups(subset_fp["sha256"], subset_fp["dhash"])),
     "val_with_train_twin": splits.info["val_with_train_twin"],
     "split": splits.info["split"],
 }
@@ -134,11 +135,11 @@ pd.DataFrame({"whole source": summary["duplicates"]["source"], "this subset": su
 # %%
 pairs = [
     tuple(fingerprints.iloc[i].to_dict() for i in pair)
-    for pair in utk.conflicting_pairs(fingerprints, groups, n=5, seed=cfg.seed)
+    for pair in twins.conflicting_pairs(fingerprints, groups, n=5, seed=cfg.seed)
 ]
-images = utk.load_named_images(source, [face["file"] for pair in pairs for face in pair], 96)
+images = decoding.load_named_images(source, [face["file"] for pair in pairs for face in pair], 96)
 fig = plots.twin_pairs(pairs, images)
-plots.save_fig(fig, "fig_conflicting_twins", cfg.name, figures_dir or None)
+plots.save_fig(fig, "fig_conflicting_twins", cfg.name, figures_dir)
 
 # %%
 out_dir.mkdir(parents=True, exist_ok=True)
@@ -149,7 +150,7 @@ files.write_json(out_dir / "data_summary.json", summary, sort_keys=False)
 
 # %%
 fig = plots.sample_grid(subset, n=16, seed=cfg.seed)
-plots.save_fig(fig, "fig1_sample_faces", cfg.name, figures_dir or None)
+plots.save_fig(fig, "fig1_sample_faces", cfg.name, figures_dir)
 
 # %% [markdown]
 # ## Figure 2 · Age distribution
@@ -158,4 +159,4 @@ plots.save_fig(fig, "fig1_sample_faces", cfg.name, figures_dir or None)
 
 # %%
 fig = plots.age_distribution(labels)
-plots.save_fig(fig, "fig2_age_distribution", cfg.name, figures_dir or None)
+plots.save_fig(fig, "fig2_age_distribution", cfg.name, figures_dir)

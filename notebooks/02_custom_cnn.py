@@ -56,6 +56,7 @@ retrain = False  # bool: train even when this profile's results are on disk
 from helpers import models, notebook, plots, results, training
 
 cfg = notebook.setup(profile, overrides)
+results_dir, figures_dir = notebook.none_if_empty(results_dir, figures_dir)
 source = notebook.colab_setup(data)
 
 # %% [markdown]
@@ -67,7 +68,7 @@ source = notebook.colab_setup(data)
 # %%
 description = models.describe("custom", cfg)
 fig = plots.architecture_from_description(description, cfg.image_size, "Custom CNN")
-plots.save_fig(fig, "fig3_custom_architecture", cfg.name, figures_dir or None)
+plots.save_fig(fig, "fig3_custom_architecture", cfg.name, figures_dir)
 
 # %% [markdown]
 # ## Training configuration
@@ -86,7 +87,7 @@ plots.save_fig(fig, "fig3_custom_architecture", cfg.name, figures_dir or None)
 # ## Training (or loading this profile's results)
 
 # %%
-run = training.load_or_train("custom", cfg, results_dir or None, retrain, source, overrides=overrides)
+run = training.load_or_train("custom", cfg, results_dir, retrain, source, overrides=overrides)
 print(
     f"results in {run.folder}, trained on {run.manifest['backend']} "
     f"({', '.join(run.manifest['hardware']['accelerators']) or 'CPU'}) in {run.manifest['seconds'] / 60:.1f} min"
@@ -97,7 +98,7 @@ print(
 
 # %%
 fig = plots.training_curves(run.history, "Custom CNN: training and validation")
-plots.save_fig(fig, "fig4_custom_curves", cfg.name, figures_dir or None)
+plots.save_fig(fig, "fig4_custom_curves", cfg.name, figures_dir)
 
 # %%
 results.comparison_table({"custom": run}).T

@@ -57,6 +57,7 @@ weights = "env"  # str: imagenet, none, a .weights.h5 file, or env ($VGG16_WEIGH
 from helpers import models, notebook, plots, results, training
 
 cfg = notebook.setup(profile, overrides)
+results_dir, figures_dir = notebook.none_if_empty(results_dir, figures_dir)
 source = notebook.colab_setup(data)
 
 # %% [markdown]
@@ -68,7 +69,7 @@ source = notebook.colab_setup(data)
 # %%
 description = models.describe("vgg16", cfg)
 fig = plots.architecture_from_description(description, cfg.image_size, "VGG16 transfer model")
-plots.save_fig(fig, "vgg16_architecture", cfg.name, figures_dir or None)
+plots.save_fig(fig, "vgg16_architecture", cfg.name, figures_dir)
 
 # %% [markdown]
 # ## Two-stage training
@@ -82,7 +83,7 @@ plots.save_fig(fig, "vgg16_architecture", cfg.name, figures_dir or None)
 }
 
 # %%
-run = training.load_or_train("vgg16", cfg, results_dir or None, retrain, source, weights=weights, overrides=overrides)
+run = training.load_or_train("vgg16", cfg, results_dir, retrain, source, weights=weights, overrides=overrides)
 print(f"results in {run.folder}; VGG16 weights: {run.manifest['weights']['label']}")
 
 # %% [markdown]
@@ -91,7 +92,7 @@ print(f"results in {run.folder}; VGG16 weights: {run.manifest['weights']['label'
 
 # %%
 fig = plots.training_curves(run.history, "VGG16 transfer: training and validation")
-plots.save_fig(fig, "fig5_vgg16_curves", cfg.name, figures_dir or None)
+plots.save_fig(fig, "fig5_vgg16_curves", cfg.name, figures_dir)
 
 # %%
 results.comparison_table({"vgg16": run}).T

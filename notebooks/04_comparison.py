@@ -55,12 +55,15 @@ retrain = False  # bool: unused here; kept so every notebook takes the same flag
 # %%
 from IPython.display import display
 
-from helpers import config, evaluation, experiments, files, notebook, plots, predict, results
+from helpers import config, evaluation, experiments, files, notebook, plots, predict, registry, results, seed_sweeps
 from helpers import data as utk
+from helpers.findings import conjecture_findings, duplicate_findings, pretraining_findings
 
 cfg = notebook.setup(profile, overrides)
-runs = results.load_available(cfg, results_dir or None)
-missing = [results.MODEL_NAMES[m] for m in config.MODELS if m not in runs]
+results_dir, figures_dir, sweep_dir = notebook.none_if_empty(results_dir, figures_dir, sweep_dir)
+source = notebook.colab_setup(data)  # None: $UTKFACE, then data/
+runs = results.load_available(cfg, results_dir)
+missing = [spec.label for name, spec in registry.MODELS.items() if name not in runs]
 if missing:
     print(f"Not run yet for profile {cfg.name}: {', '.join(missing)} (run notebooks 02 and 03 first).")
 NO_RUN = f"No model has run for profile {cfg.name}: nothing to compare yet."
@@ -79,7 +82,7 @@ results.comparison_table(runs).T.style.format("{:.3f}") if runs else NO_RUN
 # %%
 if runs:
     fig = plots.comparison({m: r.history for m, r in runs.items()}, {m: r.predictions for m, r in runs.items()})
-    plots.save_fig(fig, "fig6_comparison", cfg.name, figures_dir or None)
+    plots.save_fig(fig, "fig6_comparison", cfg.name, figures_dir)
 else:
     print(NO_RUN)
 
@@ -90,42 +93,44 @@ else:
 # Baselines predict without looking at the face: the training set's mean or median age, and its majority gender.
 
 # %%
-splits = utk.load_splits(cfg, notebook.colab_setup(data) or None)
+splits = utk.load_splits(cfg, source)
 train_labels = splits.train.labels()
 evaluations = {
     model: evaluation.evaluate(run.predictions, train_labels, run.test_predictions) for model, run in runs.items()
 }
-files.write_json(results.profile_folder(cfg, results_dir or None) / "evaluation.json", evaluations, sort_keys=False)
-evaluation.headline_table(evaluations, results.MODEL_NAMES).round(3) if runs else NO_RUN
+files.write_json(results.profile_folder(cfg, results_dir) / "evaluation.json", evaluations, sort_keys=False)
+evaluation.headline_table(evaluations, registry.labels()).round(3) if runs else NO_RUN
 
 # %% [markdown]
 # ### Which model is better, beyond the noise of the evaluation images?
-# Both models predict the same images, so they are compared image by image: VGG16's advantage (gender accuracy
-# higher, age MAE lower: positive), its 95 % bootstrap interval over the images, and McNemar's exact test on the
-# images that only one model classifies right. Training noise (another seed) comes on top: see the seed sweeps.
+# The models predict the same images, so each pair is compared image by image: the second model's advantage
+# (gender accuracy higher, age MAE lower: positive; VGG16's over the custom CNN), its 95 % bootstrap interval over
+# the images, and McNemar's exact test on the images that only one model classifies right. Training noise (another
+# seed) comes on top: see the seed sweeps.
 
 # %%
-comparisons = results.paired_comparisons(runs)
-if comparisons:
-    print("\n".join(evaluation.paired_findings(comparisons)))
+pairs = results.paired_comparisons(runs)
+for (first, second), comparisons in pairs.items():
+    names = registry.get(first).prose, registry.get(second).prose
+    print("\n".join(evaluation.paired_findings(comparisons, names)))
     display(evaluation.paired_table(comparisons))
-else:
-    print("Needs the results of both models.")
+if not pairs:
+    print("Needs the results of two models.")
 
 # %% [markdown]
 # ### By ethnicity label and gender
 
 # %%
-evaluation.group_table(evaluations, results.MODEL_NAMES).round(3) if runs else NO_RUN
+evaluation.group_table(evaluations, registry.labels()).round(3) if runs else NO_RUN
 
 # %%
 tested = {model: result["test"] for model, result in evaluations.items() if "test" in result}
-evaluation.group_table(tested, results.MODEL_NAMES).round(3) if tested else "no test predictions for this profile"
+evaluation.group_table(tested, registry.labels()).round(3) if tested else "no test predictions for this profile"
 
 # %%
 if runs:
     fig = plots.evaluation(evaluations)
-    plots.save_fig(fig, "fig7_evaluation", cfg.name, figures_dir or None)
+    plots.save_fig(fig, "fig7_evaluation", cfg.name, figures_dir)
 else:
     print(NO_RUN)
 
@@ -137,8 +142,8 @@ else:
 # %%
 val_images = dict(zip(splits.val.names, splits.val.images))
 for model, run in runs.items():
-    fig = plots.error_gallery(evaluation.worst_predictions(run.predictions), val_images, results.MODEL_NAMES[model])
-    plots.save_fig(fig, f"fig8_errors_{model}", cfg.name, figures_dir or None)
+    fig = plots.error_gallery(evaluation.worst_predictions(run.predictions), val_images, registry.get(model).label)
+    plots.save_fig(fig, f"fig8_errors_{model}", cfg.name, figures_dir)
 
 # %% [markdown]
 # ## Experiments: the coursework's conjectures and UTKFace's duplicates
@@ -149,14 +154,14 @@ for model, run in runs.items():
 
 # %%
 for shown in experiments.shown_profiles(cfg):
-    for model, tables in experiments.summaries(shown, results_dir or None).items():
+    for model, tables in experiments.summaries(shown, results_dir).items():
         for name, table in tables.items():
-            print(f"{name}, {results.MODEL_NAMES[model]}, profile {shown.name}:")
+            print(f"{name}, {registry.get(model).label}, profile {shown.name}:")
             if not (ran := experiments.ran(table)).empty:
                 display(experiments.readable(ran))
-            for entry in experiments.not_run(name, shown, model, results_dir or None):
+            for entry in experiments.not_run(name, shown, model, results_dir):
                 print(f"  not run: {entry['label']} ({entry['command']}; {entry['time']})")
-    bands = experiments.band_errors(shown, results_dir=results_dir or None)
+    bands = experiments.band_errors(shown, results_dir=results_dir)
     if bands is not None:
         print(
             f"custom CNN, profile {shown.name}: test MAE and bias per age band, baseline against the age-balanced loss:"
@@ -171,9 +176,7 @@ for shown in experiments.shown_profiles(cfg):
 
 # %%
 for shown in experiments.shown_profiles(cfg):
-    effects = experiments.variant_effects(
-        "conjectures", shown, sweep_dir=sweep_dir or None, results_dir=results_dir or None
-    )
+    effects = experiments.variant_effects("conjectures", shown, sweep_dir=sweep_dir, results_dir=results_dir)
     if effects is None:
         print(f"profile {shown.name}: no conjecture variant has run beside its baseline")
         continue
@@ -183,10 +186,10 @@ for shown in experiments.shown_profiles(cfg):
         plots.SPREAD_METRICS + plots.TEST_METRICS,
         experiments.NOISE_SDS,
     )
-    plots.save_fig(fig, f"fig10_conjectures_{shown.name}", cfg.name, figures_dir or None)
-    bands = experiments.band_errors(shown, results_dir=results_dir or None)
-    shared = experiments.shared_test(shown, results_dir=results_dir or None)
-    notebook.show_findings(f"profile {shown.name}", experiments.conjecture_findings(effects, bands, shared).values())
+    plots.save_fig(fig, f"fig10_conjectures_{shown.name}", cfg.name, figures_dir)
+    bands = experiments.band_errors(shown, results_dir=results_dir)
+    shared = experiments.shared_test(shown, results_dir=results_dir)
+    notebook.show_findings(f"profile {shown.name}", conjecture_findings(effects, bands, shared).values())
 
 # %% [markdown]
 # ### Duplicates: does the split matter?
@@ -195,7 +198,7 @@ for shown in experiments.shown_profiles(cfg):
 
 # %%
 for shown in experiments.shown_profiles(cfg):
-    findings = experiments.duplicate_findings(shown, sweep_dir=sweep_dir or None, results_dir=results_dir or None)
+    findings = duplicate_findings(shown, sweep_dir=sweep_dir, results_dir=results_dir)
     notebook.show_findings(f"profile {shown.name}", findings or ["no two duplicate variants to compare have run"])
 
 # %% [markdown]
@@ -207,13 +210,13 @@ for shown in experiments.shown_profiles(cfg):
 
 # %%
 for shown in experiments.shown_profiles(cfg):
-    for model in config.MODELS:
-        weights = runs["vgg16"].manifest["weights"] if "vgg16" in runs else None  # VGG16's pretraining sweep
-        sweep = experiments.model_spread(shown, model, sweep_dir or None, weights, results_dir or None)
+    for model in registry.names():
+        weights = runs[model].manifest["weights"] if model in runs else None  # a pretrained model's pretraining sweep
+        sweep = seed_sweeps.model_spread(shown, model, sweep_dir, weights, results_dir)
         if sweep is None:
-            print(f"{results.MODEL_NAMES[model]}: no sweep run for profile {shown.name}")
+            print(f"{registry.get(model).label}: no sweep run for profile {shown.name}")
         else:
-            print(f"{results.MODEL_NAMES[model]}, profile {shown.name}:")
+            print(f"{registry.get(model).label}, profile {shown.name}:")
             display(sweep)
 
 # %% [markdown]
@@ -223,13 +226,14 @@ for shown in experiments.shown_profiles(cfg):
 # %%
 by_seed = {
     model: {seed: run.metrics for seed, run in seeds.items()}
-    for model in config.MODELS
-    if (seeds := experiments.seed_runs(cfg, model, sweep_dir or None, results_dir or None))
+    for model in registry.names()
+    if (seeds := seed_sweeps.seed_runs(cfg, model, sweep_dir, results_dir))
 }
 if by_seed:
-    reported = results.SEED_REPORTED if cfg.hash == config.PROFILES["seed"].hash else None
+    study = cfg.hash == config.PROFILES["seed"].hash
+    reported = {m: spec.reported for m, spec in registry.MODELS.items() if spec.reported} if study else None
     fig = plots.seed_dots(by_seed, reported, f"Each model over seeds, profile {cfg.name}")
-    plots.save_fig(fig, "fig12_seeds", cfg.name, figures_dir or None)
+    plots.save_fig(fig, "fig12_seeds", cfg.name, figures_dir)
 
 # %% [markdown]
 # ## Does pretraining help?
@@ -240,15 +244,15 @@ if by_seed:
 
 # %%
 for shown in experiments.shown_profiles(cfg):
-    pretraining = experiments.pretraining_table(shown, sweep_dir or None, results_dir or None)
+    pretraining = seed_sweeps.pretraining_table(shown, sweep_dir, results_dir)
     if pretraining is None:
         print(f"no VGG16 pretraining sweep for profile {shown.name}")
     else:
-        print(f"profile {shown.name}:", *experiments.pretraining_findings(pretraining), sep="\n")
-        display(experiments.readable_pretraining(pretraining))
-        if (plotted := experiments.pretraining_for_plot(pretraining)) is not None:
+        print(f"profile {shown.name}:", *pretraining_findings(pretraining), sep="\n")
+        display(seed_sweeps.readable_pretraining(pretraining))
+        if (plotted := seed_sweeps.pretraining_for_plot(pretraining)) is not None:
             fig = plots.against_baseline(*plotted, f"Does pretraining help? Profile {shown.name}, mean ± sd over seeds")
-            plots.save_fig(fig, f"fig11_pretraining_{shown.name}", cfg.name, figures_dir or None)
+            plots.save_fig(fig, f"fig11_pretraining_{shown.name}", cfg.name, figures_dir)
 
 # %% [markdown]
 # ## Prediction on a new photo
@@ -257,14 +261,14 @@ for shown in experiments.shown_profiles(cfg):
 # onto one larger picture, as a stand-in for a photo.
 
 # %%
-model_file = results.run_folder("custom", cfg, results_dir or None) / "custom.keras"
+model_file = results.run_folder("custom", cfg, results_dir) / "custom.keras"
 if model_file.is_file() and cfg.test_size:
-    demo = predict.demo_photo(utk.load_test(cfg, notebook.colab_setup(data) or None, progress=False), n=3)
+    demo = predict.demo_photo(utk.load_test(cfg, source, progress=False), n=3)
     found = predict.predict_faces(predict.load_model(model_file), predict.find_faces(demo.photo, cfg.image_size))
     fig = plots.predicted_photo(demo.photo, found, demo.labels)
-    plots.save_fig(fig, "fig9_predict", cfg.name, figures_dir or None)
+    plots.save_fig(fig, "fig9_predict", cfg.name, figures_dir)
 else:  # a Figure 9 left from an earlier model would be shown as this run's
-    stale = plots.remove_fig("fig9_predict", cfg.name, figures_dir or None)
+    stale = plots.remove_fig("fig9_predict", cfg.name, figures_dir)
     print(
         f"No trained custom CNN in {model_file} (or no test set): Figure 9 is not drawn"
         + (" and the one an earlier model drew was removed" if stale else "")

@@ -8,11 +8,11 @@ import numpy as np
 import pytest
 from conftest import MALFORMED, face_names, jpeg_bytes
 
-from helpers import config, data
+from helpers import config, data, decoding, sources, twins
 
 
 def test_parse_name_reads_the_labels():
-    face = data.parse_name("UTKFace/26_1_2_20170116174525125.jpg.chip.jpg")
+    face = sources.parse_name("UTKFace/26_1_2_20170116174525125.jpg.chip.jpg")
     assert (face.age, face.gender, face.race) == (26, 1, 2)
     assert face.name == "26_1_2_20170116174525125.jpg.chip.jpg"
 
@@ -20,7 +20,7 @@ def test_parse_name_reads_the_labels():
 @pytest.mark.parametrize("name", [*MALFORMED, "24_0_1_20170116220224657 .jpg.chip.jpg"])
 def test_the_real_malformed_names_are_rejected_by_name(name):
     with pytest.raises(ValueError, match="not a UTKFace name") as err:
-        data.parse_name(f"UTKFace/{name}")
+        sources.parse_name(f"UTKFace/{name}")
     assert name in str(err.value)
 
 
@@ -35,13 +35,13 @@ def test_the_real_malformed_names_are_rejected_by_name(name):
 )
 def test_labels_out_of_range_are_rejected(name, message):
     with pytest.raises(ValueError, match=message):
-        data.parse_name(name)
+        sources.parse_name(name)
 
 
 @pytest.mark.parametrize("kind", ["folder", "archive"])
 def test_sources_list_the_same_faces_and_skip_malformed(kind, face_folder, face_archive):
     source = face_folder if kind == "folder" else face_archive
-    faces, skipped = data.list_faces(source)
+    faces, skipped = sources.list_faces(source)
     assert sorted(f.name for f in faces) == sorted(face_names(40))
     assert sorted(skipped["not a UTKFace name"]) == sorted(MALFORMED)
 
@@ -62,10 +62,10 @@ def test_labels_follow_their_images(face_folder):
     splits = data.load_splits(profile, face_folder, progress=False, cache=False)
     for faces in (splits.train, splits.val):
         for i, name in enumerate(faces.names):
-            face = data.parse_name(name)
+            face = sources.parse_name(name)
             assert (faces.age[i], faces.gender[i], faces.race[i]) == (face.age, face.gender, face.race)
             # 40 px files at 40 px: decoding is lossless apart from JPEG, so the pixels match the file
-            expected = data.decode_image((face_folder / name).read_bytes(), 40)
+            expected = decoding.decode_image((face_folder / name).read_bytes(), 40)
             np.testing.assert_array_equal(faces.images[i], expected)
 
 
@@ -85,7 +85,7 @@ def test_subset_and_split_depend_only_on_the_seed(face_folder):
 
 
 def test_subset_ignores_the_listing_order():
-    faces = [data.parse_name(n) for n in face_names(50)]
+    faces = [sources.parse_name(n) for n in face_names(50)]
     a = data.select_subset(faces, 20, seed=3)
     b = data.select_subset(list(reversed(faces)), 20, seed=3)
     assert a == b
@@ -123,30 +123,30 @@ def test_fractional_validation_size(face_folder):
 
 def test_asking_for_more_images_than_exist_says_how_many(face_folder):
     profile = config.get_profile("smoke", {"n_images": 100, "val_size": 10, "image_size": 32})
-    with pytest.raises(data.DataError, match="asks for 100 images but the source has only 40"):
+    with pytest.raises(sources.DataError, match="asks for 100 images but the source has only 40"):
         data.load_splits(profile, face_folder, progress=False)
 
 
 def test_missing_source_explains_how_to_get_utkface(tmp_path, monkeypatch):
     monkeypatch.delenv("UTKFACE", raising=False)
     monkeypatch.setattr(config, "DATA_DIR", tmp_path / "nowhere")
-    with pytest.raises(data.DataError, match=r"no UTKFace data found.*UTKFACE="):
-        data.resolve_source(download=False)
+    with pytest.raises(sources.DataError, match=r"no UTKFace data found.*UTKFACE="):
+        sources.resolve_source(download=False)
     monkeypatch.setenv("UTKFACE_URL", "http://127.0.0.1:9/UTKFace.tar.gz")  # nothing listens there: offline
     with pytest.raises(
-        data.DataError,
+        sources.DataError,
         match=r"no UTKFace data found .* and could not download http://127.0.0.1:9/"
         r"UTKFace.tar.gz \(.*\); put UTKFace.tar.gz .* in data/, or set UTKFACE=",
     ):
-        data.resolve_source()
+        sources.resolve_source()
     assert not (tmp_path / "nowhere").exists() or not list((tmp_path / "nowhere").iterdir())
-    with pytest.raises(data.DataError, match="does not exist"):
-        data.resolve_source(tmp_path / "missing.tar.gz")
+    with pytest.raises(sources.DataError, match="does not exist"):
+        sources.resolve_source(tmp_path / "missing.tar.gz")
 
 
 def test_environment_variable_names_the_source(face_archive, monkeypatch):
     monkeypatch.setenv("UTKFACE", str(face_archive))
-    assert data.resolve_source() == face_archive.resolve()
+    assert sources.resolve_source() == face_archive.resolve()
 
 
 def test_unsafe_archive_members_are_refused(tmp_path):
@@ -155,19 +155,19 @@ def test_unsafe_archive_members_are_refused(tmp_path):
     payload.write_bytes(jpeg_bytes(0))
     with tarfile.open(path, "w:gz") as tar:
         tar.add(payload, arcname="../30_1_0_20170116174525125.jpg.chip.jpg")
-    with pytest.raises(data.DataError, match="unsafe path"):
-        data.list_faces(path)
+    with pytest.raises(sources.DataError, match="unsafe path"):
+        sources.list_faces(path)
 
 
 def test_download_verifies_the_checksum(tmp_path, face_archive):
     good = hashlib.sha256(face_archive.read_bytes()).hexdigest()
-    dest = data.download_utkface(tmp_path / "dl" / "UTKFace.tar.gz", url=face_archive.as_uri(), sha256=good)
+    dest = sources.download_utkface(tmp_path / "dl" / "UTKFace.tar.gz", url=face_archive.as_uri(), sha256=good)
     assert dest.read_bytes() == face_archive.read_bytes()
-    with pytest.raises(data.DataError, match="expected 0000"):
-        data.download_utkface(tmp_path / "bad" / "UTKFace.tar.gz", url=face_archive.as_uri(), sha256="0000")
+    with pytest.raises(sources.DataError, match="expected 0000"):
+        sources.download_utkface(tmp_path / "bad" / "UTKFace.tar.gz", url=face_archive.as_uri(), sha256="0000")
     assert not list((tmp_path / "bad").iterdir())  # nothing half-downloaded is left behind
-    with pytest.raises(data.DataError, match="could not download"):
-        data.download_utkface(tmp_path / "off" / "UTKFace.tar.gz", url=(tmp_path / "absent").as_uri())
+    with pytest.raises(sources.DataError, match="could not download"):
+        sources.download_utkface(tmp_path / "off" / "UTKFace.tar.gz", url=(tmp_path / "absent").as_uri())
 
 
 def test_missing_data_is_downloaded_when_a_source_is_online(tmp_path, face_archive, monkeypatch):
@@ -175,7 +175,7 @@ def test_missing_data_is_downloaded_when_a_source_is_online(tmp_path, face_archi
     monkeypatch.setattr(config, "DATA_DIR", tmp_path / "data")
     monkeypatch.setenv("UTKFACE_URL", face_archive.as_uri())
     monkeypatch.setenv("UTKFACE_SHA256", hashlib.sha256(face_archive.read_bytes()).hexdigest())
-    assert data.resolve_source() == (tmp_path / "data" / "UTKFace.tar.gz").resolve()
+    assert sources.resolve_source() == (tmp_path / "data" / "UTKFace.tar.gz").resolve()
     assert sorted(p.name for p in (tmp_path / "data").iterdir()) == ["UTKFace.tar.gz"]
 
 
@@ -196,9 +196,9 @@ def test_a_full_disk_stops_the_download_in_one_line_and_leaves_nothing(tmp_path,
         def __exit__(self, *exc):
             self.file.close()
 
-    monkeypatch.setattr(data.tempfile, "NamedTemporaryFile", FullDisk)
-    with pytest.raises(data.DataError, match=r"could not write .*UTKFace\.tar\.gz \(No space left on device\)"):
-        data.download_utkface(tmp_path / "dl" / "UTKFace.tar.gz", url=face_archive.as_uri(), sha256="0")
+    monkeypatch.setattr(sources.tempfile, "NamedTemporaryFile", FullDisk)
+    with pytest.raises(sources.DataError, match=r"could not write .*UTKFace\.tar\.gz \(No space left on device\)"):
+        sources.download_utkface(tmp_path / "dl" / "UTKFace.tar.gz", url=face_archive.as_uri(), sha256="0")
     assert not list((tmp_path / "dl").iterdir())
 
 
@@ -248,13 +248,13 @@ def _variants(tmp_path):
 
 
 def test_twins_are_found_and_grouped(tmp_path):
-    frame = data.fingerprint_source(_variants(tmp_path), progress=False)
-    groups = data.twin_groups(frame["sha256"], frame["dhash"])
+    frame = twins.fingerprint_source(_variants(tmp_path), progress=False)
+    groups = twins.twin_groups(frame["sha256"], frame["dhash"])
     by_name = dict(zip(frame["file"], groups))
-    twins = {n for n in by_name if n.startswith(("30_", "31_"))}
-    assert len({by_name[n] for n in twins}) == 1  # all four variants in one group
+    variants = {n for n in by_name if n.startswith(("30_", "31_"))}
+    assert len({by_name[n] for n in variants}) == 1  # all four variants in one group
     assert len(set(groups)) == 1 + 8  # the eight other faces stay single
-    summary = data.twin_summary(frame, groups)
+    summary = twins.twin_summary(frame, groups)
     assert (summary["exact_groups"], summary["exact_files"]) == (1, 2)
     assert (summary["visual_groups"], summary["visual_files"]) == (1, 4)
     assert summary["conflicting_groups"] == 1 and summary["conflicting_gender_groups"] == 1
@@ -268,8 +268,8 @@ def test_group_split_never_separates_twins(tmp_path):
             "smoke", {"n_images": None, "val_size": 3, "image_size": 32, "seed": seed, "test_size": 0, "split": "group"}
         )
         splits = data.load_splits(profile, folder, progress=False)
-        twins = {n for n in splits.train.names + splits.val.names if n.startswith(("30_", "31_"))}
-        assert twins <= set(splits.train.names) or twins <= set(splits.val.names)
+        variants = {n for n in splits.train.names + splits.val.names if n.startswith(("30_", "31_"))}
+        assert variants <= set(splits.train.names) or variants <= set(splits.val.names)
         assert len(splits.val) == 3 and splits.info["val_with_train_twin"] == 0
         again = data.load_splits(profile, folder, progress=False)
         assert again.val.names == splits.val.names  # deterministic for a seed
@@ -301,8 +301,8 @@ def test_test_images_are_outside_the_subset_and_have_no_twin_in_it(tmp_path):
         test = data.load_test(profile, folder, progress=False)
         subset = set(splits.train.names + splits.val.names)
         assert len(test) == 3 and not subset & set(test.names)
-        twins = {n for n in (subset | set(test.names)) if n.startswith(("30_", "31_"))}
-        assert twins <= subset or twins <= set(test.names)  # twins never on both sides
+        variants = {n for n in (subset | set(test.names)) if n.startswith(("30_", "31_"))}
+        assert variants <= subset or variants <= set(test.names)  # twins never on both sides
         assert data.load_test(profile, folder, progress=False).names == test.names  # cached, same draw
 
 
@@ -317,7 +317,7 @@ def test_all_images_profile_holds_the_test_set_out(tmp_path):
 
 def test_too_large_a_test_set_says_what_to_do(face_folder):
     profile = config.get_profile("smoke", {"n_images": 30, "val_size": 10, "image_size": 32, "test_size": 20})
-    with pytest.raises(data.DataError, match=r"only 10 images are left for a test set of 20.*test_size"):
+    with pytest.raises(sources.DataError, match=r"only 10 images are left for a test set of 20.*test_size"):
         data.load_test(profile, face_folder, progress=False)
 
 
@@ -417,7 +417,7 @@ def test_a_copy_missing_study_images_says_so_in_one_line(study_list, face_folder
     subset, test = study_list
     lacking = _copy(face_folder, tmp_path, "lacking", drop={subset[3], test[0]})
     profile = config.get_profile("smoke", STUDY_SETTINGS)
-    with pytest.raises(data.DataError, match=r"lacks 2 of the study's 25 images .*sha256 .*images=draw"):
+    with pytest.raises(sources.DataError, match=r"lacks 2 of the study's 25 images .*sha256 .*images=draw"):
         data.load_splits(profile, lacking, progress=False)  # the missing test image too, before any training
     settings = [f"--set={key}={value}" for key, value in STUDY_SETTINGS.items()]
     assert main(["data", "--data", str(lacking), "--profile", "smoke", *settings]) == 2
@@ -432,7 +432,7 @@ def test_the_copy_note_says_whether_the_readers_copy_is_the_runs(study_list, fac
     holds by name, or that a drawn run's images come from its own copy (#35)."""
     subset, _ = study_list
     profile = config.get_profile("smoke", STUDY_SETTINGS)
-    run_data = data.describe_source(face_folder)  # what a run on face_folder records in its manifest
+    run_data = sources.describe_source(face_folder)  # what a run on face_folder records in its manifest
     assert data.copy_note(run_data, data.reader_copy(profile, face_folder)) == "your copy is the one this run used"
     lacking = _copy(face_folder, tmp_path, "lacking", drop={subset[0]})
     reader = data.reader_copy(profile, lacking)
@@ -469,8 +469,8 @@ def test_the_study_images_export_to_a_folder_that_trains_the_same(study_list, fa
         assert ours.names == theirs.names and np.array_equal(ours.images, theirs.images)
     assert data.export_study_images(profile, exported, superset) == 0  # a second export keeps what is there
     with pytest.raises(
-        data.DataError, match=r"takes none of the study.s named images.*seed=1\): it draws from the whole copy"
+        sources.DataError, match=r"takes none of the study.s named images.*seed=1\): it draws from the whole copy"
     ):
         data.export_study_images(config.get_profile("smoke", {**STUDY_SETTINGS, "seed": 1}), tmp_path / "x", superset)
-    with pytest.raises(data.DataError, match="inside the copy it reads"):
+    with pytest.raises(sources.DataError, match="inside the copy it reads"):
         data.export_study_images(profile, exported / "again", exported)

@@ -8,7 +8,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from helpers import config, experiments, plots, report, training
+from helpers import config, experiments, findings, models, plots, report, seed_sweeps, training
 
 
 def fake_run(folder, profile, val_accuracy, val_mae, seconds=60.0, model="custom", weights=None):
@@ -37,6 +37,7 @@ def fake_run(folder, profile, val_accuracy, val_mae, seconds=60.0, model="custom
                 "weights": weights,
                 "data": {"n_train": 80, "n_val": 20, "val_with_train_twin": 2, "dropped_conflicting": 0},
                 "hardware": {"accelerators": []},
+                "architecture": models.current_architecture(model, profile),
             }
         )
     )
@@ -133,11 +134,11 @@ def test_results_of_other_settings_are_refused(tmp_path):
 
 def test_sweep_summary_is_mean_and_sd_over_seeds(tmp_path):
     profile = config.get_profile("smoke")
-    assert experiments.sweep_summary(profile, "custom", tmp_path) is None
+    assert seed_sweeps.sweep_summary(profile, "custom", tmp_path) is None
     for seed, accuracy in ((1, 0.70), (2, 0.80), (3, 0.90)):
-        folder = experiments.sweep_folder(seed, tmp_path) / "smoke" / "custom"
+        folder = seed_sweeps.sweep_folder(seed, tmp_path) / "smoke" / "custom"
         fake_run(folder, config.get_profile("smoke", {"seed": seed}), accuracy, 10.0 + seed)
-    summary = experiments.sweep_summary(profile, "custom", tmp_path)
+    summary = seed_sweeps.sweep_summary(profile, "custom", tmp_path)
     assert summary.attrs["seeds"] == [1, 2, 3]
     assert summary.loc["val_gender_accuracy", "mean"] == pytest.approx(0.8)
     assert summary.loc["val_gender_accuracy", "sd"] == pytest.approx(0.1)
@@ -148,11 +149,11 @@ def test_sweep_summary_is_mean_and_sd_over_seeds(tmp_path):
 
 def test_pretraining_table_sets_vgg16_sweeps_per_weights_beside_the_custom_cnn(tmp_path):
     profile = config.get_profile("smoke")
-    assert experiments.pretraining_table(profile, tmp_path, tmp_path / "main") is None
+    assert seed_sweeps.pretraining_table(profile, tmp_path, tmp_path / "main") is None
     tumor = {"source": "file", "label": "tumor-derived VGG16 weights"}
     for seed in (1, 2, 3):
         seeded = config.get_profile("smoke", {"seed": seed})
-        fake_run(experiments.sweep_folder(seed, tmp_path) / "smoke" / "custom", seeded, 0.80, 9.0 + seed / 10)
+        fake_run(seed_sweeps.sweep_folder(seed, tmp_path) / "smoke" / "custom", seeded, 0.80, 9.0 + seed / 10)
         fake_run(
             tmp_path / "weights-tumor" / f"seed{seed}" / "smoke" / "vgg16",
             seeded,
@@ -169,7 +170,7 @@ def test_pretraining_table_sets_vgg16_sweeps_per_weights_beside_the_custom_cnn(t
             model="vgg16",
             weights={"source": "none", "label": "random initialisation"},
         )
-    table = experiments.pretraining_table(profile, tmp_path, tmp_path / "main")
+    table = seed_sweeps.pretraining_table(profile, tmp_path, tmp_path / "main")
     assert table["initial weights"].tolist() == [
         "trained from scratch",
         "random initialisation",
@@ -178,28 +179,28 @@ def test_pretraining_table_sets_vgg16_sweeps_per_weights_beside_the_custom_cnn(t
     assert table["val_age_mae"].tolist() == pytest.approx([9.2, 12.2, 7.2]) and set(table["seeds"]) == {3}
     # Stability over seeds: VGG16's is the sweep of the study run's weights (no plain VGG16 sweep here).
     study = dict(tumor, path="/weights/tumor.weights.h5")
-    assert experiments.model_sweep(profile, "vgg16", tmp_path) is None
-    [entry] = report.sweeps(profile, tmp_path, study, results_dir=tmp_path / "no_own_runs")
+    assert seed_sweeps.model_sweep(profile, "vgg16", tmp_path) is None
+    [entry] = report.sweeps(profile, tmp_path, {"vgg16": study}, results_dir=tmp_path / "no_own_runs")
     assert entry["models"]["vgg16"]["val_age_mae"]["mean"] == pytest.approx(7.2)
     assert entry["models"]["vgg16"]["weights"] == tumor["label"] and entry["models"]["custom"]["weights"] is None
     # A plain VGG16 seed sweep (#33) takes over from the pretraining sweep, with the profile's own run beside it.
     fake_run(
-        experiments.sweep_folder(1, tmp_path) / "smoke" / "vgg16",
+        seed_sweeps.sweep_folder(1, tmp_path) / "smoke" / "vgg16",
         config.get_profile("smoke", {"seed": 1}),
         0.9,
         6.0,
         model="vgg16",
     )
     fake_run(tmp_path / "own" / "smoke" / "vgg16", profile, 0.9, 6.4, model="vgg16")
-    spread = experiments.model_spread(profile, "vgg16", tmp_path, study, tmp_path / "own")
+    spread = seed_sweeps.model_spread(profile, "vgg16", tmp_path, study, tmp_path / "own")
     assert spread.attrs["seeds"] == [1, profile.seed] and spread.loc["val_age_mae", "mean"] == pytest.approx(6.2)
     assert "weights" not in spread.attrs
-    shown = experiments.readable_pretraining(table)
+    shown = seed_sweeps.readable_pretraining(table)
     assert shown.loc[("VGG16", "tumor-derived VGG16 weights"), "val age MAE"] == "7.20 ± 0.10"
     assert "| VGG16 · tumor-derived VGG16 weights | 1, 2, 3 | 0.850 ± 0.000 | 7.20 ± 0.10 |" in (
         report.markdown_table(shown)
     )
-    [finding] = experiments.pretraining_findings(table)
+    [finding] = findings.pretraining_findings(table)
     assert finding == (
         "VGG16 with tumor-derived VGG16 weights: validation age MAE 7.20 years, 5.00 years better "
         "than VGG16 from random weights, and 2.00 years better than the custom CNN; validation gender "
@@ -207,18 +208,18 @@ def test_pretraining_table_sets_vgg16_sweeps_per_weights_beside_the_custom_cnn(t
         "custom CNN."
     )
     close = table.assign(val_age_mae=[7.25, 12.2, 7.2])  # the custom CNN within the noise of the tumor weights
-    assert experiments.pretraining_findings(close, keys=("val_age_mae",)) == [
+    assert findings.pretraining_findings(close, keys=("val_age_mae",)) == [
         "VGG16 with tumor-derived VGG16 weights: validation age MAE 7.20 years, 5.00 years better than VGG16 from "
         "random weights."
     ]
     level = table.assign(val_age_mae=[7.2, 7.25, 7.2])
-    assert experiments.pretraining_findings(level, keys=("val_age_mae",)) == [
+    assert findings.pretraining_findings(level, keys=("val_age_mae",)) == [
         "VGG16 with tumor-derived VGG16 weights: no difference beyond the seed-to-seed noise."
     ]
     single = table.assign(seeds=1, val_age_mae_sd=float("nan"))
     assert (
         "7.20 years, 5.00 years better than VGG16 from random weights (a single seed: no noise estimate), and"
-        in (experiments.pretraining_findings(single, keys=("val_age_mae",))[0])
+        in (findings.pretraining_findings(single, keys=("val_age_mae",))[0])
     )
 
 
@@ -227,14 +228,14 @@ def test_pretraining_table_takes_the_profiles_own_runs_where_no_sweep_has_them(t
     tumor = {"source": "file", "label": "tumor-derived VGG16 weights"}
     fake_run(tmp_path / "main" / "smoke" / "custom", profile, 0.80, 9.0)
     fake_run(tmp_path / "main" / "smoke" / "vgg16", profile, 0.85, 7.0, model="vgg16", weights=tumor)
-    assert experiments.pretraining_table(profile, tmp_path, tmp_path / "main") is None  # no VGG16 sweep: no table
+    assert seed_sweeps.pretraining_table(profile, tmp_path, tmp_path / "main") is None  # no VGG16 sweep: no table
     random = tmp_path / "weights-none" / f"seed{profile.seed}" / "smoke" / "vgg16"
     fake_run(random, profile, 0.70, 12.0, model="vgg16", weights={"source": "none", "label": "random initialisation"})
     manifest = json.loads((random / "manifest.json").read_text())
     (random / "manifest.json").write_text(
         json.dumps(dict(manifest, backend="jax", hardware={"accelerators": ["NVIDIA H200"]}))
     )
-    table = experiments.pretraining_table(profile, tmp_path, tmp_path / "main")
+    table = seed_sweeps.pretraining_table(profile, tmp_path, tmp_path / "main")
     assert table["initial weights"].tolist() == [
         "trained from scratch",
         "random initialisation",
@@ -242,7 +243,7 @@ def test_pretraining_table_takes_the_profiles_own_runs_where_no_sweep_has_them(t
     ]
     assert table["val_age_mae"].tolist() == [9.0, 12.0, 7.0] and set(table["seeds"]) == {1}
     assert table["ran on"].tolist() == ["CPU (?)", "NVIDIA H200 (jax)", "CPU (?)"]
-    assert experiments.readable_pretraining(table)["ran on"].tolist() == table["ran on"].tolist()
+    assert seed_sweeps.readable_pretraining(table)["ran on"].tolist() == table["ran on"].tolist()
 
 
 def test_inverse_age_weights_give_every_band_the_same_weight():
@@ -355,29 +356,29 @@ def test_conjectures_are_read_against_the_seed_spread_of_the_baseline(tmp_path):
     single = experiments.variant_effects("conjectures", profile, sweep_dir=sweeps, results_dir=results_dir)
     assert single.loc["age_balanced", "val_age_mae_diff"] == pytest.approx(-3.0)
     assert single.loc["age_balanced", "val_age_mae_beyond"] is None  # one run: no spread, no verdict
-    assert "no verdict" in experiments.conjecture_findings(single)["age_balanced"]
+    assert "no verdict" in findings.conjecture_findings(single)["age_balanced"]
     for seed, mae in ((1, 9.5), (2, 8.5)):  # the seed spread: 9.0 ± 0.5 years, 0.80 ± 0.01 accuracy
         fake_run(
-            experiments.sweep_folder(seed, sweeps) / "smoke" / "custom",
+            seed_sweeps.sweep_folder(seed, sweeps) / "smoke" / "custom",
             config.get_profile("smoke", {"seed": seed}),
             0.80 + (seed - 1.5) / 50,
             mae,
         )
-    spread = experiments.seed_spread(profile, sweep_dir=sweeps, results_dir=results_dir)
+    spread = seed_sweeps.seed_spread(profile, sweep_dir=sweeps, results_dir=results_dir)
     assert spread.attrs["seeds"] == [1, 2, 42] and spread.loc["val_age_mae", "sd"] == pytest.approx(0.5)
     effects = experiments.variant_effects("conjectures", profile, sweep_dir=sweeps, results_dir=results_dir)
     assert list(effects.index) == ["res192", "age_balanced"]
     assert effects.loc["age_balanced", "val_age_mae_beyond"]  # 3.0 > 2 · 0.5 · √2
     assert not effects.loc["res192", "val_age_mae_beyond"] and effects.loc["res192", "val_gender_accuracy_beyond"]
-    findings = experiments.conjecture_findings(effects)
-    assert findings["age_balanced"] == (  # only what is beyond the noise: the table and Figure 10 show the rest
+    paragraphs = findings.conjecture_findings(effects)
+    assert paragraphs["age_balanced"] == (  # only what is beyond the noise: the table and Figure 10 show the rest
         "**More weight on the rare ages would help** (age-balanced loss): beyond the run-to-run noise (seeds 1, 2, "
         "42): validation age MAE 6.00 years against 9.00 years (-3.00, better); test age MAE 6.50 years against 9.50 "
         "years (-3.00, better). This supports the conjecture on those metrics; the other differences are within the "
         "noise."
     )
-    assert "validation gender accuracy 0.700 against 0.800 (-0.100, worse)" in findings["res192"]
-    assert "speaks against the conjecture" in findings["res192"] and "age MAE" not in findings["res192"]
+    assert "validation gender accuracy 0.700 against 0.800 (-0.100, worse)" in paragraphs["res192"]
+    assert "speaks against the conjecture" in paragraphs["res192"] and "age MAE" not in paragraphs["res192"]
     table, baseline, sd = experiments.effects_for_plot(effects)
     assert list(table.index) == ["baseline (the profile)", "192 px", "age-balanced loss"]
     assert baseline == "baseline (the profile)" and sd["val_age_mae"] == pytest.approx(0.5)
@@ -411,12 +412,12 @@ def test_the_coursework_is_read_against_the_reproductions_spread():
         "val_gender_accuracy": {"mean": 0.85, "sd": 0.01},
         "val_age_mae": {"mean": 8.2, "sd": 0.1},
     }
-    assert report.against_coursework(spread) == (
+    assert report.against_coursework(spread, "custom") == (
         "Against the coursework's Custom CNN (mean ± 2 sd over seeds 1, 2, 42): its validation gender accuracy 0.86 is "
         "within "
         "0.850 ± 0.020; its validation age MAE 8.5 years is outside 8.20 ± 0.20."
     )
-    assert "cannot be judged" in report.against_coursework({**spread, "seeds": [42]})
+    assert "cannot be judged" in report.against_coursework({**spread, "seeds": [42]}, "custom")
 
 
 def test_the_gap_between_the_models_is_read_against_both_spreads():
@@ -488,7 +489,7 @@ def test_more_data_is_also_compared_on_the_test_faces_both_runs_held_out(tmp_pat
     assert (shared["age_mae"]["first"], shared["age_mae"]["second"]) == (10.0, 3.0)
     assert shared["gender_accuracy"]["advantage"] == 0.0
     effects = experiments.variant_effects("conjectures", profile, results_dir=tmp_path)
-    paragraph = experiments.conjecture_findings(effects, shared=shared)["all_images"]
+    paragraph = findings.conjecture_findings(effects, shared=shared)["all_images"]
     assert (
         "On the 2 test images that both runs held out, the same faces for both, its age MAE is 3.00 years "
         "against 10.00 (advantage +7.00, 95 % interval +6.00 to +8.00)"
@@ -510,7 +511,7 @@ def test_duplicate_variants_are_compared_on_their_shared_test_images_and_against
         (folder / "predictions_test_custom.csv").write_text(
             header + "".join(f"{i}.jpg,30,{i % 2},0,{30 + error + i % 3},0.1,0\n" for i in range(6))
         )
-    first, second = experiments.duplicate_findings(profile, results_dir=tmp_path, sweep_dir=tmp_path / "none")
+    first, second = findings.duplicate_findings(profile, results_dir=tmp_path, sweep_dir=tmp_path / "none")
     assert first.startswith(
         "A group-aware split (no twin on both sides), against the random split, on the same 6 "
         "test images: its age MAE is 3.00 years against 11.00 (advantage +8.00"
@@ -522,12 +523,12 @@ def test_duplicate_variants_are_compared_on_their_shared_test_images_and_against
     fake_run(tmp_path / "smoke" / "custom", profile, 0.80, 9.0)  # the profile's own run, seed 42
     for seed, mae in ((1, 9.5), (2, 8.5)):  # test age MAE sd 0.5: a difference beyond 2 · 0.5 · √2 ≈ 1.41 counts
         fake_run(
-            experiments.sweep_folder(seed, sweeps) / "smoke" / "custom",
+            seed_sweeps.sweep_folder(seed, sweeps) / "smoke" / "custom",
             config.get_profile("smoke", {"seed": seed}),
             0.80,
             mae,
         )
-    first, second = experiments.duplicate_findings(profile, results_dir=tmp_path, sweep_dir=sweeps)
+    first, second = findings.duplicate_findings(profile, results_dir=tmp_path, sweep_dir=sweeps)
     assert first.endswith(
         "Beyond the run-to-run noise of a test score (twice the sd of a difference between two "
         "runs, from the profile's subset runs, seeds 1, 2, 42) as well: age MAE."
@@ -539,4 +540,4 @@ def test_duplicate_variants_are_compared_on_their_shared_test_images_and_against
         "from a retraining's chance."
     )  # ... but far less than a retraining moves it
     shutil.rmtree(tmp_path / "smoke" / "experiments" / "all_images_group_clean")
-    assert len(experiments.duplicate_findings(profile, results_dir=tmp_path, sweep_dir=sweeps)) == 1
+    assert len(findings.duplicate_findings(profile, results_dir=tmp_path, sweep_dir=sweeps)) == 1

@@ -14,13 +14,13 @@ import pandas as pd
 import pytest
 from conftest import REAL_DATA, REAL_WEIGHTS, needs_real_data
 
-from helpers import config
+from helpers import config, registry
 
 pytestmark = [needs_real_data, pytest.mark.slow]
 SMOKE = config.get_profile("smoke")
 
 
-@pytest.mark.parametrize("model", config.MODELS)
+@pytest.mark.parametrize("model", registry.names())
 def test_every_output_file_is_written(smoke_runs, model):
     folder, stdout = smoke_runs[model]
     for name in (
@@ -37,7 +37,7 @@ def test_every_output_file_is_written(smoke_runs, model):
     assert "validation gender accuracy" in stdout
 
 
-@pytest.mark.parametrize("model", config.MODELS)
+@pytest.mark.parametrize("model", registry.names())
 def test_metrics_history_and_predictions_agree(smoke_runs, model):
     folder, _ = smoke_runs[model]
     metrics = json.loads((folder / "metrics.json").read_text())
@@ -61,7 +61,7 @@ def test_metrics_history_and_predictions_agree(smoke_runs, model):
         assert len(history) == SMOKE.epochs
 
 
-@pytest.mark.parametrize("model", config.MODELS)
+@pytest.mark.parametrize("model", registry.names())
 def test_manifest_records_the_run(smoke_runs, model):
     folder, _ = smoke_runs[model]
     manifest = json.loads((folder / "manifest.json").read_text())
@@ -90,7 +90,7 @@ def test_committed_result_files_name_no_machine_path():
         assert '"/' not in path.read_text(), f"{path} holds an absolute path"
 
 
-@pytest.mark.parametrize("model", config.MODELS)
+@pytest.mark.parametrize("model", registry.names())
 def test_the_model_reloads_in_safe_mode_and_predicts_the_same(smoke_runs, model):
     folder, _ = smoke_runs[model]
     reloaded = keras.models.load_model(folder / f"{model}.keras", safe_mode=True)
@@ -113,7 +113,7 @@ print(json.dumps(sorted(name for name in sys.modules if name.split(".")[0] == "h
 """
 
 
-@pytest.mark.parametrize("model", config.MODELS)
+@pytest.mark.parametrize("model", registry.names())
 def test_the_saved_model_loads_with_plain_keras_in_a_fresh_process(smoke_runs, model, tmp_path):
     from helpers import data
 
@@ -145,11 +145,11 @@ def test_the_saved_model_loads_with_plain_keras_in_a_fresh_process(smoke_runs, m
 def test_the_study_list_is_the_committed_runs_images_and_survives_a_superset_copy():
     """The committed seed runs' validation and test images, name for name, from the real archive with extra files
     (names that sort before, among and after the study's) and in another order: what a larger copy gives."""
-    from helpers import data
+    from helpers import data, sources
 
-    real, _ = data.list_faces(REAL_DATA)
+    real, _ = sources.list_faces(REAL_DATA)
     extra = [
-        data.parse_name(f"UTKFace/{name}")
+        sources.parse_name(f"UTKFace/{name}")
         for name in (
             "1_0_0_20160000000000001.jpg.chip.jpg",
             "26_1_0_20170116999999999.jpg.chip.jpg",
@@ -161,11 +161,11 @@ def test_the_study_list_is_the_committed_runs_images_and_survives_a_superset_cop
         subset = [f.name for f in data.subset_faces(superset, profile)]
         test = [f.name for f in data.test_faces(superset, profile, REAL_DATA, progress=False)]
         assert subset == [f.name for f in data.select_subset(real, 5000, 42)]  # = the draw on the runs' copy
-        for model in config.MODELS:
+        for model in registry.names():
             folder = config.RESULTS_DIR / "seed" / model
             assert subset[:1000] == pd.read_csv(folder / f"predictions_val_{model}.csv")["file"].tolist()
             assert test == pd.read_csv(folder / f"predictions_test_{model}.csv")["file"].tolist()
-    assert data.describe_source(REAL_DATA)["sha256"] == data.STUDY_COPY["sha256"]
+    assert sources.describe_source(REAL_DATA)["sha256"] == data.STUDY_COPY["sha256"]
 
 
 def test_evaluate_adds_the_test_set_to_a_run_trained_before_it(smoke_runs, smoke_cache, tmp_path):

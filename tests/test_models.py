@@ -122,7 +122,7 @@ def test_vgg16_preprocess_matches_keras():
 def test_portable_models_hold_only_keras_layers_and_compute_the_same():
     profile = config.get_profile("smoke")
     images = np.random.default_rng(3).integers(0, 256, (4, 64, 64, 3), dtype=np.uint8)
-    custom = models.for_training(models.build_custom_cnn(profile))
+    custom = models.build_custom_cnn(profile)
     resampled_once = models.build_custom_cnn(config.get_profile("smoke", {"augment_resampling": "once"}))
     inputs = keras.Input((64, 64, 3))
     base = models.build_vgg16(profile, weights=None).get_layer("vgg16")
@@ -145,34 +145,6 @@ def test_portable_models_hold_only_keras_layers_and_compute_the_same():
             assert [inbound[f"block{i}_relu"], inbound[f"block{i}_pool"]] == [f"block{i}_bn", f"block{i}_relu"]
         augmentation = models.portable(model).get_layer("augmentation").layers
         assert [type(layer) for layer in augmentation] == [type(layer) for layer in AUGMENTATION]
-
-
-def _outputs_and_gradients(model, images, seed_states):
-    """Training-mode outputs (augmentation and dropout active, from the same random states) and the gradients of
-    a loss of both outputs."""
-    import tensorflow as tf
-
-    training.restore_seed_states(model, seed_states)
-    with tf.GradientTape() as tape:
-        outputs = model(images, training=True)
-        loss = tf.reduce_sum(outputs["age"] * 0.3) + tf.reduce_sum(outputs["gender"])
-    return [*keras.tree.flatten(outputs), *tape.gradient(loss, model.trainable_weights)]
-
-
-def test_relu_after_pooling_computes_the_study_model_exactly():
-    """max_pool(relu(x)) == relu(max_pool(x)): the form that trains is the study's model, forward and backward."""
-    keras.utils.set_random_seed(0)
-    study = models.build_custom_cnn(config.get_profile("smoke", {"image_size": 32}))
-    fast = models.for_training(study)
-    order = [layer.name for layer in fast.layers]
-    assert order.index("block1_pool") < order.index("block1_relu")  # the reordering did happen
-    assert [w.path for w in fast.trainable_weights] == [w.path for w in study.trainable_weights]
-    images = np.random.default_rng(4).integers(0, 256, (8, 32, 32, 3)).astype("float32")
-    states = training.seed_states(study)
-    expected = _outputs_and_gradients(study, images, states)
-    for got, want in zip(_outputs_and_gradients(fast, images, states), expected, strict=True):
-        np.testing.assert_array_equal(np.asarray(got), np.asarray(want))
-    assert [layer.name for layer in models.study_order(fast).layers] == [layer.name for layer in study.layers]
 
 
 def _smooth_faces(n=6, size=64):
@@ -368,7 +340,8 @@ def test_cached_validation_gives_keras_own_validation_values():
         model = models.build_vgg16(profile, weights=None)
         models.set_vgg16_stage(model, stage, profile.stage2_unfrozen_layers)
         models.compile_model(model, 1e-4, 1e-5)
-        cached = training.FrozenPartValidation(model, stage, profile.stage2_unfrozen_layers, val, 8)
+        parts = models.split_at_frozen(model, stage, profile.stage2_unfrozen_layers)
+        cached = training.FrozenPartValidation(parts, val, 8)
         # The cached callback sees the logs without Keras' validation keys, so what it writes is its own.
         cached_logs, cached_end = [], cached.on_epoch_end
         cached.on_epoch_end = lambda epoch, logs: cached_logs.append(  # noqa: B023 (called in this iteration's fit)

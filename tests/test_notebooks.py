@@ -17,7 +17,7 @@ from conftest import REAL_DATA, REAL_WEIGHTS, ROOT, needs_pdf_tools, needs_real_
 from PIL import Image
 from test_faults import complete_file, wait_until
 
-from helpers import config
+from helpers import config, registry
 
 NOTEBOOKS = ["01_data_analysis", "02_custom_cnn", "03_vgg16_transfer", "04_comparison"]
 FIGURES = [
@@ -182,17 +182,17 @@ def test_make_report_without_data_offline_says_so_in_one_line(tmp_path):
 
 @needs_real_data
 def test_sweep_trains_each_seed_and_the_report_quotes_mean_and_sd(executed):
-    from helpers import experiments
+    from helpers import seed_sweeps
 
     for seed in (1, 2):
         manifest = json.loads((executed / "sweeps" / f"seed{seed}" / "smoke" / "custom" / "manifest.json").read_text())
         assert manifest["profile"]["seed"] == seed and manifest["overrides"] == {"seed": seed}
-    summary = experiments.sweep_summary(config.get_profile("smoke"), "custom", executed / "sweeps")
+    summary = seed_sweeps.sweep_summary(config.get_profile("smoke"), "custom", executed / "sweeps")
     assert summary.attrs["seeds"] == [1, 2] and summary.loc["val_age_mae", "runs"] == 2
     assert "seeds [1, 2]" in (executed / "sweep.txt").read_text()
     html = (executed / "report" / "report.html").read_text()
     # The report's stability paragraph: the profile's own run (seed 42) and the sweep's seeds together.
-    spread = experiments.seed_spread(config.get_profile("smoke"), "custom", executed / "sweeps", executed / "results")
+    spread = seed_sweeps.seed_spread(config.get_profile("smoke"), "custom", executed / "sweeps", executed / "results")
     assert spread.attrs["seeds"] == [1, 2, 42]
     accuracy = spread.loc["val_gender_accuracy"]
     assert f"{accuracy['mean']:.3f} ± {accuracy['sd']:.3f}" in html
@@ -225,7 +225,7 @@ def test_notebook_01_writes_the_data_summary(executed):
 @needs_real_data
 def test_notebook_04_writes_the_evaluation(executed):
     evaluations = json.loads((executed / "results" / "smoke" / "evaluation.json").read_text())
-    for model in config.MODELS:
+    for model in registry.names():
         metrics = json.loads((executed / "results" / "smoke" / model / "metrics.json").read_text())
         assert evaluations[model]["gender"]["accuracy"] == pytest.approx(metrics["val_gender_accuracy"], abs=1e-6)
         assert evaluations[model]["age"]["mae"] == pytest.approx(metrics["val_age_mae"], rel=1e-3)
@@ -241,7 +241,7 @@ def test_html_has_every_heading_and_the_run_numbers(executed):
     html = (executed / "report" / "report.html").read_text()
     for heading in HEADINGS:
         assert heading in html, heading
-    for model in config.MODELS:
+    for model in registry.names():
         metrics = json.loads((executed / "results" / "smoke" / model / "metrics.json").read_text())
         assert f"{metrics['val_gender_accuracy']:.3f}" in html
         assert f"{metrics['val_age_mae']:.2f}" in html
@@ -254,11 +254,11 @@ def test_report_compares_the_models_image_by_image(executed):
     from helpers import evaluation, results
 
     runs = results.load_available(config.get_profile("smoke"), executed / "results")
-    paired = results.paired_comparisons(runs)
-    assert set(paired) == {"validation", "test"} and paired["test"]["n"] == runs["vgg16"].metrics["n_test"]
+    [pair] = results.paired_comparisons(runs).values()  # the custom CNN against VGG16
+    assert set(pair) == {"validation", "test"} and pair["test"]["n"] == runs["vgg16"].metrics["n_test"]
     html = (executed / "report" / "report.html").read_text()
     assert "Which model is better?" in html
-    for sentence in evaluation.paired_findings(paired):
+    for sentence in evaluation.paired_findings(pair, ("the custom CNN", "VGG16")):
         assert sentence in html
 
 
@@ -338,7 +338,7 @@ def _readme_bullets(readme: str) -> list[str]:
 def test_readme_conjecture_lines_say_what_results_hold():
     """One README line per conjecture at the seed profile: its variant's validation / test numbers in that order
     where it ran, "not run yet" where it did not; the seed spread it is read against."""
-    from helpers import experiments
+    from helpers import experiments, seed_sweeps
 
     readme = (ROOT / "README.md").read_text()
     items = [" ".join(item.split()) for item in _readme_bullets(readme)]  # unwrapped
@@ -355,7 +355,7 @@ def test_readme_conjecture_lines_say_what_results_hold():
             ), variant
         else:
             assert "not run yet at this scale" in line, variant
-    spread = experiments.seed_spread(seed)  # the seed-scale noise the README quotes, where there is one
+    spread = seed_sweeps.seed_spread(seed)  # the seed-scale noise the README quotes, where there is one
     if spread is not None and spread.attrs["seeds"] != [seed.seed]:
         for key, digits in (("val_gender_accuracy", 3), ("val_age_mae", 2)):
             mean, sd = spread.loc[key, "mean"], spread.loc[key, "sd"]

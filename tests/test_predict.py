@@ -10,7 +10,7 @@ import pytest
 from conftest import REAL_DATA, needs_real_data
 from PIL import Image
 
-from helpers import predict
+from helpers import predict, registry
 from helpers.__main__ import main
 
 pytestmark = needs_real_data
@@ -98,7 +98,7 @@ def released(smoke_runs, tmp_path_factory):
     from helpers import config, release
 
     base = tmp_path_factory.mktemp("release")
-    for model in config.MODELS:
+    for model in registry.names():
         shutil.copytree(smoke_runs[model][0], base / "results" / "smoke" / model)
     written = release.release(config.get_profile("smoke"), base / "results", base / "release" / "smoke")
     return base / "release" / "smoke", written

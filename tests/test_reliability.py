@@ -15,7 +15,7 @@ import pytest
 from conftest import REAL_DATA, ROOT, face_names, jpeg_bytes, needs_real_data, train_cli
 from PIL import Image
 
-from helpers import config, data, training
+from helpers import config, data, registry, sources, training
 
 SMALL = {"n_images": None, "val_size": 2, "image_size": 32, "test_size": 0}
 
@@ -56,20 +56,20 @@ def test_odd_files_are_converted_or_counted(tmp_path):
 
 def test_empty_folder_and_archive_without_faces(tmp_path):
     (tmp_path / "empty").mkdir()
-    with pytest.raises(data.DataError, match="no UTKFace file names"):
+    with pytest.raises(sources.DataError, match="no UTKFace file names"):
         data.load_splits(config.get_profile("smoke"), tmp_path / "empty", progress=False)
     archive = tmp_path / "other.tar.gz"
     (tmp_path / "readme.txt").write_text("hello")
     with tarfile.open(archive, "w:gz") as tar:
         tar.add(tmp_path / "readme.txt", arcname="readme.txt")
-    with pytest.raises(data.DataError, match="no UTKFace file names"):
+    with pytest.raises(sources.DataError, match="no UTKFace file names"):
         data.load_splits(config.get_profile("smoke"), archive, progress=False)
 
 
 def test_truncated_archive_is_one_clear_error(tmp_path, face_archive):
     broken = tmp_path / "broken.tar.gz"
     broken.write_bytes(face_archive.read_bytes()[: face_archive.stat().st_size // 2])
-    with pytest.raises(data.DataError, match="cannot read archive"):
+    with pytest.raises(sources.DataError, match="cannot read archive"):
         data.load_splits(config.get_profile("smoke", SMALL), broken, progress=False)
 
 
@@ -80,8 +80,8 @@ def test_absolute_member_paths_are_refused(tmp_path):
         payload = jpeg_bytes(1)
         info.size = len(payload)
         tar.addfile(info, io.BytesIO(payload))
-    with pytest.raises(data.DataError, match="unsafe path"):
-        data.list_files(archive)
+    with pytest.raises(sources.DataError, match="unsafe path"):
+        sources.list_files(archive)
 
 
 def test_results_of_other_settings_are_never_reused(tmp_path):
@@ -239,6 +239,6 @@ def test_killed_vgg16_run_resumes_into_stage_2(tmp_path, smoke_runs, smoke_cache
 def test_saved_models_hold_no_lambda_layers(smoke_runs):
     import zipfile
 
-    for model in config.MODELS:
+    for model in registry.names():
         with zipfile.ZipFile(smoke_runs[model][0] / f"{model}.keras") as archive:
             assert "Lambda" not in archive.read("config.json").decode()
