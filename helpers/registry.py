@@ -125,6 +125,11 @@ def short_labels() -> dict[str, str]:
     return {name: spec.short for name, spec in MODELS.items()}
 
 
+def reported() -> dict[str, dict]:
+    """The coursework's reported numbers of each model that has them, by name."""
+    return {name: spec.reported for name, spec in MODELS.items() if spec.reported}
+
+
 def notebooks() -> list[str]:
     """``model:notebook`` for each model a numbered notebook trains (the Makefile runs them)."""
     return [f"{name}:{spec.notebook}" for name, spec in MODELS.items() if spec.notebook]

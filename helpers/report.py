@@ -269,7 +269,7 @@ def context(profile: Profile, results_dir=None, figures_dir=None, sweep_dir=None
         "params": {m: description["trainable_params"] for m, description in descriptions.items()},
         "custom_design": network_design(descriptions["custom"], profile.image_size),
         "figures": {p.stem: _figure_uri(figures, p.stem) for p in sorted(figures.glob("*.png"))},
-        "seed_reported": {m: spec.reported for m, spec in registry.MODELS.items() if spec.reported},
+        "seed_reported": registry.reported(),
         "model_names": registry.labels(),
         "prose": {m: spec.prose for m, spec in registry.MODELS.items()},
         "seed_dataset": results.SEED_DATASET,

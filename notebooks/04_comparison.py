@@ -231,7 +231,7 @@ by_seed = {
 }
 if by_seed:
     study = cfg.hash == config.PROFILES["seed"].hash
-    reported = {m: spec.reported for m, spec in registry.MODELS.items() if spec.reported} if study else None
+    reported = registry.reported() if study else None
     fig = plots.seed_dots(by_seed, reported, f"Each model over seeds, profile {cfg.name}")
     plots.save_fig(fig, "fig12_seeds", cfg.name, figures_dir)
 
