@@ -28,6 +28,10 @@ ifneq ($(filter-out imagenet none,$(VGG16_WEIGHTS)),)
 override VGG16_WEIGHTS := $(abspath $(VGG16_WEIGHTS))
 export VGG16_WEIGHTS
 endif
+ifneq ($(filter-out download none,$(FACE_WEIGHTS)),)
+override FACE_WEIGHTS := $(abspath $(FACE_WEIGHTS))
+export FACE_WEIGHTS
+endif
 
 SEEDS ?= 1 2 3
 # papermill reads the notebook from jupytext's stdout; its warning that "-" has no file extension is noise.

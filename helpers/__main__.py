@@ -49,7 +49,9 @@ def _add_train(commands):
     train.add_argument(
         "--weights",
         default="env",
-        help="VGG16 weights: imagenet, none or a .weights.h5 file (default: $VGG16_WEIGHTS or imagenet)",
+        help="pretrained weights: for vgg16 imagenet, none or a .weights.h5 file (default: $VGG16_WEIGHTS or "
+        "imagenet); for face none or the folder of face_recognition_model.bin (default: $FACE_WEIGHTS, else "
+        "the npm package @vladmandic/face-api 1.7.15, downloaded once)",
     )
     train.add_argument(
         "--verbose",
@@ -74,6 +76,7 @@ def _train(args) -> int:
         overrides=overrides,
         verbose=_verbosity(args.verbose),
     )
+    profile = registry.get(args.model).profile_for(profile)
     print(
         f"{args.model} ({profile.name}, {profile.hash}): validation gender accuracy "
         f"{metrics['val_gender_accuracy']:.3f}, age MAE {metrics['val_age_mae']:.2f} years; "

@@ -91,10 +91,11 @@ def benchmark(model_name: str, profile: Profile, steps: int = 10, synthetic: boo
         ``predict_images_per_s``, ``load_seconds_cold``/``_cached`` (None when synthetic), ``gflops_per_s``
         (training, estimated as forward + 2× forward of the trainable layers), and the machine.
     """
+    spec = registry.get(model_name)
+    profile = spec.profile_for(profile)
     keras.utils.set_random_seed(profile.seed)
     x, y, load = _images(profile, steps, synthetic, source)
     # As training runs it; the speed does not depend on the weights.
-    spec = registry.get(model_name)
     model = models.build_model(model_name, profile, weights=None)
     out = {
         "model": model_name,
@@ -185,7 +186,7 @@ def training_estimate(model_name: str, profile: Profile, records: dict | None = 
     Another image size than the benchmark's is scaled, and says so: by the pixel count above it (the convolutions
     dominate: 192 px measured 2.25× the 128 px time), by the side length below it (fixed costs weigh more: the quick
     profile's 64 px took 0.43× the 128 px pace, not 0.25×)."""
-    estimates = []
+    estimates, profile = [], registry.get(model_name).profile_for(profile)
     for label, runs in (_records() if records is None else records).items():
         if (key := f"{model_name}@{profile.image_size}") in runs:
             estimates.append(f"{_about(estimate_minutes(model_name, profile, runs[key]))} on {label}")
@@ -227,7 +228,12 @@ def plan(profile: Profile, train: bool = False, retrain: bool = False, results_d
             )
             continue
         estimates = time_to_train(model_name, profile, folder, records)
-        if train or retrain:
+        if not registry.get(model_name).notebook:  # no notebook of make report trains it
+            lines.append(
+                f"{model_name}: no results for {profile.name} in {folder} ({estimates}); make report does not train "
+                f"it: `make train MODELS={model_name} PROFILE={profile.name}` does"
+            )
+        elif train or retrain:
             lines.append(f"{model_name}: will train for profile {profile.name} — {estimates}")
         else:
             lines.append(

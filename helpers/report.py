@@ -19,6 +19,7 @@ from . import (
     config,
     evaluation,
     experiments,
+    face_claim,
     files,
     findings,
     models,
@@ -241,10 +242,14 @@ def not_run_note(model: str, profile: Profile, results_dir=None) -> str:
     """What a model's sections say when it has not run: the command that trains it, how long it should take and
     how far an unfinished run got."""
     time = bench.time_to_train(model, profile, results.run_folder(model, profile, results_dir))
+    also = (
+        f"make report PROFILE={profile.name} TRAIN=1"
+        if registry.get(model).notebook
+        else f"make train MODELS={model} PROFILE={profile.name}"
+    )
     return (
         f"Train it with <code>python -m helpers train --model {model} --profile {profile.name} --out "
-        f"results/{profile.name}/{model}</code> (or <code>make report PROFILE={profile.name} TRAIN=1</code>): "
-        f"{time}."
+        f"results/{profile.name}/{model}</code> (or <code>{also}</code>): {time}."
     )
 
 
@@ -258,6 +263,7 @@ def context(profile: Profile, results_dir=None, figures_dir=None, sweep_dir=None
     runs = results.load_available(profile, results_dir)
     not_run = {m: not_run_note(m, profile, results_dir) for m in registry.names() if m not in runs}
     descriptions = {m: models.describe(m, profile) for m in registry.names()}
+    spreads = sweeps(profile, sweep_dir, {m: run.manifest["weights"] for m, run in runs.items()}, results_dir)
     return {
         "profile": profile,
         "seed_profile": config.PROFILES["seed"],
@@ -283,7 +289,15 @@ def context(profile: Profile, results_dir=None, figures_dir=None, sweep_dir=None
         "provenance": provenance(runs, utk.reader_copy(profile), profile),
         "older_hash": OLDER_HASH,
         "experiments": experiment_tables(profile, results_dir, sweep_dir),
-        "sweeps": sweeps(profile, sweep_dir, {m: run.manifest["weights"] for m, run in runs.items()}, results_dir),
+        "sweeps": spreads,
+        "specs": registry.MODELS,
+        "domain_models": face_claim.face_domain_models(),
+        "face_claim": {
+            entry["model"]: entry
+            for entry in face_claim.section(
+                runs, next((e["models"] for e in spreads if e["profile"].name == profile.name), None)
+            )
+        },
         "pretraining": [
             {
                 "profile": shown,
@@ -307,19 +321,22 @@ def _notices(profile: Profile, runs: dict, not_run: dict) -> list[str]:
             "coursework's seed protocol: its numbers are not comparable with the coursework's."
         )
     for model, run in runs.items():
-        if registry.get(model).weights_variable and run.manifest["weights"]["source"] != "imagenet":
+        spec, weights = registry.get(model), run.manifest["weights"]
+        if spec.weights_variable and weights["source"] != "imagenet":
             notices.append(
-                f"{registry.get(model).short} was trained from <b>{run.manifest['weights']['label']}</b>; the "
-                "coursework used ImageNet weights."
+                f"{spec.short} was trained from <b>{weights['label']}</b>"
+                + (
+                    f" (<code>{weights['path']}</code>, sha256 {weights['sha256'][:16]}…)"
+                    if "sha256" in weights
+                    else ""
+                )
+                + ("; the coursework used ImageNet weights." if spec.reported else ".")
             )
     if not_run:
         notices.append(
             "Not run yet for this profile: "
             + ", ".join(registry.get(m).label for m in not_run)
-            + f" (<code>make report PROFILE={profile.name} TRAIN=1</code> trains "
-            + ("it" if len(not_run) == 1 else "them")
-            + "). Its sections say so; no number is shown "
-            "for it."
+            + ". Its sections say so and how to train it; no number is shown for it."
         )
     return notices
 

@@ -125,7 +125,7 @@ def checkpointed_epochs(folder: Path, profile: Profile) -> int | None:
 def progress_note(model: str, folder: Path, profile: Profile) -> str:
     """How far an unfinished run in ``folder`` got ("41 of 60 epochs checkpointed: training resumes there"), or ""
     (no checkpoint). Any training of these settings into ``folder`` resumes (:mod:`helpers.training`)."""
-    done = checkpointed_epochs(folder, profile)
+    done = checkpointed_epochs(folder, registry.get(model).profile_for(profile))
     if done is None:
         return ""
     return f"{done} of {registry.get(model).epochs(profile)} epochs checkpointed: training resumes there"
@@ -133,7 +133,7 @@ def progress_note(model: str, folder: Path, profile: Profile) -> str:
 
 def finished(model: str, profile: Profile, results_dir=None) -> bool:
     """True when results for exactly this profile are on disk; ``ValueError`` if they belong to other settings."""
-    return finished_in(run_folder(model, profile, results_dir), profile)
+    return finished_in(run_folder(model, profile, results_dir), registry.get(model).profile_for(profile))
 
 
 def finished_in(folder: Path, profile: Profile) -> bool:

@@ -359,7 +359,7 @@ def train(
         out_dir: folder for metrics.json, history_<model>.csv, predictions_val_<model>.csv, manifest.json
             and <model>.keras; created if needed.
         source: UTKFace folder or .tar.gz (default ``$UTKFACE`` or ``data/``).
-        weights: pretrained weights of a model that reads them, see :func:`helpers.models.resolve_weights`.
+        weights: pretrained weights of a model that reads them (its registry entry's ``find_weights``).
         overrides: the overrides that made ``profile`` (recorded in the manifest).
 
     Returns:
@@ -367,8 +367,9 @@ def train(
     """
     # Everything that can fail on bad input is checked before the output folder is touched.
     spec = registry.get(model_name)
+    profile = spec.profile_for(profile)
     spec.check_image_size(profile)
-    weights = models.resolve_weights(weights, spec.weights_variable) if spec.weights_variable else None
+    weights = spec.find_weights(weights) if spec.weights_variable else None
     started, code, clock = host.now(), host.code_version(), time.perf_counter()
     out = Path(out_dir)
     folder = out / results.CHECKPOINT

@@ -23,6 +23,7 @@ SHARED = ROOT.parent / "shared"
 # Absolute: notebooks run with their own working directory.
 REAL_DATA = Path(os.environ.get("UTKFACE") or SHARED / "data" / "UTKFace.tar.gz").resolve()
 REAL_WEIGHTS = Path(os.environ.get("VGG16_WEIGHTS") or SHARED / "weights" / "vgg16_notop.weights.h5").resolve()
+FACE_WEIGHTS = Path(os.environ.get("FACE_WEIGHTS") or SHARED / "weights" / "face-api-1.7.15").resolve()
 
 MALFORMED = [
     "24_0_1_20170116220224657",
@@ -101,7 +102,13 @@ def face_archive(tmp_path, face_folder) -> Path:
 
 def train_cli(out: Path, model: str, *extra: str, cache: Path, wait: bool = True):
     """``python -m helpers train`` on the real archive, smoke profile; returns the finished process or Popen."""
-    env = dict(os.environ, UTKFACE=str(REAL_DATA), VGG16_WEIGHTS=str(REAL_WEIGHTS), HELPERS_CACHE_DIR=str(cache))
+    env = dict(
+        os.environ,
+        UTKFACE=str(REAL_DATA),
+        VGG16_WEIGHTS=str(REAL_WEIGHTS),
+        FACE_WEIGHTS=str(FACE_WEIGHTS),
+        HELPERS_CACHE_DIR=str(cache),
+    )
     command = [
         sys.executable,
         "-m",
