@@ -99,15 +99,22 @@ notebooks: install
 	      -p figures_dir $(abspath $(FIGURES_ROOT)) $$sweep || exit $$?; \
 	done
 
-# Training stability: notebooks 02/03 once per seed (papermill, overrides {seed: N}) into SWEEP_DIR/seed<N>/;
-# notebook 04 and the report then quote mean ± sd. Finished runs are reused.
+# Training stability: notebooks 02/03 once per seed (papermill, overrides {seed: N}) into SWEEP_DIR/seed<N>/, a
+# model without a notebook (face) through `python -m helpers train`; notebook 04 and the report then quote mean ± sd.
+# Finished runs are reused.
 sweep: install
 	@$(PY) -m helpers hold $(SWEEP_DIR) "make sweep" -- $(MAKE) --no-print-directory sweep-unlocked
 
 sweep-unlocked:
 	@for seed in $(SEEDS); do for model in $(MODELS); do \
 	  nb=$$(for pair in $(MODEL_NOTEBOOKS); do case $$pair in $$model:*) echo $${pair#*:};; esac; done); \
-	  [ -n "$$nb" ] || { echo "make sweep: no notebook trains model $$model (helpers/registry.py)"; exit 2; }; \
+	  out=$(abspath $(SWEEP_DIR))/seed$$seed/$(PROFILE)/$$model; \
+	  if [ -z "$$nb" ]; then \
+	    echo "== $$model ($(PROFILE), seed $$seed; no notebook: python -m helpers train)"; \
+	    [ -f $$out/metrics.json ] || $(PY) -m helpers train --model $$model --profile $(PROFILE) --set seed=$$seed \
+	      --out $$out --verbose 2 || exit $$?; \
+	    continue; \
+	  fi; \
 	  echo "== $$nb ($(PROFILE), seed $$seed)"; mkdir -p $(RUNS_ROOT)/$(PROFILE)/sweep/seed$$seed; \
 	  $(VENV)/bin/jupytext --to ipynb --output - notebooks/$$nb.py \
 	  | $(PAPERMILL) - $(RUNS_ROOT)/$(PROFILE)/sweep/seed$$seed/$$nb.ipynb -k python3 --cwd notebooks --log-output \
@@ -146,7 +153,8 @@ QUEUE_PROFILE ?= seed
 QUEUE_SET ?=
 QUEUE ?= conjectures:custom:age_balanced sweep:custom:1 conjectures:custom:res192 sweep:custom:2 \
 	conjectures:custom:all_images duplicates:custom:all_images_group sweep:vgg16:1 sweep:vgg16:2 \
-	conjectures:vgg16:age_balanced duplicates:custom:all_images_group_clean conjectures:vgg16:all_images
+	conjectures:vgg16:age_balanced duplicates:custom:all_images_group_clean conjectures:vgg16:all_images \
+	sweep:face:1 sweep:face:2 conjectures:face:all_images
 queue: install
 	@mkdir -p $(RUNS_ROOT)
 	@for job in $(QUEUE); do \

@@ -63,23 +63,34 @@ def pair_gap(spreads: dict[str, dict], first: str, second: str) -> dict:
 
 
 def verdict(gaps: dict[str, dict], model: str) -> str:
-    """One sentence on the cited claim from ``model``'s gaps over the other models (by the other model's name)."""
+    """One sentence on the cited claim from ``model``'s gaps over the other models (by the other model's name): it
+    holds where ``model`` is better than every other model in both numbers beyond the spread, and its second half
+    needs another pretrained model to compare with."""
     judged = {other: gap for other, gap in gaps.items() if "beyond" in gap}
     if not judged:
         return "The claim cannot be judged yet: there are not enough runs."
     prose = registry.get(model).prose
-    clear = [registry.get(other).prose for other, gap in judged.items() if len(gap["beyond"]) == len(METRICS)]
-    ahead = [registry.get(other).prose for other, gap in judged.items() if gap["better"] and other not in clear]
-    if len(clear) == len(judged):
-        return f"Supported here: {prose} is better than {' and '.join(clear)} in both numbers, beyond the spread."
-    if clear or ahead:
-        parts = []
-        if clear:
-            parts.append(f"better than {' and '.join(clear)} in both numbers beyond the spread")
-        if ahead:
-            parts.append(f"ahead of {' and '.join(ahead)} in part, not in both numbers beyond the spread")
-        return f"Partly supported here: {prose} is " + "; ".join(parts) + "."
-    return f"Not supported here: {prose} is not ahead of the other models."
+    standing = "; ".join(f"against {registry.get(other).prose}, {_standing(gap)}" for other, gap in judged.items())
+    if not any(registry.get(other).weights_variable for other in judged):
+        return (
+            f"{prose[0].upper()}{prose[1:]}: {standing}. The claim's second half (a face-recognition start against "
+            "another pretrained start) cannot be judged at this profile: no other pretrained model has run here."
+        )
+    if all(len(gap["beyond"]) == len(METRICS) for gap in judged.values()):
+        label = "Supported here"
+    elif any(gap["beyond"] for gap in judged.values()):
+        label = "Partly supported here"
+    else:
+        label = "Not supported here"
+    return f"{label}. {prose[0].upper()}{prose[1:]}: {standing}."
+
+
+def _standing(gap: dict) -> str:
+    if len(gap["beyond"]) == len(METRICS):
+        return "better in both numbers beyond the spread"
+    if gap["beyond"]:
+        return f"better in {METRIC_NAMES[gap['beyond'][0]]} only beyond the spread"
+    return "not better beyond the spread"
 
 
 def section(runs: dict, spreads: dict[str, dict] | None) -> list[dict]:

@@ -133,7 +133,7 @@ def progress_note(model: str, folder: Path, profile: Profile) -> str:
 
 def finished(model: str, profile: Profile, results_dir=None) -> bool:
     """True when results for exactly this profile are on disk; ``ValueError`` if they belong to other settings."""
-    return finished_in(run_folder(model, profile, results_dir), registry.get(model).profile_for(profile))
+    return finished_in(run_folder(model, profile, results_dir), profile)
 
 
 def finished_in(folder: Path, profile: Profile) -> bool:
@@ -142,6 +142,8 @@ def finished_in(folder: Path, profile: Profile) -> bool:
         return False
     with _damage_named(folder.name, folder):
         manifest = files.read_json(folder / "manifest.json")
+    if manifest.get("model") in registry.MODELS:  # a model that reads one image size trained at that size
+        profile = registry.get(manifest["model"]).profile_for(profile)
     if manifest.get("hash") != profile.hash and not profile.same_settings(manifest.get("profile", {})):
         raise ValueError(
             f"{folder} holds results of other settings (hash {manifest.get('hash')}, this profile is "

@@ -1,17 +1,18 @@
 """A model is one entry of the registry (helpers/registry.py), and a run knows its network.
 
-A third network, defined in this file alone, trains through the normal entry point and appears in the comparison
-and the report beside the study's two; a run of another network than the code builds now is refused, not loaded.
+A further network, defined in this file alone, trains through the normal entry point and appears in the comparison
+and the report beside the registered ones; a run of another network than the code builds now is refused, not loaded.
 """
 
 import dataclasses
+import itertools
 import json
 import shutil
 from pathlib import Path
 
 import keras
 import pytest
-from conftest import REAL_DATA, ROOT, needs_real_data
+from conftest import REAL_DATA, ROOT, STUDY_MODELS, needs_real_data
 from keras import layers
 
 from helpers import config, evaluation, files, models, plots, registry, report, results, training
@@ -49,7 +50,7 @@ def third_model(monkeypatch):
 
 @pytest.fixture
 def three_runs(third_model, smoke_runs, tmp_path) -> Path:
-    """A results root whose smoke profile holds the study's two smoke runs and a trained third model."""
+    """A results root whose smoke profile holds the registered models' smoke runs and a trained tiny one."""
     root = tmp_path / "results"
     for model, (folder, _) in smoke_runs.items():
         shutil.copytree(folder, root / "smoke" / model, ignore=shutil.ignore_patterns("*.keras"))
@@ -60,10 +61,10 @@ def three_runs(third_model, smoke_runs, tmp_path) -> Path:
 @needs_real_data
 def test_a_third_model_defined_in_a_test_trains_and_is_compared_and_reported(three_runs, tmp_path):
     runs = results.load_available(SMOKE, three_runs)
-    assert list(runs) == ["custom", "vgg16", "tiny"]
+    assert list(runs) == [*STUDY_MODELS, "tiny"]
     assert json.loads((three_runs / "smoke/tiny/manifest.json").read_text())["architecture"]["params"] > 0
     assert "Tiny CNN" in results.comparison_table(runs).index
-    assert set(results.paired_comparisons(runs)) == {("custom", "vgg16"), ("custom", "tiny"), ("vgg16", "tiny")}
+    assert set(results.paired_comparisons(runs)) == set(itertools.combinations(runs, 2))  # every pair, in order
     figure = plots.comparison({m: r.history for m, r in runs.items()}, {m: r.predictions for m, r in runs.items()})
     assert "Tiny CNN" in {label for ax in figure.axes for label in ax.get_legend_handles_labels()[1]}
     # notebook 04's evaluation, as it writes it for the report
