@@ -16,11 +16,11 @@
 # ---
 
 # %% [markdown]
-# # 04 · Comparing the two models
+# # 04 · Comparing the models
 # [![Open In Colab](https://colab.research.google.com/assets/colab-badge.svg)](https://colab.research.google.com/github/utkface-study/age-gender-utkface/blob/main/notebooks/04_comparison.ipynb)
 #
-# Reads the results that notebooks 02 and 03 wrote (it trains nothing) and sets them beside the coursework's
-# reported numbers.
+# Reads the results that notebooks 02 and 03 wrote, and `make train MODELS=face` for the face-recognition model
+# (it trains nothing), and sets them beside the coursework's reported numbers.
 
 # %%
 # Colab only (nothing happens elsewhere): clone this project into /content, install it and work in its notebooks/
@@ -65,11 +65,13 @@ source = notebook.colab_setup(data)  # None: $UTKFACE, then data/
 runs = results.load_available(cfg, results_dir)
 missing = [spec.label for name, spec in registry.MODELS.items() if name not in runs]
 if missing:
-    print(f"Not run yet for profile {cfg.name}: {', '.join(missing)} (run notebooks 02 and 03 first).")
+    print(
+        f"Not run yet for profile {cfg.name}: {', '.join(missing)} (`python -m helpers plan` says how to train them)."
+    )
 NO_RUN = f"No model has run for profile {cfg.name}: nothing to compare yet."
 
 # %% [markdown]
-# ## Final epoch, both models, beside the coursework
+# ## Final epoch, every model, beside the coursework
 # Train values are Keras' running averages over the last epoch (augmentation and dropout active), as the
 # coursework reported them; validation values are computed after the epoch in inference mode.
 

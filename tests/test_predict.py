@@ -58,8 +58,10 @@ def test_crop_of_a_pasted_face_frames_it_like_utkface(tmp_path, utk_faces):
     assert likeness(utk_faces[0]) > 0.6 and likeness(utk_faces[0]) > likeness(utk_faces[1]) + 0.2
 
 
-def test_every_face_is_predicted_left_to_right(tmp_path, utk_faces, model_path, capsys):
+@pytest.mark.parametrize("model", ["custom", "face"])  # each model file at its own input size (64 and 150 px)
+def test_every_face_is_predicted_left_to_right(tmp_path, utk_faces, smoke_runs, model, capsys):
     photo = canvas_with(utk_faces[:2], tmp_path / "two.jpg")
+    model_path = smoke_runs[model][0] / f"{model}.keras"
     assert main(["predict", str(photo), "--model", str(model_path), "--json"]) == 0
     lines = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
     assert [line["face"] for line in lines] == [1, 2]
@@ -108,7 +110,7 @@ def test_release_gathers_model_files_cards_and_checksums(released):
     folder, written = released
     assert (
         {p.name for p in folder.iterdir()}
-        == {"custom.keras", "vgg16.keras", "MODEL_CARD_custom.md", "MODEL_CARD_vgg16.md", "SHA256SUMS"}
+        == {f"{m}.keras" for m in registry.names()} | {f"MODEL_CARD_{m}.md" for m in registry.names()} | {"SHA256SUMS"}
         == {p.name for p in written}
     )
     sums = dict(line.split()[::-1] for line in (folder / "SHA256SUMS").read_text().splitlines())
