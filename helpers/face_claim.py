@@ -56,8 +56,8 @@ def pair_gap(spreads: dict[str, dict], first: str, second: str) -> dict:
     )
     seeds = {model: ", ".join(map(str, spreads[model]["seeds"])) for model in (first, second)}
     sentence = (
-        f"{names[second][0].upper()}{names[second][1:]} against {names[first]} (seeds {seeds[second]} against "
-        f"{seeds[first]}): " + "; ".join(parts) + "." + stand_in
+        f"{names[second][0].upper()}{names[second][1:]}'s advantage over {names[first]} (seeds {seeds[second]} "
+        f"against {seeds[first]}): " + "; ".join(parts) + "." + stand_in
     )
     return {"sentence": sentence, "beyond": beyond, "better": better}
 
