@@ -157,7 +157,7 @@ def _add_experiment(commands):
     _overrides_option(experiment, "override a profile field for every variant")
     experiment.add_argument("--only", action="append", metavar="VARIANT", help="train only this variant (repeatable)")
     experiment.add_argument("--data", default=None, help=DATA_HELP)
-    experiment.add_argument("--weights", default="env", help="VGG16 weights, as for train")
+    experiment.add_argument("--weights", default="env", help="pretrained weights, as for train")
     experiment.add_argument("--verbose", default="auto", choices=["auto", "0", "1", "2"], help="as for train")
     experiment.add_argument("--results-dir", default=None, help=RESULTS_DIR_HELP)
     experiment.set_defaults(func=_experiment)

@@ -54,18 +54,19 @@ def test_metrics_history_and_predictions_agree(smoke_runs, model):
     assert metrics["val_gender_accuracy"] == pytest.approx(metrics["val_gender_accuracy_from_predictions"], abs=1e-6)
     assert metrics["val_age_mae"] == pytest.approx(metrics["val_age_mae_from_predictions"], rel=1e-3)
     assert history["val_age_mae"].iloc[-1] == pytest.approx(metrics["val_age_mae"])
-    if model == "vgg16":
-        assert history["stage"].tolist() == [1] * SMOKE.stage1_epochs + [2] * SMOKE.stage2_epochs
-        assert history["epoch"].tolist() == list(range(1, SMOKE.stage1_epochs + SMOKE.stage2_epochs + 1))
-    else:
-        assert len(history) == SMOKE.epochs
+    spec = registry.get(model)
+    assert history["epoch"].tolist() == list(range(1, spec.epochs(SMOKE) + 1))
+    if len(spec.stages) > 1:
+        numbers = [spec.stage_number(i) for i, stage in enumerate(spec.stages) for _ in range(stage.epochs_of(SMOKE))]
+        assert history["stage"].tolist() == numbers
 
 
 @pytest.mark.parametrize("model", registry.names())
 def test_manifest_records_the_run(smoke_runs, model):
     folder, _ = smoke_runs[model]
     manifest = json.loads((folder / "manifest.json").read_text())
-    assert manifest["hash"] == SMOKE.hash and manifest["profile"] == SMOKE.to_dict()
+    profile = registry.get(model).profile_for(SMOKE)  # the face model's 150 px, the others' 64
+    assert manifest["hash"] == profile.hash and manifest["profile"] == profile.to_dict()
     assert manifest["data"]["files"] == 21707 and manifest["data"]["usable"] == 21702
     assert manifest["data"]["n_train"] + manifest["data"]["n_val"] == SMOKE.n_images
     assert manifest["backend"] == keras.backend.backend() and manifest["versions"]["keras"] == keras.__version__
@@ -76,12 +77,13 @@ def test_manifest_records_the_run(smoke_runs, model):
     assert len(manifest["code"]["commit"]) == 40 and isinstance(manifest["code"]["dirty"], bool)
     assert manifest["resumes"] == []
     assert {"model", "vector_extensions"} <= set(manifest["hardware"]["cpu"])  # which CPU: speed and rounding
-    if model == "vgg16":
-        from helpers.models import KNOWN_VGG16_WEIGHTS
+    if registry.get(model).weights_variable:
+        from helpers.models import KNOWN_WEIGHTS
 
-        assert "HED-derived" in KNOWN_VGG16_WEIGHTS[manifest["weights"]["sha256"]]
-        assert "not ImageNet" in manifest["weights"]["label"]
-        assert manifest["weights"]["path"] == REAL_WEIGHTS.name  # the file's name, not this machine's path
+        assert manifest["weights"]["label"] == KNOWN_WEIGHTS[manifest["weights"]["sha256"]]
+        assert manifest["weights"]["path"] in (REAL_WEIGHTS.name, "face_recognition_model.bin")  # a name, no path
+    if model == "vgg16":
+        assert "HED-derived" in manifest["weights"]["label"] and "not ImageNet" in manifest["weights"]["label"]
     assert str(config.PROJ_ROOT.parent) not in (folder / "manifest.json").read_text()
 
 
@@ -97,7 +99,7 @@ def test_the_model_reloads_in_safe_mode_and_predicts_the_same(smoke_runs, model)
     predictions = pd.read_csv(folder / f"predictions_val_{model}.csv")
     from helpers import data
 
-    splits = data.load_splits(SMOKE, REAL_DATA, progress=False)
+    splits = data.load_splits(registry.get(model).profile_for(SMOKE), REAL_DATA, progress=False)
     assert splits.val.names == predictions["file"].tolist()
     again = reloaded.predict(splits.val.images[:8], verbose=0)
     assert again["age"].reshape(-1) == pytest.approx(predictions["pred_age"][:8].to_numpy(), abs=1e-3)
@@ -118,7 +120,7 @@ def test_the_saved_model_loads_with_plain_keras_in_a_fresh_process(smoke_runs, m
     from helpers import data
 
     folder, _ = smoke_runs[model]
-    splits = data.load_splits(SMOKE, REAL_DATA, progress=False)
+    splits = data.load_splits(registry.get(model).profile_for(SMOKE), REAL_DATA, progress=False)
     np.save(tmp_path / "images.npy", splits.val.images)
     done = subprocess.run(
         [

@@ -32,6 +32,7 @@ FIGURES = [
     "fig7_evaluation",
     "fig8_errors_custom",
     "fig8_errors_vgg16",
+    "fig8_errors_face",
     "fig9_predict",
     "fig12_seeds",
 ]
@@ -48,6 +49,7 @@ HEADINGS = [
     "3.2 Two-stage training",
     "3.3 Results",
     "3.4 Does pretraining help?",
+    "3.5 Does a face-recognition start help more?",
     "4 Summary and conclusion",
     "4.1 Beyond accuracy and MAE",
     "4.2 The coursework's conjectures, tested",
@@ -86,10 +88,12 @@ def test_one_tagged_parameters_cell_of_plain_literals(name):
 @pytest.fixture(scope="module")
 def executed(tmp_path_factory, smoke_cache, smoke_runs):
     """`make sweep` over two seeds, then the README's main command, `make report` (smoke profile, TRAIN=1), into
-    temporary folders: the custom CNN's results are on disk already (the CLI's smoke run), VGG16 is trained by
-    notebook 03. UTKFACE is not set for it: make report downloads the archive itself (a file:// copy)."""
+    temporary folders: the custom CNN's and the face model's results are on disk already (the CLI's smoke runs; no
+    notebook trains the face model), VGG16 is trained by notebook 03. UTKFACE is not set for it: make report
+    downloads the archive itself (a file:// copy)."""
     base = tmp_path_factory.mktemp("notebooks")
-    shutil.copytree(smoke_runs["custom"][0], base / "results" / "smoke" / "custom")
+    for model in ("custom", "face"):
+        shutil.copytree(smoke_runs[model][0], base / "results" / "smoke" / model)
     env = dict(os.environ, VGG16_WEIGHTS=str(REAL_WEIGHTS), HELPERS_CACHE_DIR=str(smoke_cache))
     sweep = subprocess.run(
         [

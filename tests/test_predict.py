@@ -164,9 +164,9 @@ def test_page_one_lists_each_released_model_file_with_size_and_checksum(released
         assert entry["on_disk"] and entry["sha256"] == sums[entry["file"]]
         assert entry["size"] == (folder / entry["file"]).stat().st_size
         assert entry["url"] == f"{config.RELEASE_URL}/smoke/{entry['file']}"
-    assert [e["model"] for e in found] == ["custom", "vgg16"]
+    assert [e["model"] for e in found] == list(registry.names())
     absent = release.model_files(config.get_profile("smoke"), folder.parents[1] / "results", tmp_path / "none")
     # No release folder: the run folders' own files, hashed.
-    assert [e["model"] for e in absent] == ["custom", "vgg16"]
+    assert [e["model"] for e in absent] == list(registry.names())
     for entry in absent:
         assert entry["on_disk"] and entry["sha256"] == sums[entry["file"]]
