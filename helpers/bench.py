@@ -223,7 +223,8 @@ def plan(profile: Profile, train: bool = False, retrain: bool = False, results_d
         if not retrain and results.finished(model_name, profile, results_dir):
             run = results.load_for(model_name, profile, results_dir)  # a damaged run is named now, not in a notebook
             lines.append(
-                f"{model_name}: results for {profile.name} ({profile.hash}) on disk in {folder}, "
+                f"{model_name}: results for {profile.name} ({registry.get(model_name).profile_for(profile).hash}) "
+                f"on disk in {folder}, "
                 f"not retraining; data: {data.copy_note(run.manifest.get('data', {}), reader)}"
             )
             continue
