@@ -57,8 +57,8 @@ class ModelSpec:
         stages: its training stages, in order (a model trained from scratch has one).
         stride: ``stride(profile)``, its total down-sampling: ``image_size`` must be a multiple of it.
         weights_variable: the environment variable naming its pretrained weights file (None: trained from scratch).
-        find_weights: ``find_weights(weights)`` resolves ``--weights`` (``"env"``: the variable) to the file the
-            builder reads, or None for random weights.
+        find_weights: ``find_weights(weights)`` resolves ``--weights`` (``"env"``: the variable) to what the
+            builder reads, or None for random weights (None: a Keras weights file, ``models.resolve_weights``).
         image_size: the one side it reads, whatever the profile says (None: the profile's ``image_size``).
         domain: what its pretrained weights were first trained for (None: trained from scratch here).
         trained_here: what its training changes, for the model card ("head and block 5").
@@ -177,12 +177,6 @@ def _build_vgg16(profile: Profile, weights=None):
     return models.build_vgg16(profile, weights)
 
 
-def _vgg16_weights(weights="env"):
-    from . import models
-
-    return models.resolve_weights(weights, "VGG16_WEIGHTS")
-
-
 def _build_face(profile: Profile, weights=None):
     from . import face_resnet
 
@@ -249,7 +243,6 @@ register(
         stages=(_vgg16_stage(1), _vgg16_stage(2)),
         stride=lambda profile: 32,  # five 2×2 poolings
         weights_variable="VGG16_WEIGHTS",
-        find_weights=_vgg16_weights,
         domain="ImageNet object classification",
         trained_here="head and block 5",
         reported=_reported(0.89, 0.88, 5.4, 7.6),

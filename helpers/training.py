@@ -6,6 +6,7 @@ from . import keras_quietly  # noqa: F401  (first: Keras starts without TensorFl
 
 # isort: split
 import contextlib
+import functools
 import shutil
 import sys
 import time
@@ -369,7 +370,8 @@ def train(
     spec = registry.get(model_name)
     profile = spec.profile_for(profile)
     spec.check_image_size(profile)
-    weights = spec.find_weights(weights) if spec.weights_variable else None
+    find = spec.find_weights or functools.partial(models.resolve_weights, variable=spec.weights_variable)
+    weights = find(weights) if spec.weights_variable else None
     started, code, clock = host.now(), host.code_version(), time.perf_counter()
     out = Path(out_dir)
     folder = out / results.CHECKPOINT
