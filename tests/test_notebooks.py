@@ -258,12 +258,15 @@ def test_report_compares_the_models_image_by_image(executed):
     from helpers import evaluation, results
 
     runs = results.load_available(config.get_profile("smoke"), executed / "results")
-    [pair] = results.paired_comparisons(runs).values()  # the custom CNN against VGG16
-    assert set(pair) == {"validation", "test"} and pair["test"]["n"] == runs["vgg16"].metrics["n_test"]
+    pairs = results.paired_comparisons(runs)
+    assert list(pairs) == [("custom", "vgg16"), ("custom", "face"), ("vgg16", "face")]
     html = (executed / "report" / "report.html").read_text()
     assert "Which model is better?" in html
-    for sentence in evaluation.paired_findings(pair, ("the custom CNN", "VGG16")):
-        assert sentence in html
+    for (first, second), pair in pairs.items():
+        assert set(pair) == {"validation", "test"} and pair["test"]["n"] == runs[second].metrics["n_test"]
+        names = registry.get(first).prose, registry.get(second).prose
+        for sentence in evaluation.paired_findings(pair, names):
+            assert sentence in html
 
 
 @needs_real_data
