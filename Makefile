@@ -141,20 +141,22 @@ experiment: install
 	$(PY) -m helpers experiment $(EXPERIMENT) --profile $(PROFILE)
 
 # The long runs (seed profile), one after another, each job kind:model:arg: issue #23's five custom-CNN runs (the
-# conjectures and two sweep seeds), the VGG16 seed sweep and VGG16 age_balanced (#33), the last custom-CNN duplicate
-# variant, then VGG16 all_images. A job that can finish within one 3-hour session comes before one that cannot
-# (a bare machine loses the checkpoint). Finished runs are skipped and an unfinished one resumes from its last
-# epoch, so every session starts it again first thing, from its own worktree (a bare machine has no data/: name the
-# archive, or it tries to download it; VGG16 starts from the weights of the committed seed run):
+# conjectures and two sweep seeds), the VGG16 seed sweep and VGG16 age_balanced (#33), the face model's seed sweep
+# (#36, about 20 min a seed), the last custom-CNN duplicate variant, then VGG16's and the face model's all_images. A
+# job that can finish within one 3-hour session comes before one that cannot (a bare machine loses the checkpoint).
+# Finished runs are skipped and an unfinished one resumes from its last epoch, so every session starts it again
+# first thing, from its own worktree (a bare machine has no data/: name the archive, or it tries to download it;
+# VGG16 and the face model start from the weights of their committed seed runs):
 #   git worktree add ../queue HEAD && cd ../queue && mkdir -p runs && UTKFACE=$PWD/../shared/data/UTKFace.tar.gz \
-#     VGG16_WEIGHTS=$PWD/../shared/weights/vgg16_tumor_notop.weights.h5 nohup make queue > runs/queue.log 2>&1 &
+#     VGG16_WEIGHTS=$PWD/../shared/weights/vgg16_tumor_notop.weights.h5 \
+#     FACE_WEIGHTS=$PWD/../shared/weights/face-api-1.7.15 nohup make queue > runs/queue.log 2>&1 &
 # QUEUE_PROFILE and QUEUE_SET (settings for the experiment jobs, KEY=VALUE …) are for the tests' tiny queue.
 QUEUE_PROFILE ?= seed
 QUEUE_SET ?=
 QUEUE ?= conjectures:custom:age_balanced sweep:custom:1 conjectures:custom:res192 sweep:custom:2 \
 	conjectures:custom:all_images duplicates:custom:all_images_group sweep:vgg16:1 sweep:vgg16:2 \
-	conjectures:vgg16:age_balanced duplicates:custom:all_images_group_clean conjectures:vgg16:all_images \
-	sweep:face:1 sweep:face:2 conjectures:face:all_images
+	conjectures:vgg16:age_balanced sweep:face:1 sweep:face:2 duplicates:custom:all_images_group_clean \
+	conjectures:vgg16:all_images conjectures:face:all_images
 queue: install
 	@mkdir -p $(RUNS_ROOT)
 	@for job in $(QUEUE); do \

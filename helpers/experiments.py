@@ -54,6 +54,13 @@ def variant_profile(profile: Profile, variant: str) -> Profile:
     return dataclasses.replace(profile, **VARIANTS[variant][1]).validate()
 
 
+def changes_model(variant: str, profile: Profile, model: str) -> bool:
+    """Whether ``variant`` trains ``model`` otherwise than its baseline does (192 px changes nothing for a model
+    that reads images of one size only)."""
+    spec = registry.get(model)
+    return variant == "baseline" or spec.profile_for(variant_profile(profile, variant)) != spec.profile_for(profile)
+
+
 def variant_folder(profile: Profile, variant: str, model: str, results_dir=None) -> Path:
     if variant == "baseline":
         return results.run_folder(model, profile, results_dir)
@@ -83,9 +90,15 @@ def run(
         raise ValueError(
             f"experiment {experiment!r} has no variant {', '.join(unknown)}; its variants: {', '.join(variants)}"
         )
+    idle = [variant for variant in only or () if not changes_model(variant, profile, model)]
+    if idle:
+        raise ValueError(
+            f"{', '.join(idle)} would train {registry.get(model).label} exactly as its baseline does (it reads "
+            f"{registry.get(model).image_size} px images whatever the profile says): nothing to compare"
+        )
     with files.folder_lock(results.profile_folder(profile, results_dir) / "experiments", "experiment"):
         for variant in variants:
-            if only and variant not in only:
+            if (only and variant not in only) or not changes_model(variant, profile, model):
                 continue
             varied = variant_profile(profile, variant)
             folder = variant_folder(profile, variant, model, results_dir)
@@ -196,6 +209,17 @@ def variant_effects(
     return effects
 
 
+def conjecture_effects(profile: Profile, sweep_dir=None, results_dir=None) -> dict[str, pd.DataFrame]:
+    """:func:`variant_effects` of the conjectures per model (registry order), for each model with a variant run
+    beside its baseline; each read against that model's own seed spread."""
+    found = {}
+    for model in registry.names():
+        effects = variant_effects("conjectures", profile, model, sweep_dir, results_dir)
+        if effects is not None:
+            found[model] = effects
+    return found
+
+
 # What each conjecture of the coursework expects of its variant, and on which metric it is judged first.
 CONJECTURES = {
     "all_images": "more data would help",
@@ -253,7 +277,7 @@ def not_run(experiment: str, profile: Profile, model: str = registry.DEFAULT_MOD
 
     entries = []
     for variant, row in summary(experiment, profile, model, results_dir).iterrows():
-        if row["status"] == "run":
+        if row["status"] == "run" or not changes_model(variant, profile, model):
             continue
         varied = variant_profile(profile, variant)
         entries.append(

@@ -19,7 +19,7 @@ def face_domain_models() -> list[str]:
 
 def pair_gap(spreads: dict[str, dict], first: str, second: str) -> dict:
     """``second``'s advantage over ``first`` (positive: better) per validation metric, against their run-to-run
-    spread. ``spreads``: by model, {"seeds", metric: {"mean", "sd", "runs"}} (``report.sweeps``).
+    spread. ``spreads``: by model, {"seeds", metric: {"mean", "sd", "runs"}} (``report_sections.sweeps``).
 
     The standard error of the difference of the two means is sd²/runs of each, summed. A model with a single run
     has no sd of its own: the other's stands in for it (said so), and two single runs cannot be judged.
@@ -95,7 +95,7 @@ def _standing(gap: dict) -> str:
 
 def section(runs: dict, spreads: dict[str, dict] | None) -> list[dict]:
     """Per face-domain model with a run: {"model", "gaps": [sentence by other model], "verdict"}. ``spreads``: the
-    report profile's spread by model (:func:`helpers.report.sweeps`), or None."""
+    report profile's spread by model (:func:`helpers.report_sections.sweeps`), or None."""
     found = []
     for model in face_domain_models():
         if model not in runs or not spreads or model not in spreads:

@@ -357,51 +357,81 @@ def against_baseline(
     ``<metric>_sd``) as a dot with ± sd whiskers, beside the ``baseline`` row's value, drawn as a line with the
     seed-to-seed spread (``spread``: sd per metric; NaN: not known) as a band around it, one panel per metric,
     two panels a row. ``noise_sds``: also the wider band inside which a difference is within the noise."""
-    n_rows = -(-len(metrics) // 2)
+    return against_baselines({"": (table, baseline, spread)}, title, metrics, noise_sds)
+
+
+def against_baselines(
+    groups: dict[str, tuple[pd.DataFrame, str, dict[str, float]]],
+    title: str,
+    metrics=SPREAD_METRICS,
+    noise_sds: float | None = None,
+):
+    """:func:`against_baseline` for several groups (a model each: its name → its table, baseline label and
+    spread), stacked one group under the other, each against its own baseline and spread."""
+    per_group = -(-len(metrics) // 2)
+    heights = [(0.55 * len(table) + 1.3) * per_group for table, _, _ in groups.values()]
     fig, axes = plt.subplots(
-        n_rows,
+        per_group * len(groups),
         2,
-        figsize=(11, (0.55 * len(table) + 1.3) * n_rows + 0.3),
-        sharey=True,
+        figsize=(11, sum(heights) + 0.3),
+        sharey="row",
         layout="constrained",
         squeeze=False,
+        height_ratios=[h / per_group for h in heights for _ in range(per_group)],
     )
-    rows = np.arange(len(table))[::-1]
-    for ax, (key, label) in zip(axes.flat, metrics):
-        centre, sd = table.loc[baseline, key], spread.get(key, float("nan"))
-        if sd == sd and noise_sds:
-            ax.axvspan(
-                centre - noise_sds * sd,
-                centre + noise_sds * sd,
-                color="#bbbbbb",
-                alpha=0.2,
-                lw=0,
-                label=f"baseline ± {noise_sds:.1f} sd: a difference inside is within the noise",
-            )
-        if sd == sd:
-            ax.axvspan(centre - sd, centre + sd, color="#bbbbbb", alpha=0.45, lw=0, label="baseline ± seed-to-seed sd")
-        ax.axvline(centre, color="#555555", lw=1, ls="--")
-        errors = table[f"{key}_sd"].fillna(0) if f"{key}_sd" in table else pd.Series(0.0, index=table.index)
-        for row, name in zip(rows, table.index):
-            ax.errorbar(
-                table.loc[name, key],
-                row,
-                xerr=errors[name],
-                fmt="o",
-                capsize=3,
-                zorder=3,
-                color="#555555" if name == baseline else "#1f77b4",
-            )
-        ax.set(xlabel=label, yticks=rows, yticklabels=[textwrap.fill(name, 30) for name in table.index])
-        ax.margins(x=0.25, y=0.2)
-    if any(sd == sd for sd in spread.values()):
-        fig.legend(
-            *axes.flat[0].get_legend_handles_labels(), loc="outside lower center", fontsize=9, frameon=False, ncols=2
-        )
+    known = False
+    for number, (name, (table, baseline, spread)) in enumerate(groups.items()):
+        panels = axes[number * per_group : (number + 1) * per_group].flat
+        for ax, (key, label) in zip(panels, metrics):
+            _against_baseline_panel(ax, table, baseline, spread.get(key, float("nan")), key, noise_sds)
+            ax.set_xlabel(f"{name}: {label}" if name else label)
+        known = known or any(sd == sd for sd in spread.values())
+    if known:
+        fig.legend(*_unique_handles(axes.flat), loc="outside lower center", fontsize=9, frameon=False, ncols=2)
     else:  # a zoomed axis alone makes any difference look large
         title += "\n(no seed-to-seed spread yet: whether these differences exceed the noise is not known)"
     fig.suptitle(title)
     return fig
+
+
+def _against_baseline_panel(ax, table: pd.DataFrame, baseline: str, sd: float, key: str, noise_sds: float | None):
+    """One metric's panel of :func:`against_baselines`."""
+    centre = table.loc[baseline, key]
+    if sd == sd and noise_sds:
+        ax.axvspan(
+            centre - noise_sds * sd,
+            centre + noise_sds * sd,
+            color="#bbbbbb",
+            alpha=0.2,
+            lw=0,
+            label=f"baseline ± {noise_sds:.1f} sd: a difference inside is within the noise",
+        )
+    if sd == sd:
+        ax.axvspan(centre - sd, centre + sd, color="#bbbbbb", alpha=0.45, lw=0, label="baseline ± seed-to-seed sd")
+    ax.axvline(centre, color="#555555", lw=1, ls="--")
+    errors = table[f"{key}_sd"].fillna(0) if f"{key}_sd" in table else pd.Series(0.0, index=table.index)
+    rows = np.arange(len(table))[::-1]
+    for row, name in zip(rows, table.index):
+        ax.errorbar(
+            table.loc[name, key],
+            row,
+            xerr=errors[name],
+            fmt="o",
+            capsize=3,
+            zorder=3,
+            color="#555555" if name == baseline else "#1f77b4",
+        )
+    ax.set(yticks=rows, yticklabels=[textwrap.fill(name, 30) for name in table.index])
+    ax.margins(x=0.25, y=0.2)
+
+
+def _unique_handles(axes) -> tuple[list, list]:
+    """The legend entries of all ``axes``, each label once (a group without a spread draws no band)."""
+    found = {}
+    for ax in axes:
+        for handle, label in zip(*ax.get_legend_handles_labels()):
+            found.setdefault(label, handle)
+    return list(found.values()), list(found)
 
 
 def seed_dots(by_model: dict[str, dict[int, dict]], reported: dict[str, dict] | None, title: str):

@@ -153,7 +153,7 @@ CONJECTURE_NAMES = {
 }
 
 
-def _conjecture_bullet(profile, variant: str, row: pd.Series, base: pd.Series) -> str:
+def _conjecture_bullet(profile, model: str, variant: str, row: pd.Series, base: pd.Series) -> str:
     opening = {
         "all_images": f"{int(row['n_train']):,} training images instead of {int(base['n_train']):,} give",
         "res192": f"{experiments.variant_profile(profile, 'res192').image_size} px gives",
@@ -165,10 +165,10 @@ def _conjecture_bullet(profile, variant: str, row: pd.Series, base: pd.Series) -
         f"gender accuracy of {_pair(_accuracy(row['val_gender_accuracy']), _accuracy(row['test_gender_accuracy']))}, "
         f"{_noise(row, 'gender_accuracy')}"
     )
-    if variant == "all_images" and (shared := experiments.shared_test(profile)):
+    if variant == "all_images" and (shared := experiments.shared_test(profile, model)):
         text += f"; on the {shared['n']:,} test faces both runs held out, {_paired(shared)}"
     text += f". {_verdict(row)}."
-    if variant == "age_balanced" and (bands := experiments.band_errors(profile)) is not None:
+    if variant == "age_balanced" and (bands := experiments.band_errors(profile, model=model)) is not None:
         oldest, youngest = bands.index[-1], bands.index[0]
         text += (
             f" Test bias by age: {oldest}, {_band_shift(bands, oldest, variant, 'bias')} years; "
@@ -177,11 +177,11 @@ def _conjecture_bullet(profile, variant: str, row: pd.Series, base: pd.Series) -
     return _wrap(text, "  ")
 
 
-def _spread_sentence(spread: pd.DataFrame) -> str:
+def _spread_sentence(spread: pd.DataFrame, model: str) -> str:
     seeds = spread.attrs["seeds"]
     mae, accuracy = spread.loc["val_age_mae"], spread.loc["val_gender_accuracy"]
-    reported = registry.get(registry.DEFAULT_MODEL).reported
-    within = (  # as report section 4 reads it (helpers.report.against_coursework)
+    reported = registry.get(model).reported
+    within = (  # as report section 4 reads it (helpers.report_sections.against_coursework)
         abs(reported["val_age_mae"] - mae["mean"]) <= 2 * mae["sd"]
         and abs(reported["val_gender_accuracy"] - accuracy["mean"]) <= 2 * accuracy["sd"]
     )
@@ -196,31 +196,43 @@ def _spread_sentence(spread: pd.DataFrame) -> str:
 
 
 def conjectures() -> str:
-    """The coursework's conjectures at the seed profile, one bullet per variant, then the quick profile's preview."""
+    """The coursework's conjectures at the seed profile, model by model (one bullet per variant, each read against
+    that model's own seed spread), then the quick profile's preview."""
     seed = config.get_profile("seed")
-    effects = experiments.variant_effects("conjectures", seed)
-    if effects is None:
+    by_model = experiments.conjecture_effects(seed)
+    if not by_model:
         return "The coursework's conjectures have not run at the seed profile yet (`make queue` runs them)."
+    blocks = [
+        _wrap(
+            "**The coursework's conjectures at its own scale** (seed profile; section 4.2 of the report, with its "
+            "Figure 10), model by model, each variant read against its own model's baseline and seed spread."
+        )
+    ]
+    for model, effects in by_model.items():
+        blocks.append(_model_conjectures(seed, model, effects))
+    if preview := _quick_preview():
+        blocks.append(preview)
+    return "\n\n".join(blocks)
+
+
+def _model_conjectures(profile, model: str, effects: pd.DataFrame) -> str:
+    """One model's conjecture variants: its baseline and spread, then a bullet per conjecture."""
     base, spread = effects.attrs["baseline"], effects.attrs["spread"]
     opening = (
-        "**The coursework's conjectures at its own scale** (custom CNN, seed profile; section 4.2 of the report, "
-        "with its Figure 10). Each variant is set against the baseline's "
+        f"*{registry.get(model).label}*: the baseline's "
         f"{_pair(_mae(base['val_age_mae']), _mae(base['test_age_mae']))} years and "
         f"{_pair(_accuracy(base['val_gender_accuracy']), _accuracy(base['test_gender_accuracy']))} "
         "(validation / test)"
     )
     if spread is not None and len(spread.attrs["seeds"]) >= 2:
-        opening += f" and against {_spread_sentence(spread)}"
+        opening += f"; {_spread_sentence(spread, model)}"
     parts = [_wrap(opening + ".")]
     for variant in experiments.CONJECTURES:
         if variant in effects.index:
-            parts.append(_conjecture_bullet(seed, variant, effects.loc[variant], base))
+            parts.append(_conjecture_bullet(profile, model, variant, effects.loc[variant], base))
         else:
             parts.append(f"- **{CONJECTURE_NAMES[variant]}** (`{variant}`): not run yet at this scale.")
-    blocks = [parts[0], "\n".join(parts[1:])]
-    if preview := _quick_preview():
-        blocks.append(preview)
-    return "\n\n".join(blocks)
+    return "\n\n".join([parts[0], "\n".join(parts[1:])])
 
 
 def _quick_preview() -> str | None:
@@ -251,8 +263,8 @@ def _quick_preview() -> str | None:
             )
         findings.append(finding)
     return _wrap(
-        f"The `quick` profile ({quick.image_size} px, {quick.epochs} epochs) previews them in minutes, each difference "
-        f"read against its own seed spread: {'; '.join(findings)}."
+        f"The `quick` profile ({quick.image_size} px, {quick.epochs} epochs) previews them in minutes (custom CNN), "
+        f"each difference read against its own seed spread: {'; '.join(findings)}."
     )
 
 

@@ -25,6 +25,7 @@ from . import (
     models,
     registry,
     release,
+    report_sections,
     results,
     seed_sweeps,
 )
@@ -44,46 +45,6 @@ def _figure_uri(folder: Path, name: str) -> str | None:
     if not path.is_file():
         return None
     return "data:image/png;base64," + base64.b64encode(path.read_bytes()).decode()
-
-
-def experiment_tables(profile: Profile, results_dir=None, sweep_dir=None) -> list[dict]:
-    """For this profile and for ``quick`` (the CPU-sized one): per model, the rows of each experiment that ran
-    (VGG16's where it ran, :func:`experiments.summaries`; a table only where a variant ran, so none is made of "not
-    run" rows) and the variants not run with their command and estimated time; the custom CNN's seed sweep, the
-    age-band errors of the balancing variant, the twin effect and the duplicate variants' findings, ready for the
-    template."""
-    entries = []
-    for shown in experiments.shown_profiles(profile):
-        found = experiments.summaries(shown, results_dir)
-        conjectures, duplicates = {}, {}  # per model, the rows that ran
-        for model, by_name in found.items():
-            ran = experiments.ran(by_name["conjectures"])
-            if (ran.index != "baseline").any():  # a variant beside the baseline
-                conjectures[model] = experiments.readable(ran)
-            if not (ran := experiments.ran(by_name["duplicates"])).empty:
-                duplicates[model] = experiments.readable(ran)
-        effects = experiments.variant_effects("conjectures", shown, sweep_dir=sweep_dir, results_dir=results_dir)
-        bands = experiments.band_errors(shown, results_dir=results_dir)
-        shared = experiments.shared_test(shown, results_dir=results_dir)  # more data, on the same test faces
-        missing = {
-            name: [entry for model in found for entry in experiments.not_run(name, shown, model, results_dir)]
-            for name in experiments.EXPERIMENTS
-        }
-        entries.append(
-            {
-                "profile": shown,
-                "conjectures": conjectures,
-                "duplicates": duplicates,
-                "not_run": missing["conjectures"],
-                "duplicates_not_run": missing["duplicates"],
-                "findings": findings.conjecture_findings(effects, bands, shared) if effects is not None else {},
-                "spread": _summary_dict(seed_sweeps.seed_spread(shown, registry.DEFAULT_MODEL, sweep_dir, results_dir)),
-                "bands": experiments.readable_bands(bands) if bands is not None else None,
-                "twin_effect": experiments.read_twin_effect(shown, results_dir=results_dir),
-                "duplicate_findings": findings.duplicate_findings(shown, sweep_dir=sweep_dir, results_dir=results_dir),
-            }
-        )
-    return entries
 
 
 OLDER_HASH = "older, same settings"  # a run from before settings were added: accepted by Profile.same_settings
@@ -137,107 +98,6 @@ def _device(hardware: dict) -> str:
     return f"CPU ({hardware.get('cpu_count', '?')} cores{', ' + model if model else ''})"
 
 
-def sweeps(profile: Profile, sweep_dir=None, weights: dict | None = None, results_dir=None) -> list[dict]:
-    """Per shown profile with runs over seeds: {"profile", "coursework", "models": {model: {"seeds", "weights",
-    metric: {"mean", "sd", "runs"}}}}. The custom CNN's are its own run and its seed sweep
-    (:func:`helpers.seed_sweeps.seed_spread`); VGG16's its sweep, or else the pretraining sweep of its ``weights``
-    (the study run's; ``weights``: each run's recorded weights, by model). ``coursework``: for the seed protocol,
-    :func:`against_coursework`."""
-    found = []
-    for shown in experiments.shown_profiles(profile):
-        models = {}
-        for model in registry.names():
-            summary = seed_sweeps.model_spread(shown, model, sweep_dir, (weights or {}).get(model), results_dir)
-            if (summary := _summary_dict(summary)) is not None:
-                models[model] = summary
-        if models:
-            study = shown.hash == config.PROFILES["seed"].hash
-            found.append(
-                {
-                    "profile": shown,
-                    "models": models,
-                    "coursework": " ".join(
-                        against_coursework(spread, model)
-                        for model, spread in models.items()
-                        if registry.get(model).reported
-                    )
-                    if study
-                    else None,
-                    "gap": spread_gap(models),
-                }
-            )
-    return found
-
-
-def against_coursework(spread: dict, model: str) -> str:
-    """Whether the coursework's validation numbers for ``model`` lie within the reproduction's run-to-run spread
-    (mean ± 2 sd over seeds; ``spread``: :func:`_summary_dict` of :func:`helpers.seed_sweeps.seed_spread`)."""
-    reported = registry.get(model).reported
-    if len(spread["seeds"]) < 2:
-        return (
-            f"With a single {registry.get(model).label} run (seed {spread['seeds'][0]}) its spread is not known "
-            f"yet, so its distance from the coursework's {reported['val_gender_accuracy']} / {reported['val_age_mae']} "
-            f'cannot be judged (`make sweep PROFILE=seed SEEDS="1 2" MODELS={model}` trains more seeds).'
-        )
-    parts = []
-    for key, digits, unit in (("val_gender_accuracy", 3, ""), ("val_age_mae", 2, " years")):
-        mean, sd = spread[key]["mean"], spread[key]["sd"]
-        inside = abs(reported[key] - mean) <= 2 * sd
-        parts.append(
-            f"{findings.METRIC_NAMES[key]} {reported[key]}{unit} is {'within' if inside else 'outside'} "
-            f"{mean:.{digits}f} ± {2 * sd:.{digits}f}"
-        )
-    rough = " With two runs the spread is a rough estimate." if len(spread["seeds"]) == 2 else ""
-    return (
-        f"Against the coursework's {registry.get(model).label} (mean ± 2 sd over seeds "
-        + ", ".join(map(str, spread["seeds"]))
-        + "): its "
-        + "; its ".join(parts)
-        + "."
-        + rough
-    )
-
-
-def spread_gap(models: dict[str, dict]) -> str | None:
-    """Whether the second model's advantage over the first, in the mean over seeds of validation age MAE and gender
-    accuracy, is larger than the two models' run-to-run spread: beyond twice the standard error of the difference
-    of two means (sd²/runs of each, summed). ``models``: :func:`_summary_dict` by model; None unless two."""
-    if len(models) < 2:
-        return None
-    (first, one), (second, other) = list(models.items())[:2]
-    names = {model: registry.get(model).label for model in (first, second)}
-    single = [names[model] for model, spread in ((first, one), (second, other)) if len(spread["seeds"]) < 2]
-    if single:
-        return (
-            f"Whether {names[second]}'s advantage over {names[first]} is larger than their run-to-run spread cannot be "
-            f"judged yet: {' and '.join(single)} {'has' if len(single) == 1 else 'have'} a single run here."
-        )
-    parts = []
-    for key, digits, unit, lower_is_better in (
-        ("val_age_mae", 2, " years", True),
-        ("val_gender_accuracy", 3, "", False),
-    ):
-        advantage = (one[key]["mean"] - other[key]["mean"]) * (1 if lower_is_better else -1)
-        error = (one[key]["sd"] ** 2 / one[key]["runs"] + other[key]["sd"] ** 2 / other[key]["runs"]) ** 0.5
-        parts.append(
-            f"{findings.METRIC_NAMES[key]} {advantage:+.{digits}f}{unit} (standard error {error:.{digits}f}: "
-            f"{'beyond' if abs(advantage) > 2 * error else 'within'} twice that)"
-        )
-    rough = (
-        " With two runs of a model the spread is a rough estimate."
-        if min(len(one["seeds"]), len(other["seeds"])) == 2
-        else ""
-    )
-    return f"{names[second]}'s advantage over {names[first]} in the mean over seeds: " + "; ".join(parts) + "." + rough
-
-
-def _summary_dict(summary: pd.DataFrame | None) -> dict | None:
-    """A sweep summary for the template: {"seeds", "weights", metric: {"mean", "sd", "runs"}}."""
-    if summary is None:
-        return None
-    return {"seeds": summary.attrs["seeds"], "weights": summary.attrs.get("weights"), **summary.to_dict("index")}
-
-
 def not_run_note(model: str, profile: Profile, results_dir=None) -> str:
     """What a model's sections say when it has not run: the command that trains it, how long it should take and
     how far an unfinished run got."""
@@ -263,7 +123,9 @@ def context(profile: Profile, results_dir=None, figures_dir=None, sweep_dir=None
     runs = results.load_available(profile, results_dir)
     not_run = {m: not_run_note(m, profile, results_dir) for m in registry.names() if m not in runs}
     descriptions = {m: models.describe(m, profile) for m in registry.names()}
-    spreads = sweeps(profile, sweep_dir, {m: run.manifest["weights"] for m, run in runs.items()}, results_dir)
+    spreads = report_sections.sweeps(
+        profile, sweep_dir, {m: run.manifest["weights"] for m, run in runs.items()}, results_dir
+    )
     return {
         "profile": profile,
         "seed_profile": config.PROFILES["seed"],
@@ -288,7 +150,7 @@ def context(profile: Profile, results_dir=None, figures_dir=None, sweep_dir=None
         "not_run": not_run,
         "provenance": provenance(runs, utk.reader_copy(profile), profile),
         "older_hash": OLDER_HASH,
-        "experiments": experiment_tables(profile, results_dir, sweep_dir),
+        "experiments": report_sections.experiment_tables(profile, results_dir, sweep_dir),
         "sweeps": spreads,
         "specs": registry.MODELS,
         "domain_models": face_claim.face_domain_models(),

@@ -163,35 +163,37 @@ for shown in experiments.shown_profiles(cfg):
                 display(experiments.readable(ran))
             for entry in experiments.not_run(name, shown, model, results_dir):
                 print(f"  not run: {entry['label']} ({entry['command']}; {entry['time']})")
-    bands = experiments.band_errors(shown, results_dir=results_dir)
-    if bands is not None:
-        print(
-            f"custom CNN, profile {shown.name}: test MAE and bias per age band, baseline against the age-balanced loss:"
-        )
-        display(experiments.readable_bands(bands).round(2))
+        bands = experiments.band_errors(shown, model=model, results_dir=results_dir)
+        if bands is not None:
+            print(f"{registry.get(model).label}, profile {shown.name}: test MAE and bias per age band, baseline")
+            print("against the age-balanced loss:")
+            display(experiments.readable_bands(bands).round(2))
 
 # %% [markdown]
 # ### The conjectures against the run-to-run noise
-# Each conjecture's variant that ran, beside the baseline and its seed-to-seed spread (the profile's own run and
-# its seed sweep) drawn as a dark band, on validation and test (Figure 10); the light band, ±2·sd·√2, is the noise
-# of a difference between two runs: the paragraphs call what lies outside it beyond the noise.
+# Each conjecture's variant that ran, beside its model's baseline and that model's seed-to-seed spread (the
+# profile's own run and its seed sweep) drawn as a dark band, on validation and test (Figure 10, one model under
+# the other); the light band, ±2·sd·√2, is the noise of a difference between two runs: the paragraphs call what
+# lies outside it beyond the noise.
 
 # %%
 for shown in experiments.shown_profiles(cfg):
-    effects = experiments.variant_effects("conjectures", shown, sweep_dir=sweep_dir, results_dir=results_dir)
-    if effects is None:
+    by_model = experiments.conjecture_effects(shown, sweep_dir=sweep_dir, results_dir=results_dir)
+    if not by_model:
         print(f"profile {shown.name}: no conjecture variant has run beside its baseline")
         continue
-    fig = plots.against_baseline(
-        *experiments.effects_for_plot(effects),
-        f"The coursework's conjectures: custom CNN, profile {shown.name}",
+    fig = plots.against_baselines(
+        {registry.get(model).label: experiments.effects_for_plot(effects) for model, effects in by_model.items()},
+        f"The coursework's conjectures, profile {shown.name}",
         plots.SPREAD_METRICS + plots.TEST_METRICS,
         experiments.NOISE_SDS,
     )
     plots.save_fig(fig, f"fig10_conjectures_{shown.name}", cfg.name, figures_dir)
-    bands = experiments.band_errors(shown, results_dir=results_dir)
-    shared = experiments.shared_test(shown, results_dir=results_dir)
-    notebook.show_findings(f"profile {shown.name}", conjecture_findings(effects, bands, shared).values())
+    for model, effects in by_model.items():
+        bands = experiments.band_errors(shown, model=model, results_dir=results_dir)
+        shared = experiments.shared_test(shown, model, results_dir)
+        where = f"{registry.get(model).label}, profile {shown.name}"
+        notebook.show_findings(where, conjecture_findings(effects, bands, shared).values())
 
 # %% [markdown]
 # ### Duplicates: does the split matter?

@@ -8,7 +8,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from helpers import config, experiments, findings, models, plots, report, seed_sweeps, training
+from helpers import config, experiments, findings, models, plots, report, report_sections, seed_sweeps, training
 
 
 def fake_run(folder, profile, val_accuracy, val_mae, seconds=60.0, model="custom", weights=None):
@@ -102,9 +102,11 @@ def test_summaries_show_vgg16_once_one_of_its_variants_ran(tmp_path):
     assert list(found) == ["custom", "vgg16"] and set(found["vgg16"]) == set(experiments.EXPERIMENTS)
     assert found["vgg16"]["conjectures"].loc["age_balanced", "val_age_mae"] == 8.1
     assert (found["custom"]["conjectures"]["status"] == "not run").all()
-    entry = report.experiment_tables(profile, tmp_path, tmp_path)[0]
-    assert list(entry["conjectures"]) == ["vgg16"]  # the custom CNN has no variant beside a baseline
-    assert entry["conjectures"]["vgg16"].loc["age-balanced loss", "val age MAE"] == "8.10"
+    entry = report_sections.experiment_tables(profile, tmp_path, tmp_path)[0]
+    # One table for every model's variants: the custom CNN has no variant beside a baseline, so no row.
+    assert list(entry["conjectures"].index) == ["VGG16 transfer: age-balanced loss"]
+    assert entry["conjectures"].loc["VGG16 transfer: age-balanced loss", "val age MAE"] == "8.10"
+    assert entry["models"] == []  # no baseline beside it: nothing to read a difference from
     # No duplicates variant ran: no table, each model's variants named with the command that trains them.
     assert entry["duplicates"] == {}
     missing = [(item["model"], item["variant"]) for item in entry["duplicates_not_run"]]
@@ -118,7 +120,7 @@ def test_summaries_show_vgg16_once_one_of_its_variants_ran(tmp_path):
         0.83,
         7.9,
     )
-    entry = report.experiment_tables(profile, tmp_path, tmp_path)[0]
+    entry = report_sections.experiment_tables(profile, tmp_path, tmp_path)[0]
     assert list(entry["duplicates"]) == ["custom"] and list(entry["duplicates"]["custom"].index) == [
         "all images, random split"
     ]  # only the rows that ran
@@ -143,7 +145,7 @@ def test_sweep_summary_is_mean_and_sd_over_seeds(tmp_path):
     assert summary.loc["val_gender_accuracy", "mean"] == pytest.approx(0.8)
     assert summary.loc["val_gender_accuracy", "sd"] == pytest.approx(0.1)
     assert summary.loc["val_age_mae", "runs"] == 3
-    [entry] = report.sweeps(profile, tmp_path, results_dir=tmp_path / "no_own_runs")
+    [entry] = report_sections.sweeps(profile, tmp_path, results_dir=tmp_path / "no_own_runs")
     assert entry["profile"] == profile and entry["models"]["custom"]["val_age_mae"]["mean"] == pytest.approx(12.0)
 
 
@@ -180,7 +182,7 @@ def test_pretraining_table_sets_vgg16_sweeps_per_weights_beside_the_custom_cnn(t
     # Stability over seeds: VGG16's is the sweep of the study run's weights (no plain VGG16 sweep here).
     study = dict(tumor, path="/weights/tumor.weights.h5")
     assert seed_sweeps.model_sweep(profile, "vgg16", tmp_path) is None
-    [entry] = report.sweeps(profile, tmp_path, {"vgg16": study}, results_dir=tmp_path / "no_own_runs")
+    [entry] = report_sections.sweeps(profile, tmp_path, {"vgg16": study}, results_dir=tmp_path / "no_own_runs")
     assert entry["models"]["vgg16"]["val_age_mae"]["mean"] == pytest.approx(7.2)
     assert entry["models"]["vgg16"]["weights"] == tumor["label"] and entry["models"]["custom"]["weights"] is None
     # A plain VGG16 seed sweep (#33) takes over from the pretraining sweep, with the profile's own run beside it.
@@ -389,6 +391,16 @@ def test_conjectures_are_read_against_the_seed_spread_of_the_baseline(tmp_path):
     assert [ax.get_xlabel() for ax in panels] == [label for _, label in plots.SPREAD_METRICS + plots.TEST_METRICS]
     bands = sorted((patch.get_x(), patch.get_x() + patch.get_width()) for patch in panels[0].patches)
     assert bands == [pytest.approx((9.0 - 2 * 0.5 * 2**0.5, 9.0 + 2 * 0.5 * 2**0.5)), pytest.approx((8.5, 9.5))]
+    other = (table.iloc[:2] - 1, baseline, {key: 0.25 for key in sd})  # a second model: its own baseline and spread
+    fig = plots.against_baselines({"Custom CNN": (table, baseline, sd), "VGG16": other}, "conjectures")
+    panels = [ax for ax in fig.axes if ax.get_xlabel()]
+    assert [ax.get_xlabel() for ax in panels] == [
+        f"{name}: {label}" for name in ("Custom CNN", "VGG16") for _, label in plots.SPREAD_METRICS
+    ]
+    assert [tick.get_text() for tick in panels[2].get_yticklabels()] == ["baseline (the profile)", "192 px"]
+    assert sorted((patch.get_x(), patch.get_x() + patch.get_width()) for patch in panels[2].patches) == [
+        pytest.approx((7.75, 8.25))
+    ]
     assert [entry["variant"] for entry in experiments.not_run("conjectures", profile, results_dir=results_dir)] == [
         "all_images"
     ]
@@ -397,13 +409,19 @@ def test_conjectures_are_read_against_the_seed_spread_of_the_baseline(tmp_path):
     (checkpoint / "state.json").write_text(
         json.dumps({"hash": experiments.variant_profile(profile, "all_images").hash, "epoch": 1})
     )
-    entry = report.experiment_tables(profile, results_dir, sweeps)[0]
-    assert list(entry["conjectures"]["custom"].index) == ["baseline (the profile)", "192 px", "age-balanced loss"]
+    entry = report_sections.experiment_tables(profile, results_dir, sweeps)[0]
+    assert list(entry["conjectures"].index) == [
+        "Custom CNN: baseline (the profile)",
+        "Custom CNN: 192 px",
+        "Custom CNN: age-balanced loss",
+    ]
     assert (
         entry["not_run"][0]["command"] == "python -m helpers experiment conjectures --profile smoke --only all_images"
     )
     assert entry["not_run"][0]["time"].endswith("; 1 of 1 epochs checkpointed: training resumes there")
-    assert set(entry["findings"]) == {"res192", "age_balanced"}
+    [custom] = entry["models"]  # each model read against its own spread
+    assert custom["model"] == "custom" and custom["spread"]["seeds"] == [1, 2, 42]
+    assert set(custom["findings"]) == {"res192", "age_balanced"}
 
 
 def test_the_coursework_is_read_against_the_reproductions_spread():
@@ -412,12 +430,12 @@ def test_the_coursework_is_read_against_the_reproductions_spread():
         "val_gender_accuracy": {"mean": 0.85, "sd": 0.01},
         "val_age_mae": {"mean": 8.2, "sd": 0.1},
     }
-    assert report.against_coursework(spread, "custom") == (
+    assert report_sections.against_coursework(spread, "custom") == (
         "Against the coursework's Custom CNN (mean ± 2 sd over seeds 1, 2, 42): its validation gender accuracy 0.86 is "
         "within "
         "0.850 ± 0.020; its validation age MAE 8.5 years is outside 8.20 ± 0.20."
     )
-    assert "cannot be judged" in report.against_coursework({**spread, "seeds": [42]}, "custom")
+    assert "cannot be judged" in report_sections.against_coursework({**spread, "seeds": [42]}, "custom")
 
 
 def test_the_gap_between_the_models_is_read_against_both_spreads():
@@ -432,14 +450,14 @@ def test_the_gap_between_the_models_is_read_against_both_spreads():
         "val_age_mae": {"mean": 7.00, "sd": 0.20, "runs": 3},
         "val_gender_accuracy": {"mean": 0.850, "sd": 0.020, "runs": 3},
     }
-    assert report.spread_gap({"custom": custom, "vgg16": vgg16}) == (
+    assert report_sections.spread_gap({"custom": custom, "vgg16": vgg16}) == (
         "VGG16 transfer's advantage over Custom CNN in the mean over seeds: validation age MAE +1.36 years (standard "
         "error 0.36: beyond twice that); validation gender accuracy +0.017 (standard error 0.020: within twice that)."
     )
-    assert "cannot be judged yet: VGG16 transfer has a single run here" in report.spread_gap(
+    assert "cannot be judged yet: VGG16 transfer has a single run here" in report_sections.spread_gap(
         {"custom": custom, "vgg16": {**vgg16, "seeds": [42]}}
     )
-    assert report.spread_gap({"custom": custom}) is None
+    assert report_sections.spread_gap({"custom": custom}) is None
 
 
 def test_training_time_names_pauses_instead_of_quoting_them_as_training():

@@ -12,7 +12,7 @@ import pytest
 from conftest import FACE_WEIGHTS
 from faceapi_images import fixture_images
 
-from helpers import config, face_claim, face_resnet, models, registry, sources
+from helpers import config, experiments, face_claim, face_resnet, models, registry, sources
 
 FIXTURE = Path(__file__).with_name("fixtures") / "faceapi_descriptors.json"
 
@@ -137,3 +137,15 @@ def test_the_cited_claim_is_read_against_the_spread_and_needs_another_pretrained
     assert face_claim.verdict({"custom": scratch, "vgg16": single}, "face").startswith("Partly supported here.")
     # Without another pretrained model only the first half is judged.
     assert "second half" in face_claim.verdict({"custom": scratch}, "face")
+
+
+def test_a_higher_resolution_is_no_variant_of_the_face_model(tmp_path):
+    profile = config.get_profile("seed")
+    assert not experiments.changes_model("res192", profile, "face")  # it reads 150 px whatever the profile says
+    assert experiments.changes_model("res192", profile, "vgg16") and experiments.changes_model(
+        "all_images", profile, "face"
+    )
+    not_run = [entry["variant"] for entry in experiments.not_run("conjectures", profile, "face", tmp_path)]
+    assert not_run == ["baseline", "all_images", "age_balanced"]
+    with pytest.raises(ValueError, match="exactly as its baseline does"):
+        experiments.run("conjectures", profile, "face", only=["res192"], results_dir=tmp_path)
