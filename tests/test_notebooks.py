@@ -343,30 +343,38 @@ def _readme_bullets(readme: str) -> list[str]:
 
 
 def test_readme_conjecture_lines_say_what_results_hold():
-    """One README line per conjecture at the seed profile: its variant's validation / test numbers in that order
-    where it ran, "not run yet" where it did not; the seed spread it is read against."""
+    """Per model with a conjecture variant at the seed profile, one README line per conjecture: its variant's
+    validation / test numbers in that order where it ran, "not run yet" where it did not; the model's own seed
+    spread it is read against."""
     from helpers import experiments, seed_sweeps
 
     readme = (ROOT / "README.md").read_text()
-    items = [" ".join(item.split()) for item in _readme_bullets(readme)]  # unwrapped
+    block = readme.split("<!-- begin conjectures")[1].split("<!-- end conjectures")[0]
+    parts = re.split(r"^\*(.+?)\*: ", block, flags=re.M)  # the opening, then each model's label and its lines
+    sections = dict(zip(parts[1::2], parts[2::2]))
     seed = config.get_profile("seed")
-    for variant in experiments.CONJECTURES:
-        [line] = [item for item in items if f"(`{variant}`)" in item]
-        folder = experiments.variant_folder(seed, variant, "custom")
-        if (folder / "metrics.json").is_file():
-            metrics = json.loads((folder / "metrics.json").read_text())
-            assert f"age MAE of {metrics['val_age_mae']:.2f} / {metrics['test_age_mae']:.2f} years" in line, variant
-            assert (
-                f"gender accuracy of {metrics['val_gender_accuracy']:.3f} / {metrics['test_gender_accuracy']:.3f}"
-                in line
-            ), variant
-        else:
-            assert "not run yet at this scale" in line, variant
-    spread = seed_sweeps.seed_spread(seed)  # the seed-scale noise the README quotes, where there is one
-    if spread is not None and spread.attrs["seeds"] != [seed.seed]:
-        for key, digits in (("val_gender_accuracy", 3), ("val_age_mae", 2)):
-            mean, sd = spread.loc[key, "mean"], spread.loc[key, "sd"]
-            assert f"{mean:.{digits}f} ± {sd:.{digits}f}" in readme.replace("\n", " "), key
+    by_model = experiments.conjecture_effects(seed)
+    assert list(sections) == [registry.get(model).label for model in by_model]
+    for model in by_model:
+        section = sections[registry.get(model).label]
+        items = [" ".join(item.split()) for item in _readme_bullets(section)]  # unwrapped
+        for variant in experiments.CONJECTURES:
+            [line] = [item for item in items if f"(`{variant}`)" in item]
+            folder = experiments.variant_folder(seed, variant, model)
+            if (folder / "metrics.json").is_file():
+                metrics = json.loads((folder / "metrics.json").read_text())
+                assert f"age MAE of {metrics['val_age_mae']:.2f} / {metrics['test_age_mae']:.2f} years" in line
+                assert (
+                    f"gender accuracy of {metrics['val_gender_accuracy']:.3f} / "
+                    f"{metrics['test_gender_accuracy']:.3f}" in line
+                ), (model, variant)
+            else:
+                assert "not run yet at this scale" in line, (model, variant)
+        spread = seed_sweeps.seed_spread(seed, model)  # the seed-scale noise its lines are read against
+        if spread is not None and spread.attrs["seeds"] != [seed.seed]:
+            for key, digits in (("val_gender_accuracy", 3), ("val_age_mae", 2)):
+                mean, sd = spread.loc[key, "mean"], spread.loc[key, "sd"]
+                assert f"{mean:.{digits}f} ± {sd:.{digits}f}" in " ".join(section.split()), (model, key)
 
 
 def test_readme_blocks_are_what_the_command_writes_now():
