@@ -98,7 +98,10 @@ def run(
         )
     with files.folder_lock(results.profile_folder(profile, results_dir) / "experiments", "experiment"):
         for variant in variants:
-            if (only and variant not in only) or not changes_model(variant, profile, model):
+            if only and variant not in only:
+                continue
+            if not changes_model(variant, profile, model):
+                print(f"{experiment}/{variant}: trains {model} as its baseline does, skipped", flush=True)
                 continue
             varied = variant_profile(profile, variant)
             folder = variant_folder(profile, variant, model, results_dir)
