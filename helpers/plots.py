@@ -365,15 +365,17 @@ def against_baselines(
     title: str,
     metrics=SPREAD_METRICS,
     noise_sds: float | None = None,
+    columns: int = 2,
 ):
     """:func:`against_baseline` for several groups (a model each: its name → its table, baseline label and
-    spread), stacked one group under the other, each against its own baseline and spread."""
-    per_group = -(-len(metrics) // 2)
+    spread), stacked one group under the other, each against its own baseline and spread; ``columns`` panels a
+    row."""
+    per_group = -(-len(metrics) // columns)
     heights = [(0.55 * len(table) + 1.3) * per_group for table, _, _ in groups.values()]
     fig, axes = plt.subplots(
         per_group * len(groups),
-        2,
-        figsize=(11, sum(heights) + 0.3),
+        columns,
+        figsize=(5.5 * columns if columns <= 2 else 3.6 * columns, sum(heights) + 0.3),
         sharey="row",
         layout="constrained",
         squeeze=False,
@@ -384,7 +386,9 @@ def against_baselines(
         panels = axes[number * per_group : (number + 1) * per_group].flat
         for ax, (key, label) in zip(panels, metrics):
             _against_baseline_panel(ax, table, baseline, spread.get(key, float("nan")), key, noise_sds)
-            ax.set_xlabel(f"{name}: {label}" if name else label)
+            ax.set_xlabel(label)
+        if name:
+            axes[number * per_group, 0].set_title(name, loc="left", fontweight="bold")
         known = known or any(sd == sd for sd in spread.values())
     if known:
         fig.legend(*_unique_handles(axes.flat), loc="outside lower center", fontsize=9, frameon=False, ncols=2)

@@ -187,6 +187,7 @@ for shown in experiments.shown_profiles(cfg):
         f"The coursework's conjectures, profile {shown.name}",
         plots.SPREAD_METRICS + plots.TEST_METRICS,
         experiments.NOISE_SDS,
+        columns=4,  # a row per model: the figure stays readable on a page
     )
     plots.save_fig(fig, f"fig10_conjectures_{shown.name}", cfg.name, figures_dir)
     for model, effects in by_model.items():
