@@ -178,18 +178,24 @@ def _conjecture_bullet(profile, model: str, variant: str, row: pd.Series, base: 
 
 
 def _spread_sentence(spread: pd.DataFrame, model: str) -> str:
+    """The model's seed spread on validation and, where the coursework reported the model, whether it puts the
+    coursework's numbers within two sd of the mean."""
     seeds = spread.attrs["seeds"]
     mae, accuracy = spread.loc["val_age_mae"], spread.loc["val_gender_accuracy"]
+    sentence = (
+        f"the run-to-run spread of seeds {', '.join(map(str, seeds[:-1]))} and {seeds[-1]}: "
+        f"{_mae(mae['mean'])}{NBSP}±{NBSP}{_mae(mae['sd'])} years and "
+        f"{_accuracy(accuracy['mean'])}{NBSP}±{NBSP}{_accuracy(accuracy['sd'])} on validation"
+    )
     reported = registry.get(model).reported
+    if not reported:  # a model the coursework did not train
+        return sentence
     within = (  # as report section 4 reads it (helpers.report_sections.against_coursework)
         abs(reported["val_age_mae"] - mae["mean"]) <= 2 * mae["sd"]
         and abs(reported["val_gender_accuracy"] - accuracy["mean"]) <= 2 * accuracy["sd"]
     )
     return (
-        f"the run-to-run spread of seeds {', '.join(map(str, seeds[:-1]))} and {seeds[-1]}: "
-        f"{_mae(mae['mean'])}{NBSP}±{NBSP}{_mae(mae['sd'])} years and "
-        f"{_accuracy(accuracy['mean'])}{NBSP}±{NBSP}{_accuracy(accuracy['sd'])} on validation, which "
-        f"{'puts' if within else 'does not put'} the coursework's "
+        f"{sentence}, which {'puts' if within else 'does not put'} the coursework's "
         f"{_pair(str(reported['val_age_mae']), str(reported['val_gender_accuracy']))} within two sd of the "
         "reproduction's mean"
     )
