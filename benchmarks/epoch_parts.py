@@ -11,7 +11,7 @@ random images of the seed profile's shapes it times each part alone, each after 
 - ``steps``: ``fit`` on in-memory arrays, no validation, no callbacks;
 - ``batches``: ``fit`` on ``training.Batches``, and ``host_batches``: those batches drawn without the model;
 - ``validation``: ``evaluate`` on the validation arrays, as Keras validates;
-- ``checkpoint``: ``training.Checkpoint``'s work after an epoch (the model and its optimizer state saved);
+- ``checkpoint``: ``checkpoint.Checkpoint``'s work after an epoch (the model and its optimizer state saved);
 - ``epoch``: all of it.
 """
 
@@ -25,6 +25,7 @@ import keras
 import numpy as np
 
 from helpers import config, data, host, models, training
+from helpers.checkpoint import Checkpoint
 
 
 def faces(n: int, size: int, rng) -> data.FaceSet:
@@ -63,7 +64,7 @@ def main() -> None:
     fit = {"batch_size": profile.batch_size, "epochs": 1, "verbose": 0, "shuffle": False}
     val_data = (val.images, training.targets(val))
     with tempfile.TemporaryDirectory() as folder:
-        checkpoint = training.Checkpoint(Path(folder), profile.hash, None, [], batches)
+        checkpoint = Checkpoint(Path(folder), profile.hash, None, [], batches)
 
         def study_epoch():
             model.fit(batches, validation_data=val_data, callbacks=[checkpoint], **fit)

@@ -6,7 +6,7 @@ import keras
 import numpy as np
 import pytest
 
-from helpers import config, data, models, training
+from helpers import augment, config, data, models, training
 
 SEED = config.get_profile("seed")
 # The seed's augmentation, as Keras itself normalises these arguments.
@@ -159,17 +159,17 @@ def test_random_affine_draws_what_the_three_layers_draw_and_resamples_once():
     pixel value of the three (the difference is interpolation blur and the borders), far closer than the same
     draws composed in the reverse order."""
     images = _smooth_faces()
-    three = keras.ops.convert_to_numpy(models.augmentation(7, "each")(images, training=True))
-    once_layer = models.augmentation(7, "once")
+    three = keras.ops.convert_to_numpy(augment.augmentation(7, "each")(images, training=True))
+    once_layer = augment.augmentation(7, "once")
     once = keras.ops.convert_to_numpy(once_layer(images, training=True))
     inner = (slice(None), slice(10, -10), slice(10, -10))  # away from the reflected borders
     assert np.abs(once - three)[inner].mean() < 2.0 < np.abs(three - images)[inner].mean()
     # The three layers' own draws (fresh layers, same seed), composed in either order and applied once.
     composed = {}
     for order in ("same", "reverse"):
-        flip, *affine, contrast = models.augmentation(7, "each").layers
+        flip, *affine, contrast = augment.augmentation(7, "each").layers
         transforms = [_first_transform(layer, images) for layer in affine]
-        transform = models.compose_transforms(*(transforms if order == "same" else reversed(transforms)))
+        transform = augment.compose_transforms(*(transforms if order == "same" else reversed(transforms)))
         composed[order] = keras.ops.convert_to_numpy(
             contrast(
                 keras.ops.image.affine_transform(flip(images, training=True), transform, fill_mode="reflect"),
@@ -208,7 +208,7 @@ def test_on_jax_the_random_affine_layers_no_longer_keep_the_model_op_by_op(monke
     model are let through. (Same draws and losses either way: checked on JAX, benchmarks/README.md.)"""
 
     def affine(model):
-        return [layer for layer in models.flat_layers(model) if isinstance(layer, models.AFFINE_LAYERS)]
+        return [layer for layer in models.flat_layers(model) if isinstance(layer, augment.AFFINE_LAYERS)]
 
     profile = config.get_profile("smoke")
     model = models.build_custom_cnn(profile)
