@@ -296,17 +296,18 @@ def headline_table(evaluations: dict[str, dict], names: dict[str, str]) -> pd.Da
     return pd.DataFrame(columns)
 
 
+GROUP_METRICS = {"gender_accuracy": "gender accuracy", "age_mae": "age MAE", "age_mean_signed_error": "age bias"}
+
+
 def group_table(evaluations: dict[str, dict], names: dict[str, str]) -> pd.DataFrame:
-    """Per ethnicity label and gender: image count, then each model's gender accuracy, age MAE and age bias."""
-    table = None
-    for model, result in evaluations.items():
-        groups = pd.DataFrame(result["groups"]).set_index("group")
-        part = groups[["gender_accuracy", "age_mae", "age_mean_signed_error"]].rename(
-            columns={
-                "gender_accuracy": f"{names[model]}: gender accuracy",
-                "age_mae": f"{names[model]}: age MAE",
-                "age_mean_signed_error": f"{names[model]}: age bias",
-            }
-        )
-        table = groups[["count"]].join(part) if table is None else table.join(part)
-    return table
+    """Gender accuracy, age MAE and age bias (rows: each metric, model by model) per ethnicity label and per gender
+    (columns, the group's image count in brackets): a table that grows downwards, not wider, with the models.
+
+    Args:
+        evaluations: model name to its :func:`evaluate` result, all on the same images.
+        names: model name to the label its rows carry.
+    """
+    groups = {model: pd.DataFrame(result["groups"]).set_index("group") for model, result in evaluations.items()}
+    counts = next(iter(groups.values()))["count"]
+    rows = {f"{label}: {names[model]}": groups[model][key] for key, label in GROUP_METRICS.items() for model in groups}
+    return pd.DataFrame(rows).T.rename(columns={group: f"{group} ({count:,})" for group, count in counts.items()})

@@ -48,7 +48,7 @@ class ModelSpec:
     Attributes:
         name: its key: ``--model``, ``results/<profile>/<name>/``, ``<name>.keras``.
         label: in tables and figure legends ("Custom CNN").
-        short: table column prefixes ("CNN").
+        short: where room is short: the report's first lines, the pretraining table's model column ("CNN").
         prose: in sentences ("the custom CNN").
         color: its colour in every figure.
         summary: the model card's one-line description of the network.
@@ -133,11 +133,6 @@ def names() -> tuple[str, ...]:
 def labels() -> dict[str, str]:
     """Each model's label ("Custom CNN"), by name."""
     return {name: spec.label for name, spec in MODELS.items()}
-
-
-def short_labels() -> dict[str, str]:
-    """Each model's short label ("CNN"), by name: table column prefixes."""
-    return {name: spec.short for name, spec in MODELS.items()}
 
 
 def reported() -> dict[str, dict]:

@@ -222,8 +222,8 @@ def _comparison(runs: dict, evaluations: dict) -> dict:
         ],
         "evaluations": evaluations,
         "headline": evaluation.headline_table(evaluations, registry.labels()) if evaluations else None,
-        "groups": evaluation.group_table(evaluations, registry.short_labels()) if evaluations else None,
-        "groups_test": evaluation.group_table(tested, registry.short_labels()) if tested else None,
+        "groups": evaluation.group_table(evaluations, registry.labels()) if evaluations else None,
+        "groups_test": evaluation.group_table(tested, registry.labels()) if tested else None,
     }
 
 

@@ -68,6 +68,17 @@ def test_by_group_has_counts_for_every_present_group(predictions):
     assert table["count"].filter(like="race").sum() == 6
 
 
+def test_group_table_has_a_row_per_model_and_metric_and_a_column_per_group(predictions):
+    first = {"groups": evaluation.by_group(predictions).to_dict(orient="records")}
+    worse = predictions.assign(pred_age=predictions["pred_age"] + 2.0)
+    second = {"groups": evaluation.by_group(worse).to_dict(orient="records")}
+    table = evaluation.group_table({"a": first, "b": second}, {"a": "Model A", "b": "Model B"})
+    assert list(table.index) == [f"{metric}: Model {m}" for metric in evaluation.GROUP_METRICS.values() for m in "AB"]
+    assert "gender: female (3)" in table.columns and "race: White (2)" in table.columns
+    bias = table.loc["age bias: Model B"] - table.loc["age bias: Model A"]
+    assert np.allclose(bias.astype(float), 2.0)
+
+
 def test_paired_comparison_of_a_model_with_itself_finds_no_difference(predictions):
     result = evaluation.paired_comparison(predictions, predictions.sample(frac=1, random_state=0))
     assert result["n"] == 6
