@@ -24,7 +24,7 @@ from pathlib import Path
 import keras
 import numpy as np
 
-from helpers import config, data, host, models, training
+from helpers import config, data, host, models, registry, training
 from helpers.checkpoint import Checkpoint
 
 
@@ -59,7 +59,7 @@ def main() -> None:
     rng = np.random.default_rng(profile.seed)
     train, val = faces(args.train, args.size, rng), faces(args.val, args.size, rng)
     batches = training.Batches(train, profile.batch_size, profile.seed)
-    model = models.build_model("custom", profile, weights=None)
+    model = registry.build_model("custom", profile, weights=None)
     models.compile_model(model, profile.learning_rate, profile.weight_decay)
     fit = {"batch_size": profile.batch_size, "epochs": 1, "verbose": 0, "shuffle": False}
     val_data = (val.images, training.targets(val))

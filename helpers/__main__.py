@@ -112,9 +112,7 @@ def _add_describe(commands):
 
 
 def _describe(args) -> int:
-    from . import models
-
-    print(json.dumps(models.describe(args.model, _profile(args)), indent=1, default=str))
+    print(json.dumps(registry.describe(args.model, _profile(args)), indent=1, default=str))
     return 0
 
 

@@ -96,7 +96,7 @@ def benchmark(model_name: str, profile: Profile, steps: int = 10, synthetic: boo
     keras.utils.set_random_seed(profile.seed)
     x, y, load = _images(profile, steps, synthetic, source)
     # As training runs it; the speed does not depend on the weights.
-    model = models.build_model(model_name, profile, weights=None)
+    model = registry.build_model(model_name, profile, weights=None)
     out = {
         "model": model_name,
         "profile": profile.name,

@@ -11,7 +11,6 @@ from __future__ import annotations
 from . import keras_quietly  # noqa: F401  (first: Keras starts without TensorFlow's C++ start-up lines)
 
 # isort: split
-import functools
 import hashlib
 import json
 import os
@@ -22,7 +21,7 @@ import keras
 import numpy as np
 from keras import layers
 
-from . import augment, registry
+from . import augment
 from .config import Profile
 
 # The pretrained weights this project knows, by sha256: the offline stand-ins for ImageNet's VGG16 conv base
@@ -305,18 +304,6 @@ def _all_layers(model: keras.Model) -> list:
     ]
 
 
-def build_model(name: str, profile: Profile, weights: str | None = "imagenet") -> keras.Model:
-    """Model ``name`` of the registry for ``profile``; ``ValueError`` if ``image_size`` does not suit it.
-
-    Args:
-        weights: its pretrained weights (see :func:`resolve_weights`); ignored by a model trained from scratch.
-    """
-    spec = registry.get(name)
-    profile = spec.profile_for(profile)
-    spec.check_image_size(profile)
-    return spec.build(profile, weights if spec.weights_variable else None)
-
-
 LOSSES = {"age": "mae", "gender": "binary_crossentropy"}
 METRICS = {"age": ["mae"], "gender": ["accuracy"]}
 
@@ -372,36 +359,6 @@ def flat_layers(model: keras.Model) -> list:
     return out
 
 
-def describe(name: str, profile: Profile) -> dict:
-    """Layers (trainable as the first stage trains them), parameter counts, trainable parameters per training stage
-    (``train`` for a one-stage model) and the :func:`architecture` of model ``name`` (no weights loaded)."""
-    spec = registry.get(name)
-    model = build_model(name, profile, weights=None)
-    trainable = {}
-    for index, stage in enumerate(spec.stages):
-        if stage.trainable:
-            stage.trainable(model, profile)
-        number = spec.stage_number(index)
-        trainable[f"stage{number}" if number else "train"] = count_params(model.trainable_weights)
-    if spec.stages[0].trainable:  # the layers as training starts them
-        spec.stages[0].trainable(model, profile)
-    return {
-        "model": model.name,
-        "layers": [
-            {
-                "name": layer.name,
-                "class_name": type(layer).__name__,
-                "trainable": layer.trainable,
-                "config": layer.get_config(),
-            }
-            for layer in flat_layers(model)
-        ],
-        "total_params": count_params(model.weights),
-        "trainable_params": trainable,
-        "architecture": architecture(model),
-    }
-
-
 def architecture(model: keras.Model) -> dict:
     """What identifies a network: each layer's class, output shape and parameter count in order (nested models
     opened), and a digest of them. A run's manifest records it, so that results of another network are never
@@ -424,9 +381,3 @@ def _class_name(layer) -> str:
     class's name when it extends only ``Layer``."""
     keras_class = next(cls for cls in type(layer).__mro__ if cls.__module__.startswith("keras."))
     return type(layer).__name__ if keras_class is layers.Layer else keras_class.__name__
-
-
-@functools.cache
-def current_architecture(name: str, profile: Profile) -> dict:
-    """:func:`architecture` of the network the code builds now for model ``name`` and ``profile``."""
-    return describe(name, profile)["architecture"]

@@ -176,7 +176,7 @@ def architecture(trunk: list[tuple[str, str]], heads: dict[str, list[str]], titl
 
 
 def architecture_from_description(description: dict, image_size: int, title: str):
-    """Figure 3 (and its VGG16 counterpart) drawn from ``helpers.models.describe``."""
+    """Figure 3 (and its VGG16 counterpart) drawn from ``helpers.registry.describe``."""
     layers = description["layers"]
     by_name = {layer["name"]: layer for layer in layers}
     aug = ", ".join(

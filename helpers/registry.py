@@ -5,13 +5,15 @@ uncompiled Keras model with outputs ``age`` and ``gender``) and :func:`register`
 or from your own code. Training, the run folders, the figures, notebook 04 and the report take it from there.
 Nothing else in the package compares a model's name with another.
 
-Keras starts where a model is built: the builders import :mod:`helpers.models` when they are called, so that
-reading the registry (labels, colours, epochs) stays cheap.
+Keras starts where a model is built (:func:`build_model`, :func:`describe`): the builders import
+:mod:`helpers.models` when they are called, so that reading the registry (labels, colours, epochs) stays cheap, and
+:mod:`helpers.models` never imports the registry.
 """
 
 from __future__ import annotations
 
 import dataclasses
+import functools
 from collections.abc import Callable
 from dataclasses import dataclass
 
@@ -148,6 +150,58 @@ def notebooks() -> list[str]:
 def with_weights() -> tuple[str, ...]:
     """The models that start from pretrained weights."""
     return tuple(name for name, spec in MODELS.items() if spec.weights_variable)
+
+
+def build_model(name: str, profile: Profile, weights: str | None = "imagenet"):
+    """Model ``name`` for ``profile``; ``ValueError`` if ``image_size`` does not suit it.
+
+    Args:
+        weights: its pretrained weights (see :func:`helpers.models.resolve_weights`); ignored by a model trained
+            from scratch.
+    """
+    spec = get(name)
+    profile = spec.profile_for(profile)
+    spec.check_image_size(profile)
+    return spec.build(profile, weights if spec.weights_variable else None)
+
+
+def describe(name: str, profile: Profile) -> dict:
+    """Layers (trainable as the first stage trains them), parameter counts, trainable parameters per training stage
+    (``train`` for a one-stage model) and the :func:`helpers.models.architecture` of model ``name`` (no weights
+    loaded)."""
+    from . import models
+
+    spec = get(name)
+    model = build_model(name, profile, weights=None)
+    trainable = {}
+    for index, stage in enumerate(spec.stages):
+        if stage.trainable:
+            stage.trainable(model, profile)
+        number = spec.stage_number(index)
+        trainable[f"stage{number}" if number else "train"] = models.count_params(model.trainable_weights)
+    if spec.stages[0].trainable:  # the layers as training starts them
+        spec.stages[0].trainable(model, profile)
+    return {
+        "model": model.name,
+        "layers": [
+            {
+                "name": layer.name,
+                "class_name": type(layer).__name__,
+                "trainable": layer.trainable,
+                "config": layer.get_config(),
+            }
+            for layer in models.flat_layers(model)
+        ],
+        "total_params": models.count_params(model.weights),
+        "trainable_params": trainable,
+        "architecture": models.architecture(model),
+    }
+
+
+@functools.cache
+def current_architecture(name: str, profile: Profile) -> dict:
+    """:func:`helpers.models.architecture` of the network the code builds now for model ``name`` and ``profile``."""
+    return describe(name, profile)["architecture"]
 
 
 # The coursework's reported numbers (final epoch, train / validation).

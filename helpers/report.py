@@ -22,7 +22,6 @@ from . import (
     face_claim,
     files,
     findings,
-    models,
     registry,
     release,
     report_sections,
@@ -122,7 +121,7 @@ def context(profile: Profile, results_dir=None, figures_dir=None, sweep_dir=None
     evaluations = json.loads(evaluation_path.read_text()) if evaluation_path.is_file() else {}
     runs = results.load_available(profile, results_dir)
     not_run = {m: not_run_note(m, profile, results_dir) for m in registry.names() if m not in runs}
-    descriptions = {m: models.describe(m, profile) for m in registry.names()}
+    descriptions = {m: registry.describe(m, profile) for m in registry.names()}
     spreads = report_sections.sweeps(
         profile, sweep_dir, {m: run.manifest["weights"] for m, run in runs.items()}, results_dir
     )
@@ -239,7 +238,7 @@ NUMBER_WORDS = ("no", "one", "two", "three", "four", "five", "six", "seven", "ei
 
 
 def network_design(description: dict, image_size: int) -> dict:
-    """What section 2.3 says of the custom CNN, read from :func:`helpers.models.describe`: its convolutional blocks
+    """What section 2.3 says of the custom CNN, read from :func:`helpers.registry.describe`: its convolutional blocks
     (count in words, filters), the side of the features they leave, the shared dense layer's units and the task
     branches' dropout rates."""
     layers = {layer["name"]: layer for layer in description["layers"]}

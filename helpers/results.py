@@ -172,10 +172,8 @@ class OtherArchitecture(ValueError):
 def check_architecture(run: RunResults, profile: Profile) -> None:
     """:class:`OtherArchitecture` unless ``run``'s recorded network is the one the code builds now for
     ``profile``; its message names the run and the first layer that differs."""
-    from . import models  # Keras starts here: the network is built to be compared
-
     recorded = run.manifest.get("architecture")
-    current = models.current_architecture(run.model, profile)
+    current = registry.current_architecture(run.model, profile)  # Keras starts here: the network is built
     if recorded and recorded["digest"] == current["digest"]:
         return
     difference = _first_difference(recorded["layers"], current["layers"]) if recorded else "it recorded no network"

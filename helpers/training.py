@@ -244,7 +244,7 @@ def train(
     keras.utils.set_random_seed(profile.seed)
     fresh = None
     if not any((folder / name).is_file() for name in (STATE, PREVIOUS_STATE)):
-        fresh = models.build_model(model_name, profile, weights)
+        fresh = registry.build_model(model_name, profile, weights)
     weights_info = models.describe_weights(weights) if spec.weights_variable else None
     if weights_info:
         print(f"{spec.short} weights: {weights_info['label']}", flush=True)
@@ -253,7 +253,7 @@ def train(
 
     with files.folder_lock(out, "training"):
         state, model = _resume_or_start(
-            folder, profile, lambda: fresh or models.build_model(model_name, profile, weights)
+            folder, profile, lambda: fresh or registry.build_model(model_name, profile, weights)
         )
         (out / "metrics.json").unlink(missing_ok=True)  # written last: its presence means the run finished
         provenance = _provenance(state, started, code)
@@ -303,7 +303,7 @@ def _manifest(model_name: str, profile: Profile, overrides, data_info: dict, wei
         "seed": profile.seed,
         "data": data_info,
         "weights": weights_info,
-        "architecture": models.current_architecture(model_name, profile),
+        "architecture": registry.current_architecture(model_name, profile),
         "versions": host.versions(),
         **provenance,
         "backend": keras.backend.backend(),
@@ -338,7 +338,7 @@ def record_architecture(folder) -> bool:
     if "architecture" in manifest:
         return False
     profile = config.profile_from_record(manifest["profile_name"], manifest["profile"])
-    added = dict(models.current_architecture(manifest["model"], profile), added=host.now()[:10])
+    added = dict(registry.current_architecture(manifest["model"], profile), added=host.now()[:10])
     write_json(path, dict(manifest, architecture=added))
     return True
 

@@ -53,7 +53,7 @@ figures_dir = ""  # str: figures root (empty: figures/ in the project)
 retrain = False  # bool: train even when this profile's results are on disk
 
 # %%
-from helpers import models, notebook, plots, results, training
+from helpers import notebook, plots, registry, results, training
 
 cfg = notebook.setup(profile, overrides)
 results_dir, figures_dir = notebook.none_if_empty(results_dir, figures_dir)
@@ -66,7 +66,7 @@ source = notebook.colab_setup(data)
 # sit inside the model and act only during training.
 
 # %%
-description = models.describe("custom", cfg)
+description = registry.describe("custom", cfg)
 fig = plots.architecture_from_description(description, cfg.image_size, "Custom CNN")
 plots.save_fig(fig, "fig3_custom_architecture", cfg.name, figures_dir)
 

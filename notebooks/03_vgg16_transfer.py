@@ -54,7 +54,7 @@ retrain = False  # bool: train even when this profile's results are on disk
 weights = "env"  # str: imagenet, none, a .weights.h5 file, or env ($VGG16_WEIGHTS, else imagenet)
 
 # %%
-from helpers import models, notebook, plots, results, training
+from helpers import notebook, plots, registry, results, training
 
 cfg = notebook.setup(profile, overrides)
 results_dir, figures_dir = notebook.none_if_empty(results_dir, figures_dir)
@@ -67,7 +67,7 @@ source = notebook.colab_setup(data)
 # branches (dropout 0.40 for age, 0.30 for gender).
 
 # %%
-description = models.describe("vgg16", cfg)
+description = registry.describe("vgg16", cfg)
 fig = plots.architecture_from_description(description, cfg.image_size, "VGG16 transfer model")
 plots.save_fig(fig, "vgg16_architecture", cfg.name, figures_dir)
 

@@ -8,7 +8,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from helpers import config, experiments, findings, models, plots, report, report_sections, seed_sweeps, training
+from helpers import config, experiments, findings, plots, registry, report, report_sections, seed_sweeps, training
 
 
 def fake_run(folder, profile, val_accuracy, val_mae, seconds=60.0, model="custom", weights=None):
@@ -37,7 +37,7 @@ def fake_run(folder, profile, val_accuracy, val_mae, seconds=60.0, model="custom
                 "weights": weights,
                 "data": {"n_train": 80, "n_val": 20, "val_with_train_twin": 2, "dropped_conflicting": 0},
                 "hardware": {"accelerators": []},
-                "architecture": models.current_architecture(model, profile),
+                "architecture": registry.current_architecture(model, profile),
             }
         )
     )

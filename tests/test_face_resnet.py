@@ -88,7 +88,7 @@ def test_the_package_tarball_is_checked_and_its_weights_extracted(tmp_path, monk
 
 def test_stage_one_trains_the_head_and_stage_two_the_last_blocks_too():
     profile = config.get_profile("smoke")
-    model = models.build_model("face", profile, weights=None)
+    model = registry.build_model("face", profile, weights=None)
     assert model.input_shape == (None, 150, 150, 3)  # the profile's 64 px is the custom CNN's, not this network's
     stages = registry.get("face").stages
     stages[0].trainable(model, profile)
@@ -101,7 +101,7 @@ def test_stage_one_trains_the_head_and_stage_two_the_last_blocks_too():
 
 
 def test_a_saved_model_loads_with_keras_alone_and_predicts_the_same(tmp_path):
-    model = models.build_model("face", config.get_profile("smoke"), str(FACE_WEIGHTS))
+    model = registry.build_model("face", config.get_profile("smoke"), str(FACE_WEIGHTS))
     path = tmp_path / "face.keras"
     models.portable(model).save(path)
     loaded = keras.models.load_model(path, safe_mode=True)

@@ -6,7 +6,7 @@ import keras
 import numpy as np
 import pytest
 
-from helpers import augment, config, data, models, training
+from helpers import augment, config, data, models, registry, training
 
 SEED = config.get_profile("seed")
 # The seed's augmentation, as Keras itself normalises these arguments.
@@ -21,12 +21,12 @@ AUGMENTATION = [
 
 @pytest.fixture(scope="module")
 def custom():
-    return models.describe("custom", SEED)
+    return registry.describe("custom", SEED)
 
 
 @pytest.fixture(scope="module")
 def vgg():
-    return models.describe("vgg16", SEED)
+    return registry.describe("vgg16", SEED)
 
 
 def _layers(description, class_name):
@@ -223,7 +223,7 @@ def test_on_jax_the_random_affine_layers_no_longer_keep_the_model_op_by_op(monke
 @pytest.mark.parametrize("model, size, message", [("custom", 72, "multiple of 16"), ("vgg16", 80, "multiple of 32")])
 def test_image_size_must_fit_the_stride(model, size, message):
     with pytest.raises(ValueError, match=message):
-        models.build_model(model, config.get_profile("smoke", {"image_size": size}), weights=None)
+        registry.build_model(model, config.get_profile("smoke", {"image_size": size}), weights=None)
 
 
 def test_weights_resolution(tmp_path, monkeypatch):

@@ -85,7 +85,7 @@ def test_every_committed_run_records_the_network_the_code_builds_now():
     for path in manifests:
         manifest = json.loads(path.read_text())
         profile = config.profile_from_record(manifest["profile_name"], manifest["profile"])
-        built = models.current_architecture(manifest["model"], profile)
+        built = registry.current_architecture(manifest["model"], profile)
         assert manifest["architecture"]["digest"] == built["digest"], f"{path}: retrain it, or restore the network"
 
 
@@ -98,12 +98,12 @@ def test_a_changed_network_is_refused_not_loaded(smoke_runs, tmp_path, monkeypat
     monkeypatch.setattr(
         models, "build_custom_cnn", lambda profile: study_builder(dataclasses.replace(profile, filters=(8, 16, 32, 64)))
     )
-    models.current_architecture.cache_clear()
+    registry.current_architecture.cache_clear()
     try:
         with pytest.raises(results.OtherArchitecture, match=r"another network .*layer 8: 'Conv2D") as refused:
             results.load_for("custom", SMOKE, root)
     finally:
-        models.current_architecture.cache_clear()
+        registry.current_architecture.cache_clear()
     assert str(root / "smoke" / "custom") in str(refused.value) and "RETRAIN=1" in str(refused.value)
 
 
