@@ -156,7 +156,7 @@ QUEUE_SET ?=
 QUEUE ?= conjectures:custom:age_balanced sweep:custom:1 conjectures:custom:res192 sweep:custom:2 \
 	conjectures:custom:all_images duplicates:custom:all_images_group sweep:vgg16:1 sweep:vgg16:2 \
 	conjectures:vgg16:age_balanced sweep:face:1 sweep:face:2 duplicates:custom:all_images_group_clean \
-	conjectures:vgg16:all_images conjectures:face:all_images
+	conjectures:vgg16:all_images conjectures:face:all_images conjectures:face:age_balanced
 queue: install
 	@mkdir -p $(RUNS_ROOT)
 	@for job in $(QUEUE); do \
