@@ -117,6 +117,11 @@ def restore_seed_states(model, states: list) -> None:
         variable.assign(np.asarray(state, dtype=variable.dtype))
 
 
+def has_checkpoint(folder: Path) -> bool:
+    """Whether ``folder`` holds a checkpoint state, readable or not (``load_checkpoint`` decides which)."""
+    return any((folder / name).is_file() for name in (STATE, PREVIOUS_STATE))
+
+
 def load_checkpoint(folder: Path, profile_hash: str) -> tuple[dict, keras.Model] | None:
     """The newest complete checkpoint for these settings as ``(state, model)``, or None (none, or another
     profile's). A damaged newest checkpoint falls back, with one printed line, to the epoch before it; when

@@ -17,7 +17,7 @@ import numpy as np
 import pandas as pd
 
 from . import config, data, evaluation, files, host, models, registry, release, results, sources
-from .checkpoint import PREVIOUS_STATE, STATE, Checkpoint, RunStopped, load_checkpoint
+from .checkpoint import Checkpoint, RunStopped, has_checkpoint, load_checkpoint
 from .config import Profile
 from .files import write_atomic, write_json
 
@@ -242,9 +242,8 @@ def train(
     out = Path(out_dir)
     folder = out / results.CHECKPOINT
     keras.utils.set_random_seed(profile.seed)
-    fresh = None
-    if not any((folder / name).is_file() for name in (STATE, PREVIOUS_STATE)):
-        fresh = registry.build_model(model_name, profile, weights)
+    # A fresh model is built now, so that a bad weights file fails before the data is read.
+    fresh = None if has_checkpoint(folder) else registry.build_model(model_name, profile, weights)
     weights_info = models.describe_weights(weights) if spec.weights_variable else None
     if weights_info:
         print(f"{spec.short} weights: {weights_info['label']}", flush=True)
