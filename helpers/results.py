@@ -43,7 +43,7 @@ class RunResults:
 
 
 def profile_folder(profile: Profile, results_dir=None) -> Path:
-    """``results/<profile>/``: the runs of both models and the files notebooks 01 and 04 write."""
+    """``results/<profile>/``: every model's runs and the files notebooks 01 and 04 write."""
     return Path(results_dir or config.RESULTS_DIR) / profile.name
 
 
@@ -222,8 +222,8 @@ def comparison_table(runs: dict[str, RunResults]) -> pd.DataFrame:
 
 def paired_comparisons(runs: dict[str, RunResults]) -> dict[tuple[str, str], dict[str, dict]]:
     """Each pair of models image by image (:func:`evaluation.paired_comparison`; positive: the second better), in
-    the registry's order (the custom CNN, then VGG16): by ``(first, second)``, the validation images' comparison
-    and, where both were tested, the test images'."""
+    the registry's order (the custom CNN, VGG16, the face model): by ``(first, second)``, the validation images'
+    comparison and, where both were tested, the test images'."""
     found = {}
     for first, second in itertools.combinations([m for m in registry.names() if m in runs], 2):
         one, other = runs[first], runs[second]

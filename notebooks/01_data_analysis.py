@@ -47,7 +47,7 @@ if "google.colab" in sys.modules:
 # %% tags=["parameters"]
 profile = "seed"  # str: named profile (seed, quick, smoke, full)
 overrides = {}  # dict: profile fields to change, e.g. {"n_images": 2000}
-data = ""  # str: UTKFace folder or .tar.gz (empty: $UTKFACE, then data/)
+data = ""  # str: UTKFace folder or .tar.gz (empty: $UTKFACE, in Colab a copy on Google Drive, then data/)
 results_dir = ""  # str: results root (empty: results/ in the project)
 figures_dir = ""  # str: figures root (empty: figures/ in the project)
 retrain = False  # bool: unused here (the data analysis always runs); kept so every notebook takes the same flags
@@ -61,7 +61,7 @@ from helpers.results import SEED_DATASET
 
 cfg = notebook.setup(profile, overrides)
 results_dir, figures_dir = notebook.none_if_empty(results_dir, figures_dir)
-source = notebook.colab_setup(data)  # None: $UTKFACE, then data/
+source = notebook.colab_setup(data)  # None: $UTKFACE, then data/ (Colab: a Google Drive copy first)
 out_dir = results.profile_folder(cfg, results_dir)
 
 # %% [markdown]
@@ -108,7 +108,7 @@ print(
 pd.Series(summary["ethnicity"], name="images").to_frame()
 
 # %% [markdown]
-# ## Duplicates and conflicting labels
+# ## Duplicates and conflicting labels (Figure 2b)
 # Some pictures appear more than once in UTKFace: byte-identical files under different names, and visually
 # identical ones (the same 64-bit difference hash of the 9×8 grey thumbnail). Many such twins carry different
 # ages or genders, which sets a floor under the error no model can beat; a random split also puts twins on both

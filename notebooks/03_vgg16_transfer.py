@@ -51,7 +51,7 @@ data = ""  # str: UTKFace folder or .tar.gz (empty: $UTKFACE, then data/)
 results_dir = ""  # str: results root (empty: results/ in the project)
 figures_dir = ""  # str: figures root (empty: figures/ in the project)
 retrain = False  # bool: train even when this profile's results are on disk
-weights = "env"  # str: imagenet, none, a .weights.h5 file, or env ($VGG16_WEIGHTS, else imagenet)
+weights = "env"  # str: for training: imagenet, none, a .weights.h5 file, or env ($VGG16_WEIGHTS, else imagenet)
 
 # %%
 from helpers import notebook, plots, registry, results, training
@@ -61,7 +61,7 @@ results_dir, figures_dir = notebook.none_if_empty(results_dir, figures_dir)
 source = notebook.colab_setup(data)
 
 # %% [markdown]
-# ## Adapting VGG16
+# ## Adapting VGG16 (Figure 3b)
 # The base keeps its 13 convolutional layers; images (0-255) go through VGG16's own preprocessing (RGB to BGR,
 # ImageNet channel means removed). The head: Flatten, Dense 512, batch normalisation, ReLU, and the two task
 # branches (dropout 0.40 for age, 0.30 for gender).

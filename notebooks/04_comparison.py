@@ -19,8 +19,8 @@
 # # 04 · Comparing the models
 # [![Open In Colab](https://colab.research.google.com/assets/colab-badge.svg)](https://colab.research.google.com/github/utkface-study/age-gender-utkface/blob/main/notebooks/04_comparison.ipynb)
 #
-# Reads the results that notebooks 02 and 03 wrote, and `make train MODELS=face` for the face-recognition model
-# (it trains nothing), and sets them beside the coursework's reported numbers.
+# Reads the results that notebooks 02 and 03 wrote, and the face-recognition model's from `make train MODELS=face`,
+# and sets them beside the coursework's reported numbers. This notebook trains nothing.
 
 # %%
 # Colab only (nothing happens elsewhere): clone this project into /content, install it and work in its notebooks/
@@ -106,7 +106,7 @@ evaluation.headline_table(evaluations, registry.labels()).round(3) if runs else 
 # %% [markdown]
 # ### Which model is better, beyond the noise of the evaluation images?
 # The models predict the same images, so each pair is compared image by image: the second model's advantage
-# (gender accuracy higher, age MAE lower: positive; VGG16's over the custom CNN), its 95 % bootstrap interval over
+# (gender accuracy higher, age MAE lower: positive; pairs in the registry's order: custom CNN, VGG16, face model), its 95 % bootstrap interval over
 # the images, and McNemar's exact test on the images that only one model classifies right. Training noise (another
 # seed) comes on top: see the seed sweeps.
 
@@ -151,8 +151,8 @@ for model, run in runs.items():
 # ## Experiments: the coursework's conjectures and UTKFace's duplicates
 # Variants of a profile, trained by `python -m helpers experiment NAME --profile PROFILE [--model vgg16]` (see
 # `helpers/experiments.py`): a table of the variants that ran, then the command and estimated time of each that
-# did not; VGG16's appear once one of its variants ran. The `quick` profile is the seed protocol shrunk to fit a
-# 2-core CPU (64 px, 10 epochs), so its numbers compare variants with each other, not with the seed's.
+# did not; another model's tables appear once one of its variants ran. The `quick` profile is the seed protocol shrunk to fit a
+# 2-core CPU (64 px; 10 epochs, the transfer models 3 + 5), so its numbers compare variants with each other, not with the seed's.
 
 # %%
 for shown in experiments.shown_profiles(cfg):
@@ -226,7 +226,7 @@ for shown in experiments.shown_profiles(cfg):
 
 # %% [markdown]
 # Each model's own runs over seeds at this profile (its run and `make sweep`'s), one dot a run, beside the
-# coursework's numbers (Figure 12): is the gap between the models larger than either model's run-to-run spread?
+# coursework's numbers (Figure 12): is the gap between the models larger than each model's run-to-run spread?
 
 # %%
 by_seed = {
