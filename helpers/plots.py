@@ -275,7 +275,7 @@ def training_curves(history: pd.DataFrame, title: str):
 
 
 def comparison(histories: dict[str, pd.DataFrame], predictions: dict[str, pd.DataFrame]):
-    """Both models' validation curves on shared axes, and predicted against true age."""
+    """Every model's validation curves on shared axes, and predicted against true age."""
     fig, axes = plt.subplots(1, 4, figsize=(16, 3.8))
     for model, history in histories.items():
         for ax, (key, label) in zip(axes[:3], CURVES):

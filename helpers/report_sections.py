@@ -133,9 +133,10 @@ def against_coursework(spread: dict, model: str) -> str:
 
 
 def spread_gap(models: dict[str, dict]) -> str | None:
-    """Whether the second model's advantage over the first, in the mean over seeds of validation age MAE and gender
-    accuracy, is larger than the two models' run-to-run spread: beyond twice the standard error of the difference
-    of two means (sd²/runs of each, summed). ``models``: :func:`_summary_dict` by model; None unless two."""
+    """Whether the second model's advantage over the first (the first two in registry order: the coursework's custom
+    CNN and VGG16), in the mean over seeds of validation age MAE and gender accuracy, is larger than their run-to-run
+    spread: beyond twice the standard error of the difference of two means (sd²/runs of each, summed). ``models``:
+    :func:`_summary_dict` by model; None unless two."""
     if len(models) < 2:
         return None
     (first, one), (second, other) = list(models.items())[:2]
