@@ -38,7 +38,7 @@ SEEDS ?= 1 2 3
 PAPERMILL = PYTHONWARNINGS=ignore::UserWarning:papermill.iorw $(PY) -m papermill
 SWEEP_DIR ?= results/sweeps
 
-.PHONY: install lock lint test train notebooks report report-unlocked sweep sweep-unlocked pretraining experiment queue gpu-pack gpu-pack-full release pdf-tools sync data home clean
+.PHONY: install lock lint test train notebooks report report-unlocked sweep sweep-unlocked pretraining experiment queue land gpu-pack gpu-pack-full release pdf-tools sync data home clean
 
 install: $(VENV)/.installed
 
@@ -168,6 +168,15 @@ queue: install
 	         --results-dir $(abspath $(RESULTS_ROOT)) $(foreach s,$(QUEUE_SET),--set $(s)) || exit $$?;; \
 	  esac; \
 	done; echo "== queue: done ($$(date -u +%FT%TZ))"
+
+# Copy the queue worktree's finished runs (FROM=../queue) into results/: their small files only, never a model or
+# checkpoint; then the model cards and the README's blocks are rewritten from them, ready to commit. An experiment
+# writes twin_effect.json after its run, so a second land after the queue's job ends brings that too.
+land: install
+	@test -n "$(FROM)" || { echo "usage: make land FROM=path/to/the/queue/worktree" >&2; exit 2; }
+	$(PY) -m helpers land $(FROM)
+	$(PY) -m helpers cards
+	$(PY) -m helpers readme
 
 # A GPU session's packs for benchmarks/gpu.sh (which says how each travels), git-ignored: never commit them.
 # gpu-pack: the study's 7,000 JPEGs and the Keras wheels the device machine lacks (the venv's versions).

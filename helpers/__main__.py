@@ -354,6 +354,25 @@ def _release(args) -> int:
     return 0
 
 
+def _add_land(commands):
+    land = commands.add_parser("land", help="copy the finished runs' small result files from the queue's worktree")
+    land.add_argument("worktree", help="the git worktree that make queue trains in, e.g. ../queue")
+    land.add_argument("--results-dir", default=None, help=RESULTS_DIR_HELP)
+    land.set_defaults(func=_land)
+
+
+def _land(args) -> int:
+    from . import landing
+
+    written, other_runs = landing.land(args.worktree, args.results_dir)
+    for path in written:
+        print(f"copied {path}")
+    for run in other_runs:
+        print(f"left alone {run}: results/ here holds another run of it (its metrics.json differs)")
+    print(f"{len(written)} files copied from {args.worktree}; no model, lock or checkpoint (git keeps none)")
+    return 0
+
+
 def _add_cards(commands):
     cards = commands.add_parser("cards", help="write MODEL_CARD.md beside every finished run's results")
     cards.add_argument("--results-dir", default=None, help=RESULTS_DIR_HELP)
@@ -416,6 +435,7 @@ SUB_COMMANDS = (  # in the order --help lists them
     _add_data,
     _add_hold,
     _add_release,
+    _add_land,
     _add_cards,
     _add_readme,
     _add_report,
