@@ -185,7 +185,7 @@ def _notices(profile: Profile, runs: dict, not_run: dict) -> list[str]:
         spec, weights = registry.get(model), run.manifest["weights"]
         if spec.weights_variable and weights["source"] != "imagenet":
             notices.append(
-                f"{spec.short} was trained from <b>{weights['label']}</b>"
+                f"{spec.label} was trained from <b>{weights['label']}</b>"
                 + (
                     f" (<code>{weights['path']}</code>, sha256 {weights['sha256'][:16]}…)"
                     if "sha256" in weights

@@ -73,7 +73,8 @@ def _conjectures_by_model(profile: Profile, results_dir=None, sweep_dir=None) ->
 
 def sweeps(profile: Profile, sweep_dir=None, weights: dict | None = None, results_dir=None) -> list[dict]:
     """Per shown profile with runs over seeds: {"profile", "coursework", "models": {model: {"seeds", "weights",
-    metric: {"mean", "sd", "runs"}}}}. The custom CNN's are its own run and its seed sweep
+    metric: {"mean", "sd", "runs"}}}, "guide_for": the models whose spread here stands in for a missing one at
+    ``profile``}. The custom CNN's are its own run and its seed sweep
     (:func:`helpers.seed_sweeps.seed_spread`); VGG16's its sweep, or else the pretraining sweep of its ``weights``
     (the study run's; ``weights``: each run's recorded weights, by model). ``coursework``: for the seed protocol,
     :func:`against_coursework`."""
@@ -100,6 +101,13 @@ def sweeps(profile: Profile, sweep_dir=None, weights: dict | None = None, result
                     "gap": spread_gap(models),
                 }
             )
+    own = next((entry["models"] for entry in found if entry["profile"].name == profile.name), {})
+    for entry in found:  # a smaller profile's spread stands in for the models without one at this profile
+        entry["guide_for"] = [
+            model
+            for model, spread in entry["models"].items()
+            if entry["models"] is not own and len(spread["seeds"]) > 1 and len(own.get(model, {}).get("seeds", ())) < 2
+        ]
     return found
 
 

@@ -149,6 +149,22 @@ def test_sweep_summary_is_mean_and_sd_over_seeds(tmp_path):
     assert entry["profile"] == profile and entry["models"]["custom"]["val_age_mae"]["mean"] == pytest.approx(12.0)
 
 
+def test_a_smaller_profiles_spread_is_called_a_guide_only_for_models_without_their_own(tmp_path):
+    seed, quick = config.get_profile("seed"), config.get_profile("quick")
+
+    def sweep(profile, seeds):
+        for n in seeds:
+            folder = seed_sweeps.sweep_folder(n, tmp_path) / profile.name / "custom"
+            fake_run(folder, config.get_profile(profile.name, {"seed": n}), 0.8 + n / 100, 9.0 + n)
+
+    sweep(quick, (1, 2, 3))
+    [quick_entry] = report_sections.sweeps(seed, tmp_path, results_dir=tmp_path / "no_own_runs")
+    assert quick_entry["profile"] == quick and quick_entry["guide_for"] == ["custom"]
+    sweep(seed, (1, 2))
+    seed_entry, quick_entry = report_sections.sweeps(seed, tmp_path, results_dir=tmp_path / "no_own_runs")
+    assert seed_entry["guide_for"] == quick_entry["guide_for"] == []
+
+
 def test_pretraining_table_sets_vgg16_sweeps_per_weights_beside_the_custom_cnn(tmp_path):
     profile = config.get_profile("smoke")
     assert seed_sweeps.pretraining_table(profile, tmp_path, tmp_path / "main") is None
