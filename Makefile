@@ -68,7 +68,7 @@ lint: install
 test: install pdf-tools lint
 	$(PY) -m pytest -n 2 --dist loadfile --durations=15
 
-# Train both models for PROFILE unless their results are already on disk (RETRAIN=1 forces it).
+# Train each model of MODELS for PROFILE unless their results are already on disk (RETRAIN=1 forces it).
 train: install
 	@for model in $(MODELS); do \
 	  if [ -f $(RESULTS)/$$model/metrics.json ] && [ -z "$(RETRAIN)" ]; then \
