@@ -36,7 +36,7 @@ MALFORMED = [
 needs_real_data = pytest.mark.skipif(not REAL_DATA.exists(), reason=f"UTKFace archive not found at {REAL_DATA}")
 
 
-def _pdf_tools_missing() -> str | None:
+def pdf_tools_missing() -> str | None:
     from helpers import browser
 
     if browser.find() is None:
@@ -46,7 +46,7 @@ def _pdf_tools_missing() -> str | None:
 
 # Tests that print or read a PDF: skipped, saying why, where no browser prints it (macOS without Chrome, a server
 # without root: make report writes the HTML only there).
-needs_pdf_tools = pytest.mark.skipif(_pdf_tools_missing() is not None, reason=_pdf_tools_missing() or "")
+needs_pdf_tools = pytest.mark.skipif(pdf_tools_missing() is not None, reason=pdf_tools_missing() or "")
 
 
 def path_without_browsers(folder: Path) -> str:

@@ -97,7 +97,7 @@ def test_in_colab_04_clones_the_project_and_shows_the_committed_study_without_tr
         assert f"{metrics['val_gender_accuracy']:.3f}" in text and f"{metrics['val_age_mae']:.3f}" in text
     assert not list(clone.rglob("*.keras")) and not list(clone.rglob("checkpoint"))  # nothing trained
     status = subprocess.run(
-        ["git", "status", "--porcelain", "--", "results/seed/custom", "results/seed/vgg16"],
+        ["git", "status", "--porcelain", "--", *(f"results/seed/{model}" for model in registry.names())],
         cwd=clone,
         capture_output=True,
         text=True,

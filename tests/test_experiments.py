@@ -1,5 +1,6 @@
 """Experiment variants and seed sweeps: the profiles they train, and the tables read back from run folders."""
 
+import dataclasses
 import json
 import shutil
 from types import SimpleNamespace
@@ -52,7 +53,7 @@ def test_variants_change_only_their_settings():
     assert more.hash == config.get_profile("full").hash  # "more data" on seed is the full profile
     clean = experiments.variant_profile(seed, "all_images_group_clean")
     assert (clean.split, clean.drop_conflicting, clean.image_size) == ("group", True, 128)
-    assert experiments.variant_profile(seed, "res192").image_size % 32 == 0
+    assert experiments.variant_profile(seed, "res192") == dataclasses.replace(seed, image_size=192)
     with pytest.raises(ValueError, match="unknown experiment 'x'; choose one of: conjectures, duplicates"):
         experiments.check_name("x")
 
@@ -305,8 +306,14 @@ def test_duplicates_experiment_trains_every_variant_and_measures_the_twin_effect
     assert effect["with_twin"]["n"] == summary.loc["all_images", "val_with_train_twin"]
     assert effect["with_twin"]["n"] + effect["without_twin"]["n"] == summary.loc["all_images", "n_val"]
     assert set(effect["age_mae_gain"]) == {"years", "standard_error", "beyond_noise"}
+    finished = [
+        experiments.variant_folder(profile, variant, "custom", tmp_path / "results") / "metrics.json"
+        for variant in summary.index
+    ]
+    written = [path.stat().st_mtime_ns for path in finished]
     again = experiments.run("duplicates", profile, source=folder, results_dir=tmp_path / "results", verbose=0)
-    assert again.equals(summary)  # finished variants are read back, not retrained
+    assert again.equals(summary)
+    assert [path.stat().st_mtime_ns for path in finished] == written  # read back, not retrained
     path = experiments.variant_folder(profile, "all_images", "custom", tmp_path / "results") / experiments.TWIN_EFFECT
     path.unlink()  # the conjectures share the random-split run: finishing it there measures the effect too
     experiments.run(

@@ -195,7 +195,7 @@ def test_a_full_disk_stops_the_run_in_one_line_and_the_last_checkpoint_resumes(t
     assert _train_tiny(out, face_archive) == whole
 
 
-def test_a_full_disk_while_writing_results_keeps_the_checkpoint(tmp_path, face_archive, monkeypatch):
+def test_a_full_disk_while_writing_results_keeps_the_checkpoint(tmp_path, face_archive, monkeypatch, capsys):
     out = tmp_path / "run"
     monkeypatch.setattr(training, "write_json", _disk_full)
     with pytest.raises(
@@ -205,8 +205,11 @@ def test_a_full_disk_while_writing_results_keeps_the_checkpoint(tmp_path, face_a
     ):
         _train_tiny(out, face_archive)
     assert not (out / "metrics.json").exists()
+    assert json.loads((out / "checkpoint" / "state.json").read_text())["epoch"] == 2
     monkeypatch.undo()
+    capsys.readouterr()
     metrics = _train_tiny(out, face_archive)  # resumes after epoch 2 and writes the results
+    assert "Resuming from the checkpoint after epoch 2" in capsys.readouterr().out
     assert metrics["epochs_run"] == 2 and (out / "metrics.json").is_file()
     assert not (out / "checkpoint").exists()
 

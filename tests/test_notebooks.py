@@ -322,7 +322,8 @@ def test_a_report_build_killed_mid_way_leaves_the_previous_files_whole(executed)
 def test_readme_quotes_the_committed_seed_results():
     """The README's results table is copied by hand: it must say what results/seed/ holds, for every model run."""
     readme = (ROOT / "README.md").read_text()
-    for model, name in (("custom", "Custom CNN"), ("vgg16", "VGG16")):
+    for model in registry.names():
+        name = registry.get(model).label
         metrics_file = ROOT / "results" / "seed" / model / "metrics.json"
         if not metrics_file.is_file():
             continue
@@ -431,7 +432,8 @@ def test_docs_duplicate_lines_say_what_results_hold():
 
 def test_figures_that_show_faces_are_never_committed():
     """UTKFace's images are for non-commercial research only: the figures made of them stay on the reader's disk."""
-    faces = ["fig1_sample_faces", "fig8_errors_custom", "fig8_errors_vgg16", "fig9_predict", "fig_conflicting_twins"]
+    errors = [f"fig8_errors_{model}" for model in registry.names()]
+    faces = ["fig1_sample_faces", *errors, "fig9_predict", "fig_conflicting_twins"]
     paths = [
         f"figures/{profile}/{name}.{ext}"
         for profile in ("seed", "smoke", "quick")
