@@ -103,10 +103,11 @@ def sweeps(profile: Profile, sweep_dir=None, weights: dict | None = None, result
             )
     own = next((entry["models"] for entry in found if entry["profile"].name == profile.name), {})
     for entry in found:  # a smaller profile's spread stands in for the models without one at this profile
+        smaller = entry["profile"].name != profile.name
         entry["guide_for"] = [
             model
             for model, spread in entry["models"].items()
-            if entry["models"] is not own and len(spread["seeds"]) > 1 and len(own.get(model, {}).get("seeds", ())) < 2
+            if smaller and len(spread["seeds"]) > 1 and len(own.get(model, {}).get("seeds", ())) < 2
         ]
     return found
 
