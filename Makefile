@@ -186,6 +186,8 @@ gpu-pack: install
 	  --platform manylinux_2_28_x86_64 --platform manylinux_2_27_x86_64 --platform manylinux_2_17_x86_64 \
 	  --platform manylinux2014_x86_64 -d .whl $$($(PY) -c "from importlib.metadata import version; \
 	  print(*(f'{name}=={version(name)}' for name in ('keras', 'namex', 'optree')))")
+	@if [ -d "$$FACE_WEIGHTS" ]; then rm -rf .gpu/face && mkdir -p .gpu/face && \
+	  cp "$$FACE_WEIGHTS"/face_recognition_model* .gpu/face/ && du -sh --apparent-size .gpu/face; fi
 	@du -sh --apparent-size .gpu/UTKFace .whl
 
 # gpu-pack-full: the whole archive (UTKFACE) and the VGG16 weights file as one tar in three parts, with their sha256.

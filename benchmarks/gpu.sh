@@ -8,12 +8,16 @@
 #                        50 MiB each beside the 7 MiB tree): three calls to the same warm machine (ignored files
 #                        that earlier calls carried stay there), carry [".gpu/1"], then [".gpu/2"], then
 #                        [".gpu/3", ".whl"] with this script; trains anything
+# either with FACE_WEIGHTS=folder set also packs the face model's weights (.gpu/face, 6 MiB): carry it in a call too.
 # then, in the last call:
 #   DIAG="128" JOBS="sweep:2:custom all_images:custom res192:vgg16" bash benchmarks/gpu.sh
 # DIAG: image sizes for benchmarks/epoch_parts.py (where an epoch goes; DIAG= for none); JOBS: "variant:model" (the
-# conjectures experiment; "baseline" is the seed profile's own run) or "sweep:SEED:model" (as make sweep PROFILE=seed
-# writes it). Everything ends within BUDGET seconds (default 540, under the device's 600 s a call). Finished runs'
-# small files (no .keras, no checkpoint) come back in $OUT/gpu_results.tgz, rewritten after each job: unpack it in
+# conjectures experiment; "baseline" is the seed profile's own run), "sweep:SEED:model" (as make sweep PROFILE=seed
+# writes it) or "protocol:model" (the seed profile's own run, same seed and settings, into
+# results/sweeps/device-<GPU>/seed<S>/seed/<model>/: the seed protocol's time on this machine, and how far the machine
+# alone moves the numbers; the report's section 4.2 sets it beside the committed run). Everything ends within
+# BUDGET seconds (default 540, under the device's 600 s a call). Finished runs' small files (no .keras, no
+# checkpoint) come back in $OUT/gpu_results.tgz, rewritten after each job: unpack it in
 # the repository root, then `python -m helpers cards`. Unfinished runs' checkpoint states (their per-epoch history)
 # come back in $OUT/gpu_unfinished.tgz: read them, do not unpack them into the repository (their models stay there).
 # Try it on the CPU first, in a scratch copy of the repository (jobs write results/): KERAS_BACKEND=tensorflow
@@ -33,6 +37,7 @@ if [ -d .gpu/1 ]; then  # the full pack, put together again and checked
   export UTKFACE=${UTKFACE:-/tmp/full/UTKFace.tar.gz}
   export VGG16_WEIGHTS=${VGG16_WEIGHTS:-$(ls /tmp/full/*.h5)}
 fi
+[ -d .gpu/face ] && export FACE_WEIGHTS=${FACE_WEIGHTS:-$PWD/.gpu/face}
 export KERAS_BACKEND=${KERAS_BACKEND:-jax} UTKFACE=${UTKFACE:-$PWD/.gpu/UTKFace} PYTHONUNBUFFERED=1
 export HELPERS_CACHE_DIR=${HELPERS_CACHE_DIR:-/tmp/gpucache}
 PY=${PY:-python3}; OUT=${OUT:-/tmp}; DIAG=${DIAG-128}; JOBS=${JOBS-}; EXTRA=${EXTRA:-}
@@ -58,6 +63,10 @@ for job in $JOBS; do
   [ "$(left)" -lt 60 ] && { echo "== $job: skipped, $(left) s left"; continue; }
   start=$(date +%s); model=${job##*:}
   case $job in
+    protocol:*) root=$($PY -c 'from helpers import config, experiments, host
+print(experiments.device_folder((host.accelerators() or ["cpu"])[0], "results/sweeps")
+      / ("seed%d" % config.get_profile("seed").seed))')
+             command=(-m helpers train --model "$model" --profile seed --out "$root/seed/$model");;
     sweep:*) seed=${job#sweep:}; seed=${seed%%:*}
              command=(-m helpers train --model "$model" --profile seed --set "seed=$seed"
                       --out "results/sweeps/seed$seed/seed/$model");;
