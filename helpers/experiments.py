@@ -15,7 +15,7 @@ import pandas as pd
 
 from . import config, files, registry, results
 from .config import Profile
-from .seed_sweeps import device, seed_spread
+from .seed_sweeps import device, own_run, seed_spread, sweep_root
 
 ALL_IMAGES = {"n_images": None, "val_size": 0.2}
 
@@ -195,7 +195,7 @@ def variant_effects(
     base = table.loc["baseline"]
     rows = []
     for variant, row in variants.iterrows():
-        effect = {"variant": variant, "label": row["label"], "n_train": row["n_train"]}
+        effect = {"variant": variant, "label": row["label"], "n_train": row["n_train"], "device": row["device"]}
         for key in EFFECT_METRICS:
             difference = row[key] - base[key]
             sd = spread.loc[key, "sd"] if spread is not None else float("nan")
@@ -221,6 +221,40 @@ def conjecture_effects(profile: Profile, sweep_dir=None, results_dir=None) -> di
         if effects is not None:
             found[model] = effects
     return found
+
+
+def device_folder(accelerator: str, sweep_dir=None) -> Path:
+    """Where ``benchmarks/gpu.sh``'s ``protocol`` job puts the profile's own runs repeated on another machine, a
+    results root: ``<sweep root>/device-<accelerator name, lower case, spaces as dashes>/``."""
+    return sweep_root(sweep_dir) / ("device-" + "-".join(accelerator.lower().split()))
+
+
+def device_replicates(profile: Profile, sweep_dir=None, results_dir=None) -> pd.DataFrame | None:
+    """The profile's own run of each model repeated at the same seed and settings on another machine (another back
+    end, another random stream and rounding; :func:`device_folder`), beside the committed run: for each
+    ``EFFECT_METRICS`` key both values, the difference and whether it is beyond the noise as a variant's would be
+    (``NOISE_SDS`` times the model's seed sd); one row per model and machine, in registry order. None when none ran."""
+    rows = []
+    for model in registry.names():
+        own = own_run(profile, model, results_dir)
+        folders = sorted(sweep_root(sweep_dir).glob(f"device-*/seed{profile.seed}/{profile.name}/{model}"))
+        for folder in folders if own is not None else []:
+            if not results.finished_in(folder, profile):
+                continue
+            replicate, spread = results.load(model, folder), seed_spread(profile, model, sweep_dir, results_dir)
+            row = {"model": model, "ran_on": _ran_on(replicate), "own_ran_on": _ran_on(own)}
+            for key in EFFECT_METRICS:
+                sd = spread.loc[key, "sd"]
+                difference = replicate.metrics[key] - own.metrics[key]
+                row.update({key: replicate.metrics[key], f"{key}_own": own.metrics[key], f"{key}_diff": difference})
+                row[f"{key}_beyond"] = bool(abs(difference) > NOISE_SDS * sd) if sd == sd else None
+            rows.append(row)
+    return pd.DataFrame(rows) if rows else None
+
+
+def _ran_on(run: results.RunResults) -> str:
+    """e.g. "NVIDIA H100 80GB HBM3 with jax", "CPU with tensorflow"."""
+    return f"{device(run.manifest)} with {run.manifest.get('backend', '?')}"
 
 
 # What each conjecture of the coursework expects of its variant, and on which metric it is judged first.

@@ -159,8 +159,9 @@ def _conjecture_bullet(profile, model: str, variant: str, row: pd.Series, base: 
         "res192": f"{experiments.variant_profile(profile, 'res192').image_size} px gives",
         "age_balanced": "the inverse-frequency age loss gives",
     }[variant]
+    elsewhere = f", trained on an {row['device']}" if row["device"] != base["device"] else ""
     text = (
-        f"- **{CONJECTURE_NAMES[variant]}** (`{variant}`): {opening} an age MAE of "
+        f"- **{CONJECTURE_NAMES[variant]}** (`{variant}`{elsewhere}): {opening} an age MAE of "
         f"{_pair(_mae(row['val_age_mae']), _mae(row['test_age_mae']))} years, {_noise(row, 'age_mae')}, and a "
         f"gender accuracy of {_pair(_accuracy(row['val_gender_accuracy']), _accuracy(row['test_gender_accuracy']))}, "
         f"{_noise(row, 'gender_accuracy')}"
@@ -208,12 +209,18 @@ def conjectures() -> str:
     by_model = experiments.conjecture_effects(seed)
     if not by_model:
         return "The coursework's conjectures have not run at the seed profile yet (`make queue` runs them)."
-    blocks = [
-        _wrap(
-            "**The coursework's conjectures at its own scale** (seed profile; section 4.2 of the report, with its "
-            "Figure 10), model by model, each variant read against its own model's baseline and seed spread."
+    intro = (
+        "**The coursework's conjectures at its own scale** (seed profile; section 4.2 of the report, with its "
+        "Figure 10), model by model, each variant read against its own model's baseline and seed spread."
+    )
+    if (repeats := experiments.device_replicates(seed)) is not None:
+        beyond = repeats[[f"{key}_beyond" for key in experiments.EFFECT_METRICS]].fillna(False).astype(bool)
+        intro += (
+            f" A variant trained on a GPU differs from its CPU baseline by the machine's part too: each model's "
+            f"baseline repeated at the same seed on {' and '.join(sorted(set(repeats['ran_on'])))} moved "
+            f"{int(beyond.to_numpy().sum())} of its {beyond.size} numbers beyond the noise."
         )
-    ]
+    blocks = [_wrap(intro)]
     for model, effects in by_model.items():
         blocks.append(_model_conjectures(seed, model, effects))
     if preview := _quick_preview():
@@ -236,6 +243,9 @@ def _model_conjectures(profile, model: str, effects: pd.DataFrame) -> str:
     for variant in experiments.CONJECTURES:
         if variant in effects.index:
             parts.append(_conjecture_bullet(profile, model, variant, effects.loc[variant], base))
+        elif not experiments.changes_model(variant, profile, model):
+            side = registry.get(model).image_size
+            parts.append(f"- **{CONJECTURE_NAMES[variant]}** (`{variant}`): does not apply (it reads {side} px only).")
         else:
             parts.append(f"- **{CONJECTURE_NAMES[variant]}** (`{variant}`): not run yet at this scale.")
     return "\n\n".join([parts[0], "\n".join(parts[1:])])
@@ -326,8 +336,10 @@ def _kind_of_run(relative: Path, model: str) -> tuple[str, str]:
 
 
 def _durations(seconds: list[float]) -> str:
-    """ "44 min", "3-4 min", "2.2 h", "59 min-1.1 h": the shortest and longest of a group's runs."""
+    """ "84 s", "44 min", "3-4 min", "2.2 h", "59 min-1.1 h": the shortest and longest of a group's runs."""
     low, high = min(seconds), max(seconds)
+    if high < 120:  # a GPU's runs
+        return f"{low:.0f} s" if round(low) == round(high) else f"{low:.0f}-{high:.0f} s"
     if high < 5400:
         return f"{low / 60:.0f} min" if round(low / 60) == round(high / 60) else f"{low / 60:.0f}-{high / 60:.0f} min"
     if low >= 5400:
@@ -335,6 +347,17 @@ def _durations(seconds: list[float]) -> str:
             f"{low / 3600:.1f} h" if round(low / 360) == round(high / 360) else f"{low / 3600:.1f}-{high / 3600:.1f} h"
         )
     return f"{low / 60:.0f} min-{high / 3600:.1f} h"
+
+
+def _epoch(seconds: float) -> str:
+    """ "405 s", or "1.3 s" for a GPU's epochs."""
+    return f"{seconds:.1f} s" if seconds < 10 else f"{seconds:.0f} s"
+
+
+def _machine(manifest: dict) -> str:
+    """The GPU and back end a run trained on (e.g. "NVIDIA H100 80GB HBM3, jax"), else its CPU."""
+    accelerators = manifest.get("hardware", {}).get("accelerators")
+    return f"{', '.join(accelerators)}, {manifest.get('backend', '?')}" if accelerators else _cpu(manifest)
 
 
 def _cpu(manifest: dict) -> str:
@@ -347,8 +370,8 @@ def _cpu(manifest: dict) -> str:
 
 def run_times() -> str:
     """Every committed run's time in epochs (their sum: an interrupted run's gaps left out), grouped by profile, model
-    and kind of run, with the median epoch over the group's epochs and the CPUs they ran on (2 cores each; the
-    times include whatever else the machine did meanwhile)."""
+    and kind of run, with the median epoch over the group's epochs and the machines they ran on (the GPU where one
+    trained, else the CPU: 2 cores each, the times including whatever else the machine did meanwhile)."""
     from . import release  # the run folders; release sits above results like this module
 
     groups: dict[tuple[str, str, str], dict] = {}
@@ -356,13 +379,13 @@ def run_times() -> str:
         manifest = json.loads((folder / "manifest.json").read_text())
         history = pd.read_csv(folder / f"history_{model}.csv")
         profile, what = _kind_of_run(folder.relative_to(config.RESULTS_DIR), model)
-        group = groups.setdefault((profile, model, what), {"seconds": [], "epochs": [], "cpus": set()})
+        group = groups.setdefault((profile, model, what), {"seconds": [], "epochs": [], "machines": set()})
         group["seconds"].append(history["seconds"].sum())  # the epochs alone: a resumed run's gaps are not counted
         group["epochs"].append(history.assign(stage=history.get("stage", 1))[["stage", "seconds"]])
-        group["cpus"].add(_cpu(manifest))
+        group["machines"].add(_machine(manifest))
     order = {"the profile's run": 0}
     rows = [
-        "| profile | model | runs | time in epochs | median epoch (VGG16: stage 1 / 2) | CPU |",
+        "| profile | model | runs | time in epochs | median epoch (transfer: stage 1 / 2) | machine |",
         "|---|---|---|---:|---:|---|",
     ]
     for (profile, model, what), group in sorted(
@@ -371,8 +394,8 @@ def run_times() -> str:
         stages = pd.concat(group["epochs"]).groupby("stage")["seconds"].median()
         rows.append(
             f"| `{profile}` | {registry.get(model).label} | {len(group['seconds'])}: {what} | "
-            f"{_durations(group['seconds'])} | {' / '.join(f'{s:.0f} s' for s in stages)} | "
-            f"{', '.join(sorted(group['cpus']))} |"
+            f"{_durations(group['seconds'])} | {' / '.join(map(_epoch, stages))} | "
+            f"{'; '.join(sorted(group['machines']))} |"
         )
     return "\n".join(rows)
 

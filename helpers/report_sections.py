@@ -39,9 +39,45 @@ def experiment_tables(profile: Profile, results_dir=None, sweep_dir=None) -> lis
                 "duplicates_not_run": missing["duplicates"],
                 "twin_effect": experiments.read_twin_effect(shown, results_dir=results_dir),
                 "duplicate_findings": findings.duplicate_findings(shown, sweep_dir=sweep_dir, results_dir=results_dir),
+                "replicates": device_replicates(shown, results_dir, sweep_dir),
             }
         )
     return entries
+
+
+REPLICATE_COLUMNS = {
+    "val_gender_accuracy": "val gender accuracy",
+    "val_age_mae": "val age MAE",
+    "test_gender_accuracy": "test gender accuracy",
+    "test_age_mae": "test age MAE",
+}
+
+
+def device_replicates(profile: Profile, results_dir=None, sweep_dir=None) -> dict | None:
+    """:func:`experiments.device_replicates` for the template: a table of "repeat vs committed run" per model and
+    metric ("(beyond)" where the difference is beyond the noise), the machines of each side and how many
+    differences are beyond the noise; None when no run was repeated elsewhere."""
+    table = experiments.device_replicates(profile, sweep_dir, results_dir)
+    if table is None:
+        return None
+
+    def cell(row, key):
+        digits = 3 if "accuracy" in key else 2
+        mark = " (beyond)" if row[key + "_beyond"] else ""
+        return f"{row[key]:.{digits}f} vs {row[key + '_own']:.{digits}f}{mark}"
+
+    rows = {
+        registry.get(row["model"]).label: {name: cell(row, key) for key, name in REPLICATE_COLUMNS.items()}
+        for _, row in table.iterrows()
+    }
+    beyond = table[[key + "_beyond" for key in REPLICATE_COLUMNS]].fillna(False).astype(bool)
+    return {
+        "table": pd.DataFrame.from_dict(rows, orient="index").rename_axis("model"),
+        "ran_on": sorted(set(table["ran_on"])),
+        "own_ran_on": sorted(set(table["own_ran_on"])),
+        "beyond": int(beyond.to_numpy().sum()),
+        "differences": beyond.size,
+    }
 
 
 def _one_table(tables: dict[str, pd.DataFrame]) -> pd.DataFrame:

@@ -581,3 +581,35 @@ def test_duplicate_variants_are_compared_on_their_shared_test_images_and_against
     )  # ... but far less than a retraining moves it
     shutil.rmtree(tmp_path / "smoke" / "experiments" / "all_images_group_clean")
     assert len(findings.duplicate_findings(profile, results_dir=tmp_path, sweep_dir=sweeps)) == 1
+
+
+def test_a_run_repeated_on_another_machine_is_set_beside_the_committed_one_and_read_against_the_noise(tmp_path):
+    profile = config.get_profile("smoke")
+    results_dir, sweeps = tmp_path / "results", tmp_path / "sweeps"
+    fake_run(results_dir / "smoke" / "custom", profile, 0.80, 9.0)  # the committed run, on the CPU
+    manifest = json.loads((results_dir / "smoke/custom/manifest.json").read_text())
+    (results_dir / "smoke/custom/manifest.json").write_text(json.dumps({**manifest, "backend": "tensorflow"}))
+    for seed, mae in ((1, 9.5), (2, 8.5)):  # seed spread: 9.0 ± 0.5 years, 0.80 ± 0.01 (noise: 2·sd·√2)
+        other = config.get_profile("smoke", {"seed": seed})
+        fake_run(seed_sweeps.sweep_folder(seed, sweeps) / "smoke" / "custom", other, 0.80 + (seed - 1.5) / 50, mae)
+    gpu = experiments.device_folder("NVIDIA H100 80GB HBM3", sweeps)
+    assert gpu == sweeps / "device-nvidia-h100-80gb-hbm3"
+    assert experiments.device_replicates(profile, sweeps, results_dir) is None
+    fake_run(gpu / "seed7" / "smoke" / "custom", config.get_profile("smoke", {"seed": 7}), 0.80, 20.0)  # other seed
+    assert experiments.device_replicates(profile, sweeps, results_dir) is None
+    fake_run(gpu / f"seed{profile.seed}" / "smoke" / "custom", profile, 0.81, 11.0)  # the same run, 2 years worse
+    manifest = json.loads((gpu / f"seed{profile.seed}/smoke/custom/manifest.json").read_text())
+    manifest.update(backend="jax", hardware={"accelerators": ["NVIDIA H100 80GB HBM3"]})
+    (gpu / f"seed{profile.seed}/smoke/custom/manifest.json").write_text(json.dumps(manifest))
+    table = experiments.device_replicates(profile, sweeps, results_dir)
+    assert len(table) == 1 and table.loc[0, "ran_on"] == "NVIDIA H100 80GB HBM3 with jax"
+    assert table.loc[0, "val_age_mae"] == 11.0 and table.loc[0, "val_age_mae_own"] == 9.0
+    assert table.loc[0, "val_age_mae_diff"] == pytest.approx(2.0) and table.loc[0, "val_age_mae_beyond"]
+    assert not table.loc[0, "val_gender_accuracy_beyond"]  # 0.01 apart: within 2 · 0.01 · √2
+    assert table.loc[0, "val_gender_accuracy_diff"] == pytest.approx(0.01)
+    # the seed spread is the CPU runs' alone: the repeat is not one of its seeds
+    assert seed_sweeps.seed_spread(profile, sweep_dir=sweeps, results_dir=results_dir).attrs["seeds"] == [1, 2, 42]
+    shown = report_sections.device_replicates(profile, results_dir, sweeps)
+    assert shown["ran_on"] == ["NVIDIA H100 80GB HBM3 with jax"] and shown["own_ran_on"] == ["CPU with tensorflow"]
+    assert shown["table"].loc["Custom CNN", "val age MAE"] == "11.00 vs 9.00 (beyond)"
+    assert shown["beyond"] >= 2 and shown["differences"] == 4  # both age MAEs (test: 11.5 vs 9.5)

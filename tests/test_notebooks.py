@@ -345,8 +345,9 @@ def _readme_bullets(readme: str) -> list[str]:
 
 def test_readme_conjecture_lines_say_what_results_hold():
     """Per model with a conjecture variant at the seed profile, one README line per conjecture: its variant's
-    validation / test numbers in that order where it ran, "not run yet" where it did not; the model's own seed
-    spread it is read against."""
+    validation / test numbers in that order where it ran (and the GPU it trained on, where its baseline did not),
+    "does not apply" where it trains the model as its baseline does, "not run yet" where it did not run; the
+    model's own seed spread it is read against."""
     from helpers import experiments, seed_sweeps
 
     readme = (ROOT / "README.md").read_text()
@@ -360,15 +361,19 @@ def test_readme_conjecture_lines_say_what_results_hold():
         section = sections[registry.get(model).label]
         items = [" ".join(item.split()) for item in _readme_bullets(section)]  # unwrapped
         for variant in experiments.CONJECTURES:
-            [line] = [item for item in items if f"(`{variant}`)" in item]
+            [line] = [item for item in items if f"(`{variant}`" in item]
             folder = experiments.variant_folder(seed, variant, model)
             if (folder / "metrics.json").is_file():
                 metrics = json.loads((folder / "metrics.json").read_text())
+                gpu = json.loads((folder / "manifest.json").read_text())["hardware"]["accelerators"]
+                assert (f"(`{variant}`, trained on an {gpu[0]})" if gpu else f"(`{variant}`)") in line
                 assert f"age MAE of {metrics['val_age_mae']:.2f} / {metrics['test_age_mae']:.2f} years" in line
                 assert (
                     f"gender accuracy of {metrics['val_gender_accuracy']:.3f} / "
                     f"{metrics['test_gender_accuracy']:.3f}" in line
                 ), (model, variant)
+            elif not experiments.changes_model(variant, seed, model):
+                assert "does not apply" in line, (model, variant)
             else:
                 assert "not run yet at this scale" in line, (model, variant)
         spread = seed_sweeps.seed_spread(seed, model)  # the seed-scale noise its lines are read against

@@ -37,3 +37,23 @@ def test_a_card_says_which_images_trained_the_model():
     assert "the study's images, listed by file name" in release.model_card(
         "custom", config.RESULTS_DIR / "seed" / "custom"
     )
+
+
+def test_run_times_name_the_gpu_and_back_end_a_run_trained_on():
+    """docs/profiles.md's run-time rows: a group of runs that trained on a GPU names it and its back end, and its
+    seconds-long times are not rounded to "0 s" or "1 min"."""
+    import json
+
+    from helpers import readme
+
+    on_gpu = {
+        folder.name
+        for _, folder in release.run_folders()
+        if json.loads((folder / "manifest.json").read_text())["hardware"]["accelerators"]
+    }
+    rows = [row.split(" | ") for row in readme.run_times().splitlines() if "NVIDIA" in row]
+    assert on_gpu and rows  # the committed runs include some that trained on a GPU
+    for row in rows:
+        assert row[-1].endswith(", jax |"), row
+        assert row[3].endswith(" s") and row[3] != "0 s", row  # the whole group's time, in seconds
+        assert all(epoch.endswith(" s") and epoch != "0.0 s" for epoch in row[4].split(" / ")), row
