@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import re
 from pathlib import Path
 
 import pandas as pd
@@ -433,10 +434,20 @@ def readable(summary: pd.DataFrame) -> pd.DataFrame:
                 "val age MAE": _number(row.get("val_age_mae"), 2),
                 "test gender accuracy": _number(row.get("test_gender_accuracy"), 3),
                 "test age MAE": _number(row.get("test_age_mae"), 2),
-                "run on": f"{row['device']}, {row['minutes']:.0f} min" if run else "not run",
+                "run on": f"{_short_device(row['device'])}, {_clock(row['minutes'])}" if run else "not run",
             }
         )
     return pd.DataFrame(rows).set_index("variant")
+
+
+def _short_device(name: str) -> str:
+    """A table cell's machine: "NVIDIA H100 80GB HBM3" -> "NVIDIA H100" (memory and packaging left out)."""
+    return " ".join(word for word in name.split() if not re.fullmatch(r"\d+GB|HBM\w*|PCIe|SXM\w*", word))
+
+
+def _clock(minutes: float) -> str:
+    """ "113 min", or "85 s" for a GPU's run of a minute or two."""
+    return f"{minutes * 60:.0f} s" if minutes < 2.5 else f"{minutes:.0f} min"
 
 
 def shown_profiles(profile: Profile) -> list[Profile]:

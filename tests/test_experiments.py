@@ -75,6 +75,13 @@ def test_summary_reads_finished_runs_and_says_not_run(tmp_path):
     assert table.loc["age-balanced loss", "val age MAE"] == "8.50"
     assert table.loc["192 px", "run on"] == "not run" and table.loc["192 px", "val age MAE"] == "—"
     assert table.loc["baseline (the profile)", "val images with a twin in training"] == "2 of 20"
+    assert table.loc["age-balanced loss", "run on"] == "CPU, 120 s"  # a GPU's minute or two: in seconds
+    variant = tmp_path / "smoke" / "experiments" / "age_balanced" / "custom" / "manifest.json"
+    gpu = {"accelerators": ["NVIDIA H100 80GB HBM3"]}
+    on_gpu = {**json.loads(variant.read_text()), "seconds": 600, "hardware": gpu}
+    variant.write_text(json.dumps(on_gpu))
+    table = experiments.readable(experiments.summary("conjectures", profile, results_dir=tmp_path))
+    assert table.loc["age-balanced loss", "run on"] == "NVIDIA H100, 10 min"  # no memory size in a table cell
     manifest = tmp_path / "smoke" / "custom" / "manifest.json"  # a run from before manifests counted the twins:
     manifest.write_text(manifest.read_text().replace('"val_with_train_twin": 2, ', ""))
     before = experiments.summary("conjectures", profile, results_dir=tmp_path)
