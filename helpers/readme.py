@@ -159,7 +159,7 @@ def _conjecture_bullet(profile, model: str, variant: str, row: pd.Series, base: 
         "res192": f"{experiments.variant_profile(profile, 'res192').image_size} px gives",
         "age_balanced": "the inverse-frequency age loss gives",
     }[variant]
-    elsewhere = f", trained on an {row['device']}" if row["device"] != base["device"] else ""
+    elsewhere = f", trained on {row['device']}" if row["device"] != base["device"] else ""
     text = (
         f"- **{CONJECTURE_NAMES[variant]}** (`{variant}`{elsewhere}): {opening} an age MAE of "
         f"{_pair(_mae(row['val_age_mae']), _mae(row['test_age_mae']))} years, {_noise(row, 'age_mae')}, and a "
