@@ -142,8 +142,10 @@ experiment: install
 
 # The long runs (seed profile), one after another, each job kind:model:arg: issue #23's five custom-CNN runs (the
 # conjectures and two sweep seeds), the VGG16 seed sweep and VGG16 age_balanced (#33), the face model's seed sweep
-# (#36, about 20 min a seed), the last custom-CNN duplicate variant, then VGG16's and the face model's all_images. A
-# job that can finish within one 3-hour session comes before one that cannot (a bare machine loses the checkpoint).
+# (#36, about 20 min a seed), the last custom-CNN duplicate variant, then VGG16's all_images and the face model's
+# all_images and age_balanced (these three trained on a GPU instead: docs/gpu.md; every job is committed, so the
+# queue skips them all). A job that can
+# finish within one 3-hour session comes before one that cannot (a bare machine loses the checkpoint).
 # Finished runs are skipped and an unfinished one resumes from its last epoch, so every session starts it again
 # first thing, from its own worktree (a bare machine has no data/: name the archive, or it tries to download it;
 # VGG16 and the face model start from the weights of their committed seed runs):

@@ -65,7 +65,7 @@ for job in $JOBS; do
   case $job in
     protocol:*) root=$($PY -c 'from helpers import config, experiments, host
 print(experiments.device_folder((host.accelerators() or ["cpu"])[0], "results/sweeps")
-      / ("seed%d" % config.get_profile("seed").seed))')
+      / ("seed%d" % config.get_profile("seed").seed))') || { echo "== $job: no device folder, skipped"; continue; }
              command=(-m helpers train --model "$model" --profile seed --out "$root/seed/$model");;
     sweep:*) seed=${job#sweep:}; seed=${seed%%:*}
              command=(-m helpers train --model "$model" --profile seed --set "seed=$seed"

@@ -226,8 +226,8 @@ def conjecture_effects(profile: Profile, sweep_dir=None, results_dir=None) -> di
 
 def device_folder(accelerator: str, sweep_dir=None) -> Path:
     """Where ``benchmarks/gpu.sh``'s ``protocol`` job puts the profile's own runs repeated on another machine, a
-    results root: ``<sweep root>/device-<accelerator name, lower case, spaces as dashes>/``."""
-    return sweep_root(sweep_dir) / ("device-" + "-".join(accelerator.lower().split()))
+    results root: ``<sweep root>/device-<accelerator name in lower-case letters, digits and dashes>/``."""
+    return sweep_root(sweep_dir) / ("device-" + re.sub(r"[^a-z0-9]+", "-", accelerator.lower()).strip("-"))
 
 
 def device_replicates(profile: Profile, sweep_dir=None, results_dir=None) -> pd.DataFrame | None:
@@ -245,12 +245,21 @@ def device_replicates(profile: Profile, sweep_dir=None, results_dir=None) -> pd.
             replicate, spread = results.load(model, folder), seed_spread(profile, model, sweep_dir, results_dir)
             row = {"model": model, "ran_on": _ran_on(replicate), "own_ran_on": _ran_on(own)}
             for key in EFFECT_METRICS:
-                sd = spread.loc[key, "sd"]
-                difference = replicate.metrics[key] - own.metrics[key]
-                row.update({key: replicate.metrics[key], f"{key}_own": own.metrics[key], f"{key}_diff": difference})
-                row[f"{key}_beyond"] = bool(abs(difference) > NOISE_SDS * sd) if sd == sd else None
+                value, own_value = replicate.metrics.get(key, float("nan")), own.metrics.get(key, float("nan"))
+                sd, difference = spread.loc[key, "sd"], value - own_value
+                row.update({key: value, f"{key}_own": own_value, f"{key}_diff": difference})
+                judged = sd == sd and difference == difference  # a spread of two runs or more, both values known
+                row[f"{key}_beyond"] = bool(abs(difference) > NOISE_SDS * sd) if judged else None
             rows.append(row)
     return pd.DataFrame(rows) if rows else None
+
+
+def judged_differences(replicates: pd.DataFrame) -> dict[str, int]:
+    """Of :func:`device_replicates`' differences, how many were judged against a spread ("judged")
+    and how many of those lie beyond the noise ("beyond")."""
+    verdicts = replicates[[f"{key}_beyond" for key in EFFECT_METRICS]].to_numpy().ravel()
+    judged = [bool(verdict) for verdict in verdicts if verdict is not None and verdict == verdict]  # None: no spread
+    return {"judged": len(judged), "beyond": sum(judged)}
 
 
 def _ran_on(run: results.RunResults) -> str:
@@ -440,9 +449,11 @@ def readable(summary: pd.DataFrame) -> pd.DataFrame:
     return pd.DataFrame(rows).set_index("variant")
 
 
-def _short_device(name: str) -> str:
-    """A table cell's machine: "NVIDIA H100 80GB HBM3" -> "NVIDIA H100" (memory and packaging left out)."""
-    return " ".join(word for word in name.split() if not re.fullmatch(r"\d+GB|HBM\w*|PCIe|SXM\w*", word))
+def _short_device(names: str) -> str:
+    """A table cell's machine: "NVIDIA H100 80GB HBM3" -> "NVIDIA H100" (memory and packaging left out), for each
+    of the comma-separated accelerators."""
+    short = re.compile(r"\d+GB|HBM\w*|PCIe|SXM\w*")
+    return ", ".join(" ".join(w for w in name.split() if not short.fullmatch(w)) for name in names.split(", "))
 
 
 def _clock(minutes: float) -> str:

@@ -214,11 +214,12 @@ def conjectures() -> str:
         "Figure 10), model by model, each variant read against its own model's baseline and seed spread."
     )
     if (repeats := experiments.device_replicates(seed)) is not None:
-        beyond = repeats[[f"{key}_beyond" for key in experiments.EFFECT_METRICS]].fillna(False).astype(bool)
+        counts = experiments.judged_differences(repeats)
         intro += (
-            f" A variant trained on a GPU differs from its CPU baseline by the machine's part too: each model's "
-            f"baseline repeated at the same seed on {' and '.join(sorted(set(repeats['ran_on'])))} moved "
-            f"{int(beyond.to_numpy().sum())} of its {beyond.size} numbers beyond the noise."
+            f" A variant trained on another machine than its baseline differs from it by the machine's part too: "
+            f"each model's baseline ({' and '.join(sorted(set(repeats['own_ran_on'])))}) repeated at the same seed "
+            f"on {' and '.join(sorted(set(repeats['ran_on'])))} moved {counts['beyond']} of the {counts['judged']} "
+            "numbers read against a spread beyond the noise."
         )
     blocks = [_wrap(intro)]
     for model, effects in by_model.items():
@@ -331,6 +332,8 @@ def _kind_of_run(relative: Path, model: str) -> tuple[str, str]:
     parts = relative.parts
     if parts[0] != "sweeps":
         return parts[0], "the profile's run" if len(parts) == 2 else f"`{parts[2]}`"
+    if parts[1].startswith("device-"):
+        return parts[-2], "the profile's run, repeated"  # on the machine the last column names
     sweep = "seed sweep" if parts[1].startswith("seed") else f"sweep `{parts[1]}`"
     return parts[-2], sweep
 
@@ -379,17 +382,18 @@ def run_times() -> str:
         manifest = json.loads((folder / "manifest.json").read_text())
         history = pd.read_csv(folder / f"history_{model}.csv")
         profile, what = _kind_of_run(folder.relative_to(config.RESULTS_DIR), model)
-        group = groups.setdefault((profile, model, what), {"seconds": [], "epochs": [], "machines": set()})
+        on_gpu = bool(manifest.get("hardware", {}).get("accelerators"))  # a GPU's seconds never share a CPU's row
+        group = groups.setdefault((profile, model, what, on_gpu), {"seconds": [], "epochs": [], "machines": set()})
         group["seconds"].append(history["seconds"].sum())  # the epochs alone: a resumed run's gaps are not counted
         group["epochs"].append(history.assign(stage=history.get("stage", 1))[["stage", "seconds"]])
         group["machines"].add(_machine(manifest))
-    order = {"the profile's run": 0}
+    order = {"the profile's run": 0, "the profile's run, repeated": 0.5}
     rows = [
         "| profile | model | runs | time in epochs | median epoch (transfer: stage 1 / 2) | machine |",
         "|---|---|---|---:|---:|---|",
     ]
-    for (profile, model, what), group in sorted(
-        groups.items(), key=lambda item: (item[0][0], item[0][1], order.get(item[0][2], 1), item[0][2])
+    for (profile, model, what, _), group in sorted(
+        groups.items(), key=lambda item: (item[0][0], item[0][1], order.get(item[0][2], 1), item[0][2], item[0][3])
     ):
         stages = pd.concat(group["epochs"]).groupby("stage")["seconds"].median()
         rows.append(

@@ -66,17 +66,18 @@ def device_replicates(profile: Profile, results_dir=None, sweep_dir=None) -> dic
         mark = " (beyond)" if row[key + "_beyond"] else ""
         return f"{row[key]:.{digits}f} vs {row[key + '_own']:.{digits}f}{mark}"
 
+    several = table["ran_on"].nunique() > 1  # then each row names its machine
     rows = {
-        registry.get(row["model"]).label: {name: cell(row, key) for key, name in REPLICATE_COLUMNS.items()}
+        registry.get(row["model"]).label + (f" ({row['ran_on']})" if several else ""): {
+            name: cell(row, key) for key, name in REPLICATE_COLUMNS.items()
+        }
         for _, row in table.iterrows()
     }
-    beyond = table[[key + "_beyond" for key in REPLICATE_COLUMNS]].fillna(False).astype(bool)
     return {
         "table": pd.DataFrame.from_dict(rows, orient="index").rename_axis("model"),
         "ran_on": sorted(set(table["ran_on"])),
         "own_ran_on": sorted(set(table["own_ran_on"])),
-        "beyond": int(beyond.to_numpy().sum()),
-        "differences": beyond.size,
+        **experiments.judged_differences(table),
     }
 
 

@@ -619,4 +619,27 @@ def test_a_run_repeated_on_another_machine_is_set_beside_the_committed_one_and_r
     shown = report_sections.device_replicates(profile, results_dir, sweeps)
     assert shown["ran_on"] == ["NVIDIA H100 80GB HBM3 with jax"] and shown["own_ran_on"] == ["CPU with tensorflow"]
     assert shown["table"].loc["Custom CNN", "val age MAE"] == "11.00 vs 9.00 (beyond)"
-    assert shown["beyond"] >= 2 and shown["differences"] == 4  # both age MAEs (test: 11.5 vs 9.5)
+    assert shown["beyond"] == 2 and shown["judged"] == 4  # both age MAEs (test: 11.5 vs 9.5)
+    other = experiments.device_folder("NVIDIA H200", sweeps) / f"seed{profile.seed}/smoke/custom"
+    shutil.copytree(gpu / f"seed{profile.seed}/smoke/custom", other)  # the same run on a second machine
+    (other / "manifest.json").write_text(json.dumps({**manifest, "hardware": {"accelerators": ["NVIDIA H200"]}}))
+    shown = report_sections.device_replicates(profile, results_dir, sweeps)
+    assert list(shown["table"].index) == [  # each row names its machine
+        "Custom CNN (NVIDIA H100 80GB HBM3 with jax)",
+        "Custom CNN (NVIDIA H200 with jax)",
+    ]
+    assert shown["judged"] == 8 and shown["beyond"] == 4
+
+
+def test_a_repeat_without_a_spread_or_a_committed_run_is_not_judged(tmp_path):
+    profile = config.get_profile("smoke")
+    results_dir, sweeps = tmp_path / "results", tmp_path / "sweeps"
+    gpu = experiments.device_folder("/physical_device:GPU:0", sweeps)  # TensorFlow's name for a GPU
+    assert gpu.parent == sweeps and gpu.name == "device-physical-device-gpu-0"
+    fake_run(gpu / f"seed{profile.seed}" / "smoke" / "custom", profile, 0.81, 11.0)
+    assert experiments.device_replicates(profile, sweeps, results_dir) is None  # no committed run to set it beside
+    fake_run(results_dir / "smoke" / "custom", profile, 0.80, 9.0)  # the committed run alone: no seed spread
+    table = experiments.device_replicates(profile, sweeps, results_dir)
+    assert table.loc[0, "val_age_mae_diff"] == pytest.approx(2.0) and table.loc[0, "val_age_mae_beyond"] is None
+    assert experiments.judged_differences(table) == {"judged": 0, "beyond": 0}
+    assert "(beyond)" not in report_sections.device_replicates(profile, results_dir, sweeps)["table"].to_string()

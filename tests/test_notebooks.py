@@ -366,7 +366,9 @@ def test_readme_conjecture_lines_say_what_results_hold():
             if (folder / "metrics.json").is_file():
                 metrics = json.loads((folder / "metrics.json").read_text())
                 gpu = json.loads((folder / "manifest.json").read_text())["hardware"]["accelerators"]
-                assert (f"(`{variant}`, trained on {gpu[0]})" if gpu else f"(`{variant}`)") in line
+                base = experiments.variant_folder(seed, "baseline", model) / "manifest.json"
+                elsewhere = gpu != json.loads(base.read_text())["hardware"]["accelerators"]
+                assert (f"(`{variant}`, trained on {gpu[0]})" if elsewhere else f"(`{variant}`)") in line
                 assert f"age MAE of {metrics['val_age_mae']:.2f} / {metrics['test_age_mae']:.2f} years" in line
                 assert (
                     f"gender accuracy of {metrics['val_gender_accuracy']:.3f} / "
