@@ -13,8 +13,8 @@ def experiment_tables(profile: Profile, results_dir=None, sweep_dir=None) -> lis
     """For this profile and for ``quick`` (the CPU-sized one): the conjecture variants that ran, every model's in
     one table (none made of "not run" rows), and per model its seed spread, findings and the age-band errors of
     the balancing variant, each read against that model's own spread; the duplicate variants per model; the
-    variants not run with their command and estimated time; the twin effect and the duplicate findings, ready
-    for the template."""
+    variants not run with their command and estimated time; per model the twin effect its all-images run
+    measured; the duplicate findings, ready for the template."""
     entries = []
     for shown in experiments.shown_profiles(profile):
         found = experiments.summaries(shown, results_dir)
@@ -37,8 +37,15 @@ def experiment_tables(profile: Profile, results_dir=None, sweep_dir=None) -> lis
                 "duplicates": duplicates,
                 "not_run": missing["conjectures"],
                 "duplicates_not_run": missing["duplicates"],
-                "twin_effect": experiments.read_twin_effect(shown, results_dir=results_dir),
-                "duplicate_findings": findings.duplicate_findings(shown, sweep_dir=sweep_dir, results_dir=results_dir),
+                "twin_effects": {  # per model whose all-images run measured it
+                    model: effect
+                    for model in registry.names()
+                    if (effect := experiments.read_twin_effect(shown, model, results_dir)) is not None
+                },
+                "duplicate_findings": {
+                    model: findings.duplicate_findings(shown, model, sweep_dir, results_dir)
+                    for model in registry.names()
+                },
                 "replicates": device_replicates(shown, results_dir, sweep_dir),
             }
         )

@@ -203,8 +203,12 @@ for shown in experiments.shown_profiles(cfg):
 
 # %%
 for shown in experiments.shown_profiles(cfg):
-    findings = duplicate_findings(shown, sweep_dir=sweep_dir, results_dir=results_dir)
-    notebook.show_findings(f"profile {shown.name}", findings or ["no two duplicate variants to compare have run"])
+    by_model = {model: duplicate_findings(shown, model, sweep_dir, results_dir) for model in registry.names()}
+    for model, findings in by_model.items():
+        if findings:
+            notebook.show_findings(f"{registry.get(model).label}, profile {shown.name}", findings)
+    if not any(by_model.values()):
+        notebook.show_findings(f"profile {shown.name}", ["no two duplicate variants to compare have run"])
 
 # %% [markdown]
 # ## Training stability over seeds

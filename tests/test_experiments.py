@@ -643,3 +643,21 @@ def test_a_repeat_without_a_spread_or_a_committed_run_is_not_judged(tmp_path):
     assert table.loc[0, "val_age_mae_diff"] == pytest.approx(2.0) and table.loc[0, "val_age_mae_beyond"] is None
     assert experiments.judged_differences(table) == {"judged": 0, "beyond": 0}
     assert "(beyond)" not in report_sections.device_replicates(profile, results_dir, sweeps)["table"].to_string()
+
+
+def test_every_model_whose_all_images_run_measured_the_twin_effect_gets_its_sentence(tmp_path):
+    profile = config.get_profile("smoke")
+    effect = {
+        "with_twin": {"n": 2, "gender_accuracy": 1.0, "age_mae": 4.0, "age_mae_standard_error": 1.0},
+        "without_twin": {"n": 18, "gender_accuracy": 0.8, "age_mae": 6.0, "age_mae_standard_error": 0.5},
+        "age_mae_gain": {"years": 2.0, "standard_error": 1.1, "beyond_noise": False},
+    }
+    for model in ("custom", "vgg16"):
+        folder = experiments.variant_folder(profile, "all_images", model, tmp_path)
+        folder.mkdir(parents=True)
+        (folder / experiments.TWIN_EFFECT).write_text(json.dumps(effect))
+    [entry] = [
+        e for e in report_sections.experiment_tables(profile, tmp_path, tmp_path / "sweeps") if e["profile"] == profile
+    ]
+    assert list(entry["twin_effects"]) == ["custom", "vgg16"] and entry["twin_effects"]["vgg16"] == effect
+    assert list(entry["duplicate_findings"]) == list(registry.names())  # each model's paragraphs follow its twin effect
