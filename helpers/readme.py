@@ -290,9 +290,21 @@ def _number(key: str, value: float) -> str:
 
 
 def duplicates() -> str:
-    """The duplicates experiment at the seed profile: each variant against the one it changes, on their shared
-    test images, and the twins' effect on the random split's validation score."""
+    """The duplicates experiment at the seed profile, model by model (each model whose all-images run finished):
+    each variant against the one it changes, on their shared test images, and the twins' effect on the random
+    split's validation score."""
     seed = config.get_profile("seed")
+    all_images = experiments.variant_profile(seed, "all_images")
+    blocks = [
+        f"*{registry.get(model).label}*:\n\n{_model_duplicates(seed, model)}"
+        for model in registry.names()
+        if results.finished_in(experiments.variant_folder(seed, "all_images", model), all_images)
+    ]
+    return "\n\n".join(blocks) or "The duplicate variants have not run at the seed profile yet (`make queue`)."
+
+
+def _model_duplicates(seed, model: str) -> str:
+    """One model's duplicate questions, a bullet each."""
     names = {
         "all_images_group": "A group-aware split",
         "all_images_group_clean": "Conflicting twins left out of training",
@@ -300,30 +312,28 @@ def duplicates() -> str:
     bullets = []
     for first, second, _ in experiments.DUPLICATE_QUESTIONS:
         against = {"all_images": "the random one", "all_images_group": "keeping them"}[first]
-        comparison = experiments.paired_test(seed, first, second)
+        comparison = experiments.paired_test(seed, first, second, model)
         if comparison is None:
             bullets.append(
-                _wrap(
-                    f"- **{names[second]}** (`{second}`), against {against}: not run yet at this scale "
-                    "(`make queue` runs it).",
-                    "  ",
-                )
+                _wrap(f"- **{names[second]}** (`{second}`), against {against}: not run yet at this scale.", "  ")
             )
             continue
         text = (
             f"- **{names[second]}** (`{second}`), against {against}: on the same {comparison['n']:,} test images, "
             f"an age MAE and gender accuracy of {_paired(comparison)} of which faces were graded"
         )
-        twins = experiments.read_twin_effect(seed) if first == "all_images" else None
-        if twins:
-            with_twin, without, gain = twins["with_twin"], twins["without_twin"], twins["age_mae_gain"]
-            text += (
-                f". Do the twins flatter the random split's validation score? {_mae(with_twin['age_mae'])} years on "
-                f"the {with_twin['n']} validation images with a twin in training, {_mae(without['age_mae'])} on the "
-                f"other {without['n']:,}: a difference {'beyond' if gain['beyond_noise'] else 'within'} twice its "
-                f"standard error of {_mae(gain['standard_error'])} years"
-            )
         bullets.append(_wrap(text + ".", "  "))
+    if twins := experiments.read_twin_effect(seed, model):
+        with_twin, without, gain = twins["with_twin"], twins["without_twin"], twins["age_mae_gain"]
+        bullets.append(
+            _wrap(
+                f"- **Do the twins flatter the random split's validation score?** {_mae(with_twin['age_mae'])} years "
+                f"on the {with_twin['n']} validation images with a twin in training, {_mae(without['age_mae'])} on "
+                f"the other {without['n']:,}: a difference {'beyond' if gain['beyond_noise'] else 'within'} twice "
+                f"its standard error of {_mae(gain['standard_error'])} years.",
+                "  ",
+            )
+        )
     return "\n".join(bullets)
 
 

@@ -411,30 +411,40 @@ def test_readme_command_rewrites_a_stale_block_and_nothing_else(tmp_path):
 
 
 def test_docs_duplicate_lines_say_what_results_hold():
-    """One line of docs/experiments.md per duplicates question at the seed profile: the two runs compared on their
-    shared test images where both finished, "not run yet" where not."""
+    """Per model whose all-images run finished at the seed profile, one line of docs/experiments.md per duplicates
+    question: the two runs compared on their shared test images where both finished, "not run yet" where not; and
+    the twins' effect on its random split."""
     from helpers import experiments
 
-    items = _readme_bullets((ROOT / "docs" / "experiments.md").read_text())
-    for first, second, _ in experiments.DUPLICATE_QUESTIONS:
-        [line] = [" ".join(item.split()) for item in items if f"(`{second}`)" in item]  # unwrapped
-        comparison = experiments.paired_test(config.get_profile("seed"), first, second)
-        if comparison is None:
-            assert "not run yet at this scale" in line, second
-            continue
-        beyond = False
-        for key, digits in (("age_mae", 2), ("gender_accuracy", 3)):
-            values = comparison[key]
-            assert f"{values['second']:.{digits}f} against {values['first']:.{digits}f}" in line, (second, key)
-            beyond |= values["ci95"][0] > 0 or values["ci95"][1] < 0
-        assert ("neither beyond the noise" in line) == (not beyond), second
-        if first == "all_images" and (twins := experiments.read_twin_effect(config.get_profile("seed"))):
-            with_twin, without = twins["with_twin"], twins["without_twin"]
-            assert (
-                f"{with_twin['age_mae']:.2f} years on the {with_twin['n']} validation images with a twin in "
-                f"training, {without['age_mae']:.2f} on the other {without['n']:,}"
-            ) in line
-            assert f"standard error of {twins['age_mae_gain']['standard_error']:.2f} years" in line
+    text = (ROOT / "docs" / "experiments.md").read_text()
+    block = text.split("<!-- begin duplicates")[1].split("<!-- end duplicates")[0]
+    parts = re.split(r"^\*(.+?)\*:", block, flags=re.M)
+    sections = dict(zip(parts[1::2], parts[2::2]))
+    seed = config.get_profile("seed")
+    ran = [m for m in registry.names() if experiments.read_twin_effect(seed, m) is not None]
+    assert list(sections) == [registry.get(model).label for model in ran] and ran[0] == "custom"
+    for model in ran:
+        items = [" ".join(item.split()) for item in _readme_bullets(sections[registry.get(model).label])]
+        for first, second, _ in experiments.DUPLICATE_QUESTIONS:
+            [line] = [item for item in items if f"(`{second}`)" in item]  # unwrapped
+            comparison = experiments.paired_test(seed, first, second, model)
+            if comparison is None:
+                assert "not run yet at this scale" in line, (model, second)
+                continue
+            beyond = False
+            for key, digits in (("age_mae", 2), ("gender_accuracy", 3)):
+                values = comparison[key]
+                assert f"{values['second']:.{digits}f} against {values['first']:.{digits}f}" in line, (second, key)
+                beyond |= values["ci95"][0] > 0 or values["ci95"][1] < 0
+            assert ("neither beyond the noise" in line) == (not beyond), (model, second)
+        twins = experiments.read_twin_effect(seed, model)
+        [line] = [item for item in items if "Do the twins flatter" in item]
+        with_twin, without = twins["with_twin"], twins["without_twin"]
+        assert (
+            f"{with_twin['age_mae']:.2f} years on the {with_twin['n']} validation images with a twin in "
+            f"training, {without['age_mae']:.2f} on the other {without['n']:,}"
+        ) in line
+        assert f"standard error of {twins['age_mae_gain']['standard_error']:.2f} years" in line
 
 
 def test_figures_that_show_faces_are_never_committed():
