@@ -8,7 +8,7 @@ import pandas as pd
 
 from . import registry
 from .config import Profile
-from .experiments import CONJECTURES, DUPLICATE_QUESTIONS, EFFECT_METRICS, NOISE_SDS, paired_test
+from .experiments import CONJECTURES, DUPLICATE_QUESTIONS, EFFECT_METRICS, NOISE_SDS, paired_test, summary
 from .seed_sweeps import seed_spread
 
 METRIC_NAMES = {
@@ -181,6 +181,14 @@ def duplicate_findings(
                     f" {'It is' if len(graded) == 1 else 'Both are'} within {noise}: one run of each cannot tell "
                     f"{'it' if len(graded) == 1 else 'them'} from a retraining's chance."
                 )
+        machines = sorted(
+            {summary("duplicates", profile, model, results_dir).loc[v, "device"] for v in (first, second)}
+        )
+        if len(machines) > 1:
+            text += (
+                f" The two trained on different machines ({' and '.join(machines)}): section 4.2's \"The machine "
+                'alone" says how far that alone can move a run.'
+            )
         paragraphs.append(text)
     return paragraphs
 

@@ -130,7 +130,9 @@ def _paired(comparison: dict) -> str:
     the image-by-image interval puts beyond the noise of which faces were graded."""
     age, gender = comparison["age_mae"], comparison["gender_accuracy"]
     beyond = [name for key, name in (("age_mae", "age"), ("gender_accuracy", "gender")) if _outside(comparison[key])]
-    reading = {0: "neither beyond the noise", 1: f"beyond it for {''.join(beyond)} only", 2: "both beyond"}[len(beyond)]
+    noise = "the noise of which faces were graded"
+    reading = {0: f"neither beyond {noise}", 1: f"beyond {noise} for {''.join(beyond)} only", 2: f"both beyond {noise}"}
+    reading = reading[len(beyond)]
     return (
         f"{_mae(age['second'])} against {_mae(age['first'])} years and {_accuracy(gender['second'])} against "
         f"{_accuracy(gender['first'])}, {reading}"
@@ -320,8 +322,11 @@ def _model_duplicates(seed, model: str) -> str:
             continue
         text = (
             f"- **{names[second]}** (`{second}`), against {against}: on the same {comparison['n']:,} test images, "
-            f"an age MAE and gender accuracy of {_paired(comparison)} of which faces were graded"
+            f"an age MAE and gender accuracy of {_paired(comparison)}"
         )
+        machines = sorted({experiments.summary("duplicates", seed, model).loc[v, "device"] for v in (first, second)})
+        if len(machines) > 1:
+            text += f" (the two trained on different machines: {' and '.join(machines)})"
         bullets.append(_wrap(text + ".", "  "))
     if twins := experiments.read_twin_effect(seed, model):
         with_twin, without, gain = twins["with_twin"], twins["without_twin"], twins["age_mae_gain"]

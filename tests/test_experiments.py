@@ -586,6 +586,16 @@ def test_duplicate_variants_are_compared_on_their_shared_test_images_and_against
         "two runs, from the profile's subset runs, seeds 1, 2, 42): one run of each cannot tell it "
         "from a retraining's chance."
     )  # ... but far less than a retraining moves it
+    assert "different machines" not in first + second  # all on the CPU
+    manifest = tmp_path / "smoke" / "experiments" / "all_images" / "custom" / "manifest.json"
+    gpu = {**json.loads(manifest.read_text()), "hardware": {"accelerators": ["NVIDIA H100 80GB HBM3"]}}
+    manifest.write_text(json.dumps(gpu))  # the random split trained on a GPU, the group split on the CPU
+    first, second = findings.duplicate_findings(profile, results_dir=tmp_path, sweep_dir=sweeps)
+    assert first.endswith(
+        'The two trained on different machines (CPU and NVIDIA H100 80GB HBM3): section 4.2\'s "The machine alone" '
+        "says how far that alone can move a run."
+    )
+    assert "different machines" not in second  # both group-aware runs on the CPU
     shutil.rmtree(tmp_path / "smoke" / "experiments" / "all_images_group_clean")
     assert len(findings.duplicate_findings(profile, results_dir=tmp_path, sweep_dir=sweeps)) == 1
 
