@@ -12,7 +12,7 @@
 # then, in the last call:
 #   DIAG="128" JOBS="sweep:2:custom all_images:custom res192:vgg16" bash benchmarks/gpu.sh
 # DIAG: image sizes for benchmarks/epoch_parts.py (where an epoch goes; DIAG= for none); JOBS: "variant:model" (the
-# conjectures experiment; "baseline" is the seed profile's own run), "sweep:SEED:model" (as make sweep PROFILE=seed
+# conjectures experiment, or duplicates for all_images_group*; "baseline" is the seed profile's own run), "sweep:SEED:model" (as make sweep PROFILE=seed
 # writes it) or "protocol:model" (the seed profile's own run, same seed and settings, into
 # results/sweeps/device-<GPU>/seed<S>/seed/<model>/: the seed protocol's time on this machine, and how far the machine
 # alone moves the numbers; the report's section 4.2 sets it beside the committed run). Everything ends within
@@ -70,6 +70,7 @@ print(experiments.device_folder((host.accelerators() or ["cpu"])[0], "results/sw
     sweep:*) seed=${job#sweep:}; seed=${seed%%:*}
              command=(-m helpers train --model "$model" --profile seed --set "seed=$seed"
                       --out "results/sweeps/seed$seed/seed/$model");;
+    all_images_group*) command=(-m helpers experiment duplicates --profile seed --only "${job%%:*}" --model "$model");;
     *) command=(-m helpers experiment conjectures --profile seed --only "${job%%:*}" --model "$model");;
   esac
   timeout "$(left)" $PY "${command[@]}" --verbose 2 $EXTRA
