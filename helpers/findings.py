@@ -155,6 +155,7 @@ def duplicate_findings(
     whether a difference beyond the noise of which faces were graded is also beyond the run-to-run noise (twice the
     sd of a difference between two runs, from the profile's seed spread, :func:`helpers.seed_sweeps.seed_spread`)."""
     spread = seed_spread(profile, model, sweep_dir, results_dir)
+    devices = summary("duplicates", profile, model, results_dir)["device"]
     paragraphs = []
     for first, second, question in DUPLICATE_QUESTIONS:
         comparison = paired_test(profile, first, second, model, results_dir)
@@ -181,9 +182,7 @@ def duplicate_findings(
                     f" {'It is' if len(graded) == 1 else 'Both are'} within {noise}: one run of each cannot tell "
                     f"{'it' if len(graded) == 1 else 'them'} from a retraining's chance."
                 )
-        machines = sorted(
-            {summary("duplicates", profile, model, results_dir).loc[v, "device"] for v in (first, second)}
-        )
+        machines = sorted({devices[first], devices[second]})
         if len(machines) > 1:
             text += (
                 f" The two trained on different machines ({' and '.join(machines)}): section 4.2's \"The machine "

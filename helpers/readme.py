@@ -311,6 +311,7 @@ def _model_duplicates(seed, model: str) -> str:
         "all_images_group": "A group-aware split",
         "all_images_group_clean": "Conflicting twins left out of training",
     }
+    devices = experiments.summary("duplicates", seed, model)["device"]
     bullets = []
     for first, second, _ in experiments.DUPLICATE_QUESTIONS:
         against = {"all_images": "the random one", "all_images_group": "keeping them"}[first]
@@ -324,7 +325,7 @@ def _model_duplicates(seed, model: str) -> str:
             f"- **{names[second]}** (`{second}`), against {against}: on the same {comparison['n']:,} test images, "
             f"an age MAE and gender accuracy of {_paired(comparison)}"
         )
-        machines = sorted({experiments.summary("duplicates", seed, model).loc[v, "device"] for v in (first, second)})
+        machines = sorted({devices[first], devices[second]})
         if len(machines) > 1:
             text += f" (the two trained on different machines: {' and '.join(machines)})"
         bullets.append(_wrap(text + ".", "  "))
