@@ -118,6 +118,24 @@ def run(
     return summary(experiment, profile, model, results_dir)
 
 
+# Every column of a summary, so that one where no variant has run still has them (NaN).
+SUMMARY_COLUMNS = (
+    "variant",
+    "label",
+    "status",
+    "n_train",
+    "n_val",
+    "val_with_train_twin",
+    "dropped_conflicting",
+    "val_gender_accuracy",
+    "val_age_mae",
+    "test_gender_accuracy",
+    "test_age_mae",
+    "minutes",
+    "device",
+)
+
+
 def summary(experiment: str, profile: Profile, model: str = registry.DEFAULT_MODEL, results_dir=None) -> pd.DataFrame:
     """One row per variant: what changed, the data it saw, validation and test metrics; NaN where not run."""
     rows = []
@@ -145,7 +163,7 @@ def summary(experiment: str, profile: Profile, model: str = registry.DEFAULT_MOD
                 device=device(run.manifest),
             )
         rows.append(row)
-    return pd.DataFrame(rows).set_index("variant")
+    return pd.DataFrame(rows, columns=SUMMARY_COLUMNS).set_index("variant")
 
 
 def _split_twins(profile: Profile, results_dir=None) -> int | None:

@@ -551,6 +551,9 @@ def test_more_data_is_also_compared_on_the_test_faces_both_runs_held_out(tmp_pat
 def test_duplicate_variants_are_compared_on_their_shared_test_images_and_against_the_run_to_run_noise(tmp_path):
     profile = config.get_profile("smoke")
     header = "file,age,gender,race,pred_age,prob_female,pred_gender\n"
+    nothing = experiments.summary("duplicates", profile, results_dir=tmp_path)
+    assert set(experiments.SUMMARY_COLUMNS) - {"variant"} <= set(nothing.columns)  # a fresh clone: no variant run
+    assert findings.duplicate_findings(profile, results_dir=tmp_path, sweep_dir=tmp_path / "none") == []
     errors = {"all_images": 10, "all_images_group": 2, "all_images_group_clean": 1.9}  # years off, on every image
     for variant, error in errors.items():
         folder = tmp_path / "smoke" / "experiments" / variant / "custom"
