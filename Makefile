@@ -143,8 +143,9 @@ experiment: install
 # The long runs (seed profile), one after another, each job kind:model:arg: issue #23's five custom-CNN runs (the
 # conjectures and two sweep seeds), the VGG16 seed sweep and VGG16 age_balanced (#33), the face model's seed sweep
 # (#36, about 20 min a seed), the last custom-CNN duplicate variant, then VGG16's all_images and the face model's
-# all_images and age_balanced (these three trained on a GPU instead: docs/gpu.md; every job is committed, so the
-# queue skips them all). A job that can
+# all_images and age_balanced (these three trained on a GPU instead: docs/gpu.md), then the face model's duplicate
+# variants (71 and 88 min). Every job is committed, so the queue skips them all; VGG16's duplicate variants
+# (about 10.7 h each here) are not in it: they are GPU jobs (benchmarks/gpu.sh). A job that can
 # finish within one 3-hour session comes before one that cannot (a bare machine loses the checkpoint).
 # Finished runs are skipped and an unfinished one resumes from its last epoch, so every session starts it again
 # first thing, from its own worktree (a bare machine has no data/: name the archive, or it tries to download it;
@@ -158,7 +159,8 @@ QUEUE_SET ?=
 QUEUE ?= conjectures:custom:age_balanced sweep:custom:1 conjectures:custom:res192 sweep:custom:2 \
 	conjectures:custom:all_images duplicates:custom:all_images_group sweep:vgg16:1 sweep:vgg16:2 \
 	conjectures:vgg16:age_balanced sweep:face:1 sweep:face:2 duplicates:custom:all_images_group_clean \
-	conjectures:vgg16:all_images conjectures:face:all_images conjectures:face:age_balanced
+	conjectures:vgg16:all_images conjectures:face:all_images conjectures:face:age_balanced \
+	duplicates:face:all_images_group duplicates:face:all_images_group_clean
 queue: install
 	@mkdir -p $(RUNS_ROOT)
 	@for job in $(QUEUE); do \
