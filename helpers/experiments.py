@@ -16,7 +16,7 @@ import pandas as pd
 
 from . import config, files, registry, results
 from .config import Profile
-from .seed_sweeps import device, own_run, seed_spread, sweep_root
+from .seed_sweeps import device, own_run, ran_on, seed_spread, sweep_root
 
 ALL_IMAGES = {"n_images": None, "val_size": 0.2}
 
@@ -261,7 +261,7 @@ def device_replicates(profile: Profile, sweep_dir=None, results_dir=None) -> pd.
             if not results.finished_in(folder, profile):
                 continue
             replicate, spread = results.load(model, folder), seed_spread(profile, model, sweep_dir, results_dir)
-            row = {"model": model, "ran_on": _ran_on(replicate), "own_ran_on": _ran_on(own)}
+            row = {"model": model, "ran_on": ran_on(replicate.manifest), "own_ran_on": ran_on(own.manifest)}
             for key in EFFECT_METRICS:
                 value, own_value = replicate.metrics.get(key, float("nan")), own.metrics.get(key, float("nan"))
                 sd, difference = spread.loc[key, "sd"], value - own_value
@@ -278,11 +278,6 @@ def judged_differences(replicates: pd.DataFrame) -> dict[str, int]:
     verdicts = replicates[[f"{key}_beyond" for key in EFFECT_METRICS]].to_numpy().ravel()
     judged = [bool(verdict) for verdict in verdicts if verdict is not None and verdict == verdict]  # None: no spread
     return {"judged": len(judged), "beyond": sum(judged)}
-
-
-def _ran_on(run: results.RunResults) -> str:
-    """e.g. "NVIDIA H100 80GB HBM3 with jax", "CPU with tensorflow"."""
-    return f"{device(run.manifest)} with {run.manifest.get('backend', '?')}"
 
 
 # What each conjecture of the coursework expects of its variant, and on which metric it is judged first.

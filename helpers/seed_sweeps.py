@@ -39,7 +39,7 @@ def sweep_summary(profile: Profile, model: str, sweep_dir=None) -> pd.DataFrame 
     """Mean, standard deviation and count over the seed sweep's finished runs of ``profile``; None if none.
 
     A sweep run of seed N is the profile with ``seed`` = N, in ``<sweep_dir>/seed<N>/<profile>/<model>/``.
-    ``attrs``: ``seeds`` and ``ran_on`` (where the runs trained, e.g. "CPU (tensorflow)").
+    ``attrs``: ``seeds`` and ``ran_on`` (where the runs trained, e.g. "CPU with tensorflow").
     """
     return _summary(_sweep_runs(profile, model, sweep_dir))
 
@@ -117,14 +117,15 @@ def _summary(runs: dict[int, results.RunResults]) -> pd.DataFrame | None:
     ).astype(float)
     summary = pd.DataFrame({"mean": frame.mean(), "sd": frame.std(ddof=1), "runs": frame.count()})
     summary.attrs["seeds"] = sorted(runs)
-    summary.attrs["ran_on"] = sorted({_ran_on(run.manifest) for run in runs.values()})
+    summary.attrs["ran_on"] = sorted({ran_on(run.manifest) for run in runs.values()})
     return summary
 
 
-def _ran_on(manifest: dict) -> str:
-    """e.g. "NVIDIA H200 (jax)" or "CPU (tensorflow)": runs on different back ends agree to float rounding, not
-    bit for bit."""
-    return f"{device(manifest)} ({manifest.get('backend', '?')})"
+def ran_on(manifest: dict) -> str:
+    """e.g. "NVIDIA H200 with jax" or "CPU with tensorflow" (the machine alone where the manifest predates the back
+    end): runs on different back ends agree to float rounding, not bit for bit."""
+    backend = manifest.get("backend")
+    return f"{device(manifest)} with {backend}" if backend else device(manifest)
 
 
 def device(manifest: dict) -> str:
