@@ -50,7 +50,13 @@ def _images(manifest: dict) -> str:
         what = f"every usable image but {profile['test_size']:,} held out for testing"
     else:
         what = "every usable image"
-    return f"{what}, drawn with seed {profile['seed']} from the copy below"
+    text = f"{what}, drawn with seed {profile['seed']} from the copy below"
+    if profile.get("split") == "group":
+        text += ", split so that no image has a twin (a duplicate face) on both sides"
+    dropped = manifest["data"].get("dropped_conflicting", 0)
+    if dropped:
+        text += f", less {dropped:,} left out of training because a twin of theirs has other labels"
+    return text
 
 
 def _metric_rows(run: results.RunResults) -> list[str]:

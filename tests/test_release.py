@@ -34,6 +34,13 @@ def test_a_card_says_which_images_trained_the_model():
         "UTKFace, every usable image but 2,000 held out for testing, drawn with seed 42 from the copy below: "
         "15,762 training and 3,940 validation images." in card
     )
+    clean = release.model_card(
+        "custom", config.RESULTS_DIR / "seed" / "experiments" / "all_images_group_clean" / "custom"
+    )
+    assert (
+        "drawn with seed 42 from the copy below, split so that no image has a twin (a duplicate face) on both "
+        "sides, less 426 left out of training because a twin of theirs has other labels: 15,336 training" in clean
+    )
     assert "the study's images, listed by file name" in release.model_card(
         "custom", config.RESULTS_DIR / "seed" / "custom"
     )
