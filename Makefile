@@ -144,7 +144,7 @@ experiment: install
 # conjectures and two sweep seeds), the VGG16 seed sweep and VGG16 age_balanced (#33), the face model's seed sweep
 # (#36, about 20 min a seed), the last custom-CNN duplicate variant, then VGG16's all_images and the face model's
 # all_images and age_balanced (these three trained on a GPU instead: docs/gpu.md), then the face model's duplicate
-# variants (71 and 88 min). Every job is committed, so the queue skips them all; VGG16's duplicate variants
+# variants (about 70 and 90 min). Every job is committed, so the queue skips them all; VGG16's duplicate variants
 # (about 10.7 h each here) are not in it: they are GPU jobs (benchmarks/gpu.sh). A job that can
 # finish within one 3-hour session comes before one that cannot (a bare machine loses the checkpoint).
 # Finished runs are skipped and an unfinished one resumes from its last epoch, so every session starts it again

@@ -141,6 +141,25 @@ def _outside_zero(metric: dict) -> bool:
     return low > 0 or high < 0
 
 
+def graded_metrics(comparison: dict) -> list[tuple[str, str]]:
+    """(key, name) of the metrics of a paired comparison whose difference is beyond the noise of which faces were
+    graded (its 95 % interval leaves out 0)."""
+    return [(key, name) for key, name in PAIRED_METRICS if _outside_zero(comparison[key])]
+
+
+def beyond_retraining(comparison: dict, spread: pd.DataFrame | None) -> list[str] | None:
+    """The names of the :func:`graded_metrics` whose difference is also beyond the run-to-run noise of a test score
+    (twice the sd of a difference between two runs, from ``spread``, :func:`helpers.seed_sweeps.seed_spread`);
+    None where the profile has no spread over two seeds or more to read it against."""
+    if spread is None or len(spread.attrs["seeds"]) < 2:
+        return None
+    return [
+        name
+        for key, name in graded_metrics(comparison)
+        if abs(comparison[key]["advantage"]) > NOISE_SDS * spread.loc[f"test_{key}", "sd"]
+    ]
+
+
 def _shared_sentence(shared: dict) -> str:
     return _paired_sentence(
         shared, f"On the {shared['n']:,} test images that both runs held out, the same faces for both,"
@@ -162,13 +181,9 @@ def duplicate_findings(
         if comparison is None:
             continue
         text = _paired_sentence(comparison, f"{question}, on the same {comparison['n']:,} test images:")
-        graded = [(key, name) for key, name in PAIRED_METRICS if _outside_zero(comparison[key])]
-        if graded and spread is not None and len(spread.attrs["seeds"]) >= 2:
-            beyond = [
-                name
-                for key, name in graded
-                if abs(comparison[key]["advantage"]) > NOISE_SDS * spread.loc[f"test_{key}", "sd"]
-            ]
+        graded = graded_metrics(comparison)
+        beyond = beyond_retraining(comparison, spread)
+        if graded and beyond is not None:
             noise = (
                 "the run-to-run noise of a test score (twice the sd of a difference between two runs, from the "
                 f"profile's subset runs, seeds {', '.join(map(str, spread.attrs['seeds']))})"

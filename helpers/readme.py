@@ -14,7 +14,7 @@ from pathlib import Path
 import pandas as pd
 
 from . import config, experiments, registry, results, seed_sweeps
-from .findings import METRIC_NAMES
+from .findings import METRIC_NAMES, beyond_retraining, graded_metrics
 
 WIDTH = 120
 NBSP = "\u00a0"  # joins "8.36 ± 0.59" and "6.45 / 6.35" while wrapping, so that a number never splits from its pair
@@ -139,6 +139,16 @@ def _paired(comparison: dict) -> str:
     )
 
 
+def _retraining(comparison: dict, spread) -> str:
+    """Whether the differences beyond the noise of which faces were graded are beyond a retraining's noise too
+    (:func:`helpers.findings.beyond_retraining`); empty where there is none or no seed spread to read them against."""
+    beyond = beyond_retraining(comparison, spread)
+    if not graded_metrics(comparison) or beyond is None:
+        return ""
+    noise = "a retraining's noise (twice the sd of a difference between two runs of the seed sweep)"
+    return f", and beyond {noise} for {' and '.join(beyond)}" if beyond else f", but within {noise}"
+
+
 def _outside(metric: dict) -> bool:
     low, high = metric["ci95"]
     return low > 0 or high < 0
@@ -218,10 +228,10 @@ def conjectures() -> str:
     if (repeats := experiments.device_replicates(seed)) is not None:
         counts = experiments.judged_differences(repeats)
         intro += (
-            f" A variant trained on another machine than its baseline differs from it by the machine's part too: "
-            f"each model's baseline ({' and '.join(sorted(set(repeats['own_ran_on'])))}) repeated at the same seed "
-            f"on {' and '.join(sorted(set(repeats['ran_on'])))} moved {counts['beyond']} of the {counts['judged']} "
-            "numbers read against a spread beyond the noise."
+            " A variant that trained on another machine than its baseline differs from it by the machine as well: "
+            f"each model's baseline ({' and '.join(sorted(set(repeats['own_ran_on'])))}), repeated at the same seed "
+            f"on {' and '.join(sorted(set(repeats['ran_on'])))}, differs from it beyond the run-to-run noise on "
+            f"{counts['beyond']} of the {counts['judged']} numbers that its seed spread can judge."
         )
     blocks = [_wrap(intro)]
     for model, effects in by_model.items():
@@ -312,6 +322,7 @@ def _model_duplicates(seed, model: str) -> str:
         "all_images_group_clean": "Conflicting twins left out of training",
     }
     devices = experiments.summary("duplicates", seed, model)["device"]
+    spread = seed_sweeps.seed_spread(seed, model)
     bullets = []
     for first, second, _ in experiments.DUPLICATE_QUESTIONS:
         against = {"all_images": "the random one", "all_images_group": "keeping them"}[first]
@@ -323,11 +334,11 @@ def _model_duplicates(seed, model: str) -> str:
             continue
         text = (
             f"- **{names[second]}** (`{second}`), against {against}: on the same {comparison['n']:,} test images, "
-            f"an age MAE and gender accuracy of {_paired(comparison)}"
+            f"an age MAE and gender accuracy of {_paired(comparison)}{_retraining(comparison, spread)}"
         )
         machines = sorted({devices[first], devices[second]})
         if len(machines) > 1:
-            text += f" (the two trained on different machines: {' and '.join(machines)})"
+            text += f". The two trained on different machines ({' and '.join(machines)})"
         bullets.append(_wrap(text + ".", "  "))
     if twins := experiments.read_twin_effect(seed, model):
         with_twin, without, gain = twins["with_twin"], twins["without_twin"], twins["age_mae_gain"]

@@ -142,7 +142,7 @@ def sweeps(profile: Profile, sweep_dir=None, weights: dict | None = None, result
                     )
                     if study
                     else None,
-                    "gap": spread_gap(models),
+                    "gap": spread_gap(models, shown.name),
                 }
             )
     own = next((entry["models"] for entry in found if entry["profile"].name == profile.name), {})
@@ -185,11 +185,11 @@ def against_coursework(spread: dict, model: str) -> str:
     )
 
 
-def spread_gap(models: dict[str, dict]) -> str | None:
+def spread_gap(models: dict[str, dict], profile_name: str) -> str | None:
     """Whether the second model's advantage over the first (the first two in registry order: the coursework's custom
     CNN and VGG16), in the mean over seeds of validation age MAE and gender accuracy, is larger than their run-to-run
     spread: beyond twice the standard error of the difference of two means (sd²/runs of each, summed). ``models``:
-    :func:`_summary_dict` by model; None unless two."""
+    :func:`_summary_dict` by model, at the profile named; None unless two."""
     if len(models) < 2:
         return None
     (first, one), (second, other) = list(models.items())[:2]
@@ -197,7 +197,8 @@ def spread_gap(models: dict[str, dict]) -> str | None:
     single = [names[model] for model, spread in ((first, one), (second, other)) if len(spread["seeds"]) < 2]
     if single:
         return (
-            f"Whether {names[second]}'s advantage over {names[first]} is larger than their run-to-run spread cannot be "
+            f"At profile {profile_name}, whether {names[second]}'s advantage over {names[first]} is larger than their "
+            "run-to-run spread cannot be "
             f"judged yet: {' and '.join(single)} {'has' if len(single) == 1 else 'have'} a single run here."
         )
     parts = []
@@ -216,7 +217,8 @@ def spread_gap(models: dict[str, dict]) -> str | None:
         if min(len(one["seeds"]), len(other["seeds"])) == 2
         else ""
     )
-    return f"{names[second]}'s advantage over {names[first]} in the mean over seeds: " + "; ".join(parts) + "." + rough
+    opening = f"At profile {profile_name}, {names[second]}'s advantage over {names[first]} in the mean over seeds: "
+    return opening + "; ".join(parts) + "." + rough
 
 
 def _summary_dict(summary: pd.DataFrame | None) -> dict | None:

@@ -479,14 +479,15 @@ def test_the_gap_between_the_models_is_read_against_both_spreads():
         "val_age_mae": {"mean": 7.00, "sd": 0.20, "runs": 3},
         "val_gender_accuracy": {"mean": 0.850, "sd": 0.020, "runs": 3},
     }
-    assert report_sections.spread_gap({"custom": custom, "vgg16": vgg16}) == (
-        "VGG16 transfer's advantage over Custom CNN in the mean over seeds: validation age MAE +1.36 years (standard "
-        "error 0.36: beyond twice that); validation gender accuracy +0.017 (standard error 0.020: within twice that)."
+    assert report_sections.spread_gap({"custom": custom, "vgg16": vgg16}, "seed") == (
+        "At profile seed, VGG16 transfer's advantage over Custom CNN in the mean over seeds: validation age MAE "
+        "+1.36 years (standard error 0.36: beyond twice that); validation gender accuracy +0.017 (standard error "
+        "0.020: within twice that)."
     )
     assert "cannot be judged yet: VGG16 transfer has a single run here" in report_sections.spread_gap(
-        {"custom": custom, "vgg16": {**vgg16, "seeds": [42]}}
+        {"custom": custom, "vgg16": {**vgg16, "seeds": [42]}}, "seed"
     )
-    assert report_sections.spread_gap({"custom": custom}) is None
+    assert report_sections.spread_gap({"custom": custom}, "seed") is None
 
 
 def test_training_time_names_pauses_instead_of_quoting_them_as_training():

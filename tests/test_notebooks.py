@@ -385,6 +385,37 @@ def test_readme_conjecture_lines_say_what_results_hold():
                 assert f"{mean:.{digits}f} ± {sd:.{digits}f}" in " ".join(section.split()), (model, key)
 
 
+def test_duplicate_lines_say_whether_a_difference_outlasts_a_retraining():
+    """docs/experiments.md's duplicate lines, model by model: a variant not run says so; a difference beyond the
+    noise of which faces were graded is read against the model's seed spread as report section 4.3 reads it."""
+    from helpers import experiments, findings, seed_sweeps
+
+    page = (ROOT / "docs" / "experiments.md").read_text()
+    block = page.split("<!-- begin duplicates")[1].split("<!-- end duplicates")[0]
+    parts = re.split(r"^\*(.+?)\*:", block, flags=re.M)
+    sections = dict(zip(parts[1::2], parts[2::2]))
+    seed = config.get_profile("seed")
+    read = 0
+    for model in registry.names():
+        items = [" ".join(item.split()) for item in _readme_bullets(sections.get(registry.get(model).label, ""))]
+        if not items:  # the model's all-images run has not finished: no section
+            continue
+        spread = seed_sweeps.seed_spread(seed, model)
+        for first, second, _ in experiments.DUPLICATE_QUESTIONS:
+            [line] = [item for item in items if f"(`{second}`)" in item]
+            comparison = experiments.paired_test(seed, first, second, model)
+            beyond = None if comparison is None else findings.beyond_retraining(comparison, spread)
+            if comparison is None:
+                assert "not run yet at this scale" in line, (model, second)
+            elif findings.graded_metrics(comparison) and beyond is not None:
+                read += 1
+                assert ("and beyond a retraining's noise" in line) == bool(beyond), (model, second)
+                assert ("but within a retraining's noise" in line) == (not beyond), (model, second)
+            else:
+                assert "retraining" not in line, (model, second)
+    assert read >= 2  # the face model's two variants, each beyond the noise of which faces were graded
+
+
 def test_readme_blocks_are_what_the_command_writes_now():
     """No number of the README's results, conjecture and duplicate blocks is typed: each is what `python -m
     helpers readme` writes from results/ now."""
