@@ -145,8 +145,9 @@ experiment: install
 # (#36, about 20 min a seed), the last custom-CNN duplicate variant, then VGG16's all_images and the face model's
 # all_images and age_balanced (these three trained on a GPU instead: docs/gpu.md), then the face model's duplicate
 # variants (about 70 and 90 min). Every job is committed, so the queue skips them all; VGG16's duplicate variants
-# (about 10.7 h each here) are not in it: they are GPU jobs (benchmarks/gpu.sh). A job that can
-# finish within one 3-hour session comes before one that cannot (a bare machine loses the checkpoint).
+# (about 10.7 h each here) are not in it: they are GPU jobs (benchmarks/gpu.sh). Of the jobs listed together, one
+# that can finish within one 3-hour session comes before one that cannot (a bare machine loses the checkpoint); the
+# face model's duplicate jobs came later and go last.
 # Finished runs are skipped and an unfinished one resumes from its last epoch, so every session starts it again
 # first thing, from its own worktree (a bare machine has no data/: name the archive, or it tries to download it;
 # VGG16 and the face model start from the weights of their committed seed runs):

@@ -150,9 +150,10 @@ def graded_metrics(comparison: dict) -> list[tuple[str, str]]:
 def beyond_retraining(comparison: dict, spread: pd.DataFrame | None) -> list[str] | None:
     """The names of the :func:`graded_metrics` whose difference is also beyond the run-to-run noise of a test score
     (twice the sd of a difference between two runs, from ``spread``, :func:`helpers.seed_sweeps.seed_spread`);
-    None where the profile has no spread over two seeds or more to read it against."""
-    if spread is None or len(spread.attrs["seeds"]) < 2:
-        return None
+    None where the profile has no spread of test scores over two seeds or more to read it against."""
+    keys = [f"test_{key}" for key, _ in PAIRED_METRICS]
+    if spread is None or len(spread.attrs["seeds"]) < 2 or spread.loc[keys, "sd"].isna().any():
+        return None  # no spread, or a seed run without test scores
     return [
         name
         for key, name in graded_metrics(comparison)

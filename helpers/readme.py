@@ -129,7 +129,8 @@ def _paired(comparison: dict) -> str:
     """The second run's age MAE and gender accuracy against the first's on the same faces, and which differences
     the image-by-image interval puts beyond the noise of which faces were graded."""
     age, gender = comparison["age_mae"], comparison["gender_accuracy"]
-    beyond = [name for key, name in (("age_mae", "age"), ("gender_accuracy", "gender")) if _outside(comparison[key])]
+    short = {"age_mae": "age", "gender_accuracy": "gender"}
+    beyond = [short[key] for key, _ in graded_metrics(comparison)]
     noise = "the noise of which faces were graded"
     reading = {0: f"neither beyond {noise}", 1: f"beyond {noise} for {''.join(beyond)} only", 2: f"both beyond {noise}"}
     reading = reading[len(beyond)]
@@ -147,11 +148,6 @@ def _retraining(comparison: dict, spread) -> str:
         return ""
     noise = "a retraining's noise (twice the sd of a difference between two runs of the seed sweep)"
     return f", and beyond {noise} for {' and '.join(beyond)}" if beyond else f", but within {noise}"
-
-
-def _outside(metric: dict) -> bool:
-    low, high = metric["ci95"]
-    return low > 0 or high < 0
 
 
 def _band_shift(bands: pd.DataFrame, band: str, variant: str, what: str) -> str:
@@ -228,10 +224,10 @@ def conjectures() -> str:
     if (repeats := experiments.device_replicates(seed)) is not None:
         counts = experiments.judged_differences(repeats)
         intro += (
-            " A variant that trained on another machine than its baseline differs from it by the machine as well: "
-            f"each model's baseline ({' and '.join(sorted(set(repeats['own_ran_on'])))}), repeated at the same seed "
-            f"on {' and '.join(sorted(set(repeats['ran_on'])))}, differs from it beyond the run-to-run noise on "
-            f"{counts['beyond']} of the {counts['judged']} numbers that its seed spread can judge."
+            " A variant that trained on another machine than its baseline may differ from it by the machine as well: "
+            f"each model's baseline run ({' and '.join(sorted(set(repeats['own_ran_on'])))}), repeated at the same "
+            f"seed on {' and '.join(sorted(set(repeats['ran_on'])))}, gives numbers beyond the run-to-run noise of "
+            f"the committed run's on {counts['beyond']} of the {counts['judged']} that its seed spread can judge."
         )
     blocks = [_wrap(intro)]
     for model, effects in by_model.items():

@@ -604,6 +604,22 @@ def test_duplicate_variants_are_compared_on_their_shared_test_images_and_against
     assert len(findings.duplicate_findings(profile, results_dir=tmp_path, sweep_dir=sweeps)) == 1
 
 
+def test_a_difference_is_read_against_a_retraining_only_where_the_spread_has_test_scores():
+    comparison = {
+        "age_mae": {"advantage": 1.5, "ci95": (1.0, 2.0)},  # beyond the noise of which faces were graded
+        "gender_accuracy": {"advantage": 0.01, "ci95": (-0.01, 0.03)},  # within it
+    }
+    spread = pd.DataFrame({"sd": [0.2, 0.01]}, index=["test_age_mae", "test_gender_accuracy"])
+    spread.attrs["seeds"] = [1, 2, 42]
+    assert findings.graded_metrics(comparison) == [("age_mae", "age MAE")]
+    assert findings.beyond_retraining(comparison, spread) == ["age MAE"]  # 1.5 > 2·√2·0.2 ≈ 0.57
+    assert findings.beyond_retraining(comparison, spread.assign(sd=[0.6, 0.01])) == []  # 1.5 < 2·√2·0.6 ≈ 1.70
+    no_test = spread.assign(sd=[float("nan"), 0.01])  # a seed run without test scores: nothing to judge by
+    assert findings.beyond_retraining(comparison, no_test) is None
+    spread.attrs["seeds"] = [42]
+    assert findings.beyond_retraining(comparison, spread) is None
+
+
 def test_a_run_repeated_on_another_machine_is_set_beside_the_committed_one_and_read_against_the_noise(tmp_path):
     profile = config.get_profile("smoke")
     results_dir, sweeps = tmp_path / "results", tmp_path / "sweeps"
