@@ -198,8 +198,8 @@ def spread_gap(models: dict[str, dict], profile_name: str) -> str | None:
     if single:
         return (
             f"At profile {profile_name}, whether {names[second]}'s advantage over {names[first]} is larger than their "
-            "run-to-run spread cannot be "
-            f"judged yet: {' and '.join(single)} {'has' if len(single) == 1 else 'have'} a single run here."
+            f"run-to-run spread cannot be judged yet: {' and '.join(single)} {'has' if len(single) == 1 else 'have'} "
+            "a single run here."
         )
     parts = []
     for key, digits, unit, lower_is_better in (
