@@ -41,9 +41,12 @@ STUDY_IMAGES = Path(__file__).resolve().parent / "study_images.csv.gz"
 AGE_WEIGHTINGS = ("none", "inverse")
 AUGMENT_RESAMPLINGS = ("each", "once")
 IMAGE_CHOICES = ("study", "draw")
+# The learning rate over a stage: "constant" (the coursework's protocol), "cosine" (every stage's rate decays to 0 over
+# the stage) or "cosine_last" (the last stage's only); docs/profiles.md, "Protocols".
+LR_SCHEDULES = ("constant", "cosine", "cosine_last")
 # Fields added after runs were committed, with the value every earlier run had: at that value they are left out of
 # the hash, so those runs keep theirs.
-ADDED_LATER = {"augment_resampling": "each", "images": "study"}
+ADDED_LATER = {"augment_resampling": "each", "images": "study", "lr_schedule": "constant"}
 
 
 @dataclass(frozen=True)
@@ -69,6 +72,7 @@ class Profile:
     epochs: int = 60
     learning_rate: float = 5e-5
     weight_decay: float = 1e-5
+    lr_schedule: str = "constant"  # "constant"; "cosine": decays to 0 over each stage, step by step; "cosine_last"
     # VGG16 transfer: stage 1 trains the head on a frozen base, stage 2 unfreezes block 5
     stage1_epochs: int = 10
     stage1_learning_rate: float = 1e-4
@@ -121,6 +125,8 @@ class Profile:
             raise ValueError(f"age_weighting must be one of {', '.join(AGE_WEIGHTINGS)}, got {self.age_weighting!r}")
         if self.images not in IMAGE_CHOICES:
             raise ValueError(f"images must be one of {', '.join(IMAGE_CHOICES)}, got {self.images!r}")
+        if self.lr_schedule not in LR_SCHEDULES:
+            raise ValueError(f"lr_schedule must be one of {', '.join(LR_SCHEDULES)}, got {self.lr_schedule!r}")
         if self.augment_resampling not in AUGMENT_RESAMPLINGS:
             raise ValueError(
                 f"augment_resampling must be one of {', '.join(AUGMENT_RESAMPLINGS)}, got {self.augment_resampling!r}"

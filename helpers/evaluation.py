@@ -14,29 +14,35 @@ AGE_BANDS = [(0, 9), (10, 19), (20, 29), (30, 39), (40, 49), (50, 59), (60, 69),
 
 
 def predict(model, faces: FaceSet, batch_size: int = 64, verbose: int = 0) -> pd.DataFrame:
-    """One row per image: file name, true labels, predicted age and P(female).
+    """One row per image: file name, true labels, predicted age and P(female), plain and flipped.
 
     Args:
         model: a model with outputs ``age`` and ``gender``.
         faces: the images to predict, with their labels.
 
     Returns:
-        DataFrame with columns file, age, gender, race, pred_age, prob_female, pred_gender.
+        DataFrame with columns file, age, gender, race, pred_age, prob_female, pred_gender, and pred_age_flip,
+        prob_female_flip: the mean of the image's prediction and its mirror image's (flip at test time).
     """
-    outputs = model.predict(faces.images, batch_size=batch_size, verbose=verbose)
     frame = faces.labels()
-    frame["pred_age"] = np.asarray(outputs["age"], dtype=np.float64).reshape(-1)
-    frame["prob_female"] = np.asarray(outputs["gender"], dtype=np.float64).reshape(-1)
+    for suffix, images in (("", faces.images), ("_mirror", faces.images[:, :, ::-1])):
+        outputs = model.predict(images, batch_size=batch_size, verbose=verbose)
+        frame["pred_age" + suffix] = np.asarray(outputs["age"], dtype=np.float64).reshape(-1)
+        frame["prob_female" + suffix] = np.asarray(outputs["gender"], dtype=np.float64).reshape(-1)
     frame["pred_gender"] = (frame["prob_female"] >= 0.5).astype(int)
+    for column in ("pred_age", "prob_female"):
+        frame[column + "_flip"] = (frame[column] + frame.pop(column + "_mirror")) / 2
     return frame
 
 
-def summarize(predictions: pd.DataFrame) -> dict:
-    """Gender accuracy and age MAE (years) of a predictions frame."""
+def summarize(predictions: pd.DataFrame, flip: bool = False) -> dict:
+    """Gender accuracy and age MAE (years) of a predictions frame; with ``flip``, of its flipped predictions."""
+    suffix = "_flip" if flip else ""
+    pred_gender = predictions["prob_female" + suffix] >= 0.5 if flip else predictions["pred_gender"]
     return {
         "n": len(predictions),
-        "gender_accuracy": float((predictions["pred_gender"] == predictions["gender"]).mean()),
-        "age_mae": float((predictions["pred_age"] - predictions["age"]).abs().mean()),
+        "gender_accuracy": float((pred_gender == predictions["gender"]).mean()),
+        "age_mae": float((predictions["pred_age" + suffix] - predictions["age"]).abs().mean()),
     }
 
 

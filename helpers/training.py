@@ -147,12 +147,18 @@ def run_training(
             if not state or done <= first:  # entering the stage now (not resuming inside it): a fresh optimizer
                 if stage.trainable:
                     stage.trainable(model, profile)
-                models.compile_model(model, *stage.optimizer_settings(profile))
+                decay_steps = (last - first) * len(batches) if decays(profile, index, len(spec.stages)) else 0
+                models.compile_model(model, *stage.optimizer_settings(profile), decay_steps)
             number = spec.stage_number(index)
             checkpoint = Checkpoint(folder, profile.hash, number, history, batches, provenance)
             _fit(model, splits, profile, max(done, first), last, checkpoint, verbose, stage)
         first = last
     return history_frame(history)
+
+
+def decays(profile: Profile, stage_index: int, stages: int) -> bool:
+    """Whether stage ``stage_index`` (0-based, of ``stages``) decays its learning rate (``profile.lr_schedule``)."""
+    return profile.lr_schedule == "cosine" or (profile.lr_schedule == "cosine_last" and stage_index == stages - 1)
 
 
 def history_frame(rows: list[dict]) -> pd.DataFrame:
@@ -167,11 +173,13 @@ def evaluate_test(model_name: str, model, profile: Profile, out: Path, source=No
     test = data.load_test(profile, source, progress=progress)
     predictions = evaluation.predict(model, test, profile.batch_size)
     write_atomic(out / f"predictions_test_{model_name}.csv", predictions.to_csv(index=False, float_format="%.6g"))
-    summary = evaluation.summarize(predictions)
+    summary, flipped = evaluation.summarize(predictions), evaluation.summarize(predictions, flip=True)
     return {
         "test_gender_accuracy": summary["gender_accuracy"],
         "test_age_mae": summary["age_mae"],
         "n_test": summary["n"],
+        "test_gender_accuracy_flip": flipped["gender_accuracy"],
+        "test_age_mae_flip": flipped["age_mae"],
     }
 
 
@@ -195,7 +203,8 @@ def add_test_results(model_name: str, profile: Profile, out_dir, source=None) ->
 
 
 def final_metrics(history: pd.DataFrame, predictions: pd.DataFrame) -> dict:
-    """The last epoch's train and validation values, plus the same validation numbers from the predictions."""
+    """The last epoch's train and validation values, plus the same validation numbers from the predictions, plain
+    and flipped (``_flip``: each image's prediction averaged with its mirror image's)."""
     last = history.iloc[-1]
     metrics = {}
     for key in HISTORY_METRICS:
@@ -204,6 +213,8 @@ def final_metrics(history: pd.DataFrame, predictions: pd.DataFrame) -> dict:
     summary = evaluation.summarize(predictions)
     metrics["val_gender_accuracy_from_predictions"] = summary["gender_accuracy"]
     metrics["val_age_mae_from_predictions"] = summary["age_mae"]
+    flipped = evaluation.summarize(predictions, flip=True)
+    metrics["val_gender_accuracy_flip"], metrics["val_age_mae_flip"] = flipped["gender_accuracy"], flipped["age_mae"]
     metrics["epochs_run"] = len(history)
     return metrics
 

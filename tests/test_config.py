@@ -50,6 +50,7 @@ def test_hash_is_stable_and_ignores_the_name():
         ({"val_size": 6000}, "must be smaller than n_images"),
         ({"image_size": None}, "image_size cannot be null"),
         ({"augment_resampling": "twice"}, "augment_resampling must be one of each, once"),
+        ({"lr_schedule": "step"}, "lr_schedule must be one of constant, cosine"),
     ],
 )
 def test_bad_overrides_say_what_is_wrong(overrides, message):
@@ -80,3 +81,16 @@ def test_fields_added_later_keep_the_hashes_of_earlier_runs():
     before = {k: v for k, v in seed.to_dict().items() if k != "name" and k not in config.ADDED_LATER}
     assert seed.hash == hashlib.sha256(json.dumps(before, sort_keys=True).encode()).hexdigest()[:12]
     assert config.get_profile("seed", {"augment_resampling": "once"}).hash != seed.hash
+    assert config.get_profile("seed", {"lr_schedule": "cosine"}).hash != seed.hash
+
+
+def test_every_committed_run_keeps_its_hash():
+    """The settings each committed manifest records hash, with today's fields, to the hash it was trained under
+    (but for runs older than a field outside ``ADDED_LATER``, which are matched by their settings instead)."""
+    hashed = set(config.Profile().to_dict()) - set(config.ADDED_LATER)
+    manifests = [json.loads(path.read_text()) for path in (config.PROJ_ROOT / "results").glob("**/manifest.json")]
+    checked = [manifest for manifest in manifests if hashed <= set(manifest["profile"])]
+    assert len(checked) > 30
+    for manifest in checked:
+        profile = config.profile_from_record(manifest["profile_name"], manifest["profile"])
+        assert profile.hash == manifest["hash"], manifest

@@ -134,3 +134,26 @@ def test_paired_findings_name_the_winner_only_beyond_the_noise(predictions):
     assert "Its age MAE is 1.00 years against 7.67" in age and "VGG16 is better, beyond the noise" in age
     same = evaluation.paired_findings({"validation": evaluation.paired_comparison(predictions, predictions)})
     assert all("neither model is shown to be better" in sentence for sentence in same)
+
+
+class _LeftHalfModel:
+    """Predicts from the left half of each image only: a mirror image shows it the other half."""
+
+    def predict(self, images, batch_size, verbose):
+        left = images[:, :, : images.shape[2] // 2].astype(float).mean(axis=(1, 2, 3))
+        return {"age": left, "gender": left / 100}
+
+
+def test_flip_at_test_time_averages_each_image_with_its_mirror():
+    from helpers.data import FaceSet
+
+    images = np.zeros((2, 4, 4, 3), "uint8")
+    images[0, :, :2] = 20  # left half 20, right half 80: plain 20, mirrored 80, flipped 50
+    images[0, :, 2:] = 80
+    images[1] = 40  # the same on both sides
+    faces = FaceSet(["a", "b"], images, np.array([50, 40]), np.array([1, 0]), np.array([0, 0]))
+    frame = evaluation.predict(_LeftHalfModel(), faces)
+    assert frame["pred_age"].tolist() == [20, 40] and frame["pred_age_flip"].tolist() == [50, 40]
+    assert frame["prob_female_flip"].tolist() == pytest.approx([0.5, 0.4])
+    assert evaluation.summarize(frame) == {"n": 2, "gender_accuracy": 0.5, "age_mae": 15.0}  # P(female) 0.2, 0.4
+    assert evaluation.summarize(frame, flip=True) == {"n": 2, "gender_accuracy": 1.0, "age_mae": 0.0}

@@ -50,7 +50,12 @@ def test_metrics_history_and_predictions_agree(smoke_runs, model):
     test = pd.read_csv(folder / f"predictions_test_{model}.csv")
     assert metrics["n_test"] == len(test) == SMOKE.test_size and not set(test["file"]) & set(predictions["file"])
     assert metrics["test_age_mae"] == pytest.approx((test["pred_age"] - test["age"]).abs().mean(), rel=1e-4)
-    assert list(predictions.columns) == ["file", "age", "gender", "race", "pred_age", "prob_female", "pred_gender"]
+    flipped = (test["pred_age_flip"] - test["age"]).abs().mean()  # flip at test time: numbers of their own
+    assert metrics["test_age_mae_flip"] == pytest.approx(flipped, rel=1e-4) and "val_gender_accuracy_flip" in metrics
+    assert list(predictions.columns) == [
+        *("file", "age", "gender", "race", "pred_age", "prob_female", "pred_gender"),
+        *("pred_age_flip", "prob_female_flip"),
+    ]
     assert metrics["val_gender_accuracy"] == pytest.approx(metrics["val_gender_accuracy_from_predictions"], abs=1e-6)
     assert metrics["val_age_mae"] == pytest.approx(metrics["val_age_mae_from_predictions"], rel=1e-3)
     assert history["val_age_mae"].iloc[-1] == pytest.approx(metrics["val_age_mae"])

@@ -370,3 +370,34 @@ def _logs_after(callback, epoch, logs):
     """``logs`` after ``callback(epoch, logs)`` wrote into it."""
     callback(epoch, logs)
     return logs
+
+
+def test_a_cosine_learning_rate_decays_to_zero_and_a_saved_model_goes_on_where_it_was(tmp_path):
+    """``decay_steps``: the rate follows lr · (1 + cos(π · step / steps)) / 2, step by step; the step count is part of
+    the optimizer's state in a .keras file (a checkpoint), so a loaded model continues the schedule."""
+    inputs = keras.Input((2,))
+    outputs = {"age": keras.layers.Dense(1, name="age")(inputs)}
+    outputs["gender"] = keras.layers.Dense(1, activation="sigmoid", name="gender")(inputs)
+    model = keras.Model(inputs, outputs)
+    models.compile_model(model, 1e-3, 1e-4, decay_steps=4)
+    x, y = np.ones((8, 2), "float32"), {"age": np.ones(8, "float32"), "gender": np.ones(8, "float32")}
+    assert float(model.optimizer.learning_rate) == pytest.approx(1e-3)
+    model.fit(x, y, batch_size=4, epochs=1, verbose=0)  # 2 of 4 steps: half way down the cosine
+    assert float(model.optimizer.learning_rate) == pytest.approx(0.5e-3)
+    model.save(tmp_path / "half.keras")
+    loaded = models.load(tmp_path / "half.keras")
+    assert float(loaded.optimizer.learning_rate) == pytest.approx(0.5e-3)
+    loaded.fit(x, y, batch_size=4, epochs=1, verbose=0)
+    assert float(loaded.optimizer.learning_rate) == pytest.approx(0.0, abs=1e-12)
+    models.compile_model(model, 1e-3, 1e-4)  # no decay_steps: constant
+    model.fit(x, y, batch_size=4, epochs=1, verbose=0)
+    assert float(model.optimizer.learning_rate) == pytest.approx(1e-3)
+
+
+@pytest.mark.parametrize(
+    "schedule, decaying", [("constant", [False, False]), ("cosine", [True, True]), ("cosine_last", [False, True])]
+)
+def test_which_stages_decay_their_learning_rate(schedule, decaying):
+    profile = config.get_profile("seed", {"lr_schedule": schedule})
+    assert [training.decays(profile, index, 2) for index in range(2)] == decaying
+    assert training.decays(profile, 0, 1) == (schedule != "constant")  # a one-stage model's stage is its last

@@ -217,6 +217,21 @@ def test_the_queue_resumes_a_killed_run_to_the_same_result_then_skips_it(tmp_pat
 
 @needs_real_data
 @pytest.mark.slow
+def test_a_killed_cosine_run_resumes_mid_schedule_to_the_same_result(tmp_path, smoke_cache):
+    """A decaying learning rate (``lr_schedule=cosine``) killed after epoch 1 of 2 resumes at the step it reached
+    (the optimizer's step count is in the checkpoint) and ends bit for bit as the uninterrupted run."""
+    cosine = ("--set", "epochs=2", "--set", "lr_schedule=cosine")
+    whole = train_cli(tmp_path / "whole", "custom", *cosine, cache=smoke_cache)
+    assert whole.returncode == 0, whole.stderr[-2000:]
+    _kill_after_epoch(tmp_path / "resumed", "custom", 1, *cosine, cache=smoke_cache)
+    resumed = train_cli(tmp_path / "resumed", "custom", *cosine, cache=smoke_cache)
+    assert resumed.returncode == 0 and "Resuming from the checkpoint after epoch 1" in resumed.stdout
+    _assert_same_metrics(tmp_path / "whole", tmp_path / "resumed")
+    assert json.loads((tmp_path / "resumed" / "manifest.json").read_text())["profile"]["lr_schedule"] == "cosine"
+
+
+@needs_real_data
+@pytest.mark.slow
 def test_killed_vgg16_run_resumes_into_stage_2(tmp_path, smoke_runs, smoke_cache):
     _kill_after_epoch(tmp_path / "vgg16", "vgg16", 1, cache=smoke_cache)  # stage 1 done, stage 2 not begun
     resumed = train_cli(tmp_path / "vgg16", "vgg16", cache=smoke_cache)
