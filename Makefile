@@ -101,7 +101,10 @@ notebooks: install
 
 # Training stability: notebooks 02/03 once per seed (papermill, overrides {seed: N}) into SWEEP_DIR/seed<N>/, a
 # model without a notebook (face) through `python -m helpers train`; notebook 04 and the report then quote mean ± sd.
+# SWEEP_SET (KEY=VALUE …) changes settings of every run, e.g. the cosine protocol's sweep:
+#   make sweep SEEDS="42 1 2" SWEEP_DIR=results/sweeps/lr-cosine SWEEP_SET=lr_schedule=cosine
 # Finished runs are reused.
+SWEEP_SET ?=
 sweep: install
 	@$(PY) -m helpers hold $(SWEEP_DIR) "make sweep" -- $(MAKE) --no-print-directory sweep-unlocked
 
@@ -112,16 +115,16 @@ sweep-unlocked:
 	  if [ -z "$$nb" ]; then \
 	    echo "== $$model ($(PROFILE), seed $$seed; no notebook: python -m helpers train)"; \
 	    [ -f $$out/metrics.json ] || $(PY) -m helpers train --model $$model --profile $(PROFILE) --set seed=$$seed \
-	      --out $$out --verbose 2 || exit $$?; \
+	      $(foreach s,$(SWEEP_SET),--set $(s)) --out $$out --verbose 2 || exit $$?; \
 	    continue; \
 	  fi; \
 	  echo "== $$nb ($(PROFILE), seed $$seed)"; mkdir -p $(RUNS_ROOT)/$(PROFILE)/sweep/seed$$seed; \
 	  $(VENV)/bin/jupytext --to ipynb --output - notebooks/$$nb.py \
 	  | $(PAPERMILL) - $(RUNS_ROOT)/$(PROFILE)/sweep/seed$$seed/$$nb.ipynb -k python3 --cwd notebooks --log-output \
-	      -p profile $(PROFILE) -y "overrides: {seed: $$seed}" -p results_dir $(abspath $(SWEEP_DIR))/seed$$seed \
+	      -p profile $(PROFILE) -y "overrides: {seed: $$seed$(foreach s,$(SWEEP_SET),, $(subst =,: ,$(s)))}" -p results_dir $(abspath $(SWEEP_DIR))/seed$$seed \
 	      -p figures_dir $(abspath $(RUNS_ROOT)/$(PROFILE)/sweep/seed$$seed/figures) || exit $$?; \
 	done; done
-	$(PY) -m helpers sweep --profile $(PROFILE) --dir $(SWEEP_DIR)
+	$(PY) -m helpers sweep --profile $(PROFILE) --dir $(SWEEP_DIR) $(foreach s,$(SWEEP_SET),--set $(s))
 
 # Does pretraining help? VGG16's seed sweep once per initial weights (files, imagenet or none), each into
 # SWEEP_DIR/weights-<name>/; notebook 04 and the report set them beside the custom CNN's sweep. Seeds outermost:
@@ -169,6 +172,8 @@ queue: install
 	  echo "== queue: $$job ($$(date -u +%FT%TZ))"; \
 	  case $$kind in \
 	    sweep) $(MAKE) --no-print-directory sweep PROFILE=$(QUEUE_PROFILE) SEEDS=$$arg MODELS=$$model || exit $$?;; \
+	    cosine) $(MAKE) --no-print-directory sweep PROFILE=$(QUEUE_PROFILE) SEEDS=$$arg MODELS=$$model \
+	      SWEEP_DIR=$(SWEEP_DIR)/lr-cosine SWEEP_SET="lr_schedule=cosine $(QUEUE_SET)" || exit $$?;; \
 	    *) $(PY) -m helpers experiment $$kind --model $$model --profile $(QUEUE_PROFILE) --only $$arg --verbose 2 \
 	         --results-dir $(abspath $(RESULTS_ROOT)) $(foreach s,$(QUEUE_SET),--set $(s)) || exit $$?;; \
 	  esac; \

@@ -470,3 +470,35 @@ def seed_dots(by_model: dict[str, dict[int, dict]], reported: dict[str, dict] | 
     fig.legend(handles=handles, loc="outside lower center", ncol=3, fontsize=8, frameon=False)
     fig.suptitle(title)
     return fig
+
+
+def protocol_curves(runs: dict[str, dict[str, dict[int, pd.DataFrame]]], title: str):
+    """Figure 13: each run's validation age MAE per epoch, one panel per model (``runs``: model → learning-rate
+    schedule → seed → history), the constant rate's runs light and dashed, the decaying rate's dark: does the
+    number a run ends on depend on which epoch came last?"""
+    fig, axes = plt.subplots(1, len(runs), figsize=(4.6 * len(runs) + 0.6, 3.6), squeeze=False, layout="constrained")
+    for ax, (model, by_schedule) in zip(axes.flat, runs.items()):
+        color = registry.get(model).color
+        for schedule, by_seed in by_schedule.items():
+            constant = schedule == "constant"
+            for seed, history in by_seed.items():
+                ax.plot(
+                    history["epoch"],
+                    history["val_age_mae"],
+                    color=color,
+                    alpha=0.45 if constant else 1.0,
+                    linestyle="--" if constant else "-",
+                    linewidth=1.0 if constant else 1.4,
+                    label=f"{schedule}, seed {seed}",
+                )
+        _epoch_axis(ax, "validation age MAE (years)")
+        top = max(
+            history["val_age_mae"].iloc[len(history) // 3 :].max()
+            for s in by_schedule.values()
+            for history in s.values()
+        )
+        ax.set_ylim(top=top * 1.05)  # the first epochs' errors would flatten the end, where the question is
+        ax.set_title(registry.get(model).label, fontsize=10)
+        ax.legend(fontsize=7, ncol=2)
+    fig.suptitle(title)
+    return fig

@@ -159,6 +159,11 @@ def context(profile: Profile, results_dir=None, figures_dir=None, sweep_dir=None
                 runs, next((e["models"] for e in spreads if e["profile"].name == profile.name), None)
             )
         },
+        "protocols": (
+            None
+            if (protocols := seed_sweeps.protocol_table(profile, sweep_dir=sweep_dir, results_dir=results_dir)) is None
+            else seed_sweeps.readable_protocols(protocols)
+        ),
         "pretraining": [
             {
                 "profile": shown,

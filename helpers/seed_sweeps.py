@@ -190,14 +190,19 @@ def _pretraining_row(model: str, weights: dict, summary: pd.DataFrame) -> dict:
 def readable_pretraining(table: pd.DataFrame) -> pd.DataFrame:
     """:func:`pretraining_table` for reading: the seeds by name, "mean ± sd" cells."""
     shown = table.set_index(["model", "initial weights"])[["seed list"]].rename(columns={"seed list": "seeds"})
-    for key in PRETRAINING_METRICS:
+    _add_mean_sd_columns(shown, table, PRETRAINING_METRICS)
+    shown["ran on"] = table["ran on"].to_numpy()
+    return shown
+
+
+def _add_mean_sd_columns(shown: pd.DataFrame, table: pd.DataFrame, keys) -> None:
+    """A "mean ± sd" column of ``shown`` for each of ``keys`` ("val age MAE"), from ``table``'s key and key_sd."""
+    for key in keys:
         digits = 3 if "accuracy" in key else 2
         shown[key.replace("_", " ").replace("mae", "MAE")] = [
             "—" if mean != mean else f"{mean:.{digits}f}" + (f" ± {sd:.{digits}f}" if sd == sd else "")
             for mean, sd in zip(table[key], table[f"{key}_sd"])
         ]
-    shown["ran on"] = table["ran on"].to_numpy()
-    return shown
 
 
 def pretraining_for_plot(table: pd.DataFrame) -> tuple[pd.DataFrame, str, dict[str, float]] | None:
@@ -211,3 +216,59 @@ def pretraining_for_plot(table: pd.DataFrame) -> tuple[pd.DataFrame, str, dict[s
         return None
     baseline = random.index[0]
     return frame, baseline, {key: frame.loc[baseline, f"{key}_sd"] for key in PRETRAINING_METRICS}
+
+
+# ---------------------------------------------------------------- two protocols: constant and decaying learning rate
+def schedule_folder(schedule: str, sweep_dir=None) -> Path:
+    """Where the seed runs of a learning-rate schedule other than the protocol's constant one go (``make queue``'s
+    ``cosine`` jobs, ``make sweep SWEEP_SET=lr_schedule=...``): ``<sweep root>/lr-<schedule>/``."""
+    return sweep_root(sweep_dir) / f"lr-{schedule}"
+
+
+def schedule_runs(
+    profile: Profile, model: str, schedule: str, sweep_dir=None, results_dir=None
+) -> dict[int, results.RunResults]:
+    """A model's runs over seeds under ``schedule``: for the profile's own schedule, :func:`seed_runs`; for another,
+    the runs in :func:`schedule_folder` (seed 42 among them)."""
+    if schedule == profile.lr_schedule:
+        return seed_runs(profile, model, sweep_dir, results_dir)
+    varied = dataclasses.replace(profile, lr_schedule=schedule)
+    return _sweep_runs(varied, model, schedule_folder(schedule, sweep_dir))
+
+
+PROTOCOL_METRICS = (*PRETRAINING_METRICS, "test_gender_accuracy_flip", "test_age_mae_flip")
+LAST_EPOCHS = 10  # the end of a run whose wobble the protocol table measures
+
+
+def last_epochs_sd(history: pd.DataFrame, key: str = "val_age_mae") -> float:
+    """How much the end of a run wobbles: the sd of ``key`` over its last ``LAST_EPOCHS`` epochs."""
+    return float(history[key].tail(LAST_EPOCHS).std(ddof=1))
+
+
+def protocol_table(profile: Profile, schedules=("constant", "cosine"), sweep_dir=None, results_dir=None):
+    """Each model that has runs under a schedule other than ``profile``'s, a row per schedule: the seeds, mean and
+    sd of ``PROTOCOL_METRICS`` over them (the flip columns only over runs that scored it), and the mean over runs
+    of :func:`last_epochs_sd`. None when no model has such runs."""
+    rows = []
+    for model in registry.names():
+        runs = {schedule: schedule_runs(profile, model, schedule, sweep_dir, results_dir) for schedule in schedules}
+        if not any(runs[schedule] for schedule in schedules if schedule != profile.lr_schedule):
+            continue
+        for schedule, by_seed in runs.items():
+            if not by_seed:
+                continue
+            row = {"model": registry.get(model).label, "learning rate": schedule, "seeds": ", ".join(map(str, by_seed))}
+            for key in PROTOCOL_METRICS:
+                values = pd.Series([run.metrics.get(key, float("nan")) for run in by_seed.values()], dtype=float)
+                row[key], row[f"{key}_sd"] = values.mean(), values.std(ddof=1)
+            row["last_epochs_sd"] = float(pd.Series([last_epochs_sd(run.history) for run in by_seed.values()]).mean())
+            rows.append(row)
+    return pd.DataFrame(rows) if rows else None
+
+
+def readable_protocols(table: pd.DataFrame) -> pd.DataFrame:
+    """:func:`protocol_table` for reading: "mean ± sd" cells, and the end's wobble in years."""
+    shown = table.set_index(["model", "learning rate"])[["seeds"]]
+    _add_mean_sd_columns(shown, table, PROTOCOL_METRICS)
+    shown[f"sd of the last {LAST_EPOCHS} val age MAEs"] = [f"{value:.2f}" for value in table["last_epochs_sd"]]
+    return shown

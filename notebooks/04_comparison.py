@@ -245,6 +245,33 @@ if by_seed:
     plots.save_fig(fig, "fig12_seeds", cfg.name, figures_dir)
 
 # %% [markdown]
+# ## Two protocols: a constant learning rate and a decaying one
+# The coursework trains each stage at a constant AdamW learning rate and reports the last epoch, so a run's number
+# is wherever the last epoch happened to land. The second protocol (`lr_schedule="cosine"`) lowers each stage's rate
+# to zero along a cosine, step by step; it chooses nothing by looking at the validation images. Its runs at seeds
+# 42, 1 and 2 are `make queue` jobs `cosine:<model>:<seed>`, in `results/sweeps/lr-cosine/`. Below, each model's runs
+# under both protocols: mean ± sd over seeds, the test numbers with flip at test time (each image's prediction
+# averaged with its mirror image's; runs from before it have none), and how much the last ten epochs wobble.
+
+# %%
+protocols = seed_sweeps.protocol_table(cfg, sweep_dir=sweep_dir, results_dir=results_dir)
+if protocols is None:
+    print(f"no run of profile {cfg.name} with a decaying learning rate yet")
+else:
+    display(seed_sweeps.readable_protocols(protocols))
+    curves = {
+        model: {
+            schedule: {seed: run.history for seed, run in by_seed.items()}
+            for schedule in ("constant", "cosine")
+            if (by_seed := seed_sweeps.schedule_runs(cfg, model, schedule, sweep_dir, results_dir))
+        }
+        for model in registry.names()
+        if registry.get(model).label in set(protocols["model"])
+    }
+    fig = plots.protocol_curves(curves, f"Validation age MAE per epoch, two protocols, profile {cfg.name}")
+    plots.save_fig(fig, "fig13_protocols", cfg.name, figures_dir)
+
+# %% [markdown]
 # ## Does pretraining help?
 # The coursework concluded that transfer learning gives a clear advantage when data is limited. `make pretraining
 # PROFILE=... SEEDS="1 2 3" WEIGHTS="imagenet none"` trains VGG16's seed sweep once per set of initial weights

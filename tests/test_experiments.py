@@ -691,3 +691,38 @@ def test_every_model_whose_all_images_run_measured_the_twin_effect_gets_its_sent
     ]
     assert list(entry["twin_effects"]) == ["custom", "vgg16"] and entry["twin_effects"]["vgg16"] == effect
     assert list(entry["duplicate_findings"]) == list(registry.names())  # each model's paragraphs follow its twin effect
+
+
+def test_the_protocol_table_sets_each_models_seeds_under_both_learning_rates_side_by_side(tmp_path):
+    """The constant rate's runs are the profile's own and its seed sweep's; the cosine rate's are in
+    sweeps/lr-cosine/; flip numbers are averaged over the runs that have them; the end's wobble from the histories."""
+    smoke = config.get_profile("smoke")
+    cosine = dataclasses.replace(smoke, lr_schedule="cosine")
+    sweeps = tmp_path / "sweeps"
+    constant = [tmp_path / "smoke" / "custom", sweeps / "seed1" / "smoke" / "custom"]  # seed 42 is the profile's own
+    fake_run(constant[0], smoke, 0.80, 9.0)
+    fake_run(constant[1], dataclasses.replace(smoke, seed=1), 0.84, 11.0)
+    for folder in constant:
+        pd.DataFrame({"epoch": range(1, 13), "val_age_mae": 20.0}).to_csv(folder / "history_custom.csv", index=False)
+    for seed, mae, wobble in ((42, 8.0, 0.1), (1, 8.4, 0.3)):
+        folder = seed_sweeps.schedule_folder("cosine", sweeps) / f"seed{seed}" / "smoke" / "custom"
+        fake_run(folder, dataclasses.replace(cosine, seed=seed), 0.82, mae)
+        metrics = json.loads((folder / "metrics.json").read_text())
+        (folder / "metrics.json").write_text(
+            json.dumps(dict(metrics, test_age_mae_flip=mae, test_gender_accuracy_flip=0.8))
+        )
+        ends = 20 + np.arange(12) * 0.0 + np.tile([wobble, -wobble], 6)  # ±wobble around 20 over the last epochs
+        pd.DataFrame({"epoch": range(1, 13), "val_age_mae": ends}).to_csv(folder / "history_custom.csv", index=False)
+    table = seed_sweeps.protocol_table(smoke, sweep_dir=sweeps, results_dir=tmp_path).set_index("learning rate")
+    assert list(table.index) == ["constant", "cosine"] and set(table["model"]) == {"Custom CNN"}
+    assert table.loc["constant", "seeds"] == "1, 42" and table.loc["cosine", "seeds"] == "1, 42"
+    assert table.loc["constant", "val_age_mae"] == 10.0 and table.loc["cosine", "val_age_mae"] == pytest.approx(8.2)
+    assert table.loc["cosine", "test_age_mae_flip"] == pytest.approx(8.2) and np.isnan(
+        table.loc["constant", "test_age_mae_flip"]
+    )
+    wobbles = [np.std(np.tile([w, -w], 5), ddof=1) for w in (0.1, 0.3)]
+    assert table.loc["cosine", "last_epochs_sd"] == pytest.approx(np.mean(wobbles))
+    shown = seed_sweeps.readable_protocols(table.reset_index())
+    assert shown.loc[("Custom CNN", "cosine"), "val age MAE"] == "8.20 ± 0.28"
+    assert shown.loc[("Custom CNN", "constant"), "test age MAE flip"] == "—"
+    assert seed_sweeps.protocol_table(smoke, sweep_dir=tmp_path / "none", results_dir=tmp_path) is None

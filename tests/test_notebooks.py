@@ -35,6 +35,7 @@ FIGURES = [
     "fig8_errors_face",
     "fig9_predict",
     "fig12_seeds",
+    "fig13_protocols",
 ]
 HEADINGS = [
     "1 Introduction",
@@ -112,6 +113,15 @@ def executed(tmp_path_factory, smoke_cache, smoke_runs):
     )
     assert sweep.returncode == 0, sweep.stdout[-2000:] + sweep.stderr[-2000:]
     (base / "sweep.txt").write_text(sweep.stdout)
+    queue = ["make", "queue", "QUEUE=cosine:custom:1", "QUEUE_PROFILE=smoke", f"SWEEP_DIR={base / 'sweeps'}"]
+    cosine = subprocess.run(  # the queue's job for the second protocol: seed 1 under the decaying learning rate
+        [*queue, f"RUNS_ROOT={base / 'runs'}"],
+        cwd=ROOT,
+        env=dict(env, UTKFACE=str(REAL_DATA)),
+        capture_output=True,
+        text=True,
+    )
+    assert cosine.returncode == 0, cosine.stdout[-2000:] + cosine.stderr[-2000:]
     env.pop("UTKFACE", None)
     env.update(
         HELPERS_DATA_DIR=str(base / "data"),
@@ -203,6 +213,18 @@ def test_sweep_trains_each_seed_and_the_report_quotes_mean_and_sd(executed):
     notebook = nbformat.read(executed / "runs" / "smoke" / "04_comparison.ipynb", as_version=4)
     shown = [str(o) for c in notebook.cells for o in c.get("outputs", []) if "val_gender_accuracy" in str(o)]
     assert shown and "sd" in shown[0]
+
+
+@needs_real_data
+def test_the_cosine_queue_job_trains_through_the_notebook_and_the_report_sets_both_protocols_side_by_side(executed):
+    folder = executed / "sweeps" / "lr-cosine" / "seed1" / "smoke" / "custom"
+    manifest = json.loads((folder / "manifest.json").read_text())
+    assert (
+        manifest["overrides"] == {"seed": 1, "lr_schedule": "cosine"} and manifest["profile"]["lr_schedule"] == "cosine"
+    )
+    html = (executed / "report" / "report.html").read_text()
+    section = html[html.index("4.5 A second protocol") : html.index("References")]
+    assert "Custom CNN · cosine" in section and "Custom CNN · constant" in section and 'alt="Figure 13"' in section
 
 
 @needs_real_data
