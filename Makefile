@@ -101,8 +101,8 @@ notebooks: install
 
 # Training stability: notebooks 02/03 once per seed (papermill, overrides {seed: N}) into SWEEP_DIR/seed<N>/, a
 # model without a notebook (face) through `python -m helpers train`; notebook 04 and the report then quote mean ± sd.
-# SWEEP_SET (KEY=VALUE …) changes settings of every run, e.g. the cosine protocol's sweep:
-#   make sweep SEEDS="42 1 2" SWEEP_DIR=results/sweeps/lr-cosine SWEEP_SET=lr_schedule=cosine
+# SWEEP_SET (KEY=VALUE …) changes settings of every run, e.g. the second protocol's (the queue's lr-cosine_last jobs):
+#   make sweep SEEDS="42 1 2" SWEEP_DIR=results/sweeps/lr-cosine_last SWEEP_SET=lr_schedule=cosine_last
 # Finished runs are reused.
 SWEEP_SET ?=
 sweep: install
@@ -172,8 +172,8 @@ queue: install
 	  echo "== queue: $$job ($$(date -u +%FT%TZ))"; \
 	  case $$kind in \
 	    sweep) $(MAKE) --no-print-directory sweep PROFILE=$(QUEUE_PROFILE) SEEDS=$$arg MODELS=$$model || exit $$?;; \
-	    cosine) $(MAKE) --no-print-directory sweep PROFILE=$(QUEUE_PROFILE) SEEDS=$$arg MODELS=$$model \
-	      SWEEP_DIR=$(SWEEP_DIR)/lr-cosine SWEEP_SET="lr_schedule=cosine $(QUEUE_SET)" || exit $$?;; \
+	    lr-*) $(MAKE) --no-print-directory sweep PROFILE=$(QUEUE_PROFILE) SEEDS=$$arg MODELS=$$model \
+	      SWEEP_DIR=$(SWEEP_DIR)/$$kind SWEEP_SET="lr_schedule=$${kind#lr-} $(QUEUE_SET)" || exit $$?;; \
 	    *) $(PY) -m helpers experiment $$kind --model $$model --profile $(QUEUE_PROFILE) --only $$arg --verbose 2 \
 	         --results-dir $(abspath $(RESULTS_ROOT)) $(foreach s,$(QUEUE_SET),--set $(s)) || exit $$?;; \
 	  esac; \

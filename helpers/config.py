@@ -42,7 +42,7 @@ AGE_WEIGHTINGS = ("none", "inverse")
 AUGMENT_RESAMPLINGS = ("each", "once")
 IMAGE_CHOICES = ("study", "draw")
 # The learning rate over a stage: "constant" (the coursework's protocol), "cosine" (every stage's rate decays to 0 over
-# the stage) or "cosine_last" (the last stage's only); docs/profiles.md, "Protocols".
+# the stage, step by step) or "cosine_last" (the last stage's only: the study's second protocol, docs/profiles.md).
 LR_SCHEDULES = ("constant", "cosine", "cosine_last")
 # Fields added after runs were committed, with the value every earlier run had: at that value they are left out of
 # the hash, so those runs keep theirs.
@@ -72,7 +72,7 @@ class Profile:
     epochs: int = 60
     learning_rate: float = 5e-5
     weight_decay: float = 1e-5
-    lr_schedule: str = "constant"  # "constant"; "cosine": decays to 0 over each stage, step by step; "cosine_last"
+    lr_schedule: str = "constant"  # "constant"; "cosine": decays to 0 over each stage; "cosine_last": the last stage
     # VGG16 transfer: stage 1 trains the head on a frozen base, stage 2 unfreezes block 5
     stage1_epochs: int = 10
     stage1_learning_rate: float = 1e-4

@@ -32,6 +32,7 @@ VARIANTS: dict[str, tuple[str, dict]] = {
         "all images, group split, conflicting twins dropped",
         {**ALL_IMAGES, "split": "group", "drop_conflicting": True},
     ),
+    "all_images_cosine_last": ("all images, last stage's rate decaying", {**ALL_IMAGES, "lr_schedule": "cosine_last"}),
 }
 
 EXPERIMENTS: dict[str, tuple[str, ...]] = {
@@ -39,6 +40,8 @@ EXPERIMENTS: dict[str, tuple[str, ...]] = {
     "conjectures": ("baseline", "all_images", "res192", "age_balanced"),
     # Does a random split flatter validation (twins on both sides)? Do conflicting labels hurt training?
     "duplicates": ("all_images", "all_images_group", "all_images_group_clean"),
+    # The most the study gets out of a model: every image, under each learning-rate protocol (#48).
+    "protocols": ("all_images", "all_images_cosine_last"),
 }
 
 

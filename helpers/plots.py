@@ -472,10 +472,13 @@ def seed_dots(by_model: dict[str, dict[int, dict]], reported: dict[str, dict] | 
     return fig
 
 
+SCHEDULE_LINES = {"constant": "--", "cosine_last": "-", "cosine": ":"}
+
+
 def protocol_curves(runs: dict[str, dict[str, dict[int, pd.DataFrame]]], title: str):
     """Figure 13: each run's validation age MAE per epoch, one panel per model (``runs``: model → learning-rate
-    schedule → seed → history), the constant rate's runs light and dashed, the decaying rate's dark: does the
-    number a run ends on depend on which epoch came last?"""
+    schedule → seed → history), the constant rate's runs light and dashed, the decaying ones' dark (solid: the
+    last stage's, dotted: every stage's): does the number a run ends on depend on which epoch came last?"""
     fig, axes = plt.subplots(1, len(runs), figsize=(4.6 * len(runs) + 0.6, 3.6), squeeze=False, layout="constrained")
     for ax, (model, by_schedule) in zip(axes.flat, runs.items()):
         color = registry.get(model).color
@@ -487,7 +490,7 @@ def protocol_curves(runs: dict[str, dict[str, dict[int, pd.DataFrame]]], title: 
                     history["val_age_mae"],
                     color=color,
                     alpha=0.45 if constant else 1.0,
-                    linestyle="--" if constant else "-",
+                    linestyle=SCHEDULE_LINES[schedule],
                     linewidth=1.0 if constant else 1.4,
                     label=f"{schedule}, seed {seed}",
                 )

@@ -221,7 +221,7 @@ def pretraining_for_plot(table: pd.DataFrame) -> tuple[pd.DataFrame, str, dict[s
 # ---------------------------------------------------------------- two protocols: constant and decaying learning rate
 def schedule_folder(schedule: str, sweep_dir=None) -> Path:
     """Where the seed runs of a learning-rate schedule other than the protocol's constant one go (``make queue``'s
-    ``cosine`` jobs, ``make sweep SWEEP_SET=lr_schedule=...``): ``<sweep root>/lr-<schedule>/``."""
+    ``lr-<schedule>`` jobs, ``make sweep SWEEP_SET=lr_schedule=...``): ``<sweep root>/lr-<schedule>/``."""
     return sweep_root(sweep_dir) / f"lr-{schedule}"
 
 
@@ -245,7 +245,7 @@ def last_epochs_sd(history: pd.DataFrame, key: str = "val_age_mae") -> float:
     return float(history[key].tail(LAST_EPOCHS).std(ddof=1))
 
 
-def protocol_table(profile: Profile, schedules=("constant", "cosine"), sweep_dir=None, results_dir=None):
+def protocol_table(profile: Profile, schedules=config.LR_SCHEDULES, sweep_dir=None, results_dir=None):
     """Each model that has runs under a schedule other than ``profile``'s, a row per schedule: the seeds, mean and
     sd of ``PROTOCOL_METRICS`` over them (the flip columns only over runs that scored it), and the mean over runs
     of :func:`last_epochs_sd`. None when no model has such runs."""

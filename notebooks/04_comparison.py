@@ -247,11 +247,12 @@ if by_seed:
 # %% [markdown]
 # ## Two protocols: a constant learning rate and a decaying one
 # The coursework trains each stage at a constant AdamW learning rate and reports the last epoch, so a run's number
-# is wherever the last epoch happened to land. The second protocol (`lr_schedule="cosine"`) lowers each stage's rate
-# to zero along a cosine, step by step; it chooses nothing by looking at the validation images. Its runs at seeds
-# 42, 1 and 2 are `make queue` jobs `cosine:<model>:<seed>`, in `results/sweeps/lr-cosine/`. Below, each model's runs
-# under both protocols: mean ± sd over seeds, the test numbers with flip at test time (each image's prediction
-# averaged with its mirror image's; runs from before it have none), and how much the last ten epochs wobble.
+# is wherever the last epoch happened to land. The second protocol (`lr_schedule="cosine_last"`) lowers the last
+# stage's rate to zero along a cosine, step by step (a one-stage model's only stage); it chooses nothing by looking
+# at the validation images. Its runs at seeds 42, 1 and 2 are `make queue` jobs `lr-cosine_last:<model>:<seed>`, in
+# `results/sweeps/lr-cosine_last/`. Below, each model's runs under each learning rate: mean ± sd over seeds, the
+# test numbers with flip at test time (each image's prediction averaged with its mirror image's; runs from before
+# it have none), and how much the last ten epochs wobble.
 
 # %%
 protocols = seed_sweeps.protocol_table(cfg, sweep_dir=sweep_dir, results_dir=results_dir)
@@ -262,7 +263,7 @@ else:
     curves = {
         model: {
             schedule: {seed: run.history for seed, run in by_seed.items()}
-            for schedule in ("constant", "cosine")
+            for schedule in config.LR_SCHEDULES
             if (by_seed := seed_sweeps.schedule_runs(cfg, model, schedule, sweep_dir, results_dir))
         }
         for model in registry.names()

@@ -269,10 +269,11 @@ def test_history_and_final_metrics_agree_with_predictions():
     history = pd.DataFrame([{f"{p}{k}": 0.5 for p in ("", "val_") for k in training.HISTORY_METRICS}])
     predictions = pd.DataFrame(
         {"age": [20, 30], "gender": [0, 1], "pred_age": [22.0, 27.0], "prob_female": [0.2, 0.4], "pred_gender": [0, 0]}
-    )
+    ).assign(pred_age_flip=[20.0, 29.0], prob_female_flip=[0.2, 0.6])
     metrics = training.final_metrics(history, predictions)
     assert metrics["val_gender_accuracy_from_predictions"] == 0.5
     assert metrics["val_age_mae_from_predictions"] == 2.5
+    assert metrics["val_gender_accuracy_flip"] == 1.0 and metrics["val_age_mae_flip"] == 0.5
     assert metrics["epochs_run"] == 1 and metrics["train_gender_accuracy"] == 0.5
 
 

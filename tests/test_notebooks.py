@@ -113,7 +113,7 @@ def executed(tmp_path_factory, smoke_cache, smoke_runs):
     )
     assert sweep.returncode == 0, sweep.stdout[-2000:] + sweep.stderr[-2000:]
     (base / "sweep.txt").write_text(sweep.stdout)
-    queue = ["make", "queue", "QUEUE=cosine:custom:1", "QUEUE_PROFILE=smoke", f"SWEEP_DIR={base / 'sweeps'}"]
+    queue = ["make", "queue", "QUEUE=lr-cosine_last:custom:1", "QUEUE_PROFILE=smoke", f"SWEEP_DIR={base / 'sweeps'}"]
     cosine = subprocess.run(  # the queue's job for the second protocol: seed 1 under the decaying learning rate
         [*queue, f"RUNS_ROOT={base / 'runs'}"],
         cwd=ROOT,
@@ -216,15 +216,14 @@ def test_sweep_trains_each_seed_and_the_report_quotes_mean_and_sd(executed):
 
 
 @needs_real_data
-def test_the_cosine_queue_job_trains_through_the_notebook_and_the_report_sets_both_protocols_side_by_side(executed):
-    folder = executed / "sweeps" / "lr-cosine" / "seed1" / "smoke" / "custom"
+def test_the_lr_queue_job_trains_through_the_notebook_and_the_report_sets_both_protocols_side_by_side(executed):
+    folder = executed / "sweeps" / "lr-cosine_last" / "seed1" / "smoke" / "custom"
     manifest = json.loads((folder / "manifest.json").read_text())
-    assert (
-        manifest["overrides"] == {"seed": 1, "lr_schedule": "cosine"} and manifest["profile"]["lr_schedule"] == "cosine"
-    )
+    assert manifest["overrides"] == {"seed": 1, "lr_schedule": "cosine_last"}
+    assert manifest["profile"]["lr_schedule"] == "cosine_last"
     html = (executed / "report" / "report.html").read_text()
     section = html[html.index("4.5 A second protocol") : html.index("References")]
-    assert "Custom CNN · cosine" in section and "Custom CNN · constant" in section and 'alt="Figure 13"' in section
+    assert "Custom CNN · cosine_last" in section and "Custom CNN · constant" in section and 'alt="Figure 13"' in section
 
 
 @needs_real_data
