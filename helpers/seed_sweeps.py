@@ -241,7 +241,10 @@ LAST_EPOCHS = 10  # the end of a run whose wobble the protocol table measures
 
 
 def last_epochs_sd(history: pd.DataFrame, key: str = "val_age_mae") -> float:
-    """How much the end of a run wobbles: the sd of ``key`` over its last ``LAST_EPOCHS`` epochs."""
+    """How much the end of a run wobbles: the sd of ``key`` over its last ``LAST_EPOCHS`` epochs, within its last
+    stage (a shorter last stage: over the whole stage)."""
+    if "stage" in history:
+        history = history[history["stage"] == history["stage"].max()]
     return float(history[key].tail(LAST_EPOCHS).std(ddof=1))
 
 
@@ -270,5 +273,5 @@ def readable_protocols(table: pd.DataFrame) -> pd.DataFrame:
     """:func:`protocol_table` for reading: "mean ± sd" cells, and the end's wobble in years."""
     shown = table.set_index(["model", "learning rate"])[["seeds"]]
     _add_mean_sd_columns(shown, table, PROTOCOL_METRICS)
-    shown[f"sd of the last {LAST_EPOCHS} val age MAEs"] = [f"{value:.2f}" for value in table["last_epochs_sd"]]
+    shown[f"sd of the last stage's last {LAST_EPOCHS} val age MAEs"] = [f"{v:.2f}" for v in table["last_epochs_sd"]]
     return shown

@@ -722,6 +722,8 @@ def test_the_protocol_table_sets_each_models_seeds_under_both_learning_rates_sid
     )
     wobbles = [np.std(np.tile([w, -w], 5), ddof=1) for w in (0.1, 0.3)]
     assert table.loc["cosine", "last_epochs_sd"] == pytest.approx(np.mean(wobbles))
+    two_stages = pd.DataFrame({"val_age_mae": [30.0, 10.0, 6.0, 8.0], "stage": [1, 1, 2, 2]})
+    assert seed_sweeps.last_epochs_sd(two_stages) == pytest.approx(np.std([6.0, 8.0], ddof=1))  # the last stage's
     shown = seed_sweeps.readable_protocols(table.reset_index())
     assert shown.loc[("Custom CNN", "cosine"), "val age MAE"] == "8.20 ± 0.28"
     assert shown.loc[("Custom CNN", "constant"), "test age MAE flip"] == "—"
