@@ -150,7 +150,9 @@ experiment: install
 # variants (about 70 and 90 min). Every job is committed, so the queue skips them all; VGG16's duplicate variants
 # (about 10.7 h each here) are not in it: they are GPU jobs (benchmarks/gpu.sh). Of the jobs listed together, one
 # that can finish within one 3-hour session comes before one that cannot (a bare machine loses the checkpoint); the
-# face model's duplicate jobs came later and go last.
+# face model's duplicate jobs came later and go after them, then the second protocol's (#48): lr-<schedule>:MODEL:SEED
+# trains the model's seed run under that learning-rate schedule into SWEEP_DIR/lr-<schedule>/ (the face model's
+# three seeds, the custom CNN's, the face model on every image, then VGG16's, about 3 hours).
 # Finished runs are skipped and an unfinished one resumes from its last epoch, so every session starts it again
 # first thing, from its own worktree (a bare machine has no data/: name the archive, or it tries to download it;
 # VGG16 and the face model start from the weights of their committed seed runs):
@@ -164,7 +166,9 @@ QUEUE ?= conjectures:custom:age_balanced sweep:custom:1 conjectures:custom:res19
 	conjectures:custom:all_images duplicates:custom:all_images_group sweep:vgg16:1 sweep:vgg16:2 \
 	conjectures:vgg16:age_balanced sweep:face:1 sweep:face:2 duplicates:custom:all_images_group_clean \
 	conjectures:vgg16:all_images conjectures:face:all_images conjectures:face:age_balanced \
-	duplicates:face:all_images_group duplicates:face:all_images_group_clean
+	duplicates:face:all_images_group duplicates:face:all_images_group_clean \
+	lr-cosine_last:face:42 lr-cosine_last:face:1 lr-cosine_last:face:2 lr-cosine_last:custom:42 \
+	protocols:face:all_images_cosine_last lr-cosine_last:vgg16:42
 queue: install
 	@mkdir -p $(RUNS_ROOT)
 	@for job in $(QUEUE); do \
