@@ -178,6 +178,24 @@ def evaluate(predictions: pd.DataFrame, train_labels: pd.DataFrame, test: pd.Dat
     return result
 
 
+# The study's one rule for "beyond the noise": a difference larger than twice its standard error. A variant against
+# its baseline (two single runs, each with the model's seed sd): standard error sd·√2; two models' means over their
+# seeds: √(sd₁²/n₁ + sd₂²/n₂). The paired comparisons of the same images report their bootstrap interval instead.
+NOISE_ERRORS = 2
+
+
+def standard_error(*sides: tuple[float, int]) -> float:
+    """The standard error of a difference between means, from each side's (sd, runs): √(Σ sd²/runs)."""
+    return float(sum(sd**2 / runs for sd, runs in sides) ** 0.5)
+
+
+def beyond_noise(difference: float, error: float) -> bool | None:
+    """Whether ``difference`` exceeds ``NOISE_ERRORS`` times its standard error; None where either is unknown."""
+    if difference != difference or error != error:
+        return None
+    return bool(abs(difference) > NOISE_ERRORS * error)
+
+
 def paired_comparison(first: pd.DataFrame, second: pd.DataFrame, resamples: int = 2000, seed: int = 0) -> dict:
     """How much better ``second`` predicts than ``first`` on the same images, beside the noise that the choice
     of images alone brings (not the noise of training: a seed sweep measures that).
@@ -243,37 +261,6 @@ def paired_table(comparisons: dict[str, dict]) -> pd.DataFrame:
             "age MAE, years: advantage [95 % interval]": _with_interval(age, 2),
         }
     return pd.DataFrame.from_dict(rows, orient="index")
-
-
-def paired_findings(comparisons: dict[str, dict], names=("the custom CNN", "VGG16")) -> list[str]:
-    """Two sentences, gender then age, on the test images' :func:`paired_comparison` (the validation images'
-    without a test split): both values, the difference with its interval, and whether the interval leaves zero
-    out (a winner beyond the noise of the image choice)."""
-    split = "test" if "test" in comparisons else "validation"
-    comparison, (first, second) = comparisons[split], names
-    gender, age = comparison["gender_accuracy"], comparison["age_mae"]
-    return [
-        f"On the {comparison['n']:,} {split} images, {second} classifies gender with accuracy {gender['second']:.3f} "
-        f"against {gender['first']:.3f} for {first} (difference {gender['advantage']:+.3f}, 95 % interval "
-        f"{interval_text(gender, 3)}, McNemar p = {gender['mcnemar_p']:.2g}): {_verdict(gender, names)}.",
-        f"Its age MAE is {age['second']:.2f} years against {age['first']:.2f} (advantage {age['advantage']:+.2f} "
-        f"years, 95 % interval {interval_text(age, 2)}): {_verdict(age, names)}.",
-    ]
-
-
-def _verdict(metric: dict, names) -> str:
-    low, high = metric["ci95"]
-    if low > 0:
-        return f"{names[1]} is better, beyond the noise of which faces were evaluated"
-    if high < 0:
-        return f"{names[0]} is better, beyond the noise of which faces were evaluated"
-    return "the interval includes zero, so neither model is shown to be better"
-
-
-def interval_text(metric: dict, digits: int) -> str:
-    """A metric's 95 % interval as signed numbers, e.g. "+1.71 to +3.48"."""
-    low, high = metric["ci95"]
-    return f"{low:+.{digits}f} to {high:+.{digits}f}"
 
 
 def _with_interval(metric: dict, digits: int) -> str:

@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from . import config, files, registry, results
+from . import config, evaluation, files, registry, results
 from .config import Profile
 from .seed_sweeps import device, own_run, ran_on, seed_spread, sweep_root
 
@@ -136,37 +136,49 @@ SUMMARY_COLUMNS = (
     "test_age_mae",
     "minutes",
     "device",
+    "test_gender_accuracy_flip",
+    "test_age_mae_flip",
 )
 
 
 def summary(experiment: str, profile: Profile, model: str = registry.DEFAULT_MODEL, results_dir=None) -> pd.DataFrame:
     """One row per variant: what changed, the data it saw, validation and test metrics; NaN where not run."""
-    rows = []
-    for variant in check_name(experiment):
-        varied = variant_profile(profile, variant)
-        folder = variant_folder(profile, variant, model, results_dir)
-        row = {"variant": variant, "label": VARIANTS[variant][0], "status": "not run"}
-        if results.finished_in(folder, varied):
-            run = results.load(model, folder)
-            data = run.manifest["data"]
-            twins = data.get("val_with_train_twin")
-            if twins is None and variant == "baseline":  # a run from before manifests counted them
-                twins = _split_twins(profile, results_dir)
-            row.update(
-                status="run",
-                n_train=data["n_train"],
-                n_val=data["n_val"],
-                val_with_train_twin=twins,
-                dropped_conflicting=data.get("dropped_conflicting", 0),
-                val_gender_accuracy=run.metrics["val_gender_accuracy"],
-                val_age_mae=run.metrics["val_age_mae"],
-                test_gender_accuracy=run.metrics.get("test_gender_accuracy"),
-                test_age_mae=run.metrics.get("test_age_mae"),
-                minutes=run.manifest["seconds"] / 60,
-                device=device(run.manifest),
-            )
-        rows.append(row)
+    rows = [
+        summary_row(profile, variant, model, results_dir)
+        or {"variant": variant, "label": VARIANTS[variant][0], "status": "not run"}
+        for variant in check_name(experiment)
+    ]
     return pd.DataFrame(rows, columns=SUMMARY_COLUMNS).set_index("variant")
+
+
+def summary_row(profile: Profile, variant: str, model: str = registry.DEFAULT_MODEL, results_dir=None) -> dict | None:
+    """A finished variant's row of :func:`summary` (``SUMMARY_COLUMNS``); None where it has not run."""
+    varied = variant_profile(profile, variant)
+    folder = variant_folder(profile, variant, model, results_dir)
+    if not results.finished_in(folder, varied):
+        return None
+    run = results.load(model, folder)
+    data = run.manifest["data"]
+    twins = data.get("val_with_train_twin")
+    if twins is None and variant == "baseline":  # a run from before manifests counted them
+        twins = _split_twins(profile, results_dir)
+    return {
+        "variant": variant,
+        "label": VARIANTS[variant][0],
+        "status": "run",
+        "n_train": data["n_train"],
+        "n_val": data["n_val"],
+        "val_with_train_twin": twins,
+        "dropped_conflicting": data.get("dropped_conflicting", 0),
+        "val_gender_accuracy": run.metrics["val_gender_accuracy"],
+        "val_age_mae": run.metrics["val_age_mae"],
+        "test_gender_accuracy": run.metrics.get("test_gender_accuracy"),
+        "test_age_mae": run.metrics.get("test_age_mae"),
+        "minutes": run.manifest["seconds"] / 60,
+        "device": device(run.manifest),
+        "test_gender_accuracy_flip": run.metrics.get("test_gender_accuracy_flip"),
+        "test_age_mae_flip": run.metrics.get("test_age_mae_flip"),
+    }
 
 
 def _split_twins(profile: Profile, results_dir=None) -> int | None:
@@ -196,7 +208,9 @@ def summaries(profile: Profile, results_dir=None) -> dict[str, dict[str, pd.Data
 EFFECT_METRICS = ("val_age_mae", "val_gender_accuracy", "test_age_mae", "test_gender_accuracy")
 
 
-NOISE_SDS = 2 * 2**0.5  # a difference between two runs has sd·√2; beyond twice that, it is beyond the noise
+# How many seed sds a difference between two single runs must exceed to be beyond the noise (the rule of
+# evaluation.beyond_noise with the standard error sd·√2): the light band of Figure 10.
+NOISE_SDS = evaluation.NOISE_ERRORS * 2**0.5
 
 
 def variant_effects(
@@ -225,7 +239,7 @@ def variant_effects(
                 {
                     key: row[key],
                     f"{key}_diff": difference,
-                    f"{key}_beyond": bool(abs(difference) > NOISE_SDS * sd) if sd == sd else None,
+                    f"{key}_beyond": evaluation.beyond_noise(difference, evaluation.standard_error((sd, 1), (sd, 1))),
                 }
             )
         rows.append(effect)
@@ -269,8 +283,7 @@ def device_replicates(profile: Profile, sweep_dir=None, results_dir=None) -> pd.
                 value, own_value = replicate.metrics.get(key, float("nan")), own.metrics.get(key, float("nan"))
                 sd, difference = spread.loc[key, "sd"], value - own_value
                 row.update({key: value, f"{key}_own": own_value, f"{key}_diff": difference})
-                judged = sd == sd and difference == difference  # a spread of two runs or more, both values known
-                row[f"{key}_beyond"] = bool(abs(difference) > NOISE_SDS * sd) if judged else None
+                row[f"{key}_beyond"] = evaluation.beyond_noise(difference, evaluation.standard_error((sd, 1), (sd, 1)))
             rows.append(row)
     return pd.DataFrame(rows) if rows else None
 
@@ -300,8 +313,6 @@ def paired_test(
         :func:`helpers.evaluation.paired_comparison` of those faces, ``first`` first; None unless both runs have
         test predictions and share at least one face.
     """
-    from . import evaluation
-
     tests = []
     for variant in (first, second):
         folder = variant_folder(profile, variant, model, results_dir)
@@ -375,8 +386,6 @@ def band_errors(
 ) -> pd.DataFrame | None:
     """Test-set MAE and mean signed error per age band for each variant that has test predictions; None if
     fewer than two have (balancing the loss is meant to help the rare ages, which the overall MAE hides)."""
-    from . import evaluation
-
     columns = {}
     for variant in variants:
         folder = variant_folder(profile, variant, model, results_dir)
@@ -408,7 +417,7 @@ TWIN_EFFECT = "twin_effect.json"
 def twin_effect(profile: Profile, model: str = registry.DEFAULT_MODEL, results_dir=None, source=None) -> dict | None:
     """How much twins flatter a random split: the random-split all-images run's validation metrics on the
     images that have a twin in training and on those that do not. Written to the run folder; None if not run."""
-    from . import data, evaluation
+    from . import data
 
     varied = variant_profile(profile, "all_images")
     folder = variant_folder(profile, "all_images", model, results_dir)
@@ -425,7 +434,11 @@ def twin_effect(profile: Profile, model: str = registry.DEFAULT_MODEL, results_d
     error = (
         effect["with_twin"]["age_mae_standard_error"] ** 2 + effect["without_twin"]["age_mae_standard_error"] ** 2
     ) ** 0.5
-    effect["age_mae_gain"] = {"years": difference, "standard_error": error, "beyond_noise": abs(difference) > 2 * error}
+    effect["age_mae_gain"] = {
+        "years": difference,
+        "standard_error": error,
+        "beyond_noise": evaluation.beyond_noise(difference, error),
+    }
     files.write_json(folder / TWIN_EFFECT, effect, sort_keys=False)
     return effect
 

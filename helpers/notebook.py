@@ -56,10 +56,3 @@ def setup(profile: str, overrides: dict | None = None) -> config.Profile:
             "(Runtime > Change runtime type > GPU)"
         )
     return chosen
-
-
-def show_findings(title: str, paragraphs) -> None:
-    """Findings as rendered Markdown (their **bold** names): a title line, then one paragraph each."""
-    from IPython.display import Markdown, display
-
-    display(Markdown("\n\n".join([f"*{title}*", *paragraphs])))

@@ -16,15 +16,14 @@ import pandas as pd
 from . import (
     bench,
     browser,
+    claims,
     config,
     evaluation,
     experiments,
-    face_claim,
     files,
-    findings,
+    numbers,
     registry,
     release,
-    report_sections,
     results,
     seed_sweeps,
 )
@@ -32,6 +31,7 @@ from . import data as utk
 from .config import Profile
 
 TEMPLATE = "report.md.j2"
+NO_TABLE = '<p class="missing">Nothing has run for this table at this profile yet.</p>'  # a table of no run
 STYLE = "style.css"
 PAGE = """<!DOCTYPE html>
 <html lang="en"><head><meta charset="utf-8"><title>{title}</title><style>{style}</style></head>
@@ -113,73 +113,53 @@ def not_run_note(model: str, profile: Profile, results_dir=None) -> str:
 
 
 def context(profile: Profile, results_dir=None, figures_dir=None, sweep_dir=None) -> dict:
-    """Everything the template reads: profile, data summary, runs, figures, parameter counts, notices."""
-    root = Path(results_dir or config.RESULTS_DIR) / profile.name
+    """Everything the template reads: the numbers (``N``; ``n`` and ``s`` format them), the tables, the figures,
+    the notices, and ``claim`` (see :func:`render_html`)."""
+    root = results.profile_folder(profile, results_dir)
     figures = Path(figures_dir or config.FIGURES_DIR) / profile.name
-    summary_path = root / "data_summary.json"
     evaluation_path = root / "evaluation.json"
     evaluations = json.loads(evaluation_path.read_text()) if evaluation_path.is_file() else {}
     runs = results.load_available(profile, results_dir)
     not_run = {m: not_run_note(m, profile, results_dir) for m in registry.names() if m not in runs}
-    descriptions = {m: registry.describe(m, profile) for m in registry.names()}
-    spreads = report_sections.sweeps(
-        profile, sweep_dir, {m: run.manifest["weights"] for m, run in runs.items()}, results_dir
+    described = {m: registry.describe(m, profile) for m in registry.names()}
+    found = numbers.collect(profile, results_dir, sweep_dir)
+    pretraining = next(
+        (
+            t
+            for p in experiments.shown_profiles(profile)
+            if (t := seed_sweeps.pretraining_table(p, sweep_dir, results_dir)) is not None
+        ),
+        None,
     )
+    protocols = seed_sweeps.protocol_table(profile, sweep_dir=sweep_dir, results_dir=results_dir)
     return {
         "profile": profile,
-        "seed_profile": config.PROFILES["seed"],
-        "data": json.loads(summary_path.read_text()) if summary_path.is_file() else None,
-        "runs": runs,
-        # the study's two models, which sections 2 and 3 describe
-        "custom": runs.get("custom"),
-        "vgg": runs.get("vgg16"),
-        "params": {m: description["trainable_params"] for m, description in descriptions.items()},
-        "custom_design": network_design(descriptions["custom"], profile.image_size),
+        "N": found,
         "figures": {p.stem: _figure_uri(figures, p.stem) for p in sorted(figures.glob("*.png"))},
-        "seed_reported": registry.reported(),
-        "model_names": registry.labels(),
-        "prose": {m: spec.prose for m, spec in registry.MODELS.items()},
+        "params": {m: description["trainable_params"] for m, description in described.items()},
+        "custom_design": network_design(described["custom"], profile.image_size),
         "seed_dataset": results.SEED_DATASET,
-        **_comparison(runs, evaluations),
         "notices": _notices(profile, runs, not_run),
-        "ethics": release.ETHICS,
-        "model_files": release.model_files(profile, results_dir),
-        "release_url": config.RELEASE_URL,
-        "study_images": utk.uses_study_images(profile),
         "not_run": not_run,
+        "ethics": release.ETHICS,
+        "summary": results.comparison_table(runs).T if runs else None,
+        "headline": evaluation.headline_table(evaluations, registry.labels()) if evaluations else None,
+        "pretraining": seed_sweeps.readable_pretraining(pretraining) if pretraining is not None else None,
+        "gaps": numbers.gaps_table(found),
+        "conjectures": numbers.effects_table(found),
+        "duplicates": numbers.duplicates_table(found),
+        "machine": numbers.machine_table(found),
+        "protocols": seed_sweeps.readable_protocols(protocols) if protocols is not None else None,
+        "protocol_gaps": numbers.gaps_table(found, "cosine_last"),
+        "best": numbers.best_table(found),
         "provenance": provenance(runs, utk.reader_copy(profile), profile),
-        "older_hash": OLDER_HASH,
-        "experiments": report_sections.experiment_tables(profile, results_dir, sweep_dir),
-        "sweeps": spreads,
-        "specs": registry.MODELS,
-        "domain_models": face_claim.face_domain_models(),
-        "face_claim": {
-            entry["model"]: entry
-            for entry in face_claim.section(
-                runs, next((e["models"] for e in spreads if e["profile"].name == profile.name), None)
-            )
-        },
-        "protocols": (
-            None
-            if (protocols := seed_sweeps.protocol_table(profile, sweep_dir=sweep_dir, results_dir=results_dir)) is None
-            else seed_sweeps.readable_protocols(protocols)
-        ),
-        "pretraining": [
-            {
-                "profile": shown,
-                "table": seed_sweeps.readable_pretraining(table),
-                "findings": findings.pretraining_findings(table),
-                "imagenet": bool((table["source"] == "imagenet").any()),
-            }
-            for shown in experiments.shown_profiles(profile)
-            if (table := seed_sweeps.pretraining_table(shown, sweep_dir, results_dir)) is not None
-        ],
+        "model_files": _model_files(profile, results_dir),
     }
 
 
 def _notices(profile: Profile, runs: dict, not_run: dict) -> list[str]:
-    """The boxes at the top of page 1: another profile than the study's, weights other than ImageNet's, models
-    not run yet."""
+    """The boxes at the top of page 1: another profile than the study's, weights other than ImageNet's (named in
+    full in the provenance table), models not run yet."""
     notices = []
     if profile.hash != config.PROFILES["seed"].hash:
         notices.append(
@@ -188,16 +168,8 @@ def _notices(profile: Profile, runs: dict, not_run: dict) -> list[str]:
         )
     for model, run in runs.items():
         spec, weights = registry.get(model), run.manifest["weights"]
-        if spec.weights_variable and weights["source"] != "imagenet":
-            notices.append(
-                f"{spec.label} was trained from <b>{weights['label']}</b>"
-                + (
-                    f" (<code>{weights['path']}</code>, sha256 {weights['sha256'][:16]}…)"
-                    if "sha256" in weights
-                    else ""
-                )
-                + ("; the coursework used ImageNet weights." if spec.reported else ".")
-            )
+        if spec.reported and weights and weights["source"] != "imagenet":  # a stand-in for ImageNet's weights
+            notices.append(f"{spec.label} started from <b>{weights['label']}</b>; the coursework used ImageNet's.")
     if not_run:
         notices.append(
             "Not run yet for this profile: "
@@ -207,36 +179,17 @@ def _notices(profile: Profile, runs: dict, not_run: dict) -> list[str]:
     return notices
 
 
-def _comparison(runs: dict, evaluations: dict) -> dict:
-    """Section 4's tables: the summary, each pair of models image by image, the headline and per-group tables."""
-    tested = {m: e["test"] for m, e in evaluations.items() if "test" in e}
-    return {
-        "table": results.comparison_table(runs) if runs else None,
-        "pairs": [
-            {
-                "first": first,
-                "second": second,
-                "table": evaluation.paired_table(comparisons),
-                "findings": evaluation.paired_findings(
-                    comparisons, (registry.get(first).prose, registry.get(second).prose)
-                ),
-                "coursework_found_second_better": _reported_better(second, first),
-            }
-            for (first, second), comparisons in results.paired_comparisons(runs).items()
-        ],
-        "evaluations": evaluations,
-        "headline": evaluation.headline_table(evaluations, registry.labels()) if evaluations else None,
-        "groups": evaluation.group_table(evaluations, registry.labels()) if evaluations else None,
-        "groups_test": evaluation.group_table(tested, registry.labels()) if tested else None,
+def _model_files(profile: Profile, results_dir=None) -> pd.DataFrame | None:
+    """Each run's model file: where it is released and, where it is on this disk, its size and sha256."""
+    rows = {
+        registry.get(entry["model"]).label: {
+            "file": f"[{entry['file']}]({entry['url']})",
+            "size": f"{entry['size'] / 1e6:.1f} MB" if entry["on_disk"] else "—",
+            "sha256": f"`{entry['sha256'][:16]}…`" if entry["on_disk"] else "not on this disk (not committed)",
+        }
+        for entry in release.model_files(profile, results_dir)
     }
-
-
-def _reported_better(model: str, other: str) -> bool:
-    """Whether the coursework reported ``model`` better than ``other`` in both validation numbers."""
-    mine, theirs = registry.get(model).reported, registry.get(other).reported
-    return bool(mine and theirs) and (
-        mine["val_gender_accuracy"] > theirs["val_gender_accuracy"] and mine["val_age_mae"] < theirs["val_age_mae"]
-    )
+    return pd.DataFrame.from_dict(rows, orient="index") if rows else None
 
 
 NUMBER_WORDS = ("no", "one", "two", "three", "four", "five", "six", "seven", "eight", "nine", "ten")
@@ -259,12 +212,6 @@ def network_design(description: dict, image_size: int) -> dict:
     }
 
 
-def sentence_start(prose: str) -> str:
-    """A model's name in a sentence as it opens one: "the custom CNN" -> "Custom CNN", "VGG16" -> "VGG16"."""
-    name = prose.removeprefix("the ")
-    return name[:1].upper() + name[1:]
-
-
 def markdown_table(frame, digits: int = 3) -> str:
     """A DataFrame as a Markdown table (index as the first column, numbers rounded)."""
 
@@ -285,43 +232,46 @@ def markdown_table(frame, digits: int = 3) -> str:
     return "\n".join(lines)
 
 
-def _duration(seconds: float) -> str:
-    return f"{seconds / 60:.0f} minutes" if seconds < 7200 else f"{seconds / 3600:.1f} hours"
+def number(found: dict, name: str, digits: int = 2, sign: bool = False) -> str:
+    """The template's ``n(name, digits)`` (and ``s``: signed): a number of ``found`` formatted, or "—" where it was
+    not measured; whole numbers with thousands separators when ``digits`` is 0."""
+    value = found.get(name)
+    if value is None or isinstance(value, bool):
+        return "—" if value is None else str(value)
+    if isinstance(value, str):
+        return value
+    return f"{value:{'+' if sign else ''},.{digits}f}"
 
 
-def training_time(run) -> str:
-    """How long a run trained, for the report: the summed epoch times, or, when they hold pauses (a shared
-    machine, a stopped process: summed times above 1.25× the median epoch's pace), that pace as well."""
-    if "seconds" not in run.history or run.history["seconds"].isna().any():
-        return _duration(run.manifest["seconds"])
-    seconds = run.history["seconds"]
-    by_stage = list(run.history.groupby("stage")["seconds"]) if "stage" in run.history else [(1, seconds)]
-    pace = sum(stage.median() * len(stage) for _, stage in by_stage)
-    medians = " and ".join(
-        f"{stage.median():.0f} s" + (f" in stage {number}" if len(by_stage) > 1 else "") for number, stage in by_stage
-    )
-    if seconds.sum() <= 1.25 * pace:
-        return f"{_duration(seconds.sum())} (median epoch {medians})"
-    return (
-        f"about {_duration(pace)} at its median epoch time of {medians} ({_duration(seconds.sum())} summed over "
-        "its epochs: the run was paused or shared the machine)"
-    )
+def render_html(ctx: dict) -> tuple[str, dict[str, str]]:
+    """The report's HTML, and the claims of the text the numbers do not support (id: why), each marked where it
+    stands (:mod:`helpers.claims`)."""
+    found = ctx["N"]
+    checked = claims.check(claims.load(), found)
+    unsupported = {}
 
+    def claim(claim_id: str) -> str:
+        reason = checked[claim_id]  # a KeyError names an id missing from report/claims.yml
+        if reason is None:
+            return ""
+        unsupported[claim_id] = reason
+        return f' <mark class="unsupported">[not supported by these results: {claim_id}, {reason}]</mark>'
 
-def render_html(ctx: dict) -> str:
     env = jinja2.Environment(
         loader=jinja2.FileSystemLoader(config.REPORT_DIR), undefined=jinja2.StrictUndefined, autoescape=False
     )
-    env.filters["f"] = lambda value, digits=2: f"{value:.{digits}f}"
+    env.globals.update(
+        n=lambda name, digits=2: number(found, name, digits),
+        s=lambda name, digits=2: number(found, name, digits, sign=True),
+        claim=claim,
+    )
     env.filters["thousands"] = lambda value: f"{value:,}"
-    env.filters["table"] = markdown_table
-    env.filters["training_time"] = training_time
-    env.filters["device"] = _device
-    env.filters["sentence_start"] = sentence_start
+    env.filters["table"] = lambda frame, digits=3: NO_TABLE if frame is None else markdown_table(frame, digits)
     markdown = env.get_template(TEMPLATE).render(**ctx)
     body = mistune.create_markdown(escape=False, plugins=["table"])(markdown)
     style = (config.REPORT_DIR / STYLE).read_text()
-    return PAGE.format(title="Age and gender from a face: custom CNN vs VGG16 transfer", style=style, body=body)
+    title = "Age and gender from a face: a custom CNN, VGG16 transfer and a face-recognition start"
+    return PAGE.format(title=title, style=style, body=body), unsupported
 
 
 def html_to_pdf(html: Path, pdf: Path) -> Path:
@@ -355,8 +305,13 @@ def build(profile: Profile, results_dir=None, figures_dir=None, out_dir=None, pd
     out = Path(out_dir or config.REPORT_DIR / "build" / profile.name)
     out.mkdir(parents=True, exist_ok=True)
     html = out / "report.html"
-    files.write_atomic(html, render_html(context(profile, results_dir, figures_dir, sweep_dir)))
-    written = {"html": html}
+    ctx = context(profile, results_dir, figures_dir, sweep_dir)
+    page, unsupported = render_html(ctx)
+    numbers.write(ctx["N"], out / "numbers.json")
+    files.write_atomic(html, page)
+    for claim_id, reason in unsupported.items():
+        print(f"claim {claim_id} not supported by these results ({reason}): {claims.load()[claim_id]['says']}")
+    written = {"html": html, "numbers": out / "numbers.json"}
     if pdf and browser.find() is None:
         print(f"report.pdf not written: {browser.NO_BROWSER} (the HTML has everything)", flush=True)
     elif pdf:

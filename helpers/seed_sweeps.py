@@ -153,7 +153,7 @@ def pretraining_table(profile: Profile, sweep_dir=None, results_dir=None) -> pd.
     if custom is None and (run := own_run(profile, scratch, results_dir)):
         custom = _summary({profile.seed: run})
     from_scratch = {"label": "trained from scratch", "source": "none"}
-    rows = [] if custom is None else [_pretraining_row(registry.get(scratch).label, from_scratch, custom)]
+    rows = [] if custom is None else [_pretraining_row(registry.get(scratch).label, from_scratch, custom, "none")]
     return pd.DataFrame(rows + pretrained)
 
 
@@ -166,17 +166,21 @@ def _weights_rows(profile: Profile, model: str, sweep_dir=None, results_dir=None
         summary = sweep_summary(profile, model, folder)
         if summary is not None:
             first = next(folder.glob(f"seed*/{profile.name}/{model}/metrics.json")).parent
-            rows.append(_pretraining_row(short, results.load(model, first).manifest["weights"], summary))
+            weights = results.load(model, first).manifest["weights"]
+            rows.append(_pretraining_row(short, weights, summary, folder.name.removeprefix("weights-")))
     own = own_run(profile, model, results_dir) if rows else None
     if own and own.manifest["weights"]["label"] not in {row["initial weights"] for row in rows}:
-        rows.append(_pretraining_row(short, own.manifest["weights"], _summary({profile.seed: own})))
+        rows.append(_pretraining_row(short, own.manifest["weights"], _summary({profile.seed: own}), "own"))
     return rows
 
 
-def _pretraining_row(model: str, weights: dict, summary: pd.DataFrame) -> dict:
+def _pretraining_row(model: str, weights: dict, summary: pd.DataFrame, key: str) -> dict:
+    """A row of :func:`pretraining_table`; ``key`` names its weights in the report's numbers: the sweep's folder
+    (``weights-<key>``: none, imagenet, vgg16_tumor_notop), or "own" for the profile's own run."""
     row = {
         "model": model,
         "initial weights": weights["label"],
+        "weights key": key,
         "source": weights["source"],
         "seeds": int(summary["runs"].max()),
         "seed list": ", ".join(map(str, summary.attrs["seeds"])),
@@ -234,6 +238,11 @@ def schedule_runs(
         return seed_runs(profile, model, sweep_dir, results_dir)
     varied = dataclasses.replace(profile, lr_schedule=schedule)
     return _sweep_runs(varied, model, schedule_folder(schedule, sweep_dir))
+
+
+def schedule_spread(profile: Profile, model: str, schedule: str, sweep_dir=None, results_dir=None):
+    """:func:`sweep_summary`'s table over :func:`schedule_runs`; None where none ran."""
+    return _summary(schedule_runs(profile, model, schedule, sweep_dir, results_dir))
 
 
 PROTOCOL_METRICS = (*PRETRAINING_METRICS, "test_gender_accuracy_flip", "test_age_mae_flip")

@@ -57,7 +57,6 @@ from IPython.display import display
 
 from helpers import config, evaluation, experiments, files, notebook, plots, predict, registry, results, seed_sweeps
 from helpers import data as utk
-from helpers.findings import conjecture_findings, duplicate_findings, pretraining_findings
 
 cfg = notebook.setup(profile, overrides)
 results_dir, figures_dir, sweep_dir = notebook.none_if_empty(results_dir, figures_dir, sweep_dir)
@@ -113,8 +112,7 @@ evaluation.headline_table(evaluations, registry.labels()).round(3) if runs else 
 # %%
 pairs = results.paired_comparisons(runs)
 for (first, second), comparisons in pairs.items():
-    names = registry.get(first).prose, registry.get(second).prose
-    print("\n".join(evaluation.paired_findings(comparisons, names)))
+    print(f"{registry.get(second).label} against {registry.get(first).label}:")
     display(evaluation.paired_table(comparisons))
 if not pairs:
     print("Needs the results of two models.")
@@ -190,25 +188,23 @@ for shown in experiments.shown_profiles(cfg):
         columns=4,  # a row per model: the figure stays readable on a page
     )
     plots.save_fig(fig, f"fig10_conjectures_{shown.name}", cfg.name, figures_dir)
-    for model, effects in by_model.items():
-        bands = experiments.band_errors(shown, model=model, results_dir=results_dir)
-        shared = experiments.shared_test(shown, model, results_dir)
-        where = f"{registry.get(model).label}, profile {shown.name}"
-        notebook.show_findings(where, conjecture_findings(effects, bands, shared).values())
+    for model, effects in by_model.items():  # variant minus baseline, and whether beyond the noise
+        print(f"{registry.get(model).label}, profile {shown.name}:")
+        keys = [f"{key}{part}" for key in experiments.EFFECT_METRICS for part in ("_diff", "_beyond")]
+        display(effects.set_index("label")[keys].round(3))
 
 # %% [markdown]
 # ### Duplicates: does the split matter?
-# The duplicate variants share their test images: each is compared with the variant it changes image by image, and
-# against the run-to-run noise.
+# The duplicate variants share their test images: each is compared with the variant it changes image by image (the
+# advantage of the second, its 95 % bootstrap interval and McNemar's test).
 
 # %%
 for shown in experiments.shown_profiles(cfg):
-    by_model = {model: duplicate_findings(shown, model, sweep_dir, results_dir) for model in registry.names()}
-    for model, findings in by_model.items():
-        if findings:
-            notebook.show_findings(f"{registry.get(model).label}, profile {shown.name}", findings)
-    if not any(by_model.values()):
-        notebook.show_findings(f"profile {shown.name}", ["no two duplicate variants to compare have run"])
+    for model in registry.names():
+        for first, second, question in experiments.DUPLICATE_QUESTIONS:
+            if (paired := experiments.paired_test(shown, first, second, model, results_dir)) is not None:
+                print(f"{registry.get(model).label}, profile {shown.name}: {question}")
+                display(evaluation.paired_table({"test": paired}))
 
 # %% [markdown]
 # ## Training stability over seeds
@@ -285,7 +281,7 @@ for shown in experiments.shown_profiles(cfg):
     if pretraining is None:
         print(f"no VGG16 pretraining sweep for profile {shown.name}")
     else:
-        print(f"profile {shown.name}:", *pretraining_findings(pretraining), sep="\n")
+        print(f"profile {shown.name}:")
         display(seed_sweeps.readable_pretraining(pretraining))
         if (plotted := seed_sweeps.pretraining_for_plot(pretraining)) is not None:
             fig = plots.against_baseline(*plotted, f"Does pretraining help? Profile {shown.name}, mean ± sd over seeds")

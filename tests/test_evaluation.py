@@ -122,18 +122,14 @@ def test_paired_table_reads_one_row_per_split(predictions):
     assert table.loc["validation", "age MAE, years: advantage [95 % interval]"] == "+0.00 [+0.00, +0.00]"
 
 
-def test_paired_findings_name_the_winner_only_beyond_the_noise(predictions):
-    better = predictions.assign(pred_age=predictions["age"] + 1.0, pred_gender=predictions["gender"])
-    gender, age = evaluation.paired_findings(
-        {
-            "validation": evaluation.paired_comparison(predictions, predictions),
-            "test": evaluation.paired_comparison(predictions, better),
-        }
-    )
-    assert "On the 6 test images, VGG16 classifies gender with accuracy 1.000 against 0.667" in gender
-    assert "Its age MAE is 1.00 years against 7.67" in age and "VGG16 is better, beyond the noise" in age
-    same = evaluation.paired_findings({"validation": evaluation.paired_comparison(predictions, predictions)})
-    assert all("neither model is shown to be better" in sentence for sentence in same)
+def test_beyond_the_noise_is_twice_the_standard_error_of_the_difference():
+    """The study's one rule: two single runs with the model's seed sd 0.5 have a difference's standard error
+    0.5·√2; two means over 3 runs each, √(sd₁²/3 + sd₂²/3)."""
+    assert evaluation.standard_error((0.5, 1), (0.5, 1)) == pytest.approx(0.5 * 2**0.5)
+    assert evaluation.standard_error((0.59, 3), (0.20, 3)) == pytest.approx(0.3597, abs=1e-4)
+    assert evaluation.beyond_noise(1.5, 0.7) is True and evaluation.beyond_noise(-1.5, 0.7) is True
+    assert evaluation.beyond_noise(1.4, 0.7) is False  # exactly twice: not beyond
+    assert evaluation.beyond_noise(1.5, float("nan")) is None  # no spread: not judged
 
 
 class _LeftHalfModel:

@@ -9,7 +9,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from helpers import config, experiments, findings, plots, registry, report, report_sections, seed_sweeps, training
+from helpers import config, experiments, numbers, plots, registry, report, seed_sweeps, training
 
 
 def fake_run(folder, profile, val_accuracy, val_mae, seconds=60.0, model="custom", weights=None):
@@ -110,29 +110,32 @@ def test_summaries_show_vgg16_once_one_of_its_variants_ran(tmp_path):
     assert list(found) == ["custom", "vgg16"] and set(found["vgg16"]) == set(experiments.EXPERIMENTS)
     assert found["vgg16"]["conjectures"].loc["age_balanced", "val_age_mae"] == 8.1
     assert (found["custom"]["conjectures"]["status"] == "not run").all()
-    entry = report_sections.experiment_tables(profile, tmp_path, tmp_path)[0]
-    # One table for every model's variants: the custom CNN has no variant beside a baseline, so no row.
-    assert list(entry["conjectures"].index) == ["VGG16 transfer: age-balanced loss"]
-    assert entry["conjectures"].loc["VGG16 transfer: age-balanced loss", "val age MAE"] == "8.10"
-    assert entry["models"] == []  # no baseline beside it: nothing to read a difference from
+    found_numbers = numbers.collect(profile, tmp_path, tmp_path)
+    assert found_numbers["vgg16.age_balanced.val_age_mae"] == 8.1
+    assert "vgg16.age_balanced.val_age_mae_diff" not in found_numbers  # no baseline beside it: nothing to subtract
+    # One table for every model's variants: the custom CNN has no variant, so no row.
+    assert list(numbers.effects_table(found_numbers).index) == ["VGG16 transfer · age-balanced loss"]
     # No duplicates variant ran: no table, each model's variants named with the command that trains them.
-    assert entry["duplicates"] == {}
-    missing = [(item["model"], item["variant"]) for item in entry["duplicates_not_run"]]
+    assert numbers.duplicates_table(found_numbers) is None
+    missing = [
+        (entry["model"], entry["variant"])
+        for model in ("custom", "vgg16")
+        for entry in experiments.not_run("duplicates", profile, model, tmp_path)
+    ]
     assert missing == [
         (model, variant) for model in ("custom", "vgg16") for variant in experiments.EXPERIMENTS["duplicates"]
     ]
-    assert entry["duplicates_not_run"][-1]["command"].endswith("--only all_images_group_clean --model vgg16")
+    last = experiments.not_run("duplicates", profile, "vgg16", tmp_path)[-1]
+    assert last["command"].endswith("--only all_images_group_clean --model vgg16")
     fake_run(
         tmp_path / "smoke" / "experiments" / "all_images" / "custom",
         experiments.variant_profile(profile, "all_images"),
         0.83,
         7.9,
     )
-    entry = report_sections.experiment_tables(profile, tmp_path, tmp_path)[0]
-    assert list(entry["duplicates"]) == ["custom"] and list(entry["duplicates"]["custom"].index) == [
-        "all images, random split"
-    ]  # only the rows that ran
-    assert ("custom", "all_images") not in [(item["model"], item["variant"]) for item in entry["duplicates_not_run"]]
+    assert "all_images" not in [
+        entry["variant"] for entry in experiments.not_run("duplicates", profile, "custom", tmp_path)
+    ]
 
 
 def test_results_of_other_settings_are_refused(tmp_path):
@@ -153,24 +156,9 @@ def test_sweep_summary_is_mean_and_sd_over_seeds(tmp_path):
     assert summary.loc["val_gender_accuracy", "mean"] == pytest.approx(0.8)
     assert summary.loc["val_gender_accuracy", "sd"] == pytest.approx(0.1)
     assert summary.loc["val_age_mae", "runs"] == 3
-    [entry] = report_sections.sweeps(profile, tmp_path, results_dir=tmp_path / "no_own_runs")
-    assert entry["profile"] == profile and entry["models"]["custom"]["val_age_mae"]["mean"] == pytest.approx(12.0)
-
-
-def test_a_smaller_profiles_spread_is_called_a_guide_only_for_models_without_their_own(tmp_path):
-    seed, quick = config.get_profile("seed"), config.get_profile("quick")
-
-    def sweep(profile, seeds):
-        for n in seeds:
-            folder = seed_sweeps.sweep_folder(n, tmp_path) / profile.name / "custom"
-            fake_run(folder, config.get_profile(profile.name, {"seed": n}), 0.8 + n / 100, 9.0 + n)
-
-    sweep(quick, (1, 2, 3))
-    [quick_entry] = report_sections.sweeps(seed, tmp_path, results_dir=tmp_path / "no_own_runs")
-    assert quick_entry["profile"] == quick and quick_entry["guide_for"] == ["custom"]
-    sweep(seed, (1, 2))
-    seed_entry, quick_entry = report_sections.sweeps(seed, tmp_path, results_dir=tmp_path / "no_own_runs")
-    assert seed_entry["guide_for"] == quick_entry["guide_for"] == []
+    found = numbers.collect(profile, tmp_path / "no_own_runs", tmp_path)  # the report's numbers
+    assert found["custom.seeds.val_age_mae.mean"] == pytest.approx(12.0) and found["custom.seeds.list"] == "1, 2, 3"
+    assert found["custom.seeds.val_age_mae.runs"] == 3 and not found["custom.ran"]
 
 
 def test_pretraining_table_sets_vgg16_sweeps_per_weights_beside_the_custom_cnn(tmp_path):
@@ -203,12 +191,15 @@ def test_pretraining_table_sets_vgg16_sweeps_per_weights_beside_the_custom_cnn(t
         "tumor-derived VGG16 weights",
     ]
     assert table["val_age_mae"].tolist() == pytest.approx([9.2, 12.2, 7.2]) and set(table["seeds"]) == {3}
-    # Stability over seeds: VGG16's is the sweep of the study run's weights (no plain VGG16 sweep here).
+    found = numbers.collect(profile, tmp_path / "main", tmp_path)  # each row by its sweep's folder
+    assert found["pretraining.vgg16.tumor.val_age_mae.mean"] == pytest.approx(7.2)
+    assert found["pretraining.vgg16.none.val_age_mae.sd"] == pytest.approx(0.1)
+    assert found["pretraining.custom.none.val_age_mae.mean"] == pytest.approx(9.2)
+    # Without a plain VGG16 seed sweep, its spread is the sweep of the study run's weights.
     study = dict(tumor, path="/weights/tumor.weights.h5")
     assert seed_sweeps.model_sweep(profile, "vgg16", tmp_path) is None
-    [entry] = report_sections.sweeps(profile, tmp_path, {"vgg16": study}, results_dir=tmp_path / "no_own_runs")
-    assert entry["models"]["vgg16"]["val_age_mae"]["mean"] == pytest.approx(7.2)
-    assert entry["models"]["vgg16"]["weights"] == tumor["label"] and entry["models"]["custom"]["weights"] is None
+    spread = seed_sweeps.model_spread(profile, "vgg16", tmp_path, study, tmp_path / "no_own_runs")
+    assert spread.loc["val_age_mae", "mean"] == pytest.approx(7.2) and spread.attrs["weights"] == tumor["label"]
     # A plain VGG16 seed sweep (#33) takes over from the pretraining sweep, with the profile's own run beside it.
     fake_run(
         seed_sweeps.sweep_folder(1, tmp_path) / "smoke" / "vgg16",
@@ -225,27 +216,6 @@ def test_pretraining_table_sets_vgg16_sweeps_per_weights_beside_the_custom_cnn(t
     assert shown.loc[("VGG16", "tumor-derived VGG16 weights"), "val age MAE"] == "7.20 ± 0.10"
     assert "| VGG16 · tumor-derived VGG16 weights | 1, 2, 3 | 0.850 ± 0.000 | 7.20 ± 0.10 |" in (
         report.markdown_table(shown)
-    )
-    [finding] = findings.pretraining_findings(table)
-    assert finding == (
-        "VGG16 with tumor-derived VGG16 weights: validation age MAE 7.20 years, 5.00 years better "
-        "than VGG16 from random weights, and 2.00 years better than the custom CNN; validation gender "
-        "accuracy 0.850, 0.150 better than VGG16 from random weights, and 0.050 better than the "
-        "custom CNN."
-    )
-    close = table.assign(val_age_mae=[7.25, 12.2, 7.2])  # the custom CNN within the noise of the tumor weights
-    assert findings.pretraining_findings(close, keys=("val_age_mae",)) == [
-        "VGG16 with tumor-derived VGG16 weights: validation age MAE 7.20 years, 5.00 years better than VGG16 from "
-        "random weights."
-    ]
-    level = table.assign(val_age_mae=[7.2, 7.25, 7.2])
-    assert findings.pretraining_findings(level, keys=("val_age_mae",)) == [
-        "VGG16 with tumor-derived VGG16 weights: no difference beyond the seed-to-seed noise."
-    ]
-    single = table.assign(seeds=1, val_age_mae_sd=float("nan"))
-    assert (
-        "7.20 years, 5.00 years better than VGG16 from random weights (a single seed: no noise estimate), and"
-        in (findings.pretraining_findings(single, keys=("val_age_mae",))[0])
     )
 
 
@@ -388,7 +358,6 @@ def test_conjectures_are_read_against_the_seed_spread_of_the_baseline(tmp_path):
     single = experiments.variant_effects("conjectures", profile, sweep_dir=sweeps, results_dir=results_dir)
     assert single.loc["age_balanced", "val_age_mae_diff"] == pytest.approx(-3.0)
     assert single.loc["age_balanced", "val_age_mae_beyond"] is None  # one run: no spread, no verdict
-    assert "no verdict" in findings.conjecture_findings(single)["age_balanced"]
     for seed, mae in ((1, 9.5), (2, 8.5)):  # the seed spread: 9.0 ± 0.5 years, 0.80 ± 0.01 accuracy
         fake_run(
             seed_sweeps.sweep_folder(seed, sweeps) / "smoke" / "custom",
@@ -402,15 +371,10 @@ def test_conjectures_are_read_against_the_seed_spread_of_the_baseline(tmp_path):
     assert list(effects.index) == ["res192", "age_balanced"]
     assert effects.loc["age_balanced", "val_age_mae_beyond"]  # 3.0 > 2 · 0.5 · √2
     assert not effects.loc["res192", "val_age_mae_beyond"] and effects.loc["res192", "val_gender_accuracy_beyond"]
-    paragraphs = findings.conjecture_findings(effects)
-    assert paragraphs["age_balanced"] == (  # only what is beyond the noise: the table and Figure 10 show the rest
-        "**More weight on the rare ages would help** (age-balanced loss): beyond the run-to-run noise (seeds 1, 2, "
-        "42): validation age MAE 6.00 years against 9.00 years (-3.00, better); test age MAE 6.50 years against 9.50 "
-        "years (-3.00, better). This supports the conjecture on those metrics; the other differences are within the "
-        "noise."
-    )
-    assert "validation gender accuracy 0.700 against 0.800 (-0.100, worse)" in paragraphs["res192"]
-    assert "speaks against the conjecture" in paragraphs["res192"] and "age MAE" not in paragraphs["res192"]
+    shown = numbers.effects_table(numbers.collect(profile, results_dir, sweeps))  # the report's and the README's
+    assert shown.loc["Custom CNN · age-balanced loss", "val age MAE"] == "**-3.00**"  # bold: beyond the noise
+    assert shown.loc["Custom CNN · 192 px", "val age MAE"] == "+0.20"
+    assert shown.loc["Custom CNN · 192 px", "val gender accuracy"] == "**-0.100**"
     table, baseline, sd = experiments.effects_for_plot(effects)
     assert list(table.index) == ["baseline (the profile)", "192 px", "age-balanced loss"]
     assert baseline == "baseline (the profile)" and sd["val_age_mae"] == pytest.approx(0.5)
@@ -438,70 +402,48 @@ def test_conjectures_are_read_against_the_seed_spread_of_the_baseline(tmp_path):
     (checkpoint / "state.json").write_text(
         json.dumps({"hash": experiments.variant_profile(profile, "all_images").hash, "epoch": 1})
     )
-    entry = report_sections.experiment_tables(profile, results_dir, sweeps)[0]
-    assert list(entry["conjectures"].index) == [
-        "Custom CNN: baseline (the profile)",
-        "Custom CNN: 192 px",
-        "Custom CNN: age-balanced loss",
-    ]
-    assert (
-        entry["not_run"][0]["command"] == "python -m helpers experiment conjectures --profile smoke --only all_images"
-    )
-    assert entry["not_run"][0]["time"].endswith("; 1 of 1 epochs checkpointed: training resumes there")
-    [custom] = entry["models"]  # each model read against its own spread
-    assert custom["model"] == "custom" and custom["spread"]["seeds"] == [1, 2, 42]
-    assert set(custom["findings"]) == {"res192", "age_balanced"}
+    [entry] = experiments.not_run("conjectures", profile, results_dir=results_dir)
+    assert entry["command"] == "python -m helpers experiment conjectures --profile smoke --only all_images"
+    assert entry["time"].endswith("; 1 of 1 epochs checkpointed: training resumes there")
 
 
-def test_the_coursework_is_read_against_the_reproductions_spread():
-    spread = {
-        "seeds": [1, 2, 42],
-        "val_gender_accuracy": {"mean": 0.85, "sd": 0.01},
-        "val_age_mae": {"mean": 8.2, "sd": 0.1},
-    }
-    assert report_sections.against_coursework(spread, "custom") == (
-        "Against the coursework's Custom CNN (mean ± 2 sd over seeds 1, 2, 42): its validation gender accuracy 0.86 is "
-        "within "
-        "0.850 ± 0.020; its validation age MAE 8.5 years is outside 8.20 ± 0.20."
-    )
-    assert "cannot be judged" in report_sections.against_coursework({**spread, "seeds": [42]}, "custom")
+def _spread(rows: dict[str, tuple[float, float, int]]) -> pd.DataFrame:
+    """A seed spread (mean, sd, runs) per metric, as :func:`helpers.seed_sweeps.seed_spread` gives it."""
+    return pd.DataFrame.from_dict(rows, orient="index", columns=["mean", "sd", "runs"])
 
 
 def test_the_gap_between_the_models_is_read_against_both_spreads():
-    """#33: VGG16's advantage in the mean over seeds, against twice the standard error of a difference of means."""
-    custom = {
-        "seeds": [1, 2, 42],
-        "val_age_mae": {"mean": 8.36, "sd": 0.59, "runs": 3},
-        "val_gender_accuracy": {"mean": 0.833, "sd": 0.028, "runs": 3},
-    }
-    vgg16 = {
-        "seeds": [1, 2, 42],
-        "val_age_mae": {"mean": 7.00, "sd": 0.20, "runs": 3},
-        "val_gender_accuracy": {"mean": 0.850, "sd": 0.020, "runs": 3},
-    }
-    assert report_sections.spread_gap({"custom": custom, "vgg16": vgg16}, "seed") == (
-        "At profile seed, VGG16 transfer's advantage over Custom CNN in the mean over seeds: validation age MAE "
-        "+1.36 years (standard error 0.36: beyond twice that); validation gender accuracy +0.017 (standard error "
-        "0.020: within twice that)."
-    )
-    assert "cannot be judged yet: VGG16 transfer has a single run here" in report_sections.spread_gap(
-        {"custom": custom, "vgg16": {**vgg16, "seeds": [42]}}, "seed"
-    )
-    assert report_sections.spread_gap({"custom": custom}, "seed") is None
+    """#33: VGG16's advantage in the mean over seeds, against twice the standard error of a difference of means
+    (the one rule of helpers.evaluation.beyond_noise); a model with one run borrows the other's sd."""
+    custom = _spread({"val_age_mae": (8.36, 0.59, 3), "val_gender_accuracy": (0.833, 0.028, 3)})
+    vgg16 = _spread({"val_age_mae": (7.00, 0.20, 3), "val_gender_accuracy": (0.850, 0.020, 3)})
+    for frame in (custom, vgg16):
+        for key in ("test_age_mae", "test_gender_accuracy"):
+            frame.loc[key] = (float("nan"), float("nan"), 0)
+    found = numbers.gaps({"custom": custom, "vgg16": vgg16})
+    assert found["gap.custom.vgg16.val_age_mae.advantage"] == pytest.approx(1.36)
+    assert found["gap.custom.vgg16.val_age_mae.error"] == pytest.approx((0.59**2 / 3 + 0.20**2 / 3) ** 0.5)  # 0.36
+    assert found["gap.custom.vgg16.val_age_mae.beyond_noise"] is True
+    assert found["gap.custom.vgg16.val_gender_accuracy.advantage"] == pytest.approx(0.017)
+    assert found["gap.custom.vgg16.val_gender_accuracy.beyond_noise"] is False  # 0.017 < 2 · 0.020
+    assert found["gap.custom.vgg16.test_age_mae.beyond_noise"] is None  # no test scores: not judged
+    single = vgg16.assign(sd=float("nan"), runs=1)
+    error = numbers.gaps({"custom": custom, "vgg16": single})["gap.custom.vgg16.val_age_mae.error"]
+    assert error == pytest.approx((0.59**2 / 3 + 0.59**2 / 1) ** 0.5)
 
 
-def test_training_time_names_pauses_instead_of_quoting_them_as_training():
-    steady = pd.DataFrame({"seconds": [400.0, 410.0, 500.0, 510.0], "stage": [1, 1, 2, 2]})
-    assert report.training_time(SimpleNamespace(history=steady, manifest={})) == (
-        "30 minutes (median epoch 405 s in stage 1 and 505 s in stage 2)"
-    )
-    paused = pd.DataFrame({"seconds": [400.0, 4000.0, 400.0, 500.0, 500.0], "stage": [1, 1, 1, 2, 2]})  # 1 h stop
-    assert report.training_time(SimpleNamespace(history=paused, manifest={})) == (
-        "about 37 minutes at its median epoch time of 400 s in stage 1 and 500 s in stage 2 (97 minutes summed over "
-        "its epochs: the run was paused or shared the machine)"
-    )
-    unknown = pd.DataFrame({"epoch": [1, 2]})  # no per-epoch times: the manifest's total
-    assert report.training_time(SimpleNamespace(history=unknown, manifest={"seconds": 9000})) == "2.5 hours"
+def test_the_coursework_is_read_against_the_reproductions_spread(tmp_path):
+    profile = config.get_profile("smoke")
+    for seed, (accuracy, mae) in {1: (0.85, 8.1), 2: (0.87, 8.3)}.items():
+        folder = seed_sweeps.sweep_folder(seed, tmp_path) / "smoke" / "custom"
+        fake_run(folder, config.get_profile("smoke", {"seed": seed}), accuracy, mae)
+    found = numbers.collect(profile, tmp_path / "none", tmp_path)
+    spread = seed_sweeps.seed_spread(profile, "custom", tmp_path, tmp_path / "none")
+    reported = registry.get("custom").reported
+    z = (reported["val_age_mae"] - spread.loc["val_age_mae", "mean"]) / spread.loc["val_age_mae", "sd"]
+    assert found["custom.seeds.val_age_mae.reported_z"] == pytest.approx(z)  # 8.5 against 8.2 ± 0.14: 2.1 sd
+    assert found["custom.seeds.val_gender_accuracy.reported_z"] == pytest.approx(0.0, abs=1e-9)
+    assert "vgg16.seeds.val_age_mae.reported_z" not in found  # no VGG16 run here
 
 
 def test_provenance_names_the_settings_a_run_recorded():
@@ -536,25 +478,24 @@ def test_more_data_is_also_compared_on_the_test_faces_both_runs_held_out(tmp_pat
     assert shared["n"] == 2  # c and d, which neither run trained on
     assert (shared["age_mae"]["first"], shared["age_mae"]["second"]) == (10.0, 3.0)
     assert shared["gender_accuracy"]["advantage"] == 0.0
-    effects = experiments.variant_effects("conjectures", profile, results_dir=tmp_path)
-    paragraph = findings.conjecture_findings(effects, shared=shared)["all_images"]
+    found = numbers.collect(profile, tmp_path, tmp_path / "sweeps")
+    assert found["custom.all_images.shared.n"] == 2
+    assert found["custom.all_images.shared.age_mae.advantage"] == pytest.approx(7.0)
+    assert (found["custom.all_images.shared.age_mae.low"], found["custom.all_images.shared.age_mae.high"]) == (6.0, 8.0)
     assert (
-        "On the 2 test images that both runs held out, the same faces for both, its age MAE is 3.00 years "
-        "against 10.00 (advantage +7.00, 95 % interval +6.00 to +8.00)"
-    ) in paragraph
-    assert paragraph.endswith(
-        "age MAE better, beyond the noise of which faces were graded; the other difference is within it."
+        found["custom.all_images.shared.age_mae.beyond"]
+        and not found["custom.all_images.shared.gender_accuracy.beyond"]
     )
     (more / "predictions_test_custom.csv").write_text(header + "e.jpg,30,0,0,31,0.1,0\n")
     assert experiments.shared_test(profile, results_dir=tmp_path) is None  # no face in common: nothing to pair
 
 
-def test_duplicate_variants_are_compared_on_their_shared_test_images_and_against_the_run_to_run_noise(tmp_path):
+def test_duplicate_variants_are_compared_on_their_shared_test_images(tmp_path):
     profile = config.get_profile("smoke")
     header = "file,age,gender,race,pred_age,prob_female,pred_gender\n"
     nothing = experiments.summary("duplicates", profile, results_dir=tmp_path)
     assert set(experiments.SUMMARY_COLUMNS) - {"variant"} <= set(nothing.columns)  # a fresh clone: no variant run
-    assert findings.duplicate_findings(profile, results_dir=tmp_path, sweep_dir=tmp_path / "none") == []
+    assert numbers.duplicates_table(numbers.collect(profile, tmp_path, tmp_path / "none")) is None
     errors = {"all_images": 10, "all_images_group": 2, "all_images_group_clean": 1.9}  # years off, on every image
     for variant, error in errors.items():
         folder = tmp_path / "smoke" / "experiments" / variant / "custom"
@@ -562,62 +503,21 @@ def test_duplicate_variants_are_compared_on_their_shared_test_images_and_against
         (folder / "predictions_test_custom.csv").write_text(
             header + "".join(f"{i}.jpg,30,{i % 2},0,{30 + error + i % 3},0.1,0\n" for i in range(6))
         )
-    first, second = findings.duplicate_findings(profile, results_dir=tmp_path, sweep_dir=tmp_path / "none")
-    assert first.startswith(
-        "A group-aware split (no twin on both sides), against the random split, on the same 6 "
-        "test images: its age MAE is 3.00 years against 11.00 (advantage +8.00"
-    )
-    assert "age MAE better, beyond the noise of which faces were graded; the other difference is within it." in first
-    assert "run-to-run" not in first  # one run, no seed sweep: no spread to read it against
-    assert second.startswith("Leaving the conflicting twins out of training")
-    sweeps = tmp_path / "sweeps"
-    fake_run(tmp_path / "smoke" / "custom", profile, 0.80, 9.0)  # the profile's own run, seed 42
-    for seed, mae in ((1, 9.5), (2, 8.5)):  # test age MAE sd 0.5: a difference beyond 2 · 0.5 · √2 ≈ 1.41 counts
-        fake_run(
-            seed_sweeps.sweep_folder(seed, sweeps) / "smoke" / "custom",
-            config.get_profile("smoke", {"seed": seed}),
-            0.80,
-            mae,
-        )
-    first, second = findings.duplicate_findings(profile, results_dir=tmp_path, sweep_dir=sweeps)
-    assert first.endswith(
-        "Beyond the run-to-run noise of a test score (twice the sd of a difference between two "
-        "runs, from the profile's subset runs, seeds 1, 2, 42) as well: age MAE."
-    )
-    assert "age MAE better, beyond the noise of which faces were graded" in second  # 0.1 years on every face ...
-    assert second.endswith(
-        "It is within the run-to-run noise of a test score (twice the sd of a difference between "
-        "two runs, from the profile's subset runs, seeds 1, 2, 42): one run of each cannot tell it "
-        "from a retraining's chance."
-    )  # ... but far less than a retraining moves it
-    assert "different machines" not in first + second  # all on the CPU
-    manifest = tmp_path / "smoke" / "experiments" / "all_images" / "custom" / "manifest.json"
-    gpu = {**json.loads(manifest.read_text()), "hardware": {"accelerators": ["NVIDIA H100 80GB HBM3"]}}
-    manifest.write_text(json.dumps(gpu))  # the random split trained on a GPU, the group split on the CPU
-    first, second = findings.duplicate_findings(profile, results_dir=tmp_path, sweep_dir=sweeps)
-    assert first.endswith(
-        'The two trained on different machines (CPU and NVIDIA H100 80GB HBM3): section 4.2\'s "The machine alone" '
-        "says how far that alone can move a run."
-    )
-    assert "different machines" not in second  # both group-aware runs on the CPU
+    found = numbers.collect(profile, tmp_path, tmp_path / "none")
+    group = "custom.all_images_group.against.all_images"
+    assert found[f"{group}.n"] == 6 and found[f"{group}.age_mae.advantage"] == pytest.approx(8.0)
+    assert found[f"{group}.age_mae.beyond"] and not found[f"{group}.gender_accuracy.beyond"]
+    clean = "custom.all_images_group_clean.against.all_images_group"
+    assert found[f"{clean}.age_mae.advantage"] == pytest.approx(0.1)  # 0.1 years better on every face
+    table = numbers.duplicates_table(found)
+    assert list(table.index) == [
+        "Custom CNN · all images, group split (test)",
+        "Custom CNN · all images, group split, conflicting twins dropped (test)",
+    ]
+    assert table.iloc[0]["age MAE advantage"] == "**+8.00 [+8.00, +8.00]**"  # the interval leaves zero out
+    assert table.iloc[0]["gender accuracy advantage"] == "+0.000 [+0.000, +0.000]"
     shutil.rmtree(tmp_path / "smoke" / "experiments" / "all_images_group_clean")
-    assert len(findings.duplicate_findings(profile, results_dir=tmp_path, sweep_dir=sweeps)) == 1
-
-
-def test_a_difference_is_read_against_a_retraining_only_where_the_spread_has_test_scores():
-    comparison = {
-        "age_mae": {"advantage": 1.5, "ci95": (1.0, 2.0)},  # beyond the noise of which faces were graded
-        "gender_accuracy": {"advantage": 0.01, "ci95": (-0.01, 0.03)},  # within it
-    }
-    spread = pd.DataFrame({"sd": [0.2, 0.01]}, index=["test_age_mae", "test_gender_accuracy"])
-    spread.attrs["seeds"] = [1, 2, 42]
-    assert findings.graded_metrics(comparison) == [("age_mae", "age MAE")]
-    assert findings.beyond_retraining(comparison, spread) == ["age MAE"]  # 1.5 > 2·√2·0.2 ≈ 0.57
-    assert findings.beyond_retraining(comparison, spread.assign(sd=[0.6, 0.01])) == []  # 1.5 < 2·√2·0.6 ≈ 1.70
-    no_test = spread.assign(sd=[float("nan"), 0.01])  # a seed run without test scores: nothing to judge by
-    assert findings.beyond_retraining(comparison, no_test) is None
-    spread.attrs["seeds"] = [42]
-    assert findings.beyond_retraining(comparison, spread) is None
+    assert len(numbers.duplicates_table(numbers.collect(profile, tmp_path, tmp_path / "none"))) == 1
 
 
 def test_a_run_repeated_on_another_machine_is_set_beside_the_committed_one_and_read_against_the_noise(tmp_path):
@@ -646,19 +546,19 @@ def test_a_run_repeated_on_another_machine_is_set_beside_the_committed_one_and_r
     assert table.loc[0, "val_gender_accuracy_diff"] == pytest.approx(0.01)
     # the seed spread is the CPU runs' alone: the repeat is not one of its seeds
     assert seed_sweeps.seed_spread(profile, sweep_dir=sweeps, results_dir=results_dir).attrs["seeds"] == [1, 2, 42]
-    shown = report_sections.device_replicates(profile, results_dir, sweeps)
-    assert shown["ran_on"] == ["NVIDIA H100 80GB HBM3 with jax"] and shown["own_ran_on"] == ["CPU with tensorflow"]
-    assert shown["table"].loc["Custom CNN", "val age MAE"] == "11.00 vs 9.00 (beyond)"
-    assert shown["beyond"] == 2 and shown["judged"] == 4  # both age MAEs (test: 11.5 vs 9.5)
+    found = numbers.collect(profile, results_dir, sweeps)
+    table = numbers.machine_table(found)
+    assert table.loc["Custom CNN · NVIDIA H100 80GB HBM3 with jax", "val age MAE"] == "11.00 (**+2.00**)"
+    assert (found["machine.beyond"], found["machine.judged"]) == (2, 4)  # both age MAEs (test: 11.5 vs 9.5)
     other = experiments.device_folder("NVIDIA H200", sweeps) / f"seed{profile.seed}/smoke/custom"
     shutil.copytree(gpu / f"seed{profile.seed}/smoke/custom", other)  # the same run on a second machine
     (other / "manifest.json").write_text(json.dumps({**manifest, "hardware": {"accelerators": ["NVIDIA H200"]}}))
-    shown = report_sections.device_replicates(profile, results_dir, sweeps)
-    assert list(shown["table"].index) == [  # each row names its machine
-        "Custom CNN (NVIDIA H100 80GB HBM3 with jax)",
-        "Custom CNN (NVIDIA H200 with jax)",
+    found = numbers.collect(profile, results_dir, sweeps)
+    assert list(numbers.machine_table(found).index) == [  # each row names its machine
+        "Custom CNN · NVIDIA H100 80GB HBM3 with jax",
+        "Custom CNN · NVIDIA H200 with jax",
     ]
-    assert shown["judged"] == 8 and shown["beyond"] == 4
+    assert (found["machine.judged"], found["machine.beyond"]) == (8, 4)
 
 
 def test_a_repeat_without_a_spread_or_a_committed_run_is_not_judged(tmp_path):
@@ -672,10 +572,10 @@ def test_a_repeat_without_a_spread_or_a_committed_run_is_not_judged(tmp_path):
     table = experiments.device_replicates(profile, sweeps, results_dir)
     assert table.loc[0, "val_age_mae_diff"] == pytest.approx(2.0) and table.loc[0, "val_age_mae_beyond"] is None
     assert experiments.judged_differences(table) == {"judged": 0, "beyond": 0}
-    assert "(beyond)" not in report_sections.device_replicates(profile, results_dir, sweeps)["table"].to_string()
+    assert "**" not in numbers.machine_table(numbers.collect(profile, results_dir, sweeps)).to_string()
 
 
-def test_every_model_whose_all_images_run_measured_the_twin_effect_gets_its_sentence(tmp_path):
+def test_every_model_whose_all_images_run_measured_the_twin_effect_gets_its_row(tmp_path):
     profile = config.get_profile("smoke")
     effect = {
         "with_twin": {"n": 2, "gender_accuracy": 1.0, "age_mae": 4.0, "age_mae_standard_error": 1.0},
@@ -686,11 +586,15 @@ def test_every_model_whose_all_images_run_measured_the_twin_effect_gets_its_sent
         folder = experiments.variant_folder(profile, "all_images", model, tmp_path)
         folder.mkdir(parents=True)
         (folder / experiments.TWIN_EFFECT).write_text(json.dumps(effect))
-    [entry] = [
-        e for e in report_sections.experiment_tables(profile, tmp_path, tmp_path / "sweeps") if e["profile"] == profile
+    found = numbers.collect(profile, tmp_path, tmp_path / "sweeps")
+    assert (found["custom.twin.years"], found["vgg16.twin.error"], found["vgg16.twin.with_twin"]) == (2.0, 1.1, 2)
+    assert found["vgg16.twin.beyond_noise"] is False  # 2.0 < 2 · 1.1
+    table = numbers.duplicates_table(found)
+    assert list(table.index) == [
+        "Custom CNN · twin in training (validation)",
+        "VGG16 transfer · twin in training (validation)",
     ]
-    assert list(entry["twin_effects"]) == ["custom", "vgg16"] and entry["twin_effects"]["vgg16"] == effect
-    assert list(entry["duplicate_findings"]) == list(registry.names())  # each model's paragraphs follow its twin effect
+    assert table.iloc[0]["age MAE advantage"] == "+2.00 ± 1.10"
 
 
 def test_the_protocol_table_sets_each_models_seeds_under_both_learning_rates_side_by_side(tmp_path):

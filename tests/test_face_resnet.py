@@ -12,7 +12,7 @@ import pytest
 from conftest import FACE_WEIGHTS
 from faceapi_images import fixture_images
 
-from helpers import config, experiments, face_claim, face_resnet, models, registry, sources
+from helpers import config, experiments, face_resnet, models, registry, sources
 
 FIXTURE = Path(__file__).with_name("fixtures") / "faceapi_descriptors.json"
 
@@ -108,35 +108,6 @@ def test_a_saved_model_loads_with_keras_alone_and_predicts_the_same(tmp_path):
     images = fixture_images()[:2].astype("float32")
     for key in ("age", "gender"):
         np.testing.assert_allclose(loaded.predict(images, verbose=0)[key], model.predict(images, verbose=0)[key])
-
-
-def _spread(mae: float, accuracy: float, sd_mae: float, sd_accuracy: float, seeds: list[int]) -> dict:
-    runs = len(seeds)
-    return {
-        "seeds": seeds,
-        "val_age_mae": {"mean": mae, "sd": sd_mae, "runs": runs},
-        "val_gender_accuracy": {"mean": accuracy, "sd": sd_accuracy, "runs": runs},
-    }
-
-
-def test_the_cited_claim_is_read_against_the_spread_and_needs_another_pretrained_model():
-    spreads = {
-        "custom": _spread(8.36, 0.833, 0.59, 0.028, [1, 2, 42]),
-        "vgg16": _spread(7.39, 0.863, 0.43, 0.017, [1, 2, 42]),
-        "face": _spread(6.0, 0.930, 0.30, 0.010, [1, 2, 42]),
-    }
-    gap = face_claim.pair_gap(spreads, "vgg16", "face")
-    assert gap["beyond"] == ["val_age_mae", "val_gender_accuracy"]  # (0.43²/3 + 0.30²/3)^½ = 0.30 years
-    assert "validation age MAE +1.39 years (standard error 0.30: beyond twice that)" in gap["sentence"]
-    scratch = face_claim.pair_gap(spreads, "custom", "face")
-    assert face_claim.verdict({"custom": scratch, "vgg16": gap}, "face").startswith("Supported here.")
-    # One run of the face model: VGG16's sd stands in for its own, (0.43²/3 + 0.43²)^½ = 0.50 years.
-    single = face_claim.pair_gap({**spreads, "face": _spread(7.0, 0.87, 0.0, 0.0, [42])}, "vgg16", "face")
-    assert single["beyond"] == [] and "standard error 0.50: within" in single["sentence"]
-    assert "has one run (seed 42)" in single["sentence"]
-    assert face_claim.verdict({"custom": scratch, "vgg16": single}, "face").startswith("Partly supported here.")
-    # Without another pretrained model only the first half is judged.
-    assert "second half" in face_claim.verdict({"custom": scratch}, "face")
 
 
 def test_a_higher_resolution_is_no_variant_of_the_face_model(tmp_path):

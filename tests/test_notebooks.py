@@ -37,6 +37,19 @@ FIGURES = [
     "fig12_seeds",
     "fig13_protocols",
 ]
+# The figures the report shows (the others stay in the notebooks).
+REPORT_FIGURES = [
+    "fig1_sample_faces",
+    "fig2_age_distribution",
+    "fig3_custom_architecture",
+    "fig4_custom_curves",
+    "vgg16_architecture",
+    "fig5_vgg16_curves",
+    "fig6_comparison",
+    "fig12_seeds",
+    "fig13_protocols",
+    "fig9_predict",
+]
 HEADINGS = [
     "1 Introduction",
     "2 A custom CNN",
@@ -49,14 +62,19 @@ HEADINGS = [
     "3.1 Adaptation",
     "3.2 Two-stage training",
     "3.3 Results",
-    "3.4 Does pretraining help?",
-    "3.5 Does a face-recognition start help more?",
     "4 Summary and conclusion",
-    "4.1 Beyond accuracy and MAE",
-    "4.2 The coursework's conjectures, tested",
-    "4.3 Duplicates: does the split matter?",
-    "4.4 Prediction on new photos",
     "References",
+    "Appendix: beyond the coursework",
+    "A.1 The test set and metrics beyond accuracy and MAE",
+    "A.2 The spread over seeds",
+    "A.3 Does pretraining help?",
+    "A.4 The face-recognition start",
+    "A.5 The coursework's conjectures at its own scale",
+    "A.6 Duplicates: does the split matter?",
+    "A.7 The machine alone",
+    "A.8 A decaying learning rate, and the study's best model",
+    "A.9 Prediction on new photos",
+    "A.10 Provenance and model files",
 ]
 
 
@@ -222,7 +240,7 @@ def test_the_lr_queue_job_trains_through_the_notebook_and_the_report_sets_both_p
     assert manifest["overrides"] == {"seed": 1, "lr_schedule": "cosine_last"}
     assert manifest["profile"]["lr_schedule"] == "cosine_last"
     html = (executed / "report" / "report.html").read_text()
-    section = html[html.index("4.5 A second protocol") : html.index("References")]
+    section = html[html.index("A.8 A decaying learning rate") : html.index("A.9 Prediction")]
     assert "Custom CNN · cosine_last" in section and "Custom CNN · constant" in section and 'alt="Figure 13"' in section
 
 
@@ -271,23 +289,25 @@ def test_html_has_every_heading_and_the_run_numbers(executed):
         assert f"{metrics['val_gender_accuracy']:.3f}" in html
         assert f"{metrics['val_age_mae']:.2f}" in html
     assert "not the coursework's seed protocol" in html and "HED-derived" in html
-    assert 'src="http' not in html and html.count("data:image/png;base64,") == len(FIGURES)
+    assert 'src="http' not in html and html.count("data:image/png;base64,") == len(REPORT_FIGURES)
 
 
 @needs_real_data
 def test_report_compares_the_models_image_by_image(executed):
-    from helpers import evaluation, results
+    from helpers import results
 
     runs = results.load_available(config.get_profile("smoke"), executed / "results")
     pairs = results.paired_comparisons(runs)
     assert list(pairs) == [("custom", "vgg16"), ("custom", "face"), ("vgg16", "face")]
     html = (executed / "report" / "report.html").read_text()
-    assert "Which model is better?" in html
+    found = json.loads((executed / "report" / "numbers.json").read_text())  # the numbers the text quotes, by name
     for (first, second), pair in pairs.items():
         assert set(pair) == {"validation", "test"} and pair["test"]["n"] == runs[second].metrics["n_test"]
-        names = registry.get(first).prose, registry.get(second).prose
-        for sentence in evaluation.paired_findings(pair, names):
-            assert sentence in html
+        for key in ("gender_accuracy", "age_mae"):
+            name = f"pair.{first}.{second}.test.{key}"
+            assert found[f"{name}.advantage"] == pytest.approx(pair["test"][key]["advantage"])
+            assert found[f"{name}.beyond"] == (pair["test"][key]["ci95"][0] > 0 or pair["test"][key]["ci95"][1] < 0)
+        assert f"{registry.get(second).label} over {registry.get(first).label}" in html  # a row of A.4's table
 
 
 @needs_real_data
@@ -336,13 +356,13 @@ def test_a_report_build_killed_mid_way_leaves_the_previous_files_whole(executed)
         os.killpg(process.pid, signal.SIGKILL)
         process.wait()
         visible = [p for p in out.iterdir() if not p.name.startswith(".")]
-        assert {p.name for p in visible} == {"report.html", "report.pdf"}
+        assert {p.name for p in visible} == {"report.html", "report.pdf", "numbers.json"}
         assert all(complete_file(p) for p in visible), moment
 
 
 def test_readme_quotes_the_committed_seed_results():
-    """The README's results table is copied by hand: it must say what results/seed/ holds, for every model run."""
-    readme = (ROOT / "README.md").read_text()
+    """The README's results table must say what results/seed/ holds, for every model run."""
+    readme = (ROOT / "README.md").read_text().split("<!-- begin results")[1].split("<!-- end results")[0]
     for model in registry.names():
         name = registry.get(model).label
         metrics_file = ROOT / "results" / "seed" / model / "metrics.json"
@@ -359,82 +379,46 @@ def test_readme_quotes_the_committed_seed_results():
         ], row
 
 
-def _readme_bullets(readme: str) -> list[str]:
-    """The bold-led bullets of the README (or a docs page), each with its wrapped lines."""
-    return re.findall(r"^- \*\*.*?(?=\n(?!  )|\Z)", readme, flags=re.M | re.S)
+def _table_rows(block: str) -> dict[str, list[str]]:
+    """A Markdown table's rows by their first cell, the other cells stripped."""
+    rows = {}
+    for line in block.splitlines():
+        if line.startswith("| ") and not line.startswith("| |"):
+            cells = [cell.strip() for cell in line.strip().strip("|").split("|")]
+            rows[cells[0]] = cells[1:]
+    return rows
 
 
-def test_readme_conjecture_lines_say_what_results_hold():
-    """Per model with a conjecture variant at the seed profile, one README line per conjecture: its variant's
-    validation / test numbers in that order where it ran (and the GPU it trained on, where its baseline did not),
-    "does not apply" where it trains the model as its baseline does, "not run yet" where it did not run; the
-    model's own seed spread it is read against."""
+def test_readme_conjecture_table_says_what_results_hold():
+    """Per model and conjecture variant that ran at the seed profile, one row: each metric's difference from the
+    model's baseline as the metrics files give it, bold exactly where it exceeds twice the standard error of a
+    difference between two runs (the model's seed sd × √2)."""
     from helpers import experiments, seed_sweeps
 
     readme = (ROOT / "README.md").read_text()
-    block = readme.split("<!-- begin conjectures")[1].split("<!-- end conjectures")[0]
-    parts = re.split(r"^\*(.+?)\*: ", block, flags=re.M)  # the opening, then each model's label and its lines
-    sections = dict(zip(parts[1::2], parts[2::2]))
+    rows = _table_rows(readme.split("<!-- begin conjectures")[1].split("<!-- end conjectures")[0])
     seed = config.get_profile("seed")
-    by_model = experiments.conjecture_effects(seed)
-    assert list(sections) == [registry.get(model).label for model in by_model]
-    for model in by_model:
-        section = sections[registry.get(model).label]
-        items = [" ".join(item.split()) for item in _readme_bullets(section)]  # unwrapped
-        for variant in experiments.CONJECTURES:
-            [line] = [item for item in items if f"(`{variant}`" in item]
-            folder = experiments.variant_folder(seed, variant, model)
-            if (folder / "metrics.json").is_file():
-                metrics = json.loads((folder / "metrics.json").read_text())
-                gpu = json.loads((folder / "manifest.json").read_text())["hardware"]["accelerators"]
-                base = experiments.variant_folder(seed, "baseline", model) / "manifest.json"
-                elsewhere = gpu != json.loads(base.read_text())["hardware"]["accelerators"]
-                assert (f"(`{variant}`, trained on {gpu[0]})" if elsewhere else f"(`{variant}`)") in line
-                assert f"age MAE of {metrics['val_age_mae']:.2f} / {metrics['test_age_mae']:.2f} years" in line
-                assert (
-                    f"gender accuracy of {metrics['val_gender_accuracy']:.3f} / "
-                    f"{metrics['test_gender_accuracy']:.3f}" in line
-                ), (model, variant)
-            elif not experiments.changes_model(variant, seed, model):
-                assert "does not apply" in line, (model, variant)
-            else:
-                assert "not run yet at this scale" in line, (model, variant)
-        spread = seed_sweeps.seed_spread(seed, model)  # the seed-scale noise its lines are read against
-        if spread is not None and spread.attrs["seeds"] != [seed.seed]:
-            for key, digits in (("val_gender_accuracy", 3), ("val_age_mae", 2)):
-                mean, sd = spread.loc[key, "mean"], spread.loc[key, "sd"]
-                assert f"{mean:.{digits}f} ± {sd:.{digits}f}" in " ".join(section.split()), (model, key)
-
-
-def test_duplicate_lines_say_whether_a_difference_outlasts_a_retraining():
-    """docs/experiments.md's duplicate lines, model by model: a variant not run says so; a difference beyond the
-    noise of which faces were graded is read against the model's seed spread as report section 4.3 reads it."""
-    from helpers import experiments, findings, seed_sweeps
-
-    page = (ROOT / "docs" / "experiments.md").read_text()
-    block = page.split("<!-- begin duplicates")[1].split("<!-- end duplicates")[0]
-    parts = re.split(r"^\*(.+?)\*:", block, flags=re.M)
-    sections = dict(zip(parts[1::2], parts[2::2]))
-    seed = config.get_profile("seed")
-    read = 0
+    checked = 0
     for model in registry.names():
-        items = [" ".join(item.split()) for item in _readme_bullets(sections.get(registry.get(model).label, ""))]
-        if not items:  # the model's all-images run has not finished: no section
-            continue
+        base = json.loads((experiments.variant_folder(seed, "baseline", model) / "metrics.json").read_text())
         spread = seed_sweeps.seed_spread(seed, model)
-        for first, second, _ in experiments.DUPLICATE_QUESTIONS:
-            [line] = [item for item in items if f"(`{second}`)" in item]
-            comparison = experiments.paired_test(seed, first, second, model)
-            beyond = None if comparison is None else findings.beyond_retraining(comparison, spread)
-            if comparison is None:
-                assert "not run yet at this scale" in line, (model, second)
-            elif findings.graded_metrics(comparison) and beyond is not None:
-                read += 1
-                assert ("and beyond a retraining's noise" in line) == bool(beyond), (model, second)
-                assert ("but within a retraining's noise" in line) == (not beyond), (model, second)
-            else:
-                assert "retraining" not in line, (model, second)
-    assert read >= 2  # the face model's two variants, each beyond the noise of which faces were graded
+        for variant in experiments.CONJECTURES:
+            folder = experiments.variant_folder(seed, variant, model)
+            label = f"{registry.get(model).label} · {experiments.VARIANTS[variant][0]}"
+            if not (folder / "metrics.json").is_file():
+                assert label not in rows
+                continue
+            metrics = json.loads((folder / "metrics.json").read_text())
+            for column, key in enumerate(
+                ("val_gender_accuracy", "val_age_mae", "test_gender_accuracy", "test_age_mae")
+            ):
+                digits = 3 if "accuracy" in key else 2
+                difference = metrics[key] - base[key]
+                beyond = abs(difference) > 2 * spread.loc[key, "sd"] * 2**0.5
+                cell = f"{difference:+.{digits}f}"
+                assert rows[label][column] == (f"**{cell}**" if beyond else cell), (label, key)
+                checked += 1
+    assert checked >= 24  # three models' variants, four numbers each
 
 
 def test_readme_blocks_are_what_the_command_writes_now():
@@ -462,41 +446,37 @@ def test_readme_command_rewrites_a_stale_block_and_nothing_else(tmp_path):
         readme.write(tmp_path, check=True)
 
 
-def test_docs_duplicate_lines_say_what_results_hold():
-    """Per model whose all-images run finished at the seed profile, one line of docs/experiments.md per duplicates
-    question: the two runs compared on their shared test images where both finished, "not run yet" where not; and
-    the twins' effect on its random split."""
+def test_docs_duplicate_table_says_what_results_hold():
+    """Per model, docs/experiments.md's duplicates table: a row per question whose two runs finished, with the
+    advantage and 95 % interval of the image-by-image comparison, bold where the interval leaves zero out; a row for
+    the twins' effect on the random split where the all-images run measured it."""
     from helpers import experiments
 
     text = (ROOT / "docs" / "experiments.md").read_text()
-    block = text.split("<!-- begin duplicates")[1].split("<!-- end duplicates")[0]
-    parts = re.split(r"^\*(.+?)\*:", block, flags=re.M)
-    sections = dict(zip(parts[1::2], parts[2::2]))
+    rows = _table_rows(text.split("<!-- begin duplicates")[1].split("<!-- end duplicates")[0])
     seed = config.get_profile("seed")
-    ran = [m for m in registry.names() if experiments.read_twin_effect(seed, m) is not None]
-    assert list(sections) == [registry.get(model).label for model in ran] and ran[0] == "custom"
-    for model in ran:
-        items = [" ".join(item.split()) for item in _readme_bullets(sections[registry.get(model).label])]
+    for model in registry.names():
+        label = registry.get(model).label
         for first, second, _ in experiments.DUPLICATE_QUESTIONS:
-            [line] = [item for item in items if f"(`{second}`)" in item]  # unwrapped
+            row = f"{label} · {experiments.VARIANTS[second][0]} (test)"
             comparison = experiments.paired_test(seed, first, second, model)
             if comparison is None:
-                assert "not run yet at this scale" in line, (model, second)
+                assert row not in rows
                 continue
-            beyond = False
-            for key, digits in (("age_mae", 2), ("gender_accuracy", 3)):
+            for column, (key, digits) in enumerate((("age_mae", 2), ("gender_accuracy", 3))):
                 values = comparison[key]
-                assert f"{values['second']:.{digits}f} against {values['first']:.{digits}f}" in line, (second, key)
-                beyond |= values["ci95"][0] > 0 or values["ci95"][1] < 0
-            assert ("neither beyond the noise" in line) == (not beyond), (model, second)
+                low, high = values["ci95"]
+                cell = f"{values['advantage']:+.{digits}f} [{low:+.{digits}f}, {high:+.{digits}f}]"
+                assert rows[row][column] == (f"**{cell}**" if low > 0 or high < 0 else cell), (row, key)
         twins = experiments.read_twin_effect(seed, model)
-        [line] = [item for item in items if "Do the twins flatter" in item]
-        with_twin, without = twins["with_twin"], twins["without_twin"]
-        assert (
-            f"{with_twin['age_mae']:.2f} years on the {with_twin['n']} validation images with a twin in "
-            f"training, {without['age_mae']:.2f} on the other {without['n']:,}"
-        ) in line
-        assert f"standard error of {twins['age_mae_gain']['standard_error']:.2f} years" in line
+        row = f"{label} · twin in training (validation)"
+        if twins is None:
+            assert row not in rows
+        else:
+            gain = twins["age_mae_gain"]
+            cell = f"{gain['years']:+.2f} ± {gain['standard_error']:.2f}"
+            beyond = abs(gain["years"]) > 2 * gain["standard_error"]
+            assert rows[row][0] == (f"**{cell}**" if beyond else cell), row
 
 
 def test_figures_that_show_faces_are_never_committed():

@@ -74,8 +74,8 @@ def test_a_third_model_defined_in_a_test_trains_and_is_compared_and_reported(thr
 
     html = report.build(SMOKE, three_runs, tmp_path / "figures", tmp_path / "report", pdf=False)["html"].read_text()
     assert "<td>Tiny CNN</td>" in html  # the summary and headline tables
-    assert "Tiny CNN against the custom CNN." in html  # image by image, against each of the others
-    assert "Tiny CNN against VGG16." in html
+    assert "Tiny CNN over Custom CNN" in html  # image by image and over seeds, against each of the others
+    assert "Tiny CNN over VGG16 transfer" in html
     assert "Not run yet" not in html
 
 
