@@ -55,10 +55,15 @@ def collect(profile: Profile, results_dir=None, sweep_dir=None) -> dict:
     numbers.update(_pairs(runs))
     numbers.update(gaps(spreads))
     for shown in experiments.shown_profiles(profile):
-        prefix = "" if shown == profile else f"{shown.name}."
-        numbers.update(_variants(shown, prefix, sweep_dir, results_dir))
-        numbers.update(_pretraining(shown, prefix, sweep_dir, results_dir))
-        numbers.update(_protocols(shown, prefix, sweep_dir, results_dir))
+        found = {
+            **_variants(shown, sweep_dir, results_dir),
+            **_pretraining(shown, sweep_dir, results_dir),
+            **_protocols(shown, sweep_dir, results_dir),
+        }
+        # The report's own profile unprefixed; the quick profile's previews always as quick.<name> as well.
+        for prefix in ("" if shown == profile else None, f"{shown.name}." if shown.name == "quick" else None):
+            if prefix is not None:
+                numbers.update({prefix + name: value for name, value in found.items()})
     numbers.update(_machines(profile, sweep_dir, results_dir))
     numbers.update(_flat("faceapi", FACE_API))
     return {name: _plain(value) for name, value in numbers.items() if _plain(value) is not None}
@@ -105,9 +110,25 @@ def _run(model: str, run: results.RunResults) -> dict:
     )
     if "seconds" in history:
         numbers[f"{model}.median_epoch_seconds"] = float(history["seconds"].median())
-    last = history[history["stage"] == history["stage"].max()] if "stage" in history else history
-    if "val_age_mae" in last and len(last) > 1:  # the largest change between two epochs of the last stage
-        numbers[f"{model}.last_stage_largest_jump"] = float(last["val_age_mae"].diff().abs().max())
+    numbers.update(run_end(model, history))
+    return numbers
+
+
+def run_end(name: str, history) -> dict:
+    """Where a run's validation age MAE ended each stage, and how far it moved between two of the last ten epochs
+    of its last stage (``end_largest_jump``) and in its very last epoch (``last_epoch_change``)."""
+    if "val_age_mae" not in history:
+        return {}
+    numbers = {}
+    if "stage" in history:
+        for stage, part in history.groupby("stage"):
+            numbers[f"{name}.stage{stage}_end_val_age_mae"] = float(part["val_age_mae"].iloc[-1])
+        history = history[history["stage"] == history["stage"].max()]
+    end = history["val_age_mae"].tail(seed_sweeps.LAST_EPOCHS)
+    if len(end) < 2:  # a last stage of one epoch: nothing moved within it
+        return numbers
+    numbers[f"{name}.end_largest_jump"] = float(end.diff().abs().max())
+    numbers[f"{name}.last_epoch_change"] = float(end.iloc[-1] - end.iloc[-2])
     return numbers
 
 
@@ -202,14 +223,14 @@ def gaps(spreads: dict) -> dict:
     return numbers
 
 
-def _variants(profile: Profile, prefix: str, sweep_dir=None, results_dir=None) -> dict:
+def _variants(profile: Profile, sweep_dir=None, results_dir=None) -> dict:
     """Every experiment variant that ran (``<model>.<variant>.<metric>``), its difference from the model's baseline
     (``_diff``: variant minus baseline) and whether that is beyond the noise of the model's seed spread; the
     duplicates' and the all-images run's image-by-image comparisons; the twin effect."""
     numbers = {}
     for model in registry.names():
         spread = seed_sweeps.seed_spread(profile, model, sweep_dir, results_dir)
-        base = f"{prefix}{model}"
+        base = model
         if (own := seed_sweeps.own_run(profile, model, results_dir)) is not None:
             numbers.update({f"{base}.{key}": own.metrics.get(key) for key in METRICS})
         for variant in dict.fromkeys(v for variants in experiments.EXPERIMENTS.values() for v in variants):
@@ -220,6 +241,8 @@ def _variants(profile: Profile, prefix: str, sweep_dir=None, results_dir=None) -
                 continue
             name = f"{base}.{variant}"
             numbers.update({f"{name}.{key}": row[key] for key in (*METRICS, *FLIP, "n_train", "minutes", "device")})
+            folder = experiments.variant_folder(profile, variant, model, results_dir)
+            numbers.update(run_end(name, results.load(model, folder).history))
             for key in METRICS:
                 if own is None or own.metrics.get(key) is None:
                     continue
@@ -247,30 +270,45 @@ def _variants(profile: Profile, prefix: str, sweep_dir=None, results_dir=None) -
     return numbers
 
 
-def _pretraining(profile: Profile, prefix: str, sweep_dir=None, results_dir=None) -> dict:
-    """Each row of the pretraining table (``pretraining.<model short>.<weights>.<metric>.mean|sd``)."""
+def _pretraining(profile: Profile, sweep_dir=None, results_dir=None) -> dict:
+    """Each row of the pretraining table (``pretraining.<model>.<weights>.<metric>.mean|sd``) and, for a pretrained
+    model's weights, the difference from the same model's random weights (``.against_random``: positive when
+    better) with whether it is beyond the noise."""
     table = seed_sweeps.pretraining_table(profile, sweep_dir, results_dir)
+    if table is None:
+        return {}
     numbers = {}
     models = {text: name for name, spec in registry.MODELS.items() for text in (spec.label, spec.short)}
-    for _, row in table.iterrows() if table is not None else ():
-        name = f"{prefix}pretraining.{models[row['model']]}.{row['weights key']}"
+    table = table.assign(name=[models[label] for label in table["model"]])
+    for _, row in table.iterrows():
+        name = f"pretraining.{row['name']}.{row['weights key']}"
         numbers[f"{name}.seeds"] = row["seeds"]
+        random = table[(table["name"] == row["name"]) & (table["weights key"] == "none")]
         for key in seed_sweeps.PRETRAINING_METRICS:
             numbers[f"{name}.{key}.mean"], numbers[f"{name}.{key}.sd"] = row[key], row[f"{key}_sd"]
+            if row["weights key"] == "none" or random.empty:
+                continue
+            other = random.iloc[0]
+            advantage = _advantage(key, other[key], row[key])
+            error = evaluation.standard_error((row[f"{key}_sd"], row["seeds"]), (other[f"{key}_sd"], other["seeds"]))
+            numbers[f"{name}.{key}.against_random"] = advantage
+            numbers[f"{name}.{key}.against_random_beyond_noise"] = evaluation.beyond_noise(advantage, error)
     return numbers
 
 
-def _protocols(profile: Profile, prefix: str, sweep_dir=None, results_dir=None) -> dict:
+def _protocols(profile: Profile, sweep_dir=None, results_dir=None) -> dict:
     """Each model's runs over seeds under each learning-rate schedule (``<model>.<schedule>.seeds.<metric>``) and
     how much their ends wobble (``.wobble``), where a schedule other than the profile's has run; under each such
-    schedule, the gaps between the models over their seeds (``<schedule>.gap.<first>.<second>.<metric>``)."""
+    schedule, the gaps between the models over their seeds (``<schedule>.gap.<first>.<second>.<metric>``) and each
+    model's gain over its own runs under the profile's schedule (``<model>.<schedule>.against_<metric>``: positive
+    when better, with ``error`` and ``beyond_noise``)."""
     table = seed_sweeps.protocol_table(profile, sweep_dir=sweep_dir, results_dir=results_dir)
     if table is None:
         return {}
     numbers = {}
     labels = {spec.label: name for name, spec in registry.MODELS.items()}
     for _, row in table.iterrows():
-        name = f"{prefix}{labels[row['model']]}.{row['learning rate']}"
+        name = f"{labels[row['model']]}.{row['learning rate']}"
         numbers[f"{name}.seeds.list"] = row["seeds"]
         numbers[f"{name}.wobble"] = row["last_epochs_sd"]
         for key in seed_sweeps.PROTOCOL_METRICS:
@@ -283,7 +321,13 @@ def _protocols(profile: Profile, prefix: str, sweep_dir=None, results_dir=None) 
             for model in registry.names()
             if (spread := seed_sweeps.schedule_spread(profile, model, schedule, sweep_dir, results_dir)) is not None
         }
-        numbers.update({f"{prefix}{schedule}.{name}": value for name, value in gaps(spreads).items()})
+        numbers.update({f"{schedule}.{name}": value for name, value in gaps(spreads).items()})
+        for model, spread in spreads.items():  # the same model under the profile's schedule and this one
+            own = seed_sweeps.seed_spread(profile, model, sweep_dir, results_dir)
+            if own is not None:
+                pair = gaps({profile.lr_schedule: own, schedule: spread})
+                stem = f"gap.{profile.lr_schedule}.{schedule}."
+                numbers.update({f"{model}.{schedule}.against_{k.removeprefix(stem)}": v for k, v in pair.items()})
     return numbers
 
 
@@ -409,7 +453,9 @@ def machine_table(numbers: dict) -> pd.DataFrame | None:
         )
         for name in repeats:
             rows[f"{registry.get(model).label} · {numbers[name + '.ran_on']}"] = {
-                LABELS[key]: f"{numbers[f'{name}.{key}']:.{_digits(key)}f} ("
+                LABELS[key]: "—"
+                if numbers.get(f"{name}.{key}") is None
+                else f"{numbers[f'{name}.{key}']:.{_digits(key)}f} ("
                 + _cell(numbers, f"{name}.{key}_diff", _digits(key), beyond=f"{name}.{key}_beyond_noise")
                 + ")"
                 for key in METRICS

@@ -27,6 +27,10 @@ def _seed_numbers() -> dict:
     return numbers.collect(config.get_profile("seed"))
 
 
+def _plain(found: dict, name: str, digits: int) -> str:
+    return "—" if found.get(name) is None else f"{found[name]:.{digits}f}"
+
+
 def _mean_sd(found: dict, name: str, digits: int) -> str:
     if found.get(f"{name}.mean") is None:
         return "—"
@@ -43,10 +47,10 @@ def results_table() -> str:
             continue
         reported = registry.get(model).reported
         rows[registry.get(model).label] = {
-            "val gender accuracy": f"{found[model + '.val_gender_accuracy']:.3f}",
-            "val age MAE": f"{found[model + '.val_age_mae']:.2f}",
-            "test gender accuracy": f"{found[model + '.test_gender_accuracy']:.3f}",
-            "test age MAE": f"{found[model + '.test_age_mae']:.2f}",
+            "val gender accuracy": _plain(found, f"{model}.val_gender_accuracy", 3),
+            "val age MAE": _plain(found, f"{model}.val_age_mae", 2),
+            "test gender accuracy": _plain(found, f"{model}.test_gender_accuracy", 3),
+            "test age MAE": _plain(found, f"{model}.test_age_mae", 2),
             "over seeds (val): accuracy": _mean_sd(found, f"{model}.seeds.val_gender_accuracy", 3),
             "age MAE": _mean_sd(found, f"{model}.seeds.val_age_mae", 2),
             "coursework (val)": f"{reported['val_gender_accuracy']:.2f} / {reported['val_age_mae']:.1f}"

@@ -632,3 +632,14 @@ def test_the_protocol_table_sets_each_models_seeds_under_both_learning_rates_sid
     assert shown.loc[("Custom CNN", "cosine"), "val age MAE"] == "8.20 ± 0.28"
     assert shown.loc[("Custom CNN", "constant"), "test age MAE flip"] == "—"
     assert seed_sweeps.protocol_table(smoke, sweep_dir=tmp_path / "none", results_dir=tmp_path) is None
+
+
+def test_a_runs_end_is_measured_within_its_last_stage():
+    """The numbers of how a run ended: each stage's last validation age MAE, the largest move between two of the
+    last ten epochs of its last stage, its very last epoch's change; a last stage of one epoch moves nothing."""
+    history = pd.DataFrame({"val_age_mae": [30.0, 9.0, 8.0, 6.0, 9.0, 7.0], "stage": [1, 1, 1, 2, 2, 2]})
+    found = numbers.run_end("face", history)
+    assert (found["face.stage1_end_val_age_mae"], found["face.stage2_end_val_age_mae"]) == (8.0, 7.0)
+    assert found["face.end_largest_jump"] == 3.0 and found["face.last_epoch_change"] == -2.0
+    short = numbers.run_end("vgg16", pd.DataFrame({"val_age_mae": [30.0, 9.0], "stage": [1, 2]}))
+    assert short == {"vgg16.stage1_end_val_age_mae": 30.0, "vgg16.stage2_end_val_age_mae": 9.0}
