@@ -196,6 +196,11 @@ def beyond_noise(difference: float, error: float) -> bool | None:
     return bool(abs(difference) > NOISE_ERRORS * error)
 
 
+def beyond_run_noise(difference: float, sd: float) -> bool | None:
+    """:func:`beyond_noise` for a difference between two single runs of a model whose seed-to-seed sd is ``sd``."""
+    return beyond_noise(difference, standard_error((sd, 1), (sd, 1)))
+
+
 def paired_comparison(first: pd.DataFrame, second: pd.DataFrame, resamples: int = 2000, seed: int = 0) -> dict:
     """How much better ``second`` predicts than ``first`` on the same images, beside the noise that the choice
     of images alone brings (not the noise of training: a seed sweep measures that).

@@ -143,21 +143,25 @@ SUMMARY_COLUMNS = (
 
 def summary(experiment: str, profile: Profile, model: str = registry.DEFAULT_MODEL, results_dir=None) -> pd.DataFrame:
     """One row per variant: what changed, the data it saw, validation and test metrics; NaN where not run."""
-    rows = [
-        summary_row(profile, variant, model, results_dir)
-        or {"variant": variant, "label": VARIANTS[variant][0], "status": "not run"}
-        for variant in check_name(experiment)
-    ]
+    rows = []
+    for variant in check_name(experiment):
+        run = variant_run(profile, variant, model, results_dir)
+        rows.append(
+            {"variant": variant, "label": VARIANTS[variant][0], "status": "not run"}
+            if run is None
+            else summary_row(profile, variant, run, results_dir)
+        )
     return pd.DataFrame(rows, columns=SUMMARY_COLUMNS).set_index("variant")
 
 
-def summary_row(profile: Profile, variant: str, model: str = registry.DEFAULT_MODEL, results_dir=None) -> dict | None:
-    """A finished variant's row of :func:`summary` (``SUMMARY_COLUMNS``); None where it has not run."""
-    varied = variant_profile(profile, variant)
+def variant_run(profile: Profile, variant: str, model: str = registry.DEFAULT_MODEL, results_dir=None):
+    """A variant's finished run (:class:`helpers.results.RunResults`); None where it has not run."""
     folder = variant_folder(profile, variant, model, results_dir)
-    if not results.finished_in(folder, varied):
-        return None
-    run = results.load(model, folder)
+    return results.load(model, folder) if results.finished_in(folder, variant_profile(profile, variant)) else None
+
+
+def summary_row(profile: Profile, variant: str, run, results_dir=None) -> dict:
+    """A finished variant's row of :func:`summary` (``SUMMARY_COLUMNS``) from its run (:func:`variant_run`)."""
     data = run.manifest["data"]
     twins = data.get("val_with_train_twin")
     if twins is None and variant == "baseline":  # a run from before manifests counted them
@@ -239,7 +243,7 @@ def variant_effects(
                 {
                     key: row[key],
                     f"{key}_diff": difference,
-                    f"{key}_beyond": evaluation.beyond_noise(difference, evaluation.standard_error((sd, 1), (sd, 1))),
+                    f"{key}_beyond": evaluation.beyond_run_noise(difference, sd),
                 }
             )
         rows.append(effect)
@@ -283,7 +287,7 @@ def device_replicates(profile: Profile, sweep_dir=None, results_dir=None) -> pd.
                 value, own_value = replicate.metrics.get(key, float("nan")), own.metrics.get(key, float("nan"))
                 sd, difference = spread.loc[key, "sd"], value - own_value
                 row.update({key: value, f"{key}_own": own_value, f"{key}_diff": difference})
-                row[f"{key}_beyond"] = evaluation.beyond_noise(difference, evaluation.standard_error((sd, 1), (sd, 1)))
+                row[f"{key}_beyond"] = evaluation.beyond_run_noise(difference, sd)
             rows.append(row)
     return pd.DataFrame(rows) if rows else None
 
@@ -431,9 +435,9 @@ def twin_effect(profile: Profile, model: str = registry.DEFAULT_MODEL, results_d
         errors = (part["pred_age"] - part["age"]).abs()
         effect[key] = dict(evaluation.summarize(part), age_mae_standard_error=float(errors.std() / len(part) ** 0.5))
     difference = effect["without_twin"]["age_mae"] - effect["with_twin"]["age_mae"]
-    error = (
-        effect["with_twin"]["age_mae_standard_error"] ** 2 + effect["without_twin"]["age_mae_standard_error"] ** 2
-    ) ** 0.5
+    error = evaluation.standard_error(
+        *((effect[key]["age_mae_standard_error"], 1) for key in ("with_twin", "without_twin"))
+    )
     effect["age_mae_gain"] = {
         "years": difference,
         "standard_error": error,

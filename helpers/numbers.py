@@ -123,8 +123,7 @@ def run_end(name: str, history) -> dict:
     if "stage" in history:
         for stage, part in history.groupby("stage"):
             numbers[f"{name}.stage{stage}_end_val_age_mae"] = float(part["val_age_mae"].iloc[-1])
-        history = history[history["stage"] == history["stage"].max()]
-    end = history["val_age_mae"].tail(seed_sweeps.LAST_EPOCHS)
+    end = seed_sweeps.last_stage(history)["val_age_mae"].tail(seed_sweeps.LAST_EPOCHS)
     if len(end) < 2:  # a last stage of one epoch: nothing moved within it
         return numbers
     numbers[f"{name}.end_largest_jump"] = float(end.diff().abs().max())
@@ -236,22 +235,20 @@ def _variants(profile: Profile, sweep_dir=None, results_dir=None) -> dict:
         for variant in dict.fromkeys(v for variants in experiments.EXPERIMENTS.values() for v in variants):
             if variant == "baseline":
                 continue
-            row = experiments.summary_row(profile, variant, model, results_dir)
-            if row is None:
+            run = experiments.variant_run(profile, variant, model, results_dir)
+            if run is None:
                 continue
+            row = experiments.summary_row(profile, variant, run, results_dir)
             name = f"{base}.{variant}"
             numbers.update({f"{name}.{key}": row[key] for key in (*METRICS, *FLIP, "n_train", "minutes", "device")})
-            folder = experiments.variant_folder(profile, variant, model, results_dir)
-            numbers.update(run_end(name, results.load(model, folder).history))
+            numbers.update(run_end(name, run.history))
             for key in METRICS:
                 if own is None or own.metrics.get(key) is None:
                     continue
                 difference = row[key] - own.metrics[key]
                 sd = spread.loc[key, "sd"] if spread is not None else float("nan")
                 numbers[f"{name}.{key}_diff"] = difference
-                numbers[f"{name}.{key}_beyond_noise"] = evaluation.beyond_noise(
-                    difference, evaluation.standard_error((sd, 1), (sd, 1))
-                )
+                numbers[f"{name}.{key}_beyond_noise"] = evaluation.beyond_run_noise(difference, sd)
         if (shared := experiments.shared_test(profile, model, results_dir)) is not None:
             numbers.update(_paired(f"{base}.all_images.shared", shared))
         for first, second, _ in experiments.DUPLICATE_QUESTIONS:

@@ -15,7 +15,7 @@ from pathlib import Path
 import pandas as pd
 
 from . import config, numbers, registry
-from .report import markdown_table
+from .report import markdown_table, number
 
 BEGIN = "<!-- begin {name}: written by `python -m helpers readme` from results/, not by hand -->"
 END = "<!-- end {name} -->"
@@ -25,10 +25,6 @@ END = "<!-- end {name} -->"
 def _seed_numbers() -> dict:
     """The seed profile's numbers (:func:`helpers.numbers.collect`), read once per command."""
     return numbers.collect(config.get_profile("seed"))
-
-
-def _plain(found: dict, name: str, digits: int) -> str:
-    return "—" if found.get(name) is None else f"{found[name]:.{digits}f}"
 
 
 def _mean_sd(found: dict, name: str, digits: int) -> str:
@@ -47,10 +43,10 @@ def results_table() -> str:
             continue
         reported = registry.get(model).reported
         rows[registry.get(model).label] = {
-            "val gender accuracy": _plain(found, f"{model}.val_gender_accuracy", 3),
-            "val age MAE": _plain(found, f"{model}.val_age_mae", 2),
-            "test gender accuracy": _plain(found, f"{model}.test_gender_accuracy", 3),
-            "test age MAE": _plain(found, f"{model}.test_age_mae", 2),
+            "val gender accuracy": number(found, f"{model}.val_gender_accuracy", 3),
+            "val age MAE": number(found, f"{model}.val_age_mae", 2),
+            "test gender accuracy": number(found, f"{model}.test_gender_accuracy", 3),
+            "test age MAE": number(found, f"{model}.test_age_mae", 2),
             "over seeds (val): accuracy": _mean_sd(found, f"{model}.seeds.val_gender_accuracy", 3),
             "age MAE": _mean_sd(found, f"{model}.seeds.val_age_mae", 2),
             "coursework (val)": f"{reported['val_gender_accuracy']:.2f} / {reported['val_age_mae']:.1f}"

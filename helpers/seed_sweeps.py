@@ -249,12 +249,15 @@ PROTOCOL_METRICS = (*PRETRAINING_METRICS, "test_gender_accuracy_flip", "test_age
 LAST_EPOCHS = 10  # the end of a run whose wobble the protocol table measures
 
 
+def last_stage(history: pd.DataFrame) -> pd.DataFrame:
+    """The epochs of a run's last stage (all of them for a model of one stage)."""
+    return history[history["stage"] == history["stage"].max()] if "stage" in history else history
+
+
 def last_epochs_sd(history: pd.DataFrame, key: str = "val_age_mae") -> float:
     """How much the end of a run wobbles: the sd of ``key`` over its last ``LAST_EPOCHS`` epochs, within its last
     stage (a shorter last stage: over the whole stage)."""
-    if "stage" in history:
-        history = history[history["stage"] == history["stage"].max()]
-    return float(history[key].tail(LAST_EPOCHS).std(ddof=1))
+    return float(last_stage(history)[key].tail(LAST_EPOCHS).std(ddof=1))
 
 
 def protocol_table(profile: Profile, schedules=config.LR_SCHEDULES, sweep_dir=None, results_dir=None):
