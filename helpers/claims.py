@@ -8,7 +8,6 @@ template puts ``{{ claim("id") }}`` after the sentence; a claim the numbers do n
 from __future__ import annotations
 
 from pathlib import Path
-from types import SimpleNamespace
 
 import yaml
 
@@ -32,7 +31,23 @@ def load(path: Path = CLAIMS) -> dict[str, dict]:
     return claims
 
 
-def namespace(numbers: dict) -> dict[str, SimpleNamespace]:
+class _Numbers:
+    """A node of the dotted names: ``custom.val_age_mae`` reads ``custom`` then ``val_age_mae``; a name that was
+    not measured raises AttributeError naming its whole path."""
+
+    def __init__(self, path: str, children: dict):
+        self._path, self._children = path, children
+
+    def __getattr__(self, name: str):
+        if name.startswith("_"):
+            raise AttributeError(name)
+        try:
+            return self._children[name]
+        except KeyError:
+            raise AttributeError(f"{self._path}.{name}") from None
+
+
+def namespace(numbers: dict) -> dict:
     """The flat dotted names as nested attributes (``custom.val_age_mae``), for the expressions."""
     root: dict = {}
     for name, value in numbers.items():
@@ -43,11 +58,13 @@ def namespace(numbers: dict) -> dict[str, SimpleNamespace]:
             if not isinstance(node, dict):
                 raise ValueError(f"the number {name!r} lies under another number's name")
         node[leaf] = value
-    return {key: _nested(value) for key, value in root.items()}
+    return {key: _nested(key, value) for key, value in root.items()}
 
 
-def _nested(value):
-    return SimpleNamespace(**{k: _nested(v) for k, v in value.items()}) if isinstance(value, dict) else value
+def _nested(path: str, value):
+    if not isinstance(value, dict):
+        return value
+    return _Numbers(path, {key: _nested(f"{path}.{key}", child) for key, child in value.items()})
 
 
 def check(claims: dict[str, dict], numbers: dict) -> dict[str, str | None]:
@@ -58,6 +75,9 @@ def check(claims: dict[str, dict], numbers: dict) -> dict[str, str | None]:
         try:
             holds = eval(claim["holds"], {"__builtins__": {}, **names})  # globals: generator expressions see them
             found[claim_id] = None if holds else "does not hold"
-        except (AttributeError, NameError, TypeError) as err:  # a number not measured here (None, or absent)
-            found[claim_id] = f"cannot be checked here ({err})"
+        except (AttributeError, NameError) as err:  # a number not measured here
+            missing = err.name if isinstance(err, NameError) else str(err)  # AttributeError: the whole dotted name
+            found[claim_id] = f"cannot be checked here: {missing} was not measured"
+        except TypeError:  # a number measured as None
+            found[claim_id] = "cannot be checked here: a number it needs was not measured"
     return found
