@@ -13,7 +13,7 @@ FIGURES_ROOT ?= figures
 RUNS_ROOT ?= runs
 REPORT_OUT ?= report/build/$(PROFILE)
 RESULTS := $(RESULTS_ROOT)/$(PROFILE)
-NOTEBOOKS := 01_data_analysis 02_custom_cnn 03_vgg16_transfer 04_comparison
+NOTEBOOKS := 01_data_analysis 02_custom_cnn 03_vgg16_transfer 03b_face_transfer 04_comparison
 RETRAIN_FLAG := $(if $(RETRAIN),True,False)
 # make report trains only when asked: TRAIN=1 trains models without results, RETRAIN=1 retrains every model.
 TRAIN_FLAG := $(if $(filter-out 0,$(TRAIN))$(RETRAIN),--train)
@@ -99,8 +99,8 @@ notebooks: install
 	      -p figures_dir $(abspath $(FIGURES_ROOT)) $$sweep || exit $$?; \
 	done
 
-# Training stability: notebooks 02/03 once per seed (papermill, overrides {seed: N}) into SWEEP_DIR/seed<N>/, a
-# model without a notebook (face) through `python -m helpers train`; notebook 04 and the report then quote mean ± sd.
+# Training stability: each model's notebook (02, 03, 03b) once per seed (papermill, overrides {seed: N}) into
+# SWEEP_DIR/seed<N>/; notebook 04 and the report then quote mean ± sd.
 # SWEEP_SET (KEY=VALUE …) changes settings of every run, e.g. the second protocol's (the queue's lr-cosine_last jobs):
 #   make sweep SEEDS="42 1 2" SWEEP_DIR=results/sweeps/lr-cosine_last SWEEP_SET=lr_schedule=cosine_last
 # Finished runs are reused.
@@ -111,13 +111,6 @@ sweep: install
 sweep-unlocked:
 	@for seed in $(SEEDS); do for model in $(MODELS); do \
 	  nb=$$(for pair in $(MODEL_NOTEBOOKS); do case $$pair in $$model:*) echo $${pair#*:};; esac; done); \
-	  out=$(abspath $(SWEEP_DIR))/seed$$seed/$(PROFILE)/$$model; \
-	  if [ -z "$$nb" ]; then \
-	    echo "== $$model ($(PROFILE), seed $$seed; no notebook: python -m helpers train)"; \
-	    [ -f $$out/metrics.json ] || $(PY) -m helpers train --model $$model --profile $(PROFILE) --set seed=$$seed \
-	      $(foreach s,$(SWEEP_SET),--set $(s)) --out $$out --verbose 2 || exit $$?; \
-	    continue; \
-	  fi; \
 	  echo "== $$nb ($(PROFILE), seed $$seed)"; mkdir -p $(RUNS_ROOT)/$(PROFILE)/sweep/seed$$seed; \
 	  $(VENV)/bin/jupytext --to ipynb --output - notebooks/$$nb.py \
 	  | $(PAPERMILL) - $(RUNS_ROOT)/$(PROFILE)/sweep/seed$$seed/$$nb.ipynb -k python3 --cwd notebooks --log-output \
@@ -178,7 +171,7 @@ queue: install
 	    sweep) $(MAKE) --no-print-directory sweep PROFILE=$(QUEUE_PROFILE) SEEDS=$$arg MODELS=$$model || exit $$?;; \
 	    lr-*) $(MAKE) --no-print-directory sweep PROFILE=$(QUEUE_PROFILE) SEEDS=$$arg MODELS=$$model \
 	      SWEEP_DIR=$(SWEEP_DIR)/$$kind SWEEP_SET="lr_schedule=$${kind#lr-} $(QUEUE_SET)" || exit $$?;; \
-	    *) $(PY) -m helpers experiment $$kind --model $$model --profile $(QUEUE_PROFILE) --only $$arg --verbose 2 \
+	    *) $(PY) -m helpers experiment $$kind --model $$model --profile $(QUEUE_PROFILE) --only $$arg \
 	         --results-dir $(abspath $(RESULTS_ROOT)) $(foreach s,$(QUEUE_SET),--set $(s)) || exit $$?;; \
 	  esac; \
 	done; echo "== queue: done ($$(date -u +%FT%TZ))"

@@ -6,7 +6,8 @@ Each variant is the registry's ``face`` entry with one choice changed, trained o
 4,000 / 1,000 images at 150 px, 3 + 5 epochs, seed 42) and scored on the validation and 2,000 test images. The
 variant that matches the entry's current choices (``helpers.face_resnet.FEATURES``, ``STAGE2_UNFROZEN_BLOCKS``, unit
 scale) trains as ``face`` into ``results/quick/face/``: the committed quick run. The others train into
-``runs/face_choices/``. Finished runs are reused. Writes benchmarks/face_choices.json and prints a Markdown table.
+``runs/face_choices/``, each through a copy of notebook 03b with its model's name and stage-2 blocks. Finished runs
+are reused. Writes benchmarks/face_choices.json and prints a Markdown table.
 """
 
 import argparse
@@ -14,7 +15,7 @@ import dataclasses
 import json
 from pathlib import Path
 
-from helpers import config, face_resnet, registry, results, training
+from helpers import config, execute, face_resnet, registry, results
 
 VARIANTS = {  # name: (features, stage-2 unfrozen blocks, features at unit scale)
     "raw_descriptor_3": ("descriptor", 3, False),
@@ -42,6 +43,16 @@ def variant_spec(name: str, features: str, blocks: int, unit_scale: bool) -> reg
     return dataclasses.replace(face, name=name, build=build, stages=(stage(1), stage(2)))
 
 
+def variant_notebook(variant: str, name: str, blocks: int) -> Path:
+    """Notebook 03b for the variant: its model's name and its stage-2 blocks in place of the face entry's."""
+    source = (execute.NOTEBOOKS / "03b_face_transfer.py").read_text()
+    source = source.replace('"face"', f'"{name}"').replace("face_resnet.STAGE2_UNFROZEN_BLOCKS", str(blocks))
+    path = config.PROJ_ROOT / "runs" / "face_choices" / f"{variant}.py"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(source)
+    return path
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--only", nargs="+", choices=VARIANTS, help="train these variants only")
@@ -57,7 +68,7 @@ def main() -> None:
             name, out = f"face_{variant}", config.PROJ_ROOT / "runs" / "face_choices" / variant
             registry.register(variant_spec(name, features, blocks, unit_scale))
         if not (out / "metrics.json").is_file():
-            training.train(name, profile, out, verbose=2)
+            execute.train_here(name, profile, out, notebook=variant_notebook(variant, name, blocks))
         metrics = json.loads((out / "metrics.json").read_text())
         keys = ("val_gender_accuracy", "val_age_mae", "test_gender_accuracy", "test_age_mae")
         rows[variant] = {

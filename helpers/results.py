@@ -1,4 +1,4 @@
-"""Results of a run on disk (results/<profile>/<model>/): find, check, load (training.load_or_train trains
+"""Results of a run on disk (results/<profile>/<model>/): find, check, load (the model notebooks train
 when missing)."""
 
 from __future__ import annotations

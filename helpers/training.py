@@ -1,4 +1,6 @@
-"""Train a model for a profile and write its results (metrics, history, predictions, manifest, model)."""
+"""The parts of a training that the model notebooks (02, 03, 03b) call: the run (:func:`start`, :class:`Run`), its
+batches, the cached validation of a frozen base, and the result files (metrics, history, predictions, manifest,
+model)."""
 
 from __future__ import annotations
 
@@ -8,8 +10,8 @@ from . import keras_quietly  # noqa: F401  (first: Keras starts without TensorFl
 import contextlib
 import functools
 import shutil
-import sys
 import time
+from dataclasses import dataclass
 from pathlib import Path
 
 import keras
@@ -89,73 +91,6 @@ class FrozenPartValidation(keras.callbacks.Callback):
         logs.update({f"val_{name}": value for name, value in values.items()})
 
 
-def _fit(model, splits, profile: Profile, first_epoch: int, last_epoch: int, checkpoint: Checkpoint, verbose, stage):
-    """``model.fit`` from ``first_epoch`` to ``last_epoch`` in ``stage`` (a :class:`registry.Stage`): validation
-    through :class:`FrozenPartValidation` where the stage has frozen layers, else through Keras' own."""
-    if first_epoch >= last_epoch:
-        return
-    checkpoint.batches.set_epoch(first_epoch)
-    if stage.frozen_part:
-        parts = stage.frozen_part(model, profile)
-        validation = {"callbacks": [FrozenPartValidation(parts, splits.val, profile.batch_size), checkpoint]}
-    else:
-        validation = {
-            "validation_data": (splits.val.images, targets(splits.val)),
-            "validation_batch_size": profile.batch_size,
-            "callbacks": [checkpoint],
-        }
-    model.fit(
-        checkpoint.batches,
-        shuffle=False,  # Batches shuffles by (seed, epoch); Keras' own shuffling would not survive a resume
-        epochs=last_epoch,
-        initial_epoch=first_epoch,
-        verbose=verbose,
-        **validation,
-    )
-
-
-def run_training(
-    model_name: str,
-    model,
-    splits,
-    profile: Profile,
-    folder: Path,
-    state: dict | None = None,
-    verbose="auto",
-    provenance: dict | None = None,
-):
-    """Compile and fit ``model`` stage by stage as its registry entry says, checkpointing into ``folder`` after
-    every epoch.
-
-    Args:
-        state: a checkpoint to resume from (``model`` is then the checkpoint's model, optimizer included).
-        provenance: kept in every checkpoint (where and with which code the run began).
-
-    Returns:
-        The per-epoch history (with a ``stage`` column for a model of several stages).
-    """
-    spec = registry.get(model_name)
-    history = list(state["history"]) if state else []
-    done = state["epoch"] if state else 0
-    batches = Batches(
-        splits.train, profile.batch_size, profile.seed, age_weights(splits.train.age, profile.age_weighting)
-    )
-    first = 0
-    for index, stage in enumerate(spec.stages):
-        last = first + stage.epochs_of(profile)
-        if last > first:
-            if not state or done <= first:  # entering the stage now (not resuming inside it): a fresh optimizer
-                if stage.trainable:
-                    stage.trainable(model, profile)
-                decay_steps = (last - first) * len(batches) if decays(profile, index, len(spec.stages)) else 0
-                models.compile_model(model, *stage.optimizer_settings(profile), decay_steps)
-            number = spec.stage_number(index)
-            checkpoint = Checkpoint(folder, profile.hash, number, history, batches, provenance)
-            _fit(model, splits, profile, max(done, first), last, checkpoint, verbose, stage)
-        first = last
-    return history_frame(history)
-
-
 def decays(profile: Profile, stage_index: int, stages: int) -> bool:
     """Whether stage ``stage_index`` (0-based, of ``stages``) decays its learning rate (``profile.lr_schedule``)."""
     return profile.lr_schedule == "cosine" or (profile.lr_schedule == "cosine_last" and stage_index == stages - 1)
@@ -216,67 +151,6 @@ def final_metrics(history: pd.DataFrame, predictions: pd.DataFrame) -> dict:
     flipped = evaluation.summarize(predictions, flip=True)
     metrics["val_gender_accuracy_flip"], metrics["val_age_mae_flip"] = flipped["gender_accuracy"], flipped["age_mae"]
     metrics["epochs_run"] = len(history)
-    return metrics
-
-
-def train(
-    model_name: str,
-    profile: Profile,
-    out_dir,
-    source=None,
-    weights="env",
-    overrides=None,
-    verbose="auto",
-    progress: bool = True,
-) -> dict:
-    """Train ``model_name`` with ``profile`` and write its results to ``out_dir``.
-
-    Args:
-        model_name: a model of the registry (``custom``, ``vgg16``).
-        profile: the hyper-parameters (a named profile with overrides applied).
-        out_dir: folder for metrics.json, history_<model>.csv, predictions_val_<model>.csv, manifest.json
-            and <model>.keras; created if needed.
-        source: UTKFace folder or .tar.gz (default ``$UTKFACE`` or ``data/``).
-        weights: pretrained weights of a model that reads them (its registry entry's ``find_weights``).
-        overrides: the overrides that made ``profile`` (recorded in the manifest).
-
-    Returns:
-        The metrics dict that was written to metrics.json.
-    """
-    # Everything that can fail on bad input is checked before the output folder is touched.
-    spec = registry.get(model_name)
-    profile = spec.profile_for(profile)
-    spec.check_image_size(profile)
-    find = spec.find_weights or functools.partial(models.resolve_weights, variable=spec.weights_variable)
-    weights = find(weights) if spec.weights_variable else None
-    started, code, clock = host.now(), host.code_version(), time.perf_counter()
-    out = Path(out_dir)
-    folder = out / results.CHECKPOINT
-    keras.utils.set_random_seed(profile.seed)
-    # A fresh model is built now, so that a bad weights file fails before the data is read.
-    fresh = None if has_checkpoint(folder) else registry.build_model(model_name, profile, weights)
-    weights_info = models.describe_weights(weights) if spec.weights_variable else None
-    if weights_info:
-        print(f"{spec.short} weights: {weights_info['label']}", flush=True)
-    source = sources.resolve_source(source)
-    splits, data_info = _load_data(profile, source, progress)
-
-    with files.folder_lock(out, "training"):
-        state, model = _resume_or_start(
-            folder, profile, lambda: fresh or registry.build_model(model_name, profile, weights)
-        )
-        (out / "metrics.json").unlink(missing_ok=True)  # written last: its presence means the run finished
-        provenance = _provenance(state, started, code)
-        if verbose == "auto":
-            verbose = 1 if sys.stdout.isatty() else 2
-        history = run_training(model_name, model, splits, profile, folder, state, verbose, provenance)
-        manifest = _manifest(model_name, profile, overrides, data_info, weights_info, provenance)
-        earlier_seconds = float(history["seconds"].iloc[: state["epoch"] if state else 0].sum())
-        with _stopped_if_unwritable(out, len(history)):
-            metrics = _write_results(
-                model_name, model, history, splits, profile, out, source, progress, manifest, earlier_seconds, clock
-            )
-        shutil.rmtree(folder, ignore_errors=True)
     return metrics
 
 
@@ -353,40 +227,204 @@ def record_architecture(folder) -> bool:
     return True
 
 
-def load_or_train(
-    model: str, profile: Profile, results_dir=None, retrain: bool = False, data=None, weights="env", overrides=None
-) -> results.RunResults:
-    """The run's results: loaded from disk when present for this profile, else trained now (notebooks 02, 03)."""
-    if retrain or not results.finished(model, profile, results_dir):
-        train(
-            model,
-            profile,
-            results.run_folder(model, profile, results_dir),
-            source=data or None,
-            weights=weights,
-            overrides=overrides,
-            verbose=2,
+# ---------------------------------------------------------------- a run, from start() to finish()
+# The notebooks (02, 03, 03b) train in their own cells: start() sets a run up, each stage's cells compile and fit
+# the model with what Run.stage() gives them, finish() writes the run's files.
+_HELD: dict[Path, contextlib.ExitStack] = {}  # run folders this process has locked for a run not finished yet
+
+
+@dataclass
+class StageEpochs:
+    """What one stage's ``compile`` and ``fit`` need from the run.
+
+    Attributes:
+        first, last: the stage's epochs still to train, as ``fit``'s ``initial_epoch`` and ``epochs`` (equal once
+            a resumed run is past the stage, or when the results were loaded).
+        enters: whether the stage begins now, so its layers are set and the model compiled with a fresh AdamW
+            (False when a run resumes inside the stage: the checkpoint's model goes on with its optimizer's state).
+        batches: the training batches, in an order fixed by (seed, epoch) so that a resumed run sees what an
+            uninterrupted one saw (``fit(shuffle=False)``: Keras' own shuffling would not survive a resume).
+        checkpoint: the callback that saves the model, its optimizer and the history after every epoch.
+        decay_steps: the steps along which the learning rate decays to 0 (0: it stays constant).
+    """
+
+    first: int
+    last: int
+    enters: bool
+    batches: Batches | None = None
+    checkpoint: Checkpoint | None = None
+    decay_steps: int = 0
+
+    @property
+    def left(self) -> bool:
+        """Whether any of the stage's epochs are still to train."""
+        return self.first < self.last
+
+    def learning_rate(self, rate: float):
+        """The stage's learning rate: ``rate``, or a cosine from ``rate`` to 0 over the stage, step by step, when the
+        profile's ``lr_schedule`` decays this stage (the optimizer counts its steps and a checkpoint keeps the count,
+        so a resumed run goes on where it was)."""
+        if not self.decay_steps:
+            return rate
+        return keras.optimizers.schedules.CosineDecay(rate, self.decay_steps, alpha=0.0)
+
+
+class Run:
+    """A run of one model and profile into its folder: made by :func:`start`, trained by the notebook's cells, ended
+    by :meth:`finish`. ``trains`` is False when the folder holds a finished run of these settings (it is loaded).
+
+    Attributes:
+        model: the model to train: fresh with the seed's initial weights, or the checkpoint's (optimizer included)
+            when an interrupted run resumes; when the results are loaded, the network without weights, to look at.
+        validation: the validation images and targets, for ``fit(validation_data=...)``.
+    """
+
+    def __init__(self, name: str, profile: Profile, folder: Path, model, trains: bool, **training):
+        self.name, self.profile, self.folder, self.model, self.trains = name, profile, folder, model, trains
+        self.spec = registry.get(name)
+        self.splits, self.state = training.get("splits"), training.get("state")
+        self.history = list(self.state["history"]) if self.state else []
+        self.batches = training.get("batches")
+        self.provenance, self.started = training.get("provenance"), training.get("started")
+        self.source, self.progress = training.get("source"), training.get("progress", True)
+        self.manifest = training.get("manifest")
+        self.validation = (self.splits.val.images, targets(self.splits.val)) if self.splits else None
+
+    def stage(self, number: int) -> StageEpochs:
+        """Stage ``number`` (1, 2, … as the model's notebook numbers them) of this run."""
+        stages = self.spec.stages
+        if not 1 <= number <= len(stages):
+            raise ValueError(f"the {self.spec.label} model trains in {len(stages)} stage(s), not {number}")
+        first = sum(stage.epochs_of(self.profile) for stage in stages[: number - 1])
+        last = first + stages[number - 1].epochs_of(self.profile)
+        if not self.trains:
+            return StageEpochs(last, last, enters=False)
+        done = self.state["epoch"] if self.state else 0
+        begin = min(max(done, first), last)
+        if begin < last:
+            self.batches.set_epoch(begin)
+        decaying = decays(self.profile, number - 1, len(stages))
+        return StageEpochs(
+            first=begin,
+            last=last,
+            enters=last > first and (not self.state or done <= first),
+            batches=self.batches,
+            checkpoint=Checkpoint(
+                self.folder / results.CHECKPOINT,
+                self.profile.hash,
+                self.spec.stage_number(number - 1),
+                self.history,
+                self.batches,
+                self.provenance,
+            ),
+            decay_steps=(last - first) * len(self.batches) if decaying else 0,
         )
-    return results.load_for(model, profile, results_dir)
+
+    def finish(self, model) -> results.RunResults:
+        """Write the trained run's files (validation and test predictions, metrics, history, manifest, the model
+        and its card; ``metrics.json`` last) and unlock the folder; returns the run as loaded from them (also when
+        nothing trained)."""
+        if self.trains:
+            history = history_frame(self.history)
+            earlier = float(history["seconds"].iloc[: self.state["epoch"] if self.state else 0].sum())
+            with _stopped_if_unwritable(self.folder, len(history)):
+                _write_results(self, model, history, earlier)
+            shutil.rmtree(self.folder / results.CHECKPOINT, ignore_errors=True)
+            _HELD.pop(self.folder).close()
+            self.trains = False
+        run = results.load(self.name, self.folder)
+        results.check_architecture(run, self.profile)
+        return run
 
 
-def _write_results(
-    model_name, model, history, splits, profile, out, source, progress, manifest, earlier_seconds: float, clock: float
-) -> dict:
+def start(
+    model_name: str,
+    profile: Profile,
+    source=None,
+    run_dir=None,
+    results_dir=None,
+    weights="env",
+    retrain: bool = False,
+    overrides=None,
+    progress: bool = True,
+) -> Run:
+    """Set up a run of ``model_name`` with ``profile``: seed, model, data, and the run folder locked for it.
+
+    Everything that can fail on bad input is checked before the folder is touched. A checkpoint of these settings
+    in the folder is resumed; a finished run of them is loaded instead, unless ``retrain``.
+
+    Args:
+        source: UTKFace folder or .tar.gz (default ``$UTKFACE`` or ``data/``).
+        run_dir: the run's folder (default ``<results_dir>/<profile>/<model>``).
+        weights: pretrained weights of a model that reads them (its registry entry's ``find_weights``).
+        overrides: the overrides that made ``profile`` (recorded in the manifest).
+
+    Returns:
+        The :class:`Run`; its notebook trains ``run.model`` stage by stage and calls :meth:`Run.finish`.
+    """
+    spec = registry.get(model_name)
+    profile = spec.profile_for(profile)
+    spec.check_image_size(profile)
+    out = Path(run_dir) if run_dir else results.run_folder(model_name, profile, results_dir)
+    if not retrain and results.finished_in(out, profile):
+        print(f"{out}: a finished run of these settings, loaded (retrain=True trains it again)", flush=True)
+        return Run(model_name, profile, out, registry.build_model(model_name, profile, weights=None), trains=False)
+    find = spec.find_weights or functools.partial(models.resolve_weights, variable=spec.weights_variable)
+    weights = find(weights) if spec.weights_variable else None
+    started, code, clock = host.now(), host.code_version(), time.perf_counter()
+    folder = out / results.CHECKPOINT
+    keras.utils.set_random_seed(profile.seed)
+    # A fresh model is built now, so that a bad weights file fails before the data is read.
+    fresh = None if has_checkpoint(folder) else models.jit_on_jax(registry.build_model(model_name, profile, weights))
+    weights_info = models.describe_weights(weights) if spec.weights_variable else None
+    if weights_info:
+        print(f"{spec.short} weights: {weights_info['label']}", flush=True)
+    source = sources.resolve_source(source)
+    splits, data_info = _load_data(profile, source, progress)
+
+    if out.resolve() in _HELD:  # an earlier start() of this process whose run never finished (an interrupted fit)
+        _HELD.pop(out.resolve()).close()
+    lock = contextlib.ExitStack()
+    lock.enter_context(files.folder_lock(out, "training"))
+    _HELD[out.resolve()] = lock
+    state, model = _resume_or_start(
+        folder, profile, lambda: fresh or models.jit_on_jax(registry.build_model(model_name, profile, weights))
+    )
+    (out / "metrics.json").unlink(missing_ok=True)  # written last: its presence means the run finished
+    provenance = _provenance(state, started, code)
+    batches = Batches(
+        splits.train, profile.batch_size, profile.seed, age_weights(splits.train.age, profile.age_weighting)
+    )
+    return Run(
+        model_name,
+        profile,
+        out.resolve(),
+        model,
+        trains=True,
+        splits=splits,
+        state=state,
+        batches=batches,
+        provenance=provenance,
+        started=clock,
+        source=source,
+        progress=progress,
+        manifest=_manifest(model_name, profile, overrides, data_info, weights_info, provenance),
+    )
+
+
+def _write_results(run: Run, model, history: pd.DataFrame, earlier_seconds: float) -> None:
     """Predict validation and test images and write every result file; ``metrics.json`` last. The manifest's
-    ``seconds``: the epochs of earlier invocations (a resumed run) plus this one's time since ``clock``."""
-    predictions = evaluation.predict(model, splits.val, profile.batch_size)
+    ``seconds``: the epochs of earlier invocations (a resumed run) plus this one's time since :func:`start`."""
+    out, profile = run.folder, run.profile
+    predictions = evaluation.predict(model, run.splits.val, profile.batch_size)
     metrics = final_metrics(history, predictions)
     if profile.test_size:
-        metrics.update(evaluate_test(model_name, model, profile, out, source, progress))
-    with files.atomic_path(out / f"{model_name}.keras") as tmp:
+        metrics.update(evaluate_test(run.name, model, profile, out, run.source, run.progress))
+    with files.atomic_path(out / f"{run.name}.keras") as tmp:
         models.portable(model).save(tmp)
-    write_atomic(out / f"history_{model_name}.csv", history.to_csv(index=False))
-    write_atomic(out / f"predictions_val_{model_name}.csv", predictions.to_csv(index=False, float_format="%.6g"))
-    write_json(
-        out / "manifest.json",
-        dict(manifest, finished=host.now(), seconds=round(earlier_seconds + time.perf_counter() - clock, 1)),
-    )
+    write_atomic(out / f"history_{run.name}.csv", history.to_csv(index=False))
+    write_atomic(out / f"predictions_val_{run.name}.csv", predictions.to_csv(index=False, float_format="%.6g"))
+    seconds = round(earlier_seconds + time.perf_counter() - run.started, 1)
+    write_json(out / "manifest.json", dict(run.manifest, finished=host.now(), seconds=seconds))
     write_json(out / "metrics.json", metrics)
-    write_atomic(out / release.CARD, release.model_card(model_name, out))  # read from the files just written
-    return metrics
+    write_atomic(out / release.CARD, release.model_card(run.name, out))  # read from the files just written

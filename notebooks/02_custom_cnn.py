@@ -20,8 +20,8 @@
 # [![Open In Colab](https://colab.research.google.com/assets/colab-badge.svg)](https://colab.research.google.com/github/utkface-study/age-gender-utkface/blob/main/notebooks/02_custom_cnn.ipynb)
 #
 # One network, two tasks: gender (sigmoid, binary cross-entropy) and age (linear output, MAE loss), trained
-# jointly with AdamW. With `retrain=False` and this profile's results on disk, the notebook loads them instead of
-# training again.
+# jointly with AdamW. The network is built and trained in the cells below; with `retrain=False` and a finished run
+# of these settings on disk, the same cells load it instead of training again.
 
 # %%
 # Colab only (nothing happens elsewhere): clone this project into /content, install it and work in its notebooks/
@@ -49,14 +49,18 @@ profile = "seed"  # str: named profile (seed, quick, smoke, full)
 overrides = {}  # dict: profile fields to change, e.g. {"epochs": 5}
 data = ""  # str: UTKFace folder or .tar.gz (empty: $UTKFACE, then data/)
 results_dir = ""  # str: results root (empty: results/ in the project)
+run_dir = ""  # str: this run's folder (empty: <results_dir>/<profile>/custom)
 figures_dir = ""  # str: figures root (empty: figures/ in the project)
 retrain = False  # bool: train even when this profile's results are on disk
 
 # %%
-from helpers import notebook, plots, registry, results, training
+from helpers import notebook, plots, registry, results, training  # first: Keras starts quietly
+
+# isort: split
+import keras
 
 cfg = notebook.setup(profile, overrides)
-results_dir, figures_dir = notebook.none_if_empty(results_dir, figures_dir)
+results_dir, run_dir, figures_dir = notebook.none_if_empty(results_dir, run_dir, figures_dir)
 source = notebook.colab_setup(data)
 
 # %% [markdown]
@@ -71,23 +75,48 @@ fig = plots.architecture_from_description(description, cfg.image_size, "Custom C
 plots.save_fig(fig, "fig3_custom_architecture", cfg.name, figures_dir)
 
 # %% [markdown]
-# ## Training configuration
+# ## The run: its data, its model and its folder
+# `training.start` seeds Keras, builds the network with the seed's initial weights, reads the training and
+# validation images and locks the run's folder. A checkpoint of these settings there (a run that was stopped) is
+# resumed: the model is then the checkpoint's, optimizer included. A finished run of these settings is loaded
+# instead, unless `retrain`, and the training cells below do nothing.
 
 # %%
-{
-    "optimizer": "AdamW",
-    "learning rate": cfg.learning_rate,
-    "weight decay": cfg.weight_decay,
-    "epochs": cfg.epochs,
-    "batch size": cfg.batch_size,
-    "losses": "age: MAE, gender: binary cross-entropy",
-}
+run = training.start("custom", cfg, source, run_dir, results_dir, retrain=retrain, overrides=overrides)
+model = run.model
+model.summary()
 
 # %% [markdown]
-# ## Training (or loading this profile's results)
+# ## Training
+# AdamW at the profile's learning rate and weight decay, MAE loss for age and binary cross-entropy for gender, one
+# line per epoch. The rate stays constant (the coursework's protocol) unless the profile's `lr_schedule` decays it.
+# The checkpoint after every epoch lets a stopped run resume where it stopped, bit for bit.
 
 # %%
-run = training.load_or_train("custom", cfg, results_dir, retrain, source, overrides=overrides)
+stage = run.stage(1)
+if stage.enters:  # False when a run resumes inside the stage: the checkpoint's optimizer goes on
+    model.compile(
+        optimizer=keras.optimizers.AdamW(stage.learning_rate(cfg.learning_rate), weight_decay=cfg.weight_decay),
+        loss={"age": "mae", "gender": "binary_crossentropy"},
+        metrics={"age": ["mae"], "gender": ["accuracy"]},
+    )
+if stage.left:
+    model.fit(
+        stage.batches,  # in an order fixed by (seed, epoch): a resumed run sees what an uninterrupted one saw
+        initial_epoch=stage.first,
+        epochs=stage.last,
+        shuffle=False,
+        validation_data=run.validation,
+        validation_batch_size=cfg.batch_size,
+        callbacks=[stage.checkpoint],
+        verbose=2,
+    )
+
+# %% [markdown]
+# The run's files: predictions of the validation (and test) images, metrics, history, manifest, the model.
+
+# %%
+run = run.finish(model)
 print(
     f"results in {run.folder}, trained on {run.manifest['backend']} "
     f"({', '.join(run.manifest['hardware']['accelerators']) or 'CPU'}) in {run.manifest['seconds'] / 60:.1f} min"

@@ -100,6 +100,21 @@ def face_archive(tmp_path, face_folder) -> Path:
     return path
 
 
+def train_here(model: str, profile, out: Path, source, notebook: Path | None = None) -> dict:
+    """``model`` trained through its notebook (or ``notebook``) in this process (``execute.train_here``)."""
+    from helpers import execute
+
+    return execute.train_here(model, profile, out, source, notebook)
+
+
+def lock_holder(folder: Path) -> int | None:
+    """The pid written in ``folder``'s lock: the kernel that runs a training notebook."""
+    try:
+        return int((folder / ".lock").read_text())
+    except (OSError, ValueError):
+        return None
+
+
 def train_cli(out: Path, model: str, *extra: str, cache: Path, wait: bool = True):
     """``python -m helpers train`` on the real archive, smoke profile; returns the finished process or Popen."""
     env = dict(

@@ -19,7 +19,7 @@ from conftest import REAL_DATA, ROOT, needs_real_data
 
 from helpers import config, registry
 
-NOTEBOOKS = ["01_data_analysis", "02_custom_cnn", "03_vgg16_transfer", "04_comparison"]
+NOTEBOOKS = sorted(path.stem for path in (ROOT / "notebooks").glob("*.py"))
 
 
 def _first_code_cell(name):

@@ -8,6 +8,7 @@ from types import SimpleNamespace
 import numpy as np
 import pandas as pd
 import pytest
+from conftest import train_here
 
 from helpers import config, experiments, numbers, plots, registry, report, seed_sweeps, training
 
@@ -268,12 +269,19 @@ def test_weighted_batches_carry_age_weights_only():
     assert len(training.Batches(faces, 4, seed=0)[0]) == 2  # no weights: (images, targets) as before
 
 
-def test_duplicates_experiment_trains_every_variant_and_measures_the_twin_effect(tmp_path):
+def test_duplicates_experiment_trains_every_variant_and_measures_the_twin_effect(tmp_path, monkeypatch):
     from test_data import _variants
+
+    from helpers import execute
+
+    # each variant through its notebook in this process (the command line's papermill runs: test_integration.py)
+    monkeypatch.setattr(
+        execute, "train", lambda model, profile, out, source, weights: train_here(model, profile, out, source)
+    )
 
     folder = _variants(tmp_path)  # 12 faces, four of them twins with conflicting labels
     profile = config.get_profile("smoke", {"image_size": 32, "test_size": 0, "batch_size": 4})
-    summary = experiments.run("duplicates", profile, source=folder, results_dir=tmp_path / "results", verbose=0)
+    summary = experiments.run("duplicates", profile, source=folder, results_dir=tmp_path / "results")
     assert list(summary["status"]) == ["run"] * 3
     assert summary.loc["all_images_group", "val_with_train_twin"] == 0
     group, clean = summary.loc["all_images_group"], summary.loc["all_images_group_clean"]
@@ -288,14 +296,12 @@ def test_duplicates_experiment_trains_every_variant_and_measures_the_twin_effect
         for variant in summary.index
     ]
     written = [path.stat().st_mtime_ns for path in finished]
-    again = experiments.run("duplicates", profile, source=folder, results_dir=tmp_path / "results", verbose=0)
+    again = experiments.run("duplicates", profile, source=folder, results_dir=tmp_path / "results")
     assert again.equals(summary)
     assert [path.stat().st_mtime_ns for path in finished] == written  # read back, not retrained
     path = experiments.variant_folder(profile, "all_images", "custom", tmp_path / "results") / experiments.TWIN_EFFECT
     path.unlink()  # the conjectures share the random-split run: finishing it there measures the effect too
-    experiments.run(
-        "conjectures", profile, only=["all_images"], source=folder, results_dir=tmp_path / "results", verbose=0
-    )
+    experiments.run("conjectures", profile, only=["all_images"], source=folder, results_dir=tmp_path / "results")
     assert experiments.read_twin_effect(profile, results_dir=tmp_path / "results") == effect
 
 

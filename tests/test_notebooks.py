@@ -19,7 +19,7 @@ from test_faults import complete_file, wait_until
 
 from helpers import config, registry
 
-NOTEBOOKS = ["01_data_analysis", "02_custom_cnn", "03_vgg16_transfer", "04_comparison"]
+NOTEBOOKS = sorted(path.stem for path in (ROOT / "notebooks").glob("*.py"))
 FIGURES = [
     "fig1_sample_faces",
     "fig2_age_distribution",

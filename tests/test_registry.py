@@ -1,7 +1,8 @@
 """A model is one entry of the registry (helpers/registry.py), and a run knows its network.
 
-A further network, defined in this file alone, trains through the normal entry point and appears in the comparison
-and the report beside the registered ones; a run of another network than the code builds now is refused, not loaded.
+A further network, defined in this file alone with the notebook that trains it, trains as the study's models do
+and appears in the comparison and the report beside the registered ones; a run of another network than the code
+builds now is refused, not loaded.
 """
 
 import dataclasses
@@ -12,10 +13,10 @@ from pathlib import Path
 
 import keras
 import pytest
-from conftest import REAL_DATA, ROOT, STUDY_MODELS, needs_real_data
+from conftest import REAL_DATA, ROOT, STUDY_MODELS, needs_real_data, train_here
 from keras import layers
 
-from helpers import config, evaluation, files, models, plots, registry, report, results, training
+from helpers import config, evaluation, files, models, plots, registry, report, results
 
 SMOKE = config.get_profile("smoke")
 
@@ -42,6 +43,45 @@ TINY = registry.ModelSpec(
 )
 
 
+TINY_NOTEBOOK = """# %% tags=["parameters"]
+profile = "smoke"  # str: named profile
+overrides = {}  # dict: profile fields to change
+data = ""  # str: UTKFace folder or .tar.gz
+run_dir = ""  # str: this run's folder
+figures_dir = ""  # str: figures root
+retrain = False  # bool: train even when this profile's results are on disk
+
+# %%
+from helpers import notebook, training
+
+# isort: split
+import keras
+
+cfg = notebook.setup(profile, overrides, model="tiny")
+run = training.start("tiny", cfg, data, run_dir, retrain=retrain, overrides=overrides)
+model = run.model
+
+# %%
+stage = run.stage(1)
+if stage.enters:
+    model.compile(
+        optimizer=keras.optimizers.AdamW(stage.learning_rate(cfg.learning_rate), weight_decay=cfg.weight_decay),
+        loss={"age": "mae", "gender": "binary_crossentropy"},
+        metrics={"age": ["mae"], "gender": ["accuracy"]},
+    )
+model.fit(
+    stage.batches,
+    initial_epoch=stage.first,
+    epochs=stage.last,
+    shuffle=False,
+    validation_data=run.validation,
+    callbacks=[stage.checkpoint],
+    verbose=0,
+)
+run = run.finish(model)
+"""
+
+
 @pytest.fixture
 def third_model(monkeypatch):
     monkeypatch.setitem(registry.MODELS, TINY.name, TINY)
@@ -54,7 +94,9 @@ def three_runs(third_model, smoke_runs, tmp_path) -> Path:
     root = tmp_path / "results"
     for model, (folder, _) in smoke_runs.items():
         shutil.copytree(folder, root / "smoke" / model, ignore=shutil.ignore_patterns("*.keras"))
-    training.train(third_model, SMOKE, root / "smoke" / third_model, source=REAL_DATA, verbose=0, progress=False)
+    notebook = tmp_path / "tiny_notebook.py"  # a new model is a registry entry and a notebook that trains it
+    notebook.write_text(TINY_NOTEBOOK)
+    train_here(third_model, SMOKE, root / "smoke" / third_model, REAL_DATA, notebook)
     return root
 
 

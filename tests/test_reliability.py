@@ -11,7 +11,7 @@ import time
 
 import pandas as pd
 import pytest
-from conftest import REAL_DATA, ROOT, face_names, jpeg_bytes, needs_real_data, train_cli
+from conftest import REAL_DATA, ROOT, face_names, jpeg_bytes, lock_holder, needs_real_data, train_cli
 from PIL import Image
 
 from helpers import config, data, registry, sources, training
@@ -89,7 +89,7 @@ def test_results_of_other_settings_are_never_reused(tmp_path):
     (folder / "metrics.json").write_text("{}")
     (folder / "manifest.json").write_text(json.dumps({"hash": "0123456789ab"}))
     with pytest.raises(ValueError, match="holds results of other settings"):
-        training.load_or_train("custom", config.get_profile("smoke"), tmp_path)
+        training.start("custom", config.get_profile("smoke"), results_dir=tmp_path)
 
 
 def test_bad_input_fails_before_the_results_folder_is_touched(tmp_path, face_archive):
@@ -158,6 +158,7 @@ def _kill_after_epoch(out, model, epoch, *extra, cache):
     deadline = time.monotonic() + 300
     while process.poll() is None and time.monotonic() < deadline:
         if state.is_file() and json.loads(state.read_text())["epoch"] >= epoch:
+            os.kill(lock_holder(out), signal.SIGKILL)  # the kernel that trains, then the command that started it
             process.kill()
             break
         time.sleep(0.05)
@@ -200,6 +201,7 @@ def test_the_queue_resumes_a_killed_run_to_the_same_result_then_skips_it(tmp_pat
     deadline = time.monotonic() + 300
     while process.poll() is None and time.monotonic() < deadline:
         if state.is_file() and json.loads(state.read_text())["epoch"] >= 1:
+            os.kill(lock_holder(run), signal.SIGKILL)  # the notebook's kernel (a session of its own), then make's
             os.killpg(process.pid, signal.SIGKILL)
             break
         time.sleep(0.05)
