@@ -9,7 +9,9 @@ from . import keras_quietly  # noqa: F401  (first: Keras starts without TensorFl
 # isort: split
 import contextlib
 import functools
+import hashlib
 import shutil
+import sys
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -324,7 +326,10 @@ class Run:
         """Write the trained run's files (validation and test predictions, metrics, history, manifest, the model
         and its card; ``metrics.json`` last) and unlock the folder; returns the run as loaded from them (also when
         nothing trained)."""
+        cells = training_cells()
         if self.trains:
+            if cells:
+                self.manifest["training_cells"] = cells
             history = history_frame(self.history)
             earlier = float(history["seconds"].iloc[: self.state["epoch"] if self.state else 0].sum())
             with _stopped_if_unwritable(self.folder, len(history)):
@@ -334,7 +339,32 @@ class Run:
             self.trains = False
         run = results.load(self.name, self.folder)
         results.check_architecture(run, self.profile)
+        recorded = run.manifest.get("training_cells")
+        if cells and recorded and cells != recorded:
+            print(
+                f"note: this notebook's training cells differ from those that trained the run in {self.folder}; "
+                "its results are those cells' (retrain=True trains with these)",
+                flush=True,
+            )
         return run
+
+
+def training_cells(first_call: str = "training.start(") -> str | None:
+    """A digest of the code this IPython kernel ran from the last cell that calls ``first_call`` to the current one:
+    the notebook's training cells as they ran, each cell once, comment lines and blank lines left out. None outside
+    IPython (a notebook run in a plain process)."""
+    shell = sys.modules["IPython"].get_ipython() if "IPython" in sys.modules else None
+    cells = shell.user_ns.get("In", []) if shell else []
+    starts = [index for index, cell in enumerate(cells) if first_call in cell]
+    if not starts:
+        return None
+    lines = [
+        line.strip()
+        for cell in dict.fromkeys(cells[starts[-1] :])  # a cell run again counts once
+        for line in cell.splitlines()
+        if line.strip() and not line.strip().startswith("#")
+    ]
+    return hashlib.sha256("\n".join(lines).encode()).hexdigest()[:16]
 
 
 def start(

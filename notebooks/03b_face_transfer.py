@@ -53,9 +53,7 @@ results_dir = ""  # str: results root (empty: results/ in the project)
 run_dir = ""  # str: this run's folder (empty: <results_dir>/<profile>/face)
 figures_dir = ""  # str: figures root (empty: figures/ in the project)
 retrain = False  # bool: train even when this profile's results are on disk
-weights = (
-    "env"  # str: for training: none, the folder of face_recognition_model.bin, or env ($FACE_WEIGHTS, else download)
-)
+weights = "env"  # str: none, the folder of face_recognition_model.bin, or env ($FACE_WEIGHTS, else download)
 
 # %%
 from helpers import face_resnet, notebook, plots, results, training  # first: Keras starts quietly

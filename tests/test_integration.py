@@ -81,6 +81,7 @@ def test_manifest_records_the_run(smoke_runs, model):
     assert manifest["data"]["sha256"] == hashlib.sha256(REAL_DATA.read_bytes()).hexdigest()
     assert len(manifest["code"]["commit"]) == 40 and isinstance(manifest["code"]["dirty"], bool)
     assert manifest["resumes"] == []
+    assert len(manifest["training_cells"]) == 16  # a digest of the notebook's training cells as they ran
     assert {"model", "vector_extensions"} <= set(manifest["hardware"]["cpu"])  # which CPU: speed and rounding
     if registry.get(model).weights_variable:
         from helpers.models import KNOWN_WEIGHTS

@@ -1,5 +1,6 @@
 """The architecture facts of the study, checked layer by layer."""
 
+import sys
 import warnings
 
 import keras
@@ -402,3 +403,25 @@ def test_which_stages_decay_their_learning_rate(schedule, decaying):
     profile = config.get_profile("seed", {"lr_schedule": schedule})
     assert [training.decays(profile, index, 2) for index in range(2)] == decaying
     assert training.decays(profile, 0, 1) == (schedule != "constant")  # a one-stage model's stage is its last
+
+
+def test_the_training_cells_digest_is_the_code_run_from_start_to_finish(monkeypatch):
+    """What a run's manifest records of its notebook's training cells (``training_cells``): the code from the last
+    cell that calls ``training.start(`` to the current one, each cell once, comments and blank lines aside."""
+    import types
+
+    history = ["cfg = 1", "run = training.start(x)", "model.fit(a)  # stage 1", "run.finish(model)"]
+    shell = types.SimpleNamespace(user_ns={"In": history})
+    monkeypatch.setitem(sys.modules, "IPython", types.SimpleNamespace(get_ipython=lambda: shell))
+    digest = training.training_cells()
+    assert digest and len(digest) == 16
+    history[1:] = ["run = training.start(x)", "# a comment\n\nmodel.fit(a)  # stage 1", "run.finish(model)"]
+    assert training.training_cells() == digest  # a new comment line, a blank line: the same code
+    history.insert(3, history[2])  # a cell run twice (an interrupted fit, run again)
+    assert training.training_cells() == digest
+    history[2] = "model.fit(b)"
+    assert training.training_cells() != digest  # a changed training cell
+    history[:] = ["cfg = 1"]
+    assert training.training_cells() is None  # no run started in this kernel
+    monkeypatch.setitem(sys.modules, "IPython", types.SimpleNamespace(get_ipython=lambda: None))
+    assert training.training_cells() is None  # a plain process

@@ -107,8 +107,8 @@ def test_one_tagged_parameters_cell_of_plain_literals(name):
 @pytest.fixture(scope="module")
 def executed(tmp_path_factory, smoke_cache, smoke_runs):
     """`make sweep` over two seeds, then the README's main command, `make report` (smoke profile, TRAIN=1), into
-    temporary folders: the custom CNN's and the face model's results are on disk already (the CLI's smoke runs; no
-    notebook trains the face model), VGG16 is trained by notebook 03. UTKFACE is not set for it: make report
+    temporary folders: the custom CNN's and the face model's results are on disk already (the CLI's smoke runs, which
+    notebooks 02 and 03b load), VGG16 is trained by notebook 03. UTKFACE is not set for it: make report
     downloads the archive itself (a file:// copy)."""
     base = tmp_path_factory.mktemp("notebooks")
     for model in ("custom", "face"):
@@ -175,6 +175,7 @@ def test_make_report_downloads_the_missing_data_and_trains_when_asked(executed):
     assert (executed / "data" / "UTKFace.tar.gz").stat().st_size == REAL_DATA.stat().st_size
     assert "custom: results for smoke" in log and "on disk in" in log and "not retraining" in log
     assert "vgg16: will train for profile smoke" in log
+    assert "training cells differ" not in log  # notebooks 02 and 03b load runs their cells trained
 
 
 @needs_real_data
