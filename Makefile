@@ -13,7 +13,7 @@ FIGURES_ROOT ?= figures
 RUNS_ROOT ?= runs
 REPORT_OUT ?= report/build/$(PROFILE)
 RESULTS := $(RESULTS_ROOT)/$(PROFILE)
-NOTEBOOKS := 01_data_analysis 02_custom_cnn 03_vgg16_transfer 03b_face_transfer 04_comparison
+NOTEBOOKS := 01_data_analysis 02_custom_cnn 03_vgg16_transfer 03b_face_transfer 04_comparison 05_beyond_the_coursework
 RETRAIN_FLAG := $(if $(RETRAIN),True,False)
 # make report trains only when asked: TRAIN=1 trains models without results, RETRAIN=1 retrains every model.
 TRAIN_FLAG := $(if $(filter-out 0,$(TRAIN))$(RETRAIN),--train)
@@ -87,7 +87,7 @@ notebooks: install
 	@mkdir -p $(RUNS_ROOT)/$(PROFILE)
 	@for nb in $(NOTEBOOKS); do \
 	  model=$$(for pair in $(MODEL_NOTEBOOKS); do case $$pair in *:$$nb) echo $${pair%%:*};; esac; done); \
-	  sweep=$$(case $$nb in 04_*) echo "-p sweep_dir $(abspath $(SWEEP_DIR))";; esac); \
+	  sweep=$$(case $$nb in 05_*) echo "-p sweep_dir $(abspath $(SWEEP_DIR))";; esac); \
 	  if [ -z "$(TRAIN_FLAG)" ] && [ -n "$$model" ] && \
 	     ! $(PY) -m helpers plan --profile $(PROFILE) --results-dir $(RESULTS_ROOT) --has $$model; then \
 	    echo "== $$nb: skipped ($$model has no $(PROFILE) results; TRAIN=1 trains it)"; continue; \
@@ -100,7 +100,7 @@ notebooks: install
 	done
 
 # Training stability: each model's notebook (02, 03, 03b) once per seed (papermill, overrides {seed: N}) into
-# SWEEP_DIR/seed<N>/; notebook 04 and the report then quote mean ± sd.
+# SWEEP_DIR/seed<N>/; notebook 05 and the report then quote mean ± sd.
 # SWEEP_SET (KEY=VALUE …) changes settings of every run, e.g. the second protocol's (the queue's lr-cosine_last jobs):
 #   make sweep SEEDS="42 1 2" SWEEP_DIR=results/sweeps/lr-cosine_last SWEEP_SET=lr_schedule=cosine_last
 # Finished runs are reused.
@@ -120,7 +120,7 @@ sweep-unlocked:
 	$(PY) -m helpers sweep --profile $(PROFILE) --dir $(SWEEP_DIR) $(foreach s,$(SWEEP_SET),--set $(s))
 
 # Does pretraining help? VGG16's seed sweep once per initial weights (files, imagenet or none), each into
-# SWEEP_DIR/weights-<name>/; notebook 04 and the report set them beside the custom CNN's sweep. Seeds outermost:
+# SWEEP_DIR/weights-<name>/; notebook 05 and the report set them beside the custom CNN's sweep. Seeds outermost:
 # an interrupted sweep already compares every set of weights on its first seeds (finished runs are reused).
 # e.g. make pretraining PROFILE=quick SEEDS="1 2 3" WEIGHTS="imagenet none"
 WEIGHTS ?= imagenet none

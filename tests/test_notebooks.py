@@ -229,7 +229,7 @@ def test_sweep_trains_each_seed_and_the_report_quotes_mean_and_sd(executed):
     assert spread.attrs["seeds"] == [1, 2, 42]
     accuracy = spread.loc["val_gender_accuracy"]
     assert f"{accuracy['mean']:.3f} ± {accuracy['sd']:.3f}" in html
-    notebook = nbformat.read(executed / "runs" / "smoke" / "04_comparison.ipynb", as_version=4)
+    notebook = nbformat.read(executed / "runs" / "smoke" / "05_beyond_the_coursework.ipynb", as_version=4)
     shown = [str(o) for c in notebook.cells for o in c.get("outputs", []) if "val_gender_accuracy" in str(o)]
     assert shown and "sd" in shown[0]
 
