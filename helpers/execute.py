@@ -7,6 +7,7 @@ what ran, cell by cell.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import os
 import sys
@@ -74,6 +75,21 @@ def train_here(model: str, profile: config.Profile, out, source=None, notebook=N
     return files.read_json(out / "metrics.json")
 
 
+@contextlib.contextmanager
+def _stderr_to_stdout():
+    """File descriptor 2 onto 1 while a kernel starts and runs: the kernel inherits it, and what it writes there
+    (its own log, C++ libraries' lines) belongs with the cells' output; stderr is for this command's error line."""
+    sys.stderr.flush()
+    saved = os.dup(2)
+    os.dup2(1, 2)
+    try:
+        yield
+    finally:
+        sys.stderr.flush()
+        os.dup2(saved, 2)
+        os.close(saved)
+
+
 def train(model: str, profile: config.Profile, out, source=None, weights="env", record=None) -> dict:
     """Run ``model``'s notebook with papermill to train ``profile`` into the folder ``out`` (retraining a finished
     run there; a checkpoint of these settings is resumed); returns the run's metrics.
@@ -105,16 +121,17 @@ def train(model: str, profile: config.Profile, out, source=None, weights="env", 
         named = weights in ("env", "none", "imagenet", "download")
         parameters["weights"] = weights if named else str(Path(weights).resolve())  # the kernel runs in notebooks/
     try:
-        papermill.execute_notebook(
-            jupytext.read(path),
-            str(record / f"{path.stem}.ipynb"),
-            parameters=parameters,
-            kernel_name="python3",
-            cwd=str(NOTEBOOKS),
-            progress_bar=False,
-            stdout_file=sys.stdout,
-            stderr_file=sys.stdout,  # stderr is for this command's one error line
-        )
+        with _stderr_to_stdout():
+            papermill.execute_notebook(
+                jupytext.read(path),
+                str(record / f"{path.stem}.ipynb"),
+                parameters=parameters,
+                kernel_name="python3",
+                cwd=str(NOTEBOOKS),
+                progress_bar=False,
+                stdout_file=sys.stdout,
+                stderr_file=sys.stdout,
+            )
     except papermill.PapermillExecutionError as err:
         raise NotebookFailed(f"{err.evalue} ({err.ename} in {record / path.stem}.ipynb)") from None
     return files.read_json(out / "metrics.json")

@@ -1,16 +1,14 @@
-"""What every notebook does first: Colab set-up, the profile from its parameters, the plot style."""
+"""What every notebook does first: Colab set-up, the profile from its parameters, the plot style.
+
+Keras does not start here: notebooks 01, 04 and 05 never need it, and a training notebook's run seeds it
+(``training.start``)."""
 
 from __future__ import annotations
 
-from . import keras_quietly  # noqa: F401  (first: Keras starts without TensorFlow's C++ start-up lines)
-
-# isort: split
 import os
 import sys
 
-import keras
-
-from . import config, host, plots, registry
+from . import config, plots, registry
 
 
 def in_colab() -> bool:
@@ -45,7 +43,7 @@ def none_if_empty(*values):
 
 
 def setup(profile: str, overrides: dict | None = None, model: str | None = None) -> config.Profile:
-    """The run's profile (named profile + overrides), with seeds and plot style set.
+    """The run's profile (named profile + overrides), with the plot style set.
 
     Args:
         model: the model a training notebook trains: its profile then says the image size it reads.
@@ -53,12 +51,17 @@ def setup(profile: str, overrides: dict | None = None, model: str | None = None)
     chosen = config.get_profile(profile, overrides)
     if model:
         chosen = registry.get(model).profile_for(chosen)
-    keras.utils.set_random_seed(chosen.seed)
     plots.set_style()
-    print(f"profile {chosen.name} ({chosen.hash}), Keras {keras.__version__} on {keras.backend.backend()}")
-    if in_colab() and not host.accelerators():
+    print(f"profile {chosen.name} ({chosen.hash})")
+    if in_colab() and not _has_accelerator():
         print(
             "Colab without a GPU: loading committed results is quick, but training the seed profile takes hours "
             "(Runtime > Change runtime type > GPU)"
         )
     return chosen
+
+
+def _has_accelerator() -> bool:
+    from . import host  # Keras starts here, in Colab only
+
+    return bool(host.accelerators())

@@ -25,25 +25,18 @@
 # `make experiment`, `make sweep`, `make pretraining` and `make queue` wrote; it trains nothing.
 
 # %%
-# Colab only (nothing happens elsewhere): clone this project into /content, install it and work in its notebooks/
-# folder, so that the committed results, figures and report template are on the disk; rerunning is harmless.
-# GITHUB_HOME is helpers.config.GITHUB_HOME: a fork changes every copy with `make home GITHUB_HOME=owner/name`.
-import importlib.util
+# Colab only: clone this project into /content, install it and work in its notebooks/ folder (rerunning: harmless)
 import os
 import subprocess
 import sys
 
-GITHUB_HOME = "utkface-study/age-gender-utkface"
 if "google.colab" in sys.modules:
-    clone = os.path.join(os.environ.get("COLAB_CLONE_DIR", "/content"), GITHUB_HOME.split("/")[1])
-    if not os.path.isdir(clone):
-        url = os.environ.get("COLAB_REPO_URL", f"https://github.com/{GITHUB_HOME}.git")
-        subprocess.run(["git", "clone", "--quiet", "--depth", "1", url, clone], check=True)
-    if importlib.util.find_spec("helpers") is None:
-        subprocess.run([sys.executable, "-m", "pip", "install", "-q", "-e", clone], check=True)
-    if clone not in sys.path:
-        sys.path.insert(0, clone)  # the running kernel imports the package without a restart
-    os.chdir(os.path.join(clone, "notebooks"))
+    home = os.path.join(os.environ.get("COLAB_CLONE_DIR", "/content"), "age-gender-utkface")
+    url = os.environ.get("COLAB_REPO_URL", "https://github.com/utkface-study/age-gender-utkface.git")
+    subprocess.run(f"test -d {home} || git clone -q --depth 1 {url} {home}", shell=True, check=True)
+    subprocess.run([sys.executable, "-m", "pip", "install", "-q", "-e", home], check=True)
+    sys.path.insert(0, home)  # importable in this kernel without a restart
+    os.chdir(os.path.join(home, "notebooks"))
 
 # %% tags=["parameters"]
 profile = "seed"  # str: named profile (seed, quick, smoke, full)

@@ -29,7 +29,7 @@ def _first_code_cell(name):
 def test_every_copy_of_the_github_home_is_the_config_one():
     cells = {_first_code_cell(name) for name in NOTEBOOKS}
     assert len(cells) == 1  # one Colab cell, the same in every notebook
-    assert f'GITHUB_HOME = "{config.GITHUB_HOME}"' in cells.pop()
+    assert f"https://github.com/{config.GITHUB_HOME}.git" in cells.pop()
     for path in [ROOT / "README.md", *(ROOT / "docs").glob("*.md"), *(ROOT / "notebooks").glob("*.py")]:
         homes = set(
             re.findall(

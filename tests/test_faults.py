@@ -71,10 +71,15 @@ def test_two_trainings_on_one_folder_the_second_exits_2(tmp_path, smoke_runs, sm
     out = tmp_path / "custom"
     first = train_cli(out, "custom", cache=smoke_cache, wait=False)
     wait_until(lambda: _locked(out), first)
-    second = train_cli(out, "custom", cache=smoke_cache)
+    holder = lock_holder(out)  # the first's kernel, paused while the second starts: a smoke run is over in seconds
+    os.kill(holder, signal.SIGSTOP)
+    try:
+        second = train_cli(out, "custom", cache=smoke_cache)
+    finally:
+        os.kill(holder, signal.SIGCONT)
     assert second.returncode == 2
     assert second.stderr.count("\n") == 1
-    assert f"error: {out} is being written by another training (pid {lock_holder(out)})" in second.stderr
+    assert f"error: {out} is being written by another training (pid {holder})" in second.stderr
     assert first.wait(timeout=600) == 0
     # untouched by the second, and the same settings in another process give the same metrics (determinism)
     alone = json.loads((smoke_runs["custom"][0] / "metrics.json").read_text())

@@ -11,7 +11,17 @@ import time
 
 import pandas as pd
 import pytest
-from conftest import REAL_DATA, ROOT, face_names, jpeg_bytes, lock_holder, needs_real_data, train_cli
+from conftest import (
+    REAL_DATA,
+    REAL_WEIGHTS,
+    ROOT,
+    face_names,
+    jpeg_bytes,
+    lock_holder,
+    needs_real_data,
+    train_cli,
+    train_here,
+)
 from PIL import Image
 
 from helpers import config, data, registry, sources, training
@@ -181,8 +191,7 @@ def test_the_queue_resumes_a_killed_run_to_the_same_result_then_skips_it(tmp_pat
     """`make queue` (#35 §4), with a one-job queue of the smoke profile at two epochs: killed after epoch 1, run
     again it resumes there and ends with the uninterrupted run's metrics; run a third time it skips the finished
     run."""
-    whole = train_cli(tmp_path / "whole", "custom", "--set", "epochs=2", cache=smoke_cache)
-    assert whole.returncode == 0, whole.stderr[-2000:]
+    train_here("custom", config.get_profile("smoke", {"epochs": 2}), tmp_path / "whole", REAL_DATA)  # uninterrupted
     env = dict(os.environ, UTKFACE=str(REAL_DATA), HELPERS_CACHE_DIR=str(smoke_cache))
     queue = [
         "make",
@@ -219,25 +228,28 @@ def test_the_queue_resumes_a_killed_run_to_the_same_result_then_skips_it(tmp_pat
 
 @needs_real_data
 @pytest.mark.slow
-def test_a_killed_cosine_run_resumes_mid_schedule_to_the_same_result(tmp_path, smoke_cache):
+def test_a_killed_cosine_run_resumes_mid_schedule_to_the_same_result(tmp_path, smoke_cache, capsys):
     """A decaying learning rate (``lr_schedule=cosine``) killed after epoch 1 of 2 resumes at the step it reached
     (the optimizer's step count is in the checkpoint) and ends bit for bit as the uninterrupted run."""
-    cosine = ("--set", "epochs=2", "--set", "lr_schedule=cosine")
-    whole = train_cli(tmp_path / "whole", "custom", *cosine, cache=smoke_cache)
-    assert whole.returncode == 0, whole.stderr[-2000:]
-    _kill_after_epoch(tmp_path / "resumed", "custom", 1, *cosine, cache=smoke_cache)
-    resumed = train_cli(tmp_path / "resumed", "custom", *cosine, cache=smoke_cache)
-    assert resumed.returncode == 0 and "Resuming from the checkpoint after epoch 1" in resumed.stdout
+    cosine = config.get_profile("smoke", {"epochs": 2, "lr_schedule": "cosine"})
+    train_here("custom", cosine, tmp_path / "whole", REAL_DATA)  # uninterrupted, in this process
+    _kill_after_epoch(
+        tmp_path / "resumed", "custom", 1, "--set", "epochs=2", "--set", "lr_schedule=cosine", cache=smoke_cache
+    )
+    train_here("custom", cosine, tmp_path / "resumed", REAL_DATA)
+    assert "Resuming from the checkpoint after epoch 1" in capsys.readouterr().out
     _assert_same_metrics(tmp_path / "whole", tmp_path / "resumed")
     assert json.loads((tmp_path / "resumed" / "manifest.json").read_text())["profile"]["lr_schedule"] == "cosine"
 
 
 @needs_real_data
 @pytest.mark.slow
-def test_killed_vgg16_run_resumes_into_stage_2(tmp_path, smoke_runs, smoke_cache):
+def test_killed_vgg16_run_resumes_into_stage_2(tmp_path, smoke_runs, smoke_cache, capsys, monkeypatch):
     _kill_after_epoch(tmp_path / "vgg16", "vgg16", 1, cache=smoke_cache)  # stage 1 done, stage 2 not begun
-    resumed = train_cli(tmp_path / "vgg16", "vgg16", cache=smoke_cache)
-    assert resumed.returncode == 0 and "Resuming from the checkpoint after epoch 1" in resumed.stdout
+    with monkeypatch.context() as patched:
+        patched.setenv("VGG16_WEIGHTS", str(REAL_WEIGHTS))
+        train_here("vgg16", config.get_profile("smoke"), tmp_path / "vgg16", REAL_DATA)  # resumed in this process
+    assert "Resuming from the checkpoint after epoch 1" in capsys.readouterr().out
     _assert_same_metrics(smoke_runs["vgg16"][0], tmp_path / "vgg16")
     history = pd.read_csv(tmp_path / "vgg16" / "history_vgg16.csv")
     assert history["stage"].tolist() == [1, 2] and history["epoch"].tolist() == [1, 2]
