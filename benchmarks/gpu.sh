@@ -12,14 +12,17 @@
 # then, in the last call:
 #   DIAG="128" JOBS="sweep:2:custom all_images:custom res192:vgg16" bash benchmarks/gpu.sh
 # DIAG: image sizes for benchmarks/epoch_parts.py (where an epoch goes; DIAG= for none); JOBS: "variant:model" (the
-# conjectures experiment, or duplicates for all_images_group*; "baseline" is the seed profile's own run), "sweep:SEED:model" (as make sweep PROFILE=seed
-# writes it) or "protocol:model" (the seed profile's own run, same seed and settings, into
+# conjectures experiment, duplicates for all_images_group*, protocols for all_images_cosine_last: the study's best
+# model; "baseline" is the seed profile's own run), "sweep:SEED:model" (as make sweep PROFILE=seed writes it),
+# "lr-cosine_last:SEED:model" (the second learning-rate protocol's seed runs, as make queue's lr-* jobs write them)
+# or "protocol:model" (the seed profile's own run, same seed and settings, into
 # results/sweeps/device-<GPU>/seed<S>/seed/<model>/: the seed protocol's time on this machine, and how far the machine
 # alone moves the numbers; the report's section 4.2 sets it beside the committed run). Everything ends within
 # BUDGET seconds (default 540, under the device's 600 s a call). Finished runs' small files (no .keras, no
 # checkpoint) come back in $OUT/gpu_results.tgz, rewritten after each job: unpack it in
 # the repository root, then `python -m helpers cards`. Unfinished runs' checkpoint states (their per-epoch history)
 # come back in $OUT/gpu_unfinished.tgz: read them, do not unpack them into the repository (their models stay there).
+# Every job trains through the model's notebook (papermill and an IPython kernel on the device, as here).
 # Try it on the CPU first, in a scratch copy of the repository (jobs write results/): KERAS_BACKEND=tensorflow
 # OUT=/tmp/o DIAG=32 EXTRA="--set epochs=1" (a variant then ends by refusing the committed baseline, whose settings
 # EXTRA changed: expected there).
@@ -70,10 +73,14 @@ print(experiments.device_folder((host.accelerators() or ["cpu"])[0], "results/sw
     sweep:*) seed=${job#sweep:}; seed=${seed%%:*}
              command=(-m helpers train --model "$model" --profile seed --set "seed=$seed"
                       --out "results/sweeps/seed$seed/seed/$model");;
+    lr-*) schedule=${job%%:*}; seed=${job#*:}; seed=${seed%%:*}
+          command=(-m helpers train --model "$model" --profile seed --set "seed=$seed" --set "lr_schedule=${schedule#lr-}"
+                   --out "results/sweeps/$schedule/seed$seed/seed/$model");;
+    all_images_cosine_last*) command=(-m helpers experiment protocols --profile seed --only "${job%%:*}" --model "$model");;
     all_images_group*) command=(-m helpers experiment duplicates --profile seed --only "${job%%:*}" --model "$model");;
     *) command=(-m helpers experiment conjectures --profile seed --only "${job%%:*}" --model "$model");;
   esac
-  timeout "$(left)" $PY "${command[@]}" --verbose 2 $EXTRA
+  timeout "$(left)" $PY "${command[@]}" $EXTRA
   echo "== $job: rc=$? in $(( $(date +%s) - start )) s"
   collect
 done

@@ -164,6 +164,14 @@ def smoke_cache(shared_tmp) -> Path:
     return path
 
 
+@pytest.fixture
+def shared_cache(smoke_cache, monkeypatch) -> Path:
+    """The smoke runs' decode cache for runs in the test's own process (``train_here``), as ``train_cli`` gives it to
+    a command: the real archive's smoke images are decoded once per test run, not once per test."""
+    monkeypatch.setattr(config, "CACHE_DIR", smoke_cache)
+    return smoke_cache
+
+
 STUDY_MODELS = registry.names()  # as the package registers them (a test may register a third one for itself)
 
 

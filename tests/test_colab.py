@@ -42,7 +42,13 @@ def test_every_copy_of_the_github_home_is_the_config_one():
 
 @needs_real_data
 @pytest.mark.slow
-def test_in_colab_04_clones_the_project_and_shows_the_committed_study_without_training(tmp_path):
+@pytest.fixture(scope="module")
+def seed_cache(tmp_path_factory) -> Path:
+    """One decode cache of the seed profile's images for this file's two runs over the committed seed study."""
+    return tmp_path_factory.mktemp("seed_cache")
+
+
+def test_in_colab_04_clones_the_project_and_shows_the_committed_study_without_training(tmp_path, seed_cache):
     fake = tmp_path / "fake_colab"
     (fake / "google" / "colab").mkdir(parents=True)  # a namespace package beside protobuf's google.*
     (fake / "google" / "colab" / "__init__.py").write_text("")
@@ -65,7 +71,7 @@ def test_in_colab_04_clones_the_project_and_shows_the_committed_study_without_tr
         COLAB_CLONE_DIR=str(content),
         COLAB_REPO_URL=ROOT.as_uri(),
         UTKFACE=str(REAL_DATA),
-        HELPERS_CACHE_DIR=str(tmp_path / "cache"),
+        HELPERS_CACHE_DIR=str(seed_cache),
     )
     out = outside / "04.ipynb"
     figure = Path("figures") / "seed" / "fig6_comparison.png"
@@ -112,7 +118,7 @@ def _tracked_files(*folders: str) -> dict[str, str]:
 
 @needs_real_data
 @pytest.mark.slow
-def test_make_report_seed_over_the_committed_results_trains_nothing_and_changes_nothing(tmp_path):
+def test_make_report_seed_over_the_committed_results_trains_nothing_and_changes_nothing(tmp_path, seed_cache):
     """The README's main command at its own profile (#35): every notebook runs over the committed seed runs, trains
     nothing, and leaves every committed result and figure byte for byte as it was. In this file, after the Colab
     test: both watch figures/seed/ of this checkout."""
@@ -120,7 +126,7 @@ def test_make_report_seed_over_the_committed_results_trains_nothing_and_changes_
     done = subprocess.run(
         ["make", "report", "PROFILE=seed", f"RUNS_ROOT={tmp_path / 'runs'}", f"REPORT_OUT={tmp_path / 'report'}"],
         cwd=ROOT,
-        env=dict(os.environ, UTKFACE=str(REAL_DATA)),
+        env=dict(os.environ, UTKFACE=str(REAL_DATA), HELPERS_CACHE_DIR=str(seed_cache)),
         capture_output=True,
         text=True,
         stdin=subprocess.DEVNULL,

@@ -89,7 +89,7 @@ def third_model(monkeypatch):
 
 
 @pytest.fixture
-def three_runs(third_model, smoke_runs, tmp_path) -> Path:
+def three_runs(third_model, smoke_runs, shared_cache, tmp_path) -> Path:
     """A results root whose smoke profile holds the registered models' smoke runs and a trained tiny one."""
     root = tmp_path / "results"
     for model, (folder, _) in smoke_runs.items():

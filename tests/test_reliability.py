@@ -187,7 +187,7 @@ def _assert_same_metrics(a, b):
 
 @needs_real_data
 @pytest.mark.slow
-def test_the_queue_resumes_a_killed_run_to_the_same_result_then_skips_it(tmp_path, smoke_cache):
+def test_the_queue_resumes_a_killed_run_to_the_same_result_then_skips_it(tmp_path, smoke_cache, shared_cache):
     """`make queue` (#35 §4), with a one-job queue of the smoke profile at two epochs: killed after epoch 1, run
     again it resumes there and ends with the uninterrupted run's metrics; run a third time it skips the finished
     run."""
@@ -228,7 +228,7 @@ def test_the_queue_resumes_a_killed_run_to_the_same_result_then_skips_it(tmp_pat
 
 @needs_real_data
 @pytest.mark.slow
-def test_a_killed_cosine_run_resumes_mid_schedule_to_the_same_result(tmp_path, smoke_cache, capsys):
+def test_a_killed_cosine_run_resumes_mid_schedule_to_the_same_result(tmp_path, smoke_cache, shared_cache, capsys):
     """A decaying learning rate (``lr_schedule=cosine``) killed after epoch 1 of 2 resumes at the step it reached
     (the optimizer's step count is in the checkpoint) and ends bit for bit as the uninterrupted run."""
     cosine = config.get_profile("smoke", {"epochs": 2, "lr_schedule": "cosine"})
@@ -244,7 +244,7 @@ def test_a_killed_cosine_run_resumes_mid_schedule_to_the_same_result(tmp_path, s
 
 @needs_real_data
 @pytest.mark.slow
-def test_killed_vgg16_run_resumes_into_stage_2(tmp_path, smoke_runs, smoke_cache, capsys, monkeypatch):
+def test_killed_vgg16_run_resumes_into_stage_2(tmp_path, smoke_runs, smoke_cache, shared_cache, capsys, monkeypatch):
     _kill_after_epoch(tmp_path / "vgg16", "vgg16", 1, cache=smoke_cache)  # stage 1 done, stage 2 not begun
     with monkeypatch.context() as patched:
         patched.setenv("VGG16_WEIGHTS", str(REAL_WEIGHTS))
