@@ -40,14 +40,14 @@ def test_every_copy_of_the_github_home_is_the_config_one():
         assert homes <= {config.GITHUB_HOME}, (path.name, homes)
 
 
-@needs_real_data
-@pytest.mark.slow
 @pytest.fixture(scope="module")
 def seed_cache(tmp_path_factory) -> Path:
     """One decode cache of the seed profile's images for this file's two runs over the committed seed study."""
     return tmp_path_factory.mktemp("seed_cache")
 
 
+@needs_real_data
+@pytest.mark.slow
 def test_in_colab_04_clones_the_project_and_shows_the_committed_study_without_training(tmp_path, seed_cache):
     fake = tmp_path / "fake_colab"
     (fake / "google" / "colab").mkdir(parents=True)  # a namespace package beside protobuf's google.*
