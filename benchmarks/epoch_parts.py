@@ -5,7 +5,7 @@
 Asked by the one GPU measurement (an H200 with JAX took about 28 s per epoch at 128 and at 192 px alike, twice
 the 2-core CPU's pace): is it the training steps, the input batches, Keras' validation or the checkpoint? On
 random images of the seed profile's shapes it times each part alone, each after an untimed run of it
-(compilation), and then an epoch as ``training.run_training`` runs it (the study's ``Batches``, validation and
+(compilation), and then an epoch as notebook 02's training cell runs it (the study's ``Batches``, validation and
 ``Checkpoint``):
 
 - ``steps``: ``fit`` on in-memory arrays, no validation, no callbacks;

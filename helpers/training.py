@@ -421,6 +421,8 @@ def start(
         folder, profile, lambda: fresh or models.jit_on_jax(registry.build_model(model_name, profile, weights))
     )
     (out / "metrics.json").unlink(missing_ok=True)  # written last: its presence means the run finished
+    if state is None:
+        print(f"A new run in {out}: {spec.epochs(profile)} epochs, seed {profile.seed}", flush=True)
     provenance = _provenance(state, started, code)
     batches = Batches(
         splits.train, profile.batch_size, profile.seed, age_weights(splits.train.age, profile.age_weighting)
