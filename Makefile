@@ -181,9 +181,9 @@ queue: install
 # writes twin_effect.json after its run, so a second land after the queue's job ends brings that too.
 land: install
 	@test -n "$(FROM)" || { echo "usage: make land FROM=path/to/the/queue/worktree" >&2; exit 2; }
-	$(PY) -m helpers land $(FROM)
+	$(PY) -m tools land $(FROM)
 	$(PY) -m helpers cards
-	$(PY) -m helpers readme
+	$(PY) -m tools readme
 
 # A GPU session's packs for benchmarks/gpu.sh (which says how each travels), git-ignored: never commit them.
 # gpu-pack: the study's 7,000 JPEGs and the Keras wheels the device machine lacks (the venv's versions).
@@ -219,15 +219,15 @@ report: install pdf-tools
 	@$(PY) -m helpers hold $(RESULTS) "make report" -- $(MAKE) --no-print-directory report-unlocked
 
 report-unlocked: notebooks
-	$(PY) -m helpers report --profile $(PROFILE) --results-dir $(RESULTS_ROOT) --figures-dir $(FIGURES_ROOT) \
+	$(PY) -m tools report --profile $(PROFILE) --results-dir $(RESULTS_ROOT) --figures-dir $(FIGURES_ROOT) \
 	    --sweep-dir $(SWEEP_DIR) --out $(REPORT_OUT)
 
-# A headless Chrome, Chromium or Edge prints the PDF (CHROME=, the PATH, macOS applications: helpers.browser);
+# A headless Chrome, Chromium or Edge prints the PDF (CHROME=, the PATH, macOS applications: tools.browser);
 # the tests read it with pdftotext. Each one missing comes from Debian (chromium, poppler-utils) where apt-get runs
-# as root; elsewhere (macOS, a server without root) the report is HTML only, helpers report says in one line how to
+# as root; elsewhere (macOS, a server without root) the report is HTML only, tools report says in one line how to
 # get the PDF, and the tests that read a PDF are skipped, saying why.
 pdf-tools: install
-	@missing=$$($(PY) -c "from helpers import browser; print('' if browser.find() else 'chromium')"); \
+	@missing=$$($(PY) -c "from tools import browser; print('' if browser.find() else 'chromium')"); \
 	  command -v pdftotext >/dev/null || missing="$$missing poppler-utils"; \
 	  if [ -n "$$missing" ] && command -v apt-get >/dev/null && [ "$$(id -u)" = 0 ]; then \
 	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing; \

@@ -13,7 +13,7 @@ PROFILE_HELP = "named profile (seed)"
 RESULTS_DIR_HELP = "results root (default: results/)"
 
 
-class _Parser(argparse.ArgumentParser):
+class Parser(argparse.ArgumentParser):
     def error(self, message):  # one line, not argparse's usage block
         self.exit(2, f"{self.prog}: error: {message} (see --help)\n")
 
@@ -333,25 +333,6 @@ def _release(args) -> int:
     return 0
 
 
-def _add_land(commands):
-    land = commands.add_parser("land", help="copy the finished runs' small result files from the queue's worktree")
-    land.add_argument("worktree", help="the git worktree that make queue trains in, e.g. ../queue")
-    land.add_argument("--results-dir", default=None, help=RESULTS_DIR_HELP)
-    land.set_defaults(func=_land)
-
-
-def _land(args) -> int:
-    from . import landing
-
-    written, other_runs = landing.land(args.worktree, args.results_dir)
-    for path in written:
-        print(f"copied {path}")
-    for run in other_runs:
-        print(f"left alone {run}: results/ here holds another run of it (its metrics.json differs)")
-    print(f"{len(written)} files copied from {args.worktree}; no model, lock or checkpoint (git keeps none)")
-    return 0
-
-
 def _add_cards(commands):
     cards = commands.add_parser("cards", help="write MODEL_CARD.md beside every finished run's results")
     cards.add_argument("--results-dir", default=None, help=RESULTS_DIR_HELP)
@@ -362,43 +343,6 @@ def _cards(args) -> int:
     from . import release
 
     print(f"{len(release.write_cards(args.results_dir))} model cards written")
-    return 0
-
-
-def _add_readme(commands):
-    readme = commands.add_parser("readme", help="write the README's and docs' result blocks from results/")
-    readme.add_argument("--check", action="store_true", help="write nothing; exit 1 if a block is not up to date")
-    readme.set_defaults(func=_readme)
-
-
-def _readme(args) -> int:
-    from . import readme
-
-    stale = readme.write(check=args.check)
-    for block in stale:
-        print(f"{block}: {'differs from results/' if args.check else 'rewritten'}")
-    return 1 if args.check and stale else 0
-
-
-def _add_report(commands):
-    report = commands.add_parser("report", help="build report/build/<profile>/report.html and report.pdf")
-    _profile_option(report)
-    _overrides_option(report, "the overrides the runs were made with")
-    report.add_argument("--results-dir", default=None, help=RESULTS_DIR_HELP)
-    report.add_argument("--figures-dir", default=None, help="figures root (default: figures/)")
-    report.add_argument("--sweep-dir", default=None, help="root of the seed sweep runs (default: results/sweeps/)")
-    report.add_argument("--out", default=None, help="output folder (default: report/build/<profile>/)")
-    report.add_argument("--no-pdf", action="store_true", help="write the HTML only")
-    report.set_defaults(func=_report)
-
-
-def _report(args) -> int:
-    from . import report
-
-    written = report.build(
-        _profile(args), args.results_dir, args.figures_dir, args.out, pdf=not args.no_pdf, sweep_dir=args.sweep_dir
-    )
-    print("report written: " + ", ".join(str(p) for p in written.values()))
     return 0
 
 
@@ -414,24 +358,23 @@ SUB_COMMANDS = (  # in the order --help lists them
     _add_data,
     _add_hold,
     _add_release,
-    _add_land,
     _add_cards,
-    _add_readme,
-    _add_report,
 )
 
 
-def build_parser() -> argparse.ArgumentParser:
-    parser = _Parser(prog="python -m helpers", description=__doc__)
+def build_parser(prog: str = "python -m helpers", description: str = __doc__, sub_commands=SUB_COMMANDS):
+    """The parser of a command line made of ``sub_commands`` (each adds its parser; ``python -m tools`` has its own)."""
+    parser = Parser(prog=prog, description=description)
     parser.add_argument("--debug", action="store_true", help="show the full traceback on errors")
-    commands = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
-    for add in SUB_COMMANDS:
+    commands = parser.add_subparsers(dest="command", required=True, parser_class=Parser)
+    for add in sub_commands:
         add(commands)
     return parser
 
 
-def main(argv=None) -> int:
-    args = build_parser().parse_args(argv)
+def main(argv=None, parser: argparse.ArgumentParser | None = None) -> int:
+    """Run the command ``argv`` names; a bad input's error is one line on stderr and exit code 2."""
+    args = (parser or build_parser()).parse_args(argv)
     try:
         return args.func(args)
     except (ValueError, OSError, RuntimeError) as err:

@@ -37,7 +37,7 @@ needs_real_data = pytest.mark.skipif(not REAL_DATA.exists(), reason=f"UTKFace ar
 
 
 def pdf_tools_missing() -> str | None:
-    from helpers import browser
+    from tools import browser
 
     if browser.find() is None:
         return browser.NO_BROWSER

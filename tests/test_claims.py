@@ -8,7 +8,8 @@ import shutil
 import pytest
 from conftest import ROOT
 
-from helpers import claims, config, numbers, report
+from helpers import config
+from tools import claims, numbers, report
 
 
 def test_every_claim_is_in_the_template_once_and_every_claim_of_the_template_is_listed():

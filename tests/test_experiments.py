@@ -10,7 +10,8 @@ import pandas as pd
 import pytest
 from conftest import train_here
 
-from helpers import config, experiments, numbers, plots, registry, report, seed_sweeps, training
+from helpers import config, experiments, plots, registry, seed_sweeps, training
+from tools import numbers, report
 
 
 def fake_run(folder, profile, val_accuracy, val_mae, seconds=60.0, model="custom", weights=None):

@@ -2,8 +2,9 @@
 
 import pytest
 
-from helpers import files, landing
-from helpers.__main__ import main
+from helpers import files
+from tools import landing
+from tools.__main__ import main
 
 RUN = "seed/experiments/all_images/vgg16"
 

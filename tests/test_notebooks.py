@@ -424,14 +424,14 @@ def test_readme_conjecture_table_says_what_results_hold():
 
 def test_readme_blocks_are_what_the_command_writes_now():
     """No number of the README's results, conjecture and duplicate blocks is typed: each is what `python -m
-    helpers readme` writes from results/ now."""
-    from helpers import readme
+    tools readme` writes from results/ now."""
+    from tools import readme
 
-    assert readme.write(check=True) == [], "run `python -m helpers readme` and commit what it rewrites"
+    assert readme.write(check=True) == [], "run `python -m tools readme` and commit what it rewrites"
 
 
 def test_readme_command_rewrites_a_stale_block_and_nothing_else(tmp_path):
-    from helpers import readme
+    from tools import readme
 
     for relative in readme.BLOCKS:
         (tmp_path / relative).parent.mkdir(parents=True, exist_ok=True)

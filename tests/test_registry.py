@@ -16,7 +16,8 @@ import pytest
 from conftest import REAL_DATA, ROOT, STUDY_MODELS, needs_real_data, train_here
 from keras import layers
 
-from helpers import config, evaluation, files, models, plots, registry, report, results
+from helpers import config, evaluation, files, models, plots, registry, results
+from tools import report
 
 SMOKE = config.get_profile("smoke")
 

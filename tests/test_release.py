@@ -51,7 +51,7 @@ def test_run_times_name_the_gpu_and_back_end_a_run_trained_on():
     seconds-long times are not rounded to "0 s" or "1 min"."""
     import json
 
-    from helpers import readme
+    from tools import readme
 
     on_gpu = {
         folder.name

@@ -1,7 +1,7 @@
 """The report's claims: each sentence whose truth depends on results, checked against the numbers.
 
 ``report/claims.yml`` lists them: an ``id``, the words the claim ``says``, and an expression that ``holds`` when the
-results support it, over the names of :mod:`helpers.numbers` (``vgg16.val_age_mae < custom.val_age_mae``). The
+results support it, over the names of :mod:`tools.numbers` (``vgg16.val_age_mae < custom.val_age_mae``). The
 template puts ``{{ claim("id") }}`` after the sentence; a claim the numbers do not support is marked there.
 """
 
@@ -11,7 +11,7 @@ from pathlib import Path
 
 import yaml
 
-from . import config
+from helpers import config
 
 CLAIMS = config.REPORT_DIR / "claims.yml"
 FUNCTIONS = {"abs": abs, "min": min, "max": max, "all": all, "any": any}

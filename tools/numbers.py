@@ -18,9 +18,9 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from . import config, evaluation, experiments, registry, results, seed_sweeps
-from .config import Profile
-from .files import write_atomic
+from helpers import config, evaluation, experiments, registry, results, seed_sweeps
+from helpers.config import Profile
+from helpers.files import write_atomic
 
 # face-api's own age-gender network (@vladmandic/face-api 1.7.15, an Xception-like net trained on eight data sets,
 # UTKFace's 80 % among them) on this study's 2,000 test images, measured outside this repository (issue #48): the

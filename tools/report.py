@@ -13,22 +13,11 @@ import mistune
 import numpy as np
 import pandas as pd
 
-from . import (
-    bench,
-    browser,
-    claims,
-    config,
-    evaluation,
-    experiments,
-    files,
-    numbers,
-    registry,
-    release,
-    results,
-    seed_sweeps,
-)
-from . import data as utk
-from .config import Profile
+from helpers import bench, config, evaluation, experiments, files, registry, release, results, seed_sweeps
+from helpers import data as utk
+from helpers.config import Profile
+
+from . import browser, claims, numbers
 
 TEMPLATE = "report.md.j2"
 NO_TABLE = '<p class="missing">Nothing has run for this table at this profile yet.</p>'  # a table of no run
@@ -241,7 +230,7 @@ def number(found: dict, name: str, digits: int = 2, sign: bool = False) -> str:
 
 def render_html(ctx: dict) -> tuple[str, dict[str, str]]:
     """The report's HTML, and the claims of the text the numbers do not support (id: why), each marked where it
-    stands (:mod:`helpers.claims`)."""
+    stands (:mod:`tools.claims`)."""
     found = ctx["N"]
     checked = claims.check(claims.load(), found)
     unsupported = {}
@@ -297,7 +286,7 @@ def html_to_pdf(html: Path, pdf: Path) -> Path:
 
 def build(profile: Profile, results_dir=None, figures_dir=None, out_dir=None, pdf: bool = True, sweep_dir=None) -> dict:
     """Write ``report.html`` (self-contained) and ``report.pdf`` to ``report/build/<profile>/``; without a browser
-    to print it (:func:`helpers.browser.find`), the HTML only and one line saying how to get the PDF."""
+    to print it (:func:`tools.browser.find`), the HTML only and one line saying how to get the PDF."""
     out = Path(out_dir or config.REPORT_DIR / "build" / profile.name)
     out.mkdir(parents=True, exist_ok=True)
     html = out / "report.html"

@@ -1,9 +1,9 @@
-"""The blocks of the README and the docs that quote results, written from ``results/`` by ``python -m helpers
-readme`` as tables of the report's own numbers (:mod:`helpers.numbers`), so that no number of the front page is
+"""The blocks of the README and the docs that quote results, written from ``results/`` by ``python -m tools
+readme`` as tables of the report's own numbers (:mod:`tools.numbers`), so that no number of the front page is
 typed by hand; the sentences around them are written by hand.
 
 A block stands between ``<!-- begin NAME: ... -->`` and ``<!-- end NAME -->``; everything outside the markers is
-prose and stays as it is. ``python -m helpers readme --check`` says which blocks differ from a fresh write.
+prose and stays as it is. ``python -m tools readme --check`` says which blocks differ from a fresh write.
 """
 
 from __future__ import annotations
@@ -14,16 +14,18 @@ from pathlib import Path
 
 import pandas as pd
 
-from . import config, numbers, registry
+from helpers import config, registry
+
+from . import numbers
 from .report import markdown_table, number
 
-BEGIN = "<!-- begin {name}: written by `python -m helpers readme` from results/, not by hand -->"
+BEGIN = "<!-- begin {name}: written by `python -m tools readme` from results/, not by hand -->"
 END = "<!-- end {name} -->"
 
 
 @functools.cache
 def _seed_numbers() -> dict:
-    """The seed profile's numbers (:func:`helpers.numbers.collect`), read once per command."""
+    """The seed profile's numbers (:func:`tools.numbers.collect`), read once per command."""
     return numbers.collect(config.get_profile("seed"))
 
 
@@ -116,7 +118,7 @@ def run_times() -> str:
     """Every committed run's time in epochs (their sum: an interrupted run's gaps left out), grouped by profile, model
     and kind of run, with the median epoch over the group's epochs and the machines they ran on (the GPU where one
     trained, else the CPU: 2 cores each, the times including whatever else the machine did meanwhile)."""
-    from . import release  # the run folders; release sits above results like this module
+    from helpers import release  # the run folders
 
     groups: dict[tuple[str, str, str], dict] = {}
     for model, folder in release.run_folders():

@@ -11,7 +11,7 @@ import filecmp
 import shutil
 from pathlib import Path
 
-from . import config, files
+from helpers import config, files
 
 MODEL_SUFFIX = ".keras"  # trained models stay out of git (make release gathers them)
 
