@@ -346,12 +346,7 @@ TEST_METRICS = (("test_age_mae", "test age MAE (years)"), ("test_gender_accuracy
 
 
 def against_baseline(
-    table: pd.DataFrame,
-    baseline: str,
-    spread: dict[str, float],
-    title: str,
-    metrics=SPREAD_METRICS,
-    noise_sds: float | None = None,
+    table: pd.DataFrame, baseline: str, spread: dict[str, float], title: str, metrics=SPREAD_METRICS, noise_sds=None
 ):
     """Each row of ``table`` (index: labels; columns ``<metric>`` and, where a row is a mean over seeds,
     ``<metric>_sd``) as a dot with ± sd whiskers, beside the ``baseline`` row's value, drawn as a line with the
@@ -361,11 +356,7 @@ def against_baseline(
 
 
 def against_baselines(
-    groups: dict[str, tuple[pd.DataFrame, str, dict[str, float]]],
-    title: str,
-    metrics=SPREAD_METRICS,
-    noise_sds: float | None = None,
-    columns: int = 2,
+    groups: dict[str, tuple], title: str, metrics=SPREAD_METRICS, noise_sds: float | None = None, columns: int = 2
 ):
     """:func:`against_baseline` for several groups (a model each: its name → its table, baseline label and
     spread), stacked one group under the other, each against its own baseline and spread; ``columns`` panels a
