@@ -332,7 +332,7 @@ def test_a_report_build_killed_mid_way_leaves_the_previous_files_whole(executed)
     command = [
         sys.executable,
         "-m",
-        "helpers",
+        "tools",
         "report",
         "--profile",
         "smoke",

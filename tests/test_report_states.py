@@ -87,7 +87,7 @@ def test_one_model_run_prints_the_pdf_where_a_browser_is(tmp_path, smoke_runs):
         [
             sys.executable,
             "-m",
-            "helpers",
+            "tools",
             "report",
             "--profile",
             "smoke",
