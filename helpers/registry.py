@@ -3,7 +3,7 @@
 To add a model, write its builder (a function of the profile and of its pretrained weights, which returns an
 uncompiled Keras model with outputs ``age`` and ``gender``), a notebook that trains it (as notebook 02 does) and
 :func:`register` a :class:`ModelSpec` for it, here or from your own code. The command line, the sweeps, the run
-folders, the figures, notebook 04 and the report take it from there.
+folders, the figures, notebooks 04 and 05 and the report take it from there.
 Nothing else in the package compares a model's name with another.
 
 Keras starts where a model is built (:func:`build_model`, :func:`describe`): the builders import
