@@ -43,13 +43,13 @@ SWEEP_DIR ?= results/sweeps
 install: $(VENV)/.installed
 
 # The exact versions of requirements.txt (the lock), then the project itself without resolving anything again.
-# Kernels started from the venv read its etc/ipython/ (helpers/ipython_kernel_config.py says why).
-$(VENV)/.installed: pyproject.toml requirements.txt helpers/ipython_kernel_config.py
+# Kernels started from the venv read its etc/ipython/ (tools/ipython_kernel_config.py says why).
+$(VENV)/.installed: pyproject.toml requirements.txt tools/ipython_kernel_config.py
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install -q --upgrade pip
 	$(PY) -m pip install -q -r requirements.txt
 	$(PY) -m pip install -q --no-deps -e .
-	mkdir -p $(VENV)/etc/ipython && cp helpers/ipython_kernel_config.py $(VENV)/etc/ipython/
+	mkdir -p $(VENV)/etc/ipython && cp tools/ipython_kernel_config.py $(VENV)/etc/ipython/
 	touch $@
 
 # requirements.txt from pyproject.toml's ranges, for every platform and Python from 3.11 on; the pins it already
@@ -74,7 +74,7 @@ train: install
 	  if [ -f $(RESULTS)/$$model/metrics.json ] && [ -z "$(RETRAIN)" ]; then \
 	    echo "$(RESULTS)/$$model: results on disk, not retraining (RETRAIN=1 to force)"; \
 	  else \
-	    $(PY) -m helpers train --model $$model --profile $(PROFILE) --out $(RESULTS)/$$model || exit $$?; \
+	    $(PY) -m tools train --model $$model --profile $(PROFILE) --out $(RESULTS)/$$model || exit $$?; \
 	  fi; \
 	done
 
@@ -82,14 +82,14 @@ train: install
 # report. First the data (downloaded into data/ when missing and online; else one line and exit 2), then one line
 # per model: its results on disk, or that it is not trained (with the estimated time) unless TRAIN=1/RETRAIN=1.
 notebooks: install
-	@$(PY) -m helpers data --profile $(PROFILE)
-	@$(PY) -m helpers plan --profile $(PROFILE) --results-dir $(RESULTS_ROOT) $(TRAIN_FLAG) $(if $(RETRAIN),--retrain)
+	@$(PY) -m tools data --profile $(PROFILE)
+	@$(PY) -m tools plan --profile $(PROFILE) --results-dir $(RESULTS_ROOT) $(TRAIN_FLAG) $(if $(RETRAIN),--retrain)
 	@mkdir -p $(RUNS_ROOT)/$(PROFILE)
 	@for nb in $(NOTEBOOKS); do \
 	  model=$$(for pair in $(MODEL_NOTEBOOKS); do case $$pair in *:$$nb) echo $${pair%%:*};; esac; done); \
 	  sweep=$$(case $$nb in 05_*) echo "-p sweep_dir $(abspath $(SWEEP_DIR))";; esac); \
 	  if [ -z "$(TRAIN_FLAG)" ] && [ -n "$$model" ] && \
-	     ! $(PY) -m helpers plan --profile $(PROFILE) --results-dir $(RESULTS_ROOT) --has $$model; then \
+	     ! $(PY) -m tools plan --profile $(PROFILE) --results-dir $(RESULTS_ROOT) --has $$model; then \
 	    echo "== $$nb: skipped ($$model has no $(PROFILE) results; TRAIN=1 trains it)"; continue; \
 	  fi; \
 	  echo "== $$nb ($(PROFILE))"; \
@@ -106,7 +106,7 @@ notebooks: install
 # Finished runs are reused.
 SWEEP_SET ?=
 sweep: install
-	@$(PY) -m helpers hold $(SWEEP_DIR) "make sweep" -- $(MAKE) --no-print-directory sweep-unlocked
+	@$(PY) -m tools hold $(SWEEP_DIR) "make sweep" -- $(MAKE) --no-print-directory sweep-unlocked
 
 sweep-unlocked:
 	@for seed in $(SEEDS); do for model in $(MODELS); do \
@@ -117,7 +117,7 @@ sweep-unlocked:
 	      -p profile $(PROFILE) -y "overrides: {seed: $$seed$(foreach s,$(SWEEP_SET),, $(subst =,: ,$(s)))}" -p results_dir $(abspath $(SWEEP_DIR))/seed$$seed \
 	      -p figures_dir $(abspath $(RUNS_ROOT)/$(PROFILE)/sweep/seed$$seed/figures) || exit $$?; \
 	done; done
-	$(PY) -m helpers sweep --profile $(PROFILE) --dir $(SWEEP_DIR) $(foreach s,$(SWEEP_SET),--set $(s))
+	$(PY) -m tools sweep --profile $(PROFILE) --dir $(SWEEP_DIR) $(foreach s,$(SWEEP_SET),--set $(s))
 
 # Does pretraining help? VGG16's seed sweep once per initial weights (files, imagenet or none), each into
 # SWEEP_DIR/weights-<name>/; notebook 05 and the report set them beside the custom CNN's sweep. Seeds outermost:
@@ -132,9 +132,9 @@ pretraining: install
 	    SWEEP_DIR=$(SWEEP_DIR)/weights-$$name || exit $$?; \
 	done; done
 
-# An experiment's variants (helpers/experiments.py), e.g. make experiment EXPERIMENT=duplicates PROFILE=quick
+# An experiment's variants (extensions/experiments.py), e.g. make experiment EXPERIMENT=duplicates PROFILE=quick
 experiment: install
-	$(PY) -m helpers experiment $(EXPERIMENT) --profile $(PROFILE)
+	$(PY) -m tools experiment $(EXPERIMENT) --profile $(PROFILE)
 
 # The long runs (seed profile), one after another, each job kind:model:arg: issue #23's five custom-CNN runs (the
 # conjectures and two sweep seeds), the VGG16 seed sweep and VGG16 age_balanced (#33), the face model's seed sweep
@@ -171,7 +171,7 @@ queue: install
 	    sweep) $(MAKE) --no-print-directory sweep PROFILE=$(QUEUE_PROFILE) SEEDS=$$arg MODELS=$$model || exit $$?;; \
 	    lr-*) $(MAKE) --no-print-directory sweep PROFILE=$(QUEUE_PROFILE) SEEDS=$$arg MODELS=$$model \
 	      SWEEP_DIR=$(SWEEP_DIR)/$$kind SWEEP_SET="lr_schedule=$${kind#lr-} $(QUEUE_SET)" || exit $$?;; \
-	    *) $(PY) -m helpers experiment $$kind --model $$model --profile $(QUEUE_PROFILE) --only $$arg \
+	    *) $(PY) -m tools experiment $$kind --model $$model --profile $(QUEUE_PROFILE) --only $$arg \
 	         --results-dir $(abspath $(RESULTS_ROOT)) $(foreach s,$(QUEUE_SET),--set $(s)) || exit $$?;; \
 	  esac; \
 	done; echo "== queue: done ($$(date -u +%FT%TZ))"
@@ -182,13 +182,13 @@ queue: install
 land: install
 	@test -n "$(FROM)" || { echo "usage: make land FROM=path/to/the/queue/worktree" >&2; exit 2; }
 	$(PY) -m tools land $(FROM)
-	$(PY) -m helpers cards
+	$(PY) -m tools cards
 	$(PY) -m tools readme
 
 # A GPU session's packs for benchmarks/gpu.sh (which says how each travels), git-ignored: never commit them.
 # gpu-pack: the study's 7,000 JPEGs and the Keras wheels the device machine lacks (the venv's versions).
 gpu-pack: install
-	$(PY) -m helpers data --profile seed --export .gpu/UTKFace
+	$(PY) -m tools data --profile seed --export .gpu/UTKFace
 	rm -rf .whl && $(PY) -m pip download -q --no-deps --only-binary=:all: --python-version 3.12 --implementation cp \
 	  --platform manylinux_2_28_x86_64 --platform manylinux_2_27_x86_64 --platform manylinux_2_17_x86_64 \
 	  --platform manylinux2014_x86_64 -d .whl $$($(PY) -c "from importlib.metadata import version; \
@@ -200,7 +200,7 @@ gpu-pack: install
 # gpu-pack-full: the whole archive (UTKFACE) and the VGG16 weights file as one tar in three parts, with their sha256.
 gpu-pack-full: gpu-pack
 	@test -f "$(VGG16_WEIGHTS)" || { echo "gpu-pack-full: set VGG16_WEIGHTS=path/to/vgg16_notop.weights.h5"; exit 2; }
-	@set -e; archive=$$($(PY) -m helpers data | sed -n 's/^UTKFace: //p'); \
+	@set -e; archive=$$($(PY) -m tools data | sed -n 's/^UTKFace: //p'); \
 	  case "$$archive" in *.tar.gz) ;; *) echo "gpu-pack-full: UTKFACE must name the .tar.gz ($$archive)"; exit 2;; esac; \
 	  rm -rf .gpu/1 .gpu/2 .gpu/3 .gpu/full && mkdir -p .gpu/1 .gpu/2 .gpu/3 .gpu/full; \
 	  ln -s "$$archive" .gpu/full/UTKFace.tar.gz; ln -s "$(VGG16_WEIGHTS)" .gpu/full/; \
@@ -212,11 +212,11 @@ gpu-pack-full: gpu-pack
 # The profile's trained model files (not committed), their model cards and SHA256SUMS, in release/<profile>/:
 # attach them to a GitHub release or a Hugging Face model repository (docs/models.md, "Model files").
 release: install
-	$(PY) -m helpers release --profile $(PROFILE)
+	$(PY) -m tools release --profile $(PROFILE)
 
 # One make report per profile at a time: a second one exits 2 naming the folder and the pid that holds it.
 report: install pdf-tools
-	@$(PY) -m helpers hold $(RESULTS) "make report" -- $(MAKE) --no-print-directory report-unlocked
+	@$(PY) -m tools hold $(RESULTS) "make report" -- $(MAKE) --no-print-directory report-unlocked
 
 report-unlocked: notebooks
 	$(PY) -m tools report --profile $(PROFILE) --results-dir $(RESULTS_ROOT) --figures-dir $(FIGURES_ROOT) \
@@ -239,7 +239,7 @@ sync: install
 
 # Find UTKFace, or download UTKFace.tar.gz into data/ (checksum verified; needs internet).
 data: install
-	$(PY) -m helpers data
+	$(PY) -m tools data
 
 # A fork's GitHub home, e.g. make home GITHUB_HOME=you/age-gender-utkface: rewrites helpers.config.GITHUB_HOME,
 # the notebooks' Colab cells and badges, the README's badges and the docs' links, then re-pairs the notebooks and rewrites the
@@ -250,7 +250,7 @@ home: install
 	  sed -i.bak "s#$$old#$(GITHUB_HOME)#g" helpers/config.py README.md docs/*.md notebooks/*.py && \
 	  rm -f helpers/config.py.bak README.md.bak docs/*.md.bak notebooks/*.py.bak
 	$(VENV)/bin/jupytext --sync notebooks/*.py
-	$(PY) -m helpers cards
+	$(PY) -m tools cards
 
 clean:
 	rm -rf runs report/build data/cache

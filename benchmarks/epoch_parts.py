@@ -24,8 +24,9 @@ from pathlib import Path
 import keras
 import numpy as np
 
-from helpers import config, data, host, models, registry, training
+from helpers import config, data, host, registry, training
 from helpers.checkpoint import Checkpoint
+from tools import bench
 
 
 def faces(n: int, size: int, rng) -> data.FaceSet:
@@ -60,7 +61,7 @@ def main() -> None:
     train, val = faces(args.train, args.size, rng), faces(args.val, args.size, rng)
     batches = training.Batches(train, profile.batch_size, profile.seed)
     model = registry.build_model("custom", profile, weights=None)
-    models.compile_model(model, profile.learning_rate, profile.weight_decay)
+    bench.compile_model(model, profile.learning_rate, profile.weight_decay)
     fit = {"batch_size": profile.batch_size, "epochs": 1, "verbose": 0, "shuffle": False}
     val_data = (val.images, training.targets(val))
     with tempfile.TemporaryDirectory() as folder:

@@ -15,7 +15,8 @@ import dataclasses
 import json
 from pathlib import Path
 
-from helpers import config, execute, face_resnet, registry, results
+from helpers import config, face_resnet, registry, results
+from tools import execute
 
 VARIANTS = {  # name: (features, stage-2 unfrozen blocks, features at unit scale)
     "raw_descriptor_3": ("descriptor", 3, False),

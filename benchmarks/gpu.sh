@@ -20,7 +20,7 @@
 # alone moves the numbers; the report's section 4.2 sets it beside the committed run). Everything ends within
 # BUDGET seconds (default 540, under the device's 600 s a call). Finished runs' small files (no .keras, no
 # checkpoint) come back in $OUT/gpu_results.tgz, rewritten after each job: unpack it in
-# the repository root, then `python -m helpers cards`. Unfinished runs' checkpoint states (their per-epoch history)
+# the repository root, then `python -m tools cards`. Unfinished runs' checkpoint states (their per-epoch history)
 # come back in $OUT/gpu_unfinished.tgz: read them, do not unpack them into the repository (their models stay there).
 # Every job trains through the model's notebook (papermill and an IPython kernel on the device, as here).
 # Try it on the CPU first, in a scratch copy of the repository (jobs write results/): KERAS_BACKEND=tensorflow
@@ -66,19 +66,20 @@ for job in $JOBS; do
   [ "$(left)" -lt 60 ] && { echo "== $job: skipped, $(left) s left"; continue; }
   start=$(date +%s); model=${job##*:}
   case $job in
-    protocol:*) root=$($PY -c 'from helpers import config, experiments, host
+    protocol:*) root=$($PY -c 'from helpers import config, host
+from tools import experiments
 print(experiments.device_folder((host.accelerators() or ["cpu"])[0], "results/sweeps")
       / ("seed%d" % config.get_profile("seed").seed))') || { echo "== $job: no device folder, skipped"; continue; }
-             command=(-m helpers train --model "$model" --profile seed --out "$root/seed/$model");;
+             command=(-m tools train --model "$model" --profile seed --out "$root/seed/$model");;
     sweep:*) seed=${job#sweep:}; seed=${seed%%:*}
-             command=(-m helpers train --model "$model" --profile seed --set "seed=$seed"
+             command=(-m tools train --model "$model" --profile seed --set "seed=$seed"
                       --out "results/sweeps/seed$seed/seed/$model");;
     lr-*) schedule=${job%%:*}; seed=${job#*:}; seed=${seed%%:*}
-          command=(-m helpers train --model "$model" --profile seed --set "seed=$seed" --set "lr_schedule=${schedule#lr-}"
+          command=(-m tools train --model "$model" --profile seed --set "seed=$seed" --set "lr_schedule=${schedule#lr-}"
                    --out "results/sweeps/$schedule/seed$seed/seed/$model");;
-    all_images_cosine_last*) command=(-m helpers experiment protocols --profile seed --only "${job%%:*}" --model "$model");;
-    all_images_group*) command=(-m helpers experiment duplicates --profile seed --only "${job%%:*}" --model "$model");;
-    *) command=(-m helpers experiment conjectures --profile seed --only "${job%%:*}" --model "$model");;
+    all_images_cosine_last*) command=(-m tools experiment protocols --profile seed --only "${job%%:*}" --model "$model");;
+    all_images_group*) command=(-m tools experiment duplicates --profile seed --only "${job%%:*}" --model "$model");;
+    *) command=(-m tools experiment conjectures --profile seed --only "${job%%:*}" --model "$model");;
   esac
   timeout "$(left)" $PY "${command[@]}" $EXTRA
   echo "== $job: rc=$? in $(( $(date +%s) - start )) s"

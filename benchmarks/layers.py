@@ -23,8 +23,9 @@ import keras
 import numpy as np
 import tensorflow as tf
 
-from helpers import bench, config, models, training
+from helpers import config, models, training
 from helpers.data import FaceSet
+from tools import bench
 
 PROFILE = config.get_profile("seed")
 BATCH = PROFILE.batch_size
@@ -91,7 +92,7 @@ def full_step_seconds(model, steps: int = 12) -> float:
         rng.integers(0, 2, n),
         np.zeros(n, int),
     )
-    models.compile_model(model, PROFILE.learning_rate, PROFILE.weight_decay)
+    bench.compile_model(model, PROFILE.learning_rate, PROFILE.weight_decay)
     batches = training.Batches(faces, BATCH, PROFILE.seed)
     model.fit(batches, epochs=1, verbose=0, steps_per_epoch=2)
     start = time.perf_counter()

@@ -18,7 +18,8 @@ from pathlib import Path
 import keras
 import numpy as np
 
-from helpers import bench, config, models, training
+from helpers import config, models, training
+from tools import bench
 
 PROFILE = config.get_profile("seed")
 ONCE = config.get_profile("seed", {"augment_resampling": "once"})
@@ -41,7 +42,7 @@ def _timed(fit_once, images: int):
 
 
 def _array_trainer(model, x, y, jit=False):
-    models.compile_model(model, PROFILE.learning_rate, PROFILE.weight_decay)
+    bench.compile_model(model, PROFILE.learning_rate, PROFILE.weight_decay)
     if jit:
         model.compile(
             optimizer=model.optimizer,
@@ -72,7 +73,7 @@ def plain_float32(x, y):
 def _batches_trainer(model, x, y, steps_per_execution: int = 1):
     from helpers.data import FaceSet
 
-    models.compile_model(model, PROFILE.learning_rate, PROFILE.weight_decay)
+    bench.compile_model(model, PROFILE.learning_rate, PROFILE.weight_decay)
     if steps_per_execution > 1:
         model.compile(
             optimizer=model.optimizer, loss=model.loss, metrics=models.METRICS, steps_per_execution=steps_per_execution
@@ -88,7 +89,7 @@ def uint8_batches(x, y):
 
 
 def project_default(x, y):
-    """What `python -m helpers train` runs: uint8 batches from Batches, augmentation in the model, batch
+    """What `python -m tools train` runs: uint8 batches from Batches, augmentation in the model, batch
     normalisation by TensorFlow's fused kernel, the study's layer order (conv → BN → ReLU → pool)."""
     return _batches_trainer(models.build_custom_cnn(PROFILE), x, y)
 

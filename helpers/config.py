@@ -228,14 +228,3 @@ def profile_from_record(name: str, recorded: dict) -> Profile:
     """The profile a run's manifest records (``Profile.to_dict()``); fields added since keep their defaults."""
     values = {key: value for key, value in recorded.items() if key != "name"}
     return dataclasses.replace(get_profile("seed", values), name=name)
-
-
-def parse_overrides(pairs: list[str]) -> dict:
-    """Turn ``["epochs=5", "seed=1"]`` into ``{"epochs": 5, "seed": 1}``."""
-    overrides = {}
-    for pair in pairs:
-        key, sep, text = pair.partition("=")
-        if not sep or not key.strip():
-            raise ValueError(f"--set expects key=value, got {pair!r}")
-        overrides[key.strip()] = parse_value(text.strip())
-    return overrides

@@ -14,9 +14,9 @@ from pathlib import Path
 
 import numpy as np
 
-from . import config, files
+from . import config
 from .decoding import CACHE_VERSION, decode_faces
-from .sources import HOW_TO_GET, RACES, DataError, Face, describe_source, iter_bytes, list_faces, resolve_source
+from .sources import HOW_TO_GET, RACES, DataError, Face, describe_source, list_faces, resolve_source
 from .twins import conflicting_rows, fingerprint_source, twin_groups
 
 # The study's images are named, not drawn: config.STUDY_IMAGES lists the 5,000-image subset (in the order drawn:
@@ -51,7 +51,7 @@ def study_images() -> dict[str, list[str]]:
     }
 
 
-def _study_names(profile: config.Profile) -> list[str]:
+def study_names(profile: config.Profile) -> list[str]:
     """Every name a run of this study profile reads: its subset, and its test images when they are the study's."""
     listed = study_images()
     return listed["subset"] + (listed["test"] if profile.test_size == STUDY_DRAW["test_size"] else [])
@@ -73,83 +73,6 @@ def by_name(faces: list[Face], names: list[str]) -> list[Face]:
             "--set images=draw"
         )
     return [found[name] for name in names]
-
-
-def reader_copy(profile: config.Profile, source=None) -> dict | None:
-    """The copy of UTKFace on this machine (:func:`helpers.sources.describe_source`), with ``found`` and ``of``: how
-    many of the study's images it holds by name, for a profile that takes them; None when there is no copy here."""
-    try:
-        source = resolve_source(source, download=False)
-    except DataError:
-        return None
-    described = describe_source(source)
-    if uses_study_images(profile):
-        present = {face.name for face in list_faces(source)[0]}
-        names = _study_names(profile)
-        described.update(found=sum(name in present for name in names), of=len(names))
-    return described
-
-
-def copy_note(run_data: dict, reader: dict | None) -> str:
-    """Whether the reader's copy is the one a run used (a manifest's ``data``), and if not how its images were
-    matched. ``reader``: :func:`reader_copy` of the run's profile."""
-    if reader is None:
-        return "no copy of UTKFace here to compare with"
-    if run_data.get("sha256") == reader["sha256"]:
-        return "your copy is the one this run used"
-    if "found" in reader:
-        return (
-            f"your copy differs (sha256 {reader['sha256'][:12]}…): the study's images matched by name, "
-            f"{reader['found']:,} of {reader['of']:,} found"
-        )
-    return (
-        f"your copy differs (sha256 {reader['sha256'][:12]}…): this run drew its images from its own copy, so "
-        "retraining here draws others"
-    )
-
-
-def check_study_images(profile: config.Profile, source=None) -> str:
-    """One line on the images ``profile`` takes from the copy: the study's by name (``DataError`` when some are
-    missing), or a draw from this copy."""
-    source = resolve_source(source, download=False)
-    if not uses_study_images(profile):
-        return f"profile {profile.name}: images drawn from this copy with seed {profile.seed}"
-    names = _study_names(profile)
-    by_name(list_faces(source)[0], names)
-    same = describe_source(source)["sha256"] == STUDY_COPY["sha256"]
-    return f"profile {profile.name}: the study's {len(names):,} images, " + (
-        "from the copy the committed runs used" if same else f"all {len(names):,} found by name in this copy"
-    )
-
-
-def export_study_images(profile: config.Profile, dest, source=None) -> int:
-    """Copy the images a study profile reads (its subset, and its test images when they are the study's) into the
-    folder ``dest`` under their UTKFace names: 7,000 JPEGs (36 MB) that train the study as the whole archive does,
-    for a Drive, a Colab session or a GPU machine that cannot hold the archive. Never commit them (licence).
-
-    Returns:
-        How many files were written; those already there with the same bytes are kept.
-    """
-    if not uses_study_images(profile):
-        raise DataError(
-            f"profile {profile.name} takes none of the study's named images (those need images=study, "
-            f"n_images={STUDY_DRAW['n_images']} and seed={STUDY_DRAW['seed']}; it has "
-            f"images={profile.images}, n_images={profile.n_images}, seed={profile.seed}): it draws from "
-            "the whole copy, so train it from that"
-        )
-    source = resolve_source(source, download=False)
-    dest = Path(dest).expanduser().resolve()
-    if source.is_dir() and dest.is_relative_to(source):
-        raise DataError(f"the export folder {dest} is inside the copy it reads ({source}); choose another folder")
-    wanted = {face.key: face.name for face in by_name(list_faces(source)[0], _study_names(profile))}
-    dest.mkdir(parents=True, exist_ok=True)
-    written = 0
-    for key, content in iter_bytes(source, set(wanted)):
-        target = dest / wanted[key]
-        if not (target.is_file() and target.read_bytes() == content):
-            files.write_atomic(target, content)
-            written += 1
-    return written
 
 
 # ---------------------------------------------------------------- subset and split
@@ -352,7 +275,7 @@ def _decode_subset(profile: config.Profile, source: Path, progress: bool) -> tup
     n_usable = len(faces)
     faces = _without_test(faces, profile, source, progress)
     if uses_study_images(profile):
-        by_name(faces, _study_names(profile))  # a missing test image stops the run now, not after training
+        by_name(faces, study_names(profile))  # a missing test image stops the run now, not after training
     subset = subset_faces(faces, profile)
     images, subset, fingerprints, unreadable = decode_faces(source, subset, profile.image_size, progress)
     if unreadable:

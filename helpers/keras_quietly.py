@@ -3,7 +3,7 @@ cuInit", read by users as failures).
 
 The modules that build or train models import this one before Keras; importing :mod:`helpers` or its modules
 that only read results starts nothing. ``VERBOSE=1`` in the environment (``make … VERBOSE=1``) or
-``python -m helpers … --debug`` shows the lines again.
+``python -m tools … --debug`` shows the lines again.
 """
 
 import contextlib

@@ -331,23 +331,6 @@ def load(path) -> keras.Model:
         return jit_on_jax(keras.models.load_model(path, safe_mode=True))
 
 
-def compile_model(model: keras.Model, learning_rate: float, weight_decay: float, decay_steps: int = 0) -> None:
-    """AdamW; MAE loss for age, binary cross-entropy for gender; MAE and accuracy as metrics.
-
-    Args:
-        decay_steps: 0 keeps ``learning_rate`` constant; else it decays to 0 along a cosine over that many steps
-            (the optimizer counts its steps and a checkpoint keeps the count, so a resumed run goes on where it was).
-    """
-    jit_on_jax(model)
-    if decay_steps:
-        learning_rate = keras.optimizers.schedules.CosineDecay(learning_rate, decay_steps, alpha=0.0)
-    model.compile(
-        optimizer=keras.optimizers.AdamW(learning_rate=learning_rate, weight_decay=weight_decay),
-        loss=LOSSES,
-        metrics=METRICS,
-    )
-
-
 def count_params(weights) -> int:
     return int(sum(int(keras.ops.size(w)) for w in weights))
 

@@ -20,7 +20,7 @@ import keras
 import numpy as np
 import pandas as pd
 
-from . import config, data, evaluation, files, host, models, registry, release, results, sources
+from . import config, data, evaluation, files, host, models, registry, results, sources
 from .checkpoint import Checkpoint, RunStopped, has_checkpoint, load_checkpoint
 from .config import Profile
 from .files import write_atomic, write_json
@@ -120,25 +120,6 @@ def evaluate_test(model_name: str, model, profile: Profile, out: Path, source=No
     }
 
 
-def add_test_results(model_name: str, profile: Profile, out_dir, source=None) -> dict:
-    """Evaluate a finished run's saved model on the test images and add the numbers to its metrics.json."""
-    out = Path(out_dir)
-    run = results.load(model_name, out)  # a missing or damaged run is named before anything is written
-    with files.folder_lock(out, "run"):
-        model_path = out / f"{model_name}.keras"
-        try:
-            model = models.load(model_path)
-        except Exception as err:  # zipfile, h5py and Keras raise their own kinds for a damaged file
-            reason = (str(err).strip().splitlines() or [type(err).__name__])[0]
-            raise results.DamagedRun(
-                f"cannot load {model_path} ({reason}); retrain the run (RETRAIN=1, or delete {out})"
-            ) from None
-        metrics = dict(run.metrics, **evaluate_test(model_name, model, profile, out, source))
-        write_json(out / "metrics.json", metrics)
-        write_atomic(out / release.CARD, release.model_card(model_name, out))
-    return metrics
-
-
 def final_metrics(history: pd.DataFrame, predictions: pd.DataFrame) -> dict:
     """The last epoch's train and validation values, plus the same validation numbers from the predictions, plain
     and flipped (``_flip``: each image's prediction averaged with its mirror image's)."""
@@ -214,19 +195,6 @@ def _provenance(state: dict | None, started: str, code: dict) -> dict:
         "code": state.get("code"),
         "resumes": [*state.get("resumes", []), {"at": started, "code": code}],
     }
-
-
-def record_architecture(folder) -> bool:
-    """Add the network's :func:`helpers.models.architecture` to the manifest of a finished run that predates it,
-    rebuilt from the run's recorded settings (marked ``added``); returns whether the manifest changed."""
-    path = Path(folder) / "manifest.json"
-    manifest = files.read_json(path)
-    if "architecture" in manifest:
-        return False
-    profile = config.profile_from_record(manifest["profile_name"], manifest["profile"])
-    added = dict(registry.current_architecture(manifest["model"], profile), added=host.now()[:10])
-    write_json(path, dict(manifest, architecture=added))
-    return True
 
 
 # ---------------------------------------------------------------- a run, from start() to finish()
@@ -459,4 +427,3 @@ def _write_results(run: Run, model, history: pd.DataFrame, earlier_seconds: floa
     seconds = round(earlier_seconds + time.perf_counter() - run.started, 1)
     write_json(out / "manifest.json", dict(run.manifest, finished=host.now(), seconds=seconds))
     write_json(out / "metrics.json", metrics)
-    write_atomic(out / release.CARD, release.model_card(run.name, out))  # read from the files just written

@@ -57,9 +57,7 @@ source = notebook.colab_setup(data)  # None: $UTKFACE, then data/
 runs = results.load_available(cfg, results_dir)
 missing = [spec.label for name, spec in registry.MODELS.items() if name not in runs]
 if missing:
-    print(
-        f"Not run yet for profile {cfg.name}: {', '.join(missing)} (`python -m helpers plan` says how to train them)."
-    )
+    print(f"Not run yet for profile {cfg.name}: {', '.join(missing)} (`python -m tools plan` says how to train them).")
 NO_RUN = f"No model has run for profile {cfg.name}: nothing to compare yet."
 
 # %% [markdown]

@@ -50,7 +50,8 @@ retrain = False  # bool: unused here; kept so every notebook takes the same flag
 # %%
 from IPython.display import display
 
-from helpers import config, evaluation, experiments, notebook, plots, predict, registry, results, seed_sweeps
+from extensions import experiments, figures, predict, seed_sweeps
+from helpers import config, evaluation, notebook, plots, registry, results
 from helpers import data as utk
 
 cfg = notebook.setup(profile, overrides)
@@ -60,9 +61,9 @@ runs = results.load_available(cfg, results_dir)
 
 # %% [markdown]
 # ## Experiments: the coursework's conjectures and UTKFace's duplicates
-# Variants of a profile, trained by `python -m helpers experiment NAME --profile PROFILE [--model vgg16]` (see
-# `helpers/experiments.py`): a table of the variants that ran, then the command and estimated time of each that
-# did not; another model's tables appear once one of its variants ran. The `quick` profile is the seed protocol shrunk to fit a
+# Variants of a profile, trained by `python -m tools experiment NAME --profile PROFILE [--model vgg16]` (see
+# `extensions/experiments.py`): a table of the variants that ran, then the command of each that did not (and how far
+# it got, if it started); another model's tables appear once one of its variants ran. The `quick` profile is the seed protocol shrunk to fit a
 # 2-core CPU (64 px; 10 epochs, the transfer models 3 + 5), so its numbers compare variants with each other, not with the seed's.
 
 # %%
@@ -73,7 +74,7 @@ for shown in experiments.shown_profiles(cfg):
             if not (ran := experiments.ran(table)).empty:
                 display(experiments.readable(ran))
             for entry in experiments.not_run(name, shown, model, results_dir):
-                print(f"  not run: {entry['label']} ({entry['command']}; {entry['time']})")
+                print(f"  not run: {entry['label']} ({'; '.join(filter(None, (entry['command'], entry['progress'])))})")
         bands = experiments.band_errors(shown, model=model, results_dir=results_dir)
         if bands is not None:
             print(f"{registry.get(model).label}, profile {shown.name}: test MAE and bias per age band, baseline")
@@ -93,10 +94,10 @@ for shown in experiments.shown_profiles(cfg):
     if not by_model:
         print(f"profile {shown.name}: no conjecture variant has run beside its baseline")
         continue
-    fig = plots.against_baselines(
+    fig = figures.against_baselines(
         {registry.get(model).label: experiments.effects_for_plot(effects) for model, effects in by_model.items()},
         f"The coursework's conjectures, profile {shown.name}",
-        plots.SPREAD_METRICS + plots.TEST_METRICS,
+        figures.SPREAD_METRICS + figures.TEST_METRICS,
         experiments.NOISE_SDS,
         columns=4,  # a row per model: the figure stays readable on a page
     )
@@ -150,7 +151,7 @@ by_seed = {
 if by_seed:
     study = cfg.hash == config.PROFILES["seed"].hash
     reported = registry.reported() if study else None
-    fig = plots.seed_dots(by_seed, reported, f"Each model over seeds, profile {cfg.name}")
+    fig = figures.seed_dots(by_seed, reported, f"Each model over seeds, profile {cfg.name}")
     plots.save_fig(fig, "fig12_seeds", cfg.name, figures_dir)
 
 # %% [markdown]
@@ -178,7 +179,7 @@ else:
         for model in registry.names()
         if registry.get(model).label in set(protocols["model"])
     }
-    fig = plots.protocol_curves(curves, f"Validation age MAE per epoch, two protocols, profile {cfg.name}")
+    fig = figures.protocol_curves(curves, f"Validation age MAE per epoch, two protocols, profile {cfg.name}")
     plots.save_fig(fig, "fig13_protocols", cfg.name, figures_dir)
 
 # %% [markdown]
@@ -197,12 +198,14 @@ for shown in experiments.shown_profiles(cfg):
         print(f"profile {shown.name}:")
         display(seed_sweeps.readable_pretraining(pretraining))
         if (plotted := seed_sweeps.pretraining_for_plot(pretraining)) is not None:
-            fig = plots.against_baseline(*plotted, f"Does pretraining help? Profile {shown.name}, mean ± sd over seeds")
+            fig = figures.against_baseline(
+                *plotted, f"Does pretraining help? Profile {shown.name}, mean ± sd over seeds"
+            )
             plots.save_fig(fig, f"fig11_pretraining_{shown.name}", cfg.name, figures_dir)
 
 # %% [markdown]
 # ## Prediction on a new photo
-# `python -m helpers predict PHOTO --model results/<profile>/custom/custom.keras` finds the faces with OpenCV's
+# `python -m tools predict PHOTO --model results/<profile>/custom/custom.keras` finds the faces with OpenCV's
 # bundled Haar cascade, crops each the way UTKFace frames its faces, and predicts. Here: three test images pasted
 # onto one larger picture, as a stand-in for a photo.
 
@@ -211,10 +214,10 @@ model_file = results.run_folder("custom", cfg, results_dir) / "custom.keras"
 if model_file.is_file() and cfg.test_size:
     demo = predict.demo_photo(utk.load_test(cfg, source, progress=False), n=3)
     found = predict.predict_faces(predict.load_model(model_file), predict.find_faces(demo.photo, cfg.image_size))
-    fig = plots.predicted_photo(demo.photo, found, demo.labels)
+    fig = figures.predicted_photo(demo.photo, found, demo.labels)
     plots.save_fig(fig, "fig9_predict", cfg.name, figures_dir)
 else:  # a Figure 9 left from an earlier model would be shown as this run's
-    stale = plots.remove_fig("fig9_predict", cfg.name, figures_dir)
+    stale = figures.remove_fig("fig9_predict", cfg.name, figures_dir)
     print(
         f"No trained custom CNN in {model_file} (or no test set): Figure 9 is not drawn"
         + (" and the one an earlier model drew was removed" if stale else "")

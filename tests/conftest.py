@@ -102,7 +102,7 @@ def face_archive(tmp_path, face_folder) -> Path:
 
 def train_here(model: str, profile, out: Path, source, notebook: Path | None = None) -> dict:
     """``model`` trained through its notebook (or ``notebook``) in this process (``execute.train_here``)."""
-    from helpers import execute
+    from tools import execute
 
     return execute.train_here(model, profile, out, source, notebook)
 
@@ -116,7 +116,7 @@ def lock_holder(folder: Path) -> int | None:
 
 
 def train_cli(out: Path, model: str, *extra: str, cache: Path, wait: bool = True):
-    """``python -m helpers train`` on the real archive, smoke profile; returns the finished process or Popen."""
+    """``python -m tools train`` on the real archive, smoke profile; returns the finished process or Popen."""
     env = dict(
         os.environ,
         UTKFACE=str(REAL_DATA),
@@ -127,7 +127,7 @@ def train_cli(out: Path, model: str, *extra: str, cache: Path, wait: bool = True
     command = [
         sys.executable,
         "-m",
-        "helpers",
+        "tools",
         "train",
         "--model",
         model,

@@ -4,7 +4,7 @@ import json
 
 import pytest
 
-from helpers.__main__ import main
+from tools.cli import main
 
 
 def test_describe_prints_layers_and_stage_parameter_counts(capsys):
@@ -95,7 +95,8 @@ def test_bench_prints_one_json_line_with_the_throughputs(capsys):
 
 
 def test_run_time_estimate_adds_training_and_validation():
-    from helpers import bench, config
+    from helpers import config
+    from tools import bench
 
     seed = config.get_profile("seed")
     speeds = {"train_images_per_s": 40.0, "train_images_per_s_stage2": 20.0, "predict_images_per_s": 100.0}

@@ -3,6 +3,7 @@ import json
 import pytest
 
 from helpers import config
+from tools.cli import parse_overrides
 
 
 def test_seed_profile_is_the_coursework_protocol():
@@ -24,7 +25,7 @@ def test_smoke_and_full_profiles():
 
 def test_overrides_are_typed_and_change_the_hash():
     base = config.get_profile("seed")
-    changed = config.get_profile("seed", config.parse_overrides(["epochs=5", "n_images=null", "filters=[8,16]"]))
+    changed = config.get_profile("seed", parse_overrides(["epochs=5", "n_images=null", "filters=[8,16]"]))
     assert changed.epochs == 5 and changed.n_images is None and changed.filters == (8, 16)
     assert changed.hash != base.hash
     assert config.get_profile("seed", {"learning_rate": 1}).learning_rate == 1.0
@@ -62,7 +63,7 @@ def test_unknown_profile_and_bad_pair():
     with pytest.raises(ValueError, match="unknown profile 'fast'; choose one of: seed, smoke, full, quick"):
         config.get_profile("fast")
     with pytest.raises(ValueError, match="key=value"):
-        config.parse_overrides(["epochs"])
+        parse_overrides(["epochs"])
 
 
 def test_settings_recorded_before_a_field_existed_still_match():

@@ -9,6 +9,7 @@ import pytest
 from conftest import MALFORMED, face_names, jpeg_bytes
 
 from helpers import config, data, decoding, sources, twins
+from tools import copies
 
 
 def test_parse_name_reads_the_labels():
@@ -408,11 +409,11 @@ def test_the_study_images_are_taken_by_name_from_any_copy(study_list, face_folde
         config.get_profile("smoke", {**STUDY_SETTINGS, "images": "draw"}), superset, progress=False
     )
     assert drawn.val.names + drawn.train.names != subset and drawn.info["images"] == "drawn from this copy with seed 42"
-    assert "found by name in this copy" in data.check_study_images(profile, superset)
+    assert "found by name in this copy" in copies.check_study_images(profile, superset)
 
 
 def test_a_copy_missing_study_images_says_so_in_one_line(study_list, face_folder, tmp_path, capsys):
-    from helpers.__main__ import main
+    from tools.cli import main
 
     subset, test = study_list
     lacking = _copy(face_folder, tmp_path, "lacking", drop={subset[3], test[0]})
@@ -433,23 +434,23 @@ def test_the_copy_note_says_whether_the_readers_copy_is_the_runs(study_list, fac
     subset, _ = study_list
     profile = config.get_profile("smoke", STUDY_SETTINGS)
     run_data = sources.describe_source(face_folder)  # what a run on face_folder records in its manifest
-    assert data.copy_note(run_data, data.reader_copy(profile, face_folder)) == "your copy is the one this run used"
+    assert copies.copy_note(run_data, copies.reader_copy(profile, face_folder)) == "your copy is the one this run used"
     lacking = _copy(face_folder, tmp_path, "lacking", drop={subset[0]})
-    reader = data.reader_copy(profile, lacking)
-    assert data.copy_note(run_data, reader) == (
+    reader = copies.reader_copy(profile, lacking)
+    assert copies.copy_note(run_data, reader) == (
         f"your copy differs (sha256 {reader['sha256'][:12]}…): the study's images matched by name, 24 of 25 found"
     )
     drawn = config.get_profile("smoke", {**STUDY_SETTINGS, "images": "draw"})
-    assert data.copy_note(run_data, data.reader_copy(drawn, lacking)).endswith(
+    assert copies.copy_note(run_data, copies.reader_copy(drawn, lacking)).endswith(
         "this run drew its images from its own copy, so retraining here draws others"
     )
     monkeypatch.delenv("UTKFACE", raising=False)
-    assert data.reader_copy(profile, tmp_path / "nowhere") is None
-    assert data.copy_note(run_data, None) == "no copy of UTKFace here to compare with"
+    assert copies.reader_copy(profile, tmp_path / "nowhere") is None
+    assert copies.copy_note(run_data, None) == "no copy of UTKFace here to compare with"
 
 
 def test_the_study_images_export_to_a_folder_that_trains_the_same(study_list, face_folder, tmp_path, capsys):
-    from helpers.__main__ import main
+    from tools.cli import main
 
     subset, test = study_list
     superset = _archive(
@@ -467,10 +468,10 @@ def test_the_study_images_export_to_a_folder_that_trains_the_same(study_list, fa
         if loaded is data.load_splits:
             ours, theirs = ours.train, theirs.train
         assert ours.names == theirs.names and np.array_equal(ours.images, theirs.images)
-    assert data.export_study_images(profile, exported, superset) == 0  # a second export keeps what is there
+    assert copies.export_study_images(profile, exported, superset) == 0  # a second export keeps what is there
     with pytest.raises(
         sources.DataError, match=r"takes none of the study.s named images.*seed=1\): it draws from the whole copy"
     ):
-        data.export_study_images(config.get_profile("smoke", {**STUDY_SETTINGS, "seed": 1}), tmp_path / "x", superset)
+        copies.export_study_images(config.get_profile("smoke", {**STUDY_SETTINGS, "seed": 1}), tmp_path / "x", superset)
     with pytest.raises(sources.DataError, match="inside the copy it reads"):
-        data.export_study_images(profile, exported / "again", exported)
+        copies.export_study_images(profile, exported / "again", exported)

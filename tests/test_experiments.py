@@ -10,7 +10,9 @@ import pandas as pd
 import pytest
 from conftest import train_here
 
-from helpers import config, experiments, plots, registry, seed_sweeps, training
+from extensions import experiments, figures, seed_sweeps
+from helpers import config, registry, training
+from tools import experiments as experiment_runs
 from tools import numbers, report
 
 
@@ -273,7 +275,7 @@ def test_weighted_batches_carry_age_weights_only():
 def test_duplicates_experiment_trains_every_variant_and_measures_the_twin_effect(tmp_path, monkeypatch):
     from test_data import _variants
 
-    from helpers import execute
+    from tools import execute
 
     # each variant through its notebook in this process (the command line's papermill runs: test_integration.py)
     monkeypatch.setattr(
@@ -282,13 +284,13 @@ def test_duplicates_experiment_trains_every_variant_and_measures_the_twin_effect
 
     folder = _variants(tmp_path)  # 12 faces, four of them twins with conflicting labels
     profile = config.get_profile("smoke", {"image_size": 32, "test_size": 0, "batch_size": 4})
-    summary = experiments.run("duplicates", profile, source=folder, results_dir=tmp_path / "results")
+    summary = experiment_runs.run("duplicates", profile, source=folder, results_dir=tmp_path / "results")
     assert list(summary["status"]) == ["run"] * 3
     assert summary.loc["all_images_group", "val_with_train_twin"] == 0
     group, clean = summary.loc["all_images_group"], summary.loc["all_images_group_clean"]
     assert clean["n_val"] == group["n_val"] and clean["n_train"] == group["n_train"] - clean["dropped_conflicting"]
     assert clean["dropped_conflicting"] == 4  # the four conflicting twins: too many for 2 validation places
-    effect = experiments.read_twin_effect(profile, results_dir=tmp_path / "results")
+    effect = experiment_runs.read_twin_effect(profile, results_dir=tmp_path / "results")
     assert effect["with_twin"]["n"] == summary.loc["all_images", "val_with_train_twin"]
     assert effect["with_twin"]["n"] + effect["without_twin"]["n"] == summary.loc["all_images", "n_val"]
     assert set(effect["age_mae_gain"]) == {"years", "standard_error", "beyond_noise"}
@@ -297,13 +299,15 @@ def test_duplicates_experiment_trains_every_variant_and_measures_the_twin_effect
         for variant in summary.index
     ]
     written = [path.stat().st_mtime_ns for path in finished]
-    again = experiments.run("duplicates", profile, source=folder, results_dir=tmp_path / "results")
+    again = experiment_runs.run("duplicates", profile, source=folder, results_dir=tmp_path / "results")
     assert again.equals(summary)
     assert [path.stat().st_mtime_ns for path in finished] == written  # read back, not retrained
-    path = experiments.variant_folder(profile, "all_images", "custom", tmp_path / "results") / experiments.TWIN_EFFECT
+    path = (
+        experiments.variant_folder(profile, "all_images", "custom", tmp_path / "results") / experiment_runs.TWIN_EFFECT
+    )
     path.unlink()  # the conjectures share the random-split run: finishing it there measures the effect too
-    experiments.run("conjectures", profile, only=["all_images"], source=folder, results_dir=tmp_path / "results")
-    assert experiments.read_twin_effect(profile, results_dir=tmp_path / "results") == effect
+    experiment_runs.run("conjectures", profile, only=["all_images"], source=folder, results_dir=tmp_path / "results")
+    assert experiment_runs.read_twin_effect(profile, results_dir=tmp_path / "results") == effect
 
 
 def test_band_errors_compare_baseline_and_balanced_per_age_band(tmp_path):
@@ -385,17 +389,17 @@ def test_conjectures_are_read_against_the_seed_spread_of_the_baseline(tmp_path):
     table, baseline, sd = experiments.effects_for_plot(effects)
     assert list(table.index) == ["baseline (the profile)", "192 px", "age-balanced loss"]
     assert baseline == "baseline (the profile)" and sd["val_age_mae"] == pytest.approx(0.5)
-    fig = plots.against_baseline(
-        table, baseline, sd, "conjectures", plots.SPREAD_METRICS + plots.TEST_METRICS, experiments.NOISE_SDS
+    fig = figures.against_baseline(
+        table, baseline, sd, "conjectures", figures.SPREAD_METRICS + figures.TEST_METRICS, experiments.NOISE_SDS
     )  # Figure 10: the noise band is the text's threshold
     panels = [ax for ax in fig.axes if ax.get_xlabel()]
-    assert [ax.get_xlabel() for ax in panels] == [label for _, label in plots.SPREAD_METRICS + plots.TEST_METRICS]
+    assert [ax.get_xlabel() for ax in panels] == [label for _, label in figures.SPREAD_METRICS + figures.TEST_METRICS]
     bands = sorted((patch.get_x(), patch.get_x() + patch.get_width()) for patch in panels[0].patches)
     assert bands == [pytest.approx((9.0 - 2 * 0.5 * 2**0.5, 9.0 + 2 * 0.5 * 2**0.5)), pytest.approx((8.5, 9.5))]
     other = (table.iloc[:2] - 1, baseline, {key: 0.25 for key in sd})  # a second model: its own baseline and spread
-    fig = plots.against_baselines({"Custom CNN": (table, baseline, sd), "VGG16": other}, "conjectures")
+    fig = figures.against_baselines({"Custom CNN": (table, baseline, sd), "VGG16": other}, "conjectures")
     panels = [ax for ax in fig.axes if ax.get_xlabel()]
-    assert [ax.get_xlabel() for ax in panels] == [label for _, label in plots.SPREAD_METRICS] * 2
+    assert [ax.get_xlabel() for ax in panels] == [label for _, label in figures.SPREAD_METRICS] * 2
     assert [panels[0].get_title(loc="left"), panels[2].get_title(loc="left")] == ["Custom CNN", "VGG16"]
     assert [tick.get_text() for tick in panels[2].get_yticklabels()] == ["baseline (the profile)", "192 px"]
     assert sorted((patch.get_x(), patch.get_x() + patch.get_width()) for patch in panels[2].patches) == [
@@ -410,12 +414,12 @@ def test_conjectures_are_read_against_the_seed_spread_of_the_baseline(tmp_path):
         json.dumps({"hash": experiments.variant_profile(profile, "all_images").hash, "epoch": 1})
     )
     [entry] = experiments.not_run("conjectures", profile, results_dir=results_dir)
-    assert entry["command"] == "python -m helpers experiment conjectures --profile smoke --only all_images"
-    assert entry["time"].endswith("; 1 of 1 epochs checkpointed: training resumes there")
+    assert entry["command"] == "python -m tools experiment conjectures --profile smoke --only all_images"
+    assert entry["progress"] == "1 of 1 epochs checkpointed: training resumes there"
 
 
 def _spread(rows: dict[str, tuple[float, float, int]]) -> pd.DataFrame:
-    """A seed spread (mean, sd, runs) per metric, as :func:`helpers.seed_sweeps.seed_spread` gives it."""
+    """A seed spread (mean, sd, runs) per metric, as :func:`extensions.seed_sweeps.seed_spread` gives it."""
     return pd.DataFrame.from_dict(rows, orient="index", columns=["mean", "sd", "runs"])
 
 
@@ -481,7 +485,7 @@ def test_more_data_is_also_compared_on_the_test_faces_both_runs_held_out(tmp_pat
     (more / "predictions_test_custom.csv").write_text(
         header + "".join(f"{name}.jpg,30,0,0,{30 + error},0.1,0\n" for name, error in (("c", 2), ("d", 4), ("e", 9)))
     )
-    shared = experiments.shared_test(profile, results_dir=tmp_path)
+    shared = experiment_runs.shared_test(profile, results_dir=tmp_path)
     assert shared["n"] == 2  # c and d, which neither run trained on
     assert (shared["age_mae"]["first"], shared["age_mae"]["second"]) == (10.0, 3.0)
     assert shared["gender_accuracy"]["advantage"] == 0.0
@@ -494,7 +498,7 @@ def test_more_data_is_also_compared_on_the_test_faces_both_runs_held_out(tmp_pat
         and not found["custom.all_images.shared.gender_accuracy.beyond"]
     )
     (more / "predictions_test_custom.csv").write_text(header + "e.jpg,30,0,0,31,0.1,0\n")
-    assert experiments.shared_test(profile, results_dir=tmp_path) is None  # no face in common: nothing to pair
+    assert experiment_runs.shared_test(profile, results_dir=tmp_path) is None  # no face in common: nothing to pair
 
 
 def test_duplicate_variants_are_compared_on_their_shared_test_images(tmp_path):
@@ -536,16 +540,16 @@ def test_a_run_repeated_on_another_machine_is_set_beside_the_committed_one_and_r
     for seed, mae in ((1, 9.5), (2, 8.5)):  # seed spread: 9.0 ± 0.5 years, 0.80 ± 0.01 (noise: 2·sd·√2)
         other = config.get_profile("smoke", {"seed": seed})
         fake_run(seed_sweeps.sweep_folder(seed, sweeps) / "smoke" / "custom", other, 0.80 + (seed - 1.5) / 50, mae)
-    gpu = experiments.device_folder("NVIDIA H100 80GB HBM3", sweeps)
+    gpu = experiment_runs.device_folder("NVIDIA H100 80GB HBM3", sweeps)
     assert gpu == sweeps / "device-nvidia-h100-80gb-hbm3"
-    assert experiments.device_replicates(profile, sweeps, results_dir) is None
+    assert experiment_runs.device_replicates(profile, sweeps, results_dir) is None
     fake_run(gpu / "seed7" / "smoke" / "custom", config.get_profile("smoke", {"seed": 7}), 0.80, 20.0)  # other seed
-    assert experiments.device_replicates(profile, sweeps, results_dir) is None
+    assert experiment_runs.device_replicates(profile, sweeps, results_dir) is None
     fake_run(gpu / f"seed{profile.seed}" / "smoke" / "custom", profile, 0.81, 11.0)  # the same run, 2 years worse
     manifest = json.loads((gpu / f"seed{profile.seed}/smoke/custom/manifest.json").read_text())
     manifest.update(backend="jax", hardware={"accelerators": ["NVIDIA H100 80GB HBM3"]})
     (gpu / f"seed{profile.seed}/smoke/custom/manifest.json").write_text(json.dumps(manifest))
-    table = experiments.device_replicates(profile, sweeps, results_dir)
+    table = experiment_runs.device_replicates(profile, sweeps, results_dir)
     assert len(table) == 1 and table.loc[0, "ran_on"] == "NVIDIA H100 80GB HBM3 with jax"
     assert table.loc[0, "val_age_mae"] == 11.0 and table.loc[0, "val_age_mae_own"] == 9.0
     assert table.loc[0, "val_age_mae_diff"] == pytest.approx(2.0) and table.loc[0, "val_age_mae_beyond"]
@@ -557,7 +561,7 @@ def test_a_run_repeated_on_another_machine_is_set_beside_the_committed_one_and_r
     table = numbers.machine_table(found)
     assert table.loc["Custom CNN · NVIDIA H100 80GB HBM3 with jax", "val age MAE"] == "11.00 (**+2.00**)"
     assert (found["machine.beyond"], found["machine.judged"]) == (2, 4)  # both age MAEs (test: 11.5 vs 9.5)
-    other = experiments.device_folder("NVIDIA H200", sweeps) / f"seed{profile.seed}/smoke/custom"
+    other = experiment_runs.device_folder("NVIDIA H200", sweeps) / f"seed{profile.seed}/smoke/custom"
     shutil.copytree(gpu / f"seed{profile.seed}/smoke/custom", other)  # the same run on a second machine
     (other / "manifest.json").write_text(json.dumps({**manifest, "hardware": {"accelerators": ["NVIDIA H200"]}}))
     found = numbers.collect(profile, results_dir, sweeps)
@@ -571,14 +575,14 @@ def test_a_run_repeated_on_another_machine_is_set_beside_the_committed_one_and_r
 def test_a_repeat_without_a_spread_or_a_committed_run_is_not_judged(tmp_path):
     profile = config.get_profile("smoke")
     results_dir, sweeps = tmp_path / "results", tmp_path / "sweeps"
-    gpu = experiments.device_folder("/physical_device:GPU:0", sweeps)  # TensorFlow's name for a GPU
+    gpu = experiment_runs.device_folder("/physical_device:GPU:0", sweeps)  # TensorFlow's name for a GPU
     assert gpu.parent == sweeps and gpu.name == "device-physical-device-gpu-0"
     fake_run(gpu / f"seed{profile.seed}" / "smoke" / "custom", profile, 0.81, 11.0)
-    assert experiments.device_replicates(profile, sweeps, results_dir) is None  # no committed run to set it beside
+    assert experiment_runs.device_replicates(profile, sweeps, results_dir) is None  # no committed run to set it beside
     fake_run(results_dir / "smoke" / "custom", profile, 0.80, 9.0)  # the committed run alone: no seed spread
-    table = experiments.device_replicates(profile, sweeps, results_dir)
+    table = experiment_runs.device_replicates(profile, sweeps, results_dir)
     assert table.loc[0, "val_age_mae_diff"] == pytest.approx(2.0) and table.loc[0, "val_age_mae_beyond"] is None
-    assert experiments.judged_differences(table) == {"judged": 0, "beyond": 0}
+    assert experiment_runs.judged_differences(table) == {"judged": 0, "beyond": 0}
     assert "**" not in numbers.machine_table(numbers.collect(profile, results_dir, sweeps)).to_string()
 
 
@@ -592,7 +596,7 @@ def test_every_model_whose_all_images_run_measured_the_twin_effect_gets_its_row(
     for model in ("custom", "vgg16"):
         folder = experiments.variant_folder(profile, "all_images", model, tmp_path)
         folder.mkdir(parents=True)
-        (folder / experiments.TWIN_EFFECT).write_text(json.dumps(effect))
+        (folder / experiment_runs.TWIN_EFFECT).write_text(json.dumps(effect))
     found = numbers.collect(profile, tmp_path, tmp_path / "sweeps")
     assert (found["custom.twin.years"], found["vgg16.twin.error"], found["vgg16.twin.with_twin"]) == (2.0, 1.1, 2)
     assert found["vgg16.twin.beyond_noise"] is False  # 2.0 < 2 · 1.1

@@ -12,7 +12,9 @@ import pytest
 from conftest import FACE_WEIGHTS
 from faceapi_images import fixture_images
 
-from helpers import config, experiments, face_resnet, models, registry, sources
+from extensions import experiments
+from helpers import config, face_resnet, models, registry, sources
+from tools import experiments as experiment_runs
 
 FIXTURE = Path(__file__).with_name("fixtures") / "faceapi_descriptors.json"
 
@@ -119,4 +121,4 @@ def test_a_higher_resolution_is_no_variant_of_the_face_model(tmp_path):
     not_run = [entry["variant"] for entry in experiments.not_run("conjectures", profile, "face", tmp_path)]
     assert not_run == ["baseline", "all_images", "age_balanced"]
     with pytest.raises(ValueError, match="exactly as its baseline does"):
-        experiments.run("conjectures", profile, "face", only=["res192"], results_dir=tmp_path)
+        experiment_runs.run("conjectures", profile, "face", only=["res192"], results_dir=tmp_path)

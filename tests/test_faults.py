@@ -17,6 +17,7 @@ from conftest import ROOT, face_names, jpeg_bytes, lock_holder, needs_real_data,
 from PIL import Image
 
 from helpers import config, files, results, training
+from tools import experiments as experiment_runs
 
 TINY = {"n_images": None, "val_size": 4, "image_size": 32, "test_size": 0, "batch_size": 8, "epochs": 2}
 
@@ -89,7 +90,6 @@ def test_two_trainings_on_one_folder_the_second_exits_2(tmp_path, smoke_runs, sm
 def test_experiment_make_report_and_make_sweep_refuse_a_folder_being_written(tmp_path):
     """One writer per folder (#35): each of them exits 2 (experiment: FolderInUse) naming the folder it writes and
     the pid that holds it, before it touches anything."""
-    from helpers import experiments
 
     smoke = config.get_profile("smoke")
     held = tmp_path / "results" / "smoke" / "experiments"
@@ -97,7 +97,7 @@ def test_experiment_make_report_and_make_sweep_refuse_a_folder_being_written(tmp
         files.folder_lock(held, "test"),
         pytest.raises(files.FolderInUse, match=rf"{held} is being written by another experiment \(pid {os.getpid()}\)"),
     ):
-        experiments.run("conjectures", smoke, results_dir=tmp_path / "results")
+        experiment_runs.run("conjectures", smoke, results_dir=tmp_path / "results")
     for target, folder, setting in (
         ("report", tmp_path / "report" / "smoke", f"RESULTS_ROOT={tmp_path / 'report'}"),
         ("sweep", tmp_path / "sweeps", f"SWEEP_DIR={tmp_path / 'sweeps'}"),
@@ -317,7 +317,7 @@ def test_evaluate_and_make_report_name_a_damaged_run_in_one_line(finished, tiny_
         ["plan", "--results-dir", str(finished.parents[1])],
     ):  # plan: make report's first step
         done = subprocess.run(
-            [sys.executable, "-m", "helpers", *command, *profile], cwd=ROOT, env=env, capture_output=True, text=True
+            [sys.executable, "-m", "tools", *command, *profile], cwd=ROOT, env=env, capture_output=True, text=True
         )
         assert done.returncode == 2 and done.stderr.count("\n") == 1, done.stderr
         assert done.stderr.startswith(f"error: the custom run in {finished} is damaged: {finished / 'metrics.json'}")

@@ -1,4 +1,4 @@
-"""``python -m helpers train`` for both models, smoke profile, on real UTKFace images from ../shared."""
+"""``python -m tools train`` for both models, smoke profile, on real UTKFace images from ../shared."""
 
 import hashlib
 import json
@@ -177,7 +177,7 @@ def test_the_study_list_is_the_committed_runs_images_and_survives_a_superset_cop
 
 
 def test_evaluate_adds_the_test_set_to_a_run_trained_before_it(smoke_runs, smoke_cache, tmp_path):
-    """`python -m helpers evaluate` on a run that has no test results (trained before test sets existed): it
+    """`python -m tools evaluate` on a run that has no test results (trained before test sets existed): it
     predicts the test images with the saved model and adds what the training itself would have written (#35)."""
     out = Path(shutil.copytree(smoke_runs["custom"][0], tmp_path / "custom"))
     trained = json.loads((out / "metrics.json").read_text())
@@ -187,7 +187,7 @@ def test_evaluate_adds_the_test_set_to_a_run_trained_before_it(smoke_runs, smoke
     (out / "metrics.json").write_text(json.dumps(older))
     env = dict(os.environ, UTKFACE=str(REAL_DATA), HELPERS_CACHE_DIR=str(smoke_cache))
     done = subprocess.run(
-        [sys.executable, "-m", "helpers", "evaluate", "--model", "custom", "--profile", "smoke", "--out", str(out)],
+        [sys.executable, "-m", "tools", "evaluate", "--model", "custom", "--profile", "smoke", "--out", str(out)],
         env=env,
         capture_output=True,
         text=True,

@@ -8,6 +8,7 @@ import numpy as np
 import pytest
 
 from helpers import augment, config, data, models, registry, training
+from tools import bench
 
 SEED = config.get_profile("seed")
 # The seed's augmentation, as Keras itself normalises these arguments.
@@ -196,7 +197,7 @@ def _first_transform(layer, images):
 
 def test_optimizer_and_losses():
     model = models.build_custom_cnn(config.get_profile("smoke"))
-    models.compile_model(model, SEED.learning_rate, SEED.weight_decay)
+    bench.compile_model(model, SEED.learning_rate, SEED.weight_decay)
     assert isinstance(model.optimizer, keras.optimizers.AdamW)
     assert np.isclose(float(model.optimizer.learning_rate), 5e-5)
     assert np.isclose(model.optimizer.weight_decay, 1e-5)
@@ -213,7 +214,7 @@ def test_on_jax_the_random_affine_layers_no_longer_keep_the_model_op_by_op(monke
 
     profile = config.get_profile("smoke")
     model = models.build_custom_cnn(profile)
-    models.compile_model(model, profile.learning_rate, profile.weight_decay)
+    bench.compile_model(model, profile.learning_rate, profile.weight_decay)
     assert len(affine(model)) == 3 and not any(layer.supports_jit for layer in affine(model))
     assert model.jit_compile is False  # TensorFlow on a CPU: no XLA, as before
     monkeypatch.setattr(keras.backend, "backend", lambda: "jax")
@@ -253,7 +254,7 @@ def test_a_few_training_steps_lower_the_loss_on_a_fixed_batch():
     keras.utils.set_random_seed(0)
     profile = config.get_profile("smoke", {"image_size": 32})
     model = models.build_custom_cnn(profile)
-    models.compile_model(model, learning_rate=1e-3, weight_decay=1e-5)
+    bench.compile_model(model, learning_rate=1e-3, weight_decay=1e-5)
     rng = np.random.default_rng(0)
     images = rng.integers(0, 256, (16, 32, 32, 3)).astype("uint8")
     targets = {"age": rng.uniform(1, 90, 16).astype("float32"), "gender": rng.integers(0, 2, 16).astype("float32")}
@@ -341,7 +342,7 @@ def test_cached_validation_gives_keras_own_validation_values():
         keras.utils.set_random_seed(0)
         model = models.build_vgg16(profile, weights=None)
         models.set_vgg16_stage(model, stage, profile.stage2_unfrozen_layers)
-        models.compile_model(model, 1e-4, 1e-5)
+        bench.compile_model(model, 1e-4, 1e-5)
         parts = models.split_at_frozen(model, stage, profile.stage2_unfrozen_layers)
         cached = training.FrozenPartValidation(parts, val, 8)
         # The cached callback sees the logs without Keras' validation keys, so what it writes is its own.
@@ -375,13 +376,19 @@ def _logs_after(callback, epoch, logs):
 
 
 def test_a_cosine_learning_rate_decays_to_zero_and_a_saved_model_goes_on_where_it_was(tmp_path):
-    """``decay_steps``: the rate follows lr · (1 + cos(π · step / steps)) / 2, step by step; the step count is part of
-    the optimizer's state in a .keras file (a checkpoint), so a loaded model continues the schedule."""
+    """A stage's ``learning_rate`` as the notebooks' compile cells take it: with ``decay_steps`` the rate follows
+    lr · (1 + cos(π · step / steps)) / 2, step by step; the step count is part of the optimizer's state in a .keras
+    file (a checkpoint), so a loaded model continues the schedule. Without, it stays constant."""
+
+    def compile_as_the_notebooks_do(model, stage):
+        optimizer = keras.optimizers.AdamW(learning_rate=stage.learning_rate(1e-3), weight_decay=1e-4)
+        model.compile(optimizer=optimizer, loss=models.LOSSES, metrics=models.METRICS)
+
     inputs = keras.Input((2,))
     outputs = {"age": keras.layers.Dense(1, name="age")(inputs)}
     outputs["gender"] = keras.layers.Dense(1, activation="sigmoid", name="gender")(inputs)
     model = keras.Model(inputs, outputs)
-    models.compile_model(model, 1e-3, 1e-4, decay_steps=4)
+    compile_as_the_notebooks_do(model, training.StageEpochs(0, 2, True, decay_steps=4))
     x, y = np.ones((8, 2), "float32"), {"age": np.ones(8, "float32"), "gender": np.ones(8, "float32")}
     assert float(model.optimizer.learning_rate) == pytest.approx(1e-3)
     model.fit(x, y, batch_size=4, epochs=1, verbose=0)  # 2 of 4 steps: half way down the cosine
@@ -391,7 +398,7 @@ def test_a_cosine_learning_rate_decays_to_zero_and_a_saved_model_goes_on_where_i
     assert float(loaded.optimizer.learning_rate) == pytest.approx(0.5e-3)
     loaded.fit(x, y, batch_size=4, epochs=1, verbose=0)
     assert float(loaded.optimizer.learning_rate) == pytest.approx(0.0, abs=1e-12)
-    models.compile_model(model, 1e-3, 1e-4)  # no decay_steps: constant
+    compile_as_the_notebooks_do(model, training.StageEpochs(0, 1, True))  # no decay_steps: constant
     model.fit(x, y, batch_size=4, epochs=1, verbose=0)
     assert float(model.optimizer.learning_rate) == pytest.approx(1e-3)
 

@@ -215,7 +215,7 @@ def test_make_report_without_data_offline_says_so_in_one_line(tmp_path):
 
 @needs_real_data
 def test_sweep_trains_each_seed_and_the_report_quotes_mean_and_sd(executed):
-    from helpers import seed_sweeps
+    from extensions import seed_sweeps
 
     for seed in (1, 2):
         manifest = json.loads((executed / "sweeps" / f"seed{seed}" / "smoke" / "custom" / "manifest.json").read_text())
@@ -394,7 +394,7 @@ def test_readme_conjecture_table_says_what_results_hold():
     """Per model and conjecture variant that ran at the seed profile, one row: each metric's difference from the
     model's baseline as the metrics files give it, bold exactly where it exceeds twice the standard error of a
     difference between two runs (the model's seed sd × √2)."""
-    from helpers import experiments, seed_sweeps
+    from extensions import experiments, seed_sweeps
 
     readme = (ROOT / "README.md").read_text()
     rows = _table_rows(readme.split("<!-- begin conjectures")[1].split("<!-- end conjectures")[0])
@@ -451,7 +451,8 @@ def test_docs_duplicate_table_says_what_results_hold():
     """Per model, docs/experiments.md's duplicates table: a row per question whose two runs finished, with the
     advantage and 95 % interval of the image-by-image comparison, bold where the interval leaves zero out; a row for
     the twins' effect on the random split where the all-images run measured it."""
-    from helpers import experiments
+    from extensions import experiments
+    from tools import experiments as experiment_runs
 
     text = (ROOT / "docs" / "experiments.md").read_text()
     rows = _table_rows(text.split("<!-- begin duplicates")[1].split("<!-- end duplicates")[0])
@@ -469,7 +470,7 @@ def test_docs_duplicate_table_says_what_results_hold():
                 low, high = values["ci95"]
                 cell = f"{values['advantage']:+.{digits}f} [{low:+.{digits}f}, {high:+.{digits}f}]"
                 assert rows[row][column] == (f"**{cell}**" if low > 0 or high < 0 else cell), (row, key)
-        twins = experiments.read_twin_effect(seed, model)
+        twins = experiment_runs.read_twin_effect(seed, model)
         row = f"{label} · twin in training (validation)"
         if twins is None:
             assert row not in rows

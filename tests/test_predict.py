@@ -1,4 +1,4 @@
-"""``python -m helpers predict``: faces found in new pictures, cropped like UTKFace, predicted; clear failures."""
+"""``python -m tools predict``: faces found in new pictures, cropped like UTKFace, predicted; clear failures."""
 
 import hashlib
 import io
@@ -10,8 +10,9 @@ import pytest
 from conftest import REAL_DATA, needs_real_data
 from PIL import Image
 
-from helpers import predict, registry
-from helpers.__main__ import main
+from extensions import predict
+from helpers import registry
+from tools.cli import main
 
 pytestmark = needs_real_data
 
@@ -97,7 +98,8 @@ def released(smoke_runs, tmp_path_factory):
     """`release` of the smoke runs (both models): release/smoke/ with the model files, cards and SHA256SUMS."""
     import shutil
 
-    from helpers import config, release
+    from helpers import config
+    from tools import release
 
     base = tmp_path_factory.mktemp("release")
     for model in registry.names():
@@ -155,7 +157,8 @@ def test_predict_takes_a_released_model_by_url_once_and_checks_it(released, tmp_
 
 
 def test_page_one_lists_each_released_model_file_with_size_and_checksum(released, tmp_path):
-    from helpers import config, release
+    from helpers import config
+    from tools import release
 
     folder, _ = released
     found = release.model_files(config.get_profile("smoke"), folder.parents[1] / "results", folder)

@@ -5,7 +5,8 @@ import shutil
 
 import pytest
 
-from helpers import config, release
+from helpers import config
+from tools import release
 
 
 def test_every_committed_run_has_its_current_model_card():
@@ -13,8 +14,8 @@ def test_every_committed_run_has_its_current_model_card():
     assert len(runs) >= 20  # results/seed, results/quick and the sweeps
     for model, folder in runs:
         card = folder / release.CARD
-        assert card.is_file(), f"{folder} has no {release.CARD}: run `python -m helpers cards`"
-        assert card.read_text() == release.model_card(model, folder), f"{card} is stale: run `python -m helpers cards`"
+        assert card.is_file(), f"{folder} has no {release.CARD}: run `python -m tools cards`"
+        assert card.read_text() == release.model_card(model, folder), f"{card} is stale: run `python -m tools cards`"
 
 
 def test_release_without_model_files_says_what_to_do(tmp_path):

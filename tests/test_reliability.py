@@ -110,7 +110,7 @@ def test_bad_input_fails_before_the_results_folder_is_touched(tmp_path, face_arc
         [
             sys.executable,
             "-m",
-            "helpers",
+            "tools",
             "train",
             "--model",
             "vgg16",
@@ -139,7 +139,7 @@ def test_imagenet_weights_offline_say_how_to_pass_a_file(tmp_path, face_archive)
         [
             sys.executable,
             "-m",
-            "helpers",
+            "tools",
             "train",
             "--model",
             "vgg16",

@@ -44,7 +44,7 @@ def test_no_model_run_builds_the_report_and_trains_nothing(tmp_path, smoke_cache
     for model, notebook in (("custom", "02_custom_cnn"), ("vgg16", "03_vgg16_transfer")):
         assert f"== {notebook}: skipped ({model} has no smoke results; TRAIN=1 trains it)" in log
         assert not (tmp_path / "results" / "smoke" / model).exists()  # nothing trained, nothing written
-        assert f"python -m helpers train --model {model} --profile smoke" in html
+        assert f"python -m tools train --model {model} --profile smoke" in html
     assert html.count("min on 2-core CPU") >= 2  # each missing model: its estimated training time
     assert "Not run yet for this profile: Custom CNN, VGG16" in html
     pdf = tmp_path / "report" / "report.pdf"

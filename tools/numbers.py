@@ -18,9 +18,12 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from helpers import config, evaluation, experiments, registry, results, seed_sweeps
+from extensions import experiments, seed_sweeps
+from helpers import config, evaluation, registry, results
 from helpers.config import Profile
 from helpers.files import write_atomic
+
+from . import experiments as experiment_runs
 
 # face-api's own age-gender network (@vladmandic/face-api 1.7.15, an Xception-like net trained on eight data sets,
 # UTKFace's 80 % among them) on this study's 2,000 test images, measured outside this repository (issue #48): the
@@ -249,12 +252,12 @@ def _variants(profile: Profile, sweep_dir=None, results_dir=None) -> dict:
                 sd = spread.loc[key, "sd"] if spread is not None else float("nan")
                 numbers[f"{name}.{key}_diff"] = difference
                 numbers[f"{name}.{key}_beyond_noise"] = evaluation.beyond_run_noise(difference, sd)
-        if (shared := experiments.shared_test(profile, model, results_dir)) is not None:
+        if (shared := experiment_runs.shared_test(profile, model, results_dir)) is not None:
             numbers.update(_paired(f"{base}.all_images.shared", shared))
         for first, second, _ in experiments.DUPLICATE_QUESTIONS:
             if (paired := experiments.paired_test(profile, first, second, model, results_dir)) is not None:
                 numbers.update(_paired(f"{base}.{second}.against.{first}", paired))
-        if (effect := experiments.read_twin_effect(profile, model, results_dir)) is not None:
+        if (effect := experiment_runs.read_twin_effect(profile, model, results_dir)) is not None:
             gain = effect["age_mae_gain"]
             numbers.update(
                 {
@@ -332,10 +335,10 @@ def _machines(profile: Profile, sweep_dir=None, results_dir=None) -> dict:
     """Each model's run repeated on another machine (``<model>.machine.<machine>.<metric>``, ``_diff``,
     ``_beyond_noise``; ``<machine>`` e.g. ``nvidia_h100_80gb_hbm3_with_jax``), and how many of those differences a
     spread could judge (``machine.judged``) and lie beyond it (``machine.beyond``)."""
-    replicates = experiments.device_replicates(profile, sweep_dir, results_dir)
+    replicates = experiment_runs.device_replicates(profile, sweep_dir, results_dir)
     if replicates is None:
         return {}
-    numbers = dict(_flat("machine", experiments.judged_differences(replicates)))
+    numbers = dict(_flat("machine", experiment_runs.judged_differences(replicates)))
     for _, row in replicates.iterrows():
         name = f"{row['model']}.machine.{re.sub(r'[^a-z0-9]+', '_', row['ran_on'].lower()).strip('_')}"
         numbers[f"{name}.ran_on"] = row["ran_on"]

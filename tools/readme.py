@@ -118,7 +118,7 @@ def run_times() -> str:
     """Every committed run's time in epochs (their sum: an interrupted run's gaps left out), grouped by profile, model
     and kind of run, with the median epoch over the group's epochs and the machines they ran on (the GPU where one
     trained, else the CPU: 2 cores each, the times including whatever else the machine did meanwhile)."""
-    from helpers import release  # the run folders
+    from . import release  # the run folders
 
     groups: dict[tuple[str, str, str], dict] = {}
     for model, folder in release.run_folders():

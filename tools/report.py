@@ -13,11 +13,11 @@ import mistune
 import numpy as np
 import pandas as pd
 
-from helpers import bench, config, evaluation, experiments, files, registry, release, results, seed_sweeps
-from helpers import data as utk
+from extensions import experiments, seed_sweeps
+from helpers import config, evaluation, files, registry, results
 from helpers.config import Profile
 
-from . import browser, claims, numbers
+from . import bench, browser, claims, copies, numbers, release
 
 TEMPLATE = "report.md.j2"
 NO_TABLE = '<p class="missing">Nothing has run for this table at this profile yet.</p>'  # a table of no run
@@ -41,7 +41,7 @@ OLDER_HASH = "older, same settings"  # a run from before settings were added: ac
 def provenance(runs: dict, reader: dict | None = None, profile: Profile | None = None) -> pd.DataFrame | None:
     """Per model, what a reader can check: data (name and sha256), weights (label, file and sha256), the code
     (git commit; "+ changes" when the tree was dirty) the run started with and was resumed with, the settings'
-    hash the run recorded, and where it ran. ``reader``: :func:`helpers.data.reader_copy`, to say whether the
+    hash the run recorded, and where it ran. ``reader``: :func:`tools.copies.reader_copy`, to say whether the
     reader's copy of UTKFace is the run's; ``profile``: to say why a recorded hash that is not its own still
     counts (the run predates settings added since, at the value they had then)."""
 
@@ -60,7 +60,7 @@ def provenance(runs: dict, reader: dict | None = None, profile: Profile | None =
         resumes = [code(r.get("code")) for r in manifest.get("resumes", [])]
         rows[registry.get(model).label] = {
             "data": f"{Path(data.get('source', '?')).name} · sha256 {short(data.get('sha256'))} · "
-            + utk.copy_note(data, reader),
+            + copies.copy_note(data, reader),
             "weights": "—"
             if not registry.get(model).weights_variable
             else weights.get("label", "?")
@@ -92,7 +92,7 @@ def not_run_note(model: str, profile: Profile, results_dir=None) -> str:
     time = bench.time_to_train(model, profile, results.run_folder(model, profile, results_dir))
     also = f"make report PROFILE={profile.name} TRAIN=1"
     return (
-        f"Train it with <code>python -m helpers train --model {model} --profile {profile.name} --out "
+        f"Train it with <code>python -m tools train --model {model} --profile {profile.name} --out "
         f"results/{profile.name}/{model}</code> (or <code>{also}</code>): {time}."
     )
 
@@ -137,7 +137,7 @@ def context(profile: Profile, results_dir=None, figures_dir=None, sweep_dir=None
         "protocols": seed_sweeps.readable_protocols(protocols) if protocols is not None else None,
         "protocol_gaps": numbers.gaps_table(found, "cosine_last"),
         "best": numbers.best_table(found),
-        "provenance": provenance(runs, utk.reader_copy(profile), profile),
+        "provenance": provenance(runs, copies.reader_copy(profile), profile),
         "model_files": _model_files(profile, results_dir),
     }
 

@@ -1,4 +1,4 @@
-"""Command line: ``python -m helpers train|describe …`` (``--help`` on each)."""
+"""The project's command line: ``python -m tools train|predict|report|…`` (``--help`` on each)."""
 
 from __future__ import annotations
 
@@ -6,11 +6,22 @@ import argparse
 import json
 import sys
 
-from . import config, registry
+from helpers import config, registry
 
 DATA_HELP = "UTKFace folder or .tar.gz (default: $UTKFACE, then data/)"
 PROFILE_HELP = "named profile (seed)"
 RESULTS_DIR_HELP = "results root (default: results/)"
+
+
+def parse_overrides(pairs: list[str]) -> dict:
+    """Turn ``["epochs=5", "seed=1"]`` into ``{"epochs": 5, "seed": 1}``."""
+    overrides = {}
+    for pair in pairs:
+        key, sep, text = pair.partition("=")
+        if not sep or not key.strip():
+            raise ValueError(f"--set expects key=value, got {pair!r}")
+        overrides[key.strip()] = config.parse_value(text.strip())
+    return overrides
 
 
 class Parser(argparse.ArgumentParser):
@@ -33,7 +44,7 @@ def _profile_args(parser):
 
 
 def _profile(args) -> config.Profile:
-    return config.get_profile(args.profile, config.parse_overrides(args.overrides))
+    return config.get_profile(args.profile, parse_overrides(args.overrides))
 
 
 # ---------------------------------------------------------------- one parser and one function per sub-command
@@ -76,10 +87,10 @@ def _add_evaluate(commands):
 
 
 def _evaluate(args) -> int:
-    from . import training
+    from . import release
 
     profile = _profile(args)
-    metrics = training.add_test_results(args.model, profile, args.out, args.data)
+    metrics = release.add_test_results(args.model, profile, args.out, args.data)
     print(
         f"{args.model} ({profile.name}): test gender accuracy {metrics['test_gender_accuracy']:.3f}, "
         f"age MAE {metrics['test_age_mae']:.2f} years on {metrics['n_test']} test images"
@@ -126,7 +137,7 @@ def _add_experiment(commands):
     experiment = commands.add_parser(
         "experiment", help="train an experiment's variants (those not on disk yet) and print its table"
     )
-    experiment.add_argument("name", help="conjectures or duplicates (see helpers/experiments.py)")
+    experiment.add_argument("name", help="conjectures or duplicates (see extensions/experiments.py)")
     experiment.add_argument(
         "--model",
         default=registry.DEFAULT_MODEL,
@@ -171,7 +182,7 @@ def _add_predict(commands):
 
 def _predict(args) -> int:
     """Print one line per face; exit status 1 if some photo holds no face, 2 if one cannot be read."""
-    from . import predict
+    from extensions import predict
 
     model = predict.load_model(args.model, args.sha256)
     status = 0
@@ -208,7 +219,7 @@ def _add_sweep(commands):
 
 
 def _sweep(args) -> int:
-    from . import seed_sweeps
+    from extensions import seed_sweeps
 
     profile = _profile(args)
     found = False
@@ -244,7 +255,7 @@ def _add_plan(commands):
 
 
 def _plan(args) -> int:
-    from . import results
+    from helpers import results
 
     profile = _profile(args)
     if args.has:
@@ -274,15 +285,17 @@ def _add_data(commands):
 
 
 def _data(args) -> int:
-    from . import data, sources
+    from helpers import sources
+
+    from . import copies
 
     source = sources.resolve_source(args.data, download=True)
     print(f"UTKFace: {source}")
     if args.profile or args.export:
-        profile = config.get_profile(args.profile or "seed", config.parse_overrides(args.overrides))
-        print(data.check_study_images(profile, source))
+        profile = config.get_profile(args.profile or "seed", parse_overrides(args.overrides))
+        print(copies.check_study_images(profile, source))
     if args.export:
-        written = data.export_study_images(profile, args.export, source)
+        written = copies.export_study_images(profile, args.export, source)
         print(
             f"{args.export}: {written:,} images written, the rest already there; "
             f"train from it with UTKFACE={args.export}"
@@ -304,7 +317,7 @@ def _add_hold(commands):
 def _hold(args) -> int:
     import subprocess
 
-    from . import files
+    from helpers import files
 
     command = args.argv[1:] if args.argv[:1] == ["--"] else args.argv
     if not command:
@@ -346,35 +359,93 @@ def _cards(args) -> int:
     return 0
 
 
+def _add_land(commands):
+    land = commands.add_parser("land", help="copy the finished runs' small result files from the queue's worktree")
+    land.add_argument("worktree", help="the git worktree that make queue trains in, e.g. ../queue")
+    land.add_argument("--results-dir", default=None, help=RESULTS_DIR_HELP)
+    land.set_defaults(func=_land)
+
+
+def _land(args) -> int:
+    from . import landing
+
+    written, other_runs = landing.land(args.worktree, args.results_dir)
+    for path in written:
+        print(f"copied {path}")
+    for run in other_runs:
+        print(f"left alone {run}: results/ here holds another run of it (its metrics.json differs)")
+    print(f"{len(written)} files copied from {args.worktree}; no model, lock or checkpoint (git keeps none)")
+    return 0
+
+
+def _add_readme(commands):
+    readme = commands.add_parser("readme", help="write the README's and docs' result blocks from results/")
+    readme.add_argument("--check", action="store_true", help="write nothing; exit 1 if a block is not up to date")
+    readme.set_defaults(func=_readme)
+
+
+def _readme(args) -> int:
+    from . import readme
+
+    stale = readme.write(check=args.check)
+    for block in stale:
+        print(f"{block}: {'differs from results/' if args.check else 'rewritten'}")
+    return 1 if args.check and stale else 0
+
+
+def _add_report(commands):
+    report = commands.add_parser("report", help="build report/build/<profile>/report.html and report.pdf")
+    _profile_option(report)
+    _overrides_option(report, "the overrides the runs were made with")
+    report.add_argument("--results-dir", default=None, help=RESULTS_DIR_HELP)
+    report.add_argument("--figures-dir", default=None, help="figures root (default: figures/)")
+    report.add_argument("--sweep-dir", default=None, help="root of the seed sweep runs (default: results/sweeps/)")
+    report.add_argument("--out", default=None, help="output folder (default: report/build/<profile>/)")
+    report.add_argument("--no-pdf", action="store_true", help="write the HTML only")
+    report.set_defaults(func=_report)
+
+
+def _report(args) -> int:
+    from . import report
+
+    written = report.build(
+        _profile(args), args.results_dir, args.figures_dir, args.out, pdf=not args.no_pdf, sweep_dir=args.sweep_dir
+    )
+    print("report written: " + ", ".join(str(p) for p in written.values()))
+    return 0
+
+
 SUB_COMMANDS = (  # in the order --help lists them
     _add_train,
     _add_evaluate,
     _add_describe,
-    _add_bench,
-    _add_experiment,
     _add_predict,
+    _add_experiment,
     _add_sweep,
     _add_plan,
+    _add_report,
     _add_data,
-    _add_hold,
+    _add_bench,
+    _add_land,
+    _add_readme,
     _add_release,
     _add_cards,
+    _add_hold,
 )
 
 
-def build_parser(prog: str = "python -m helpers", description: str = __doc__, sub_commands=SUB_COMMANDS):
-    """The parser of a command line made of ``sub_commands`` (each adds its parser; ``python -m tools`` has its own)."""
-    parser = Parser(prog=prog, description=description)
+def build_parser() -> argparse.ArgumentParser:
+    parser = Parser(prog="python -m tools", description=__doc__)
     parser.add_argument("--debug", action="store_true", help="show the full traceback on errors")
     commands = parser.add_subparsers(dest="command", required=True, parser_class=Parser)
-    for add in sub_commands:
+    for add in SUB_COMMANDS:
         add(commands)
     return parser
 
 
-def main(argv=None, parser: argparse.ArgumentParser | None = None) -> int:
+def main(argv=None) -> int:
     """Run the command ``argv`` names; a bad input's error is one line on stderr and exit code 2."""
-    args = (parser or build_parser()).parse_args(argv)
+    args = build_parser().parse_args(argv)
     try:
         return args.func(args)
     except (ValueError, OSError, RuntimeError) as err:
@@ -382,7 +453,3 @@ def main(argv=None, parser: argparse.ArgumentParser | None = None) -> int:
             raise
         print(f"error: {err}", file=sys.stderr)
         return 2
-
-
-if __name__ == "__main__":
-    sys.exit(main())

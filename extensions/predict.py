@@ -15,9 +15,9 @@ from pathlib import Path
 import numpy as np
 from PIL import Image, ImageOps, UnidentifiedImageError
 
-from . import config
-from .decoding import resize_square
-from .sources import DOWNLOAD_TIMEOUT, GENDERS, DataError, download_file
+from helpers import config
+from helpers.decoding import resize_square
+from helpers.sources import DOWNLOAD_TIMEOUT, GENDERS, DataError, download_file
 
 CASCADE = "haarcascade_frontalface_default.xml"
 # Measured by running the cascade on 400 random UTKFace crops (200 px, padded): medians of the box it finds.
@@ -106,16 +106,16 @@ def fetch_model(url: str, sha256: str | None = None) -> Path:
 
 
 def load_model(path, sha256: str | None = None):
-    """A model saved by ``python -m helpers train`` (``<model>.keras``), or the URL of a released one
+    """A model saved by ``python -m tools train`` (``<model>.keras``), or the URL of a released one
     (:func:`fetch_model`)."""
-    from . import models
+    from helpers import models
 
     if urllib.parse.urlparse(str(path)).scheme in ("http", "https", "file"):
         path = fetch_model(str(path), sha256)
     path = Path(path)
     if not path.is_file():
         raise ValueError(
-            f"{path}: no such model file (train one with `python -m helpers train`, which writes "
+            f"{path}: no such model file (train one with `python -m tools train`, which writes "
             "results/<profile>/<model>/<model>.keras)"
         )
     return models.load(path)

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from . import config, data, evaluation, files, registry, results
+from helpers import config, data, evaluation, files, registry, results
 
 CARD = "MODEL_CARD.md"
 SUMS = "SHA256SUMS"
@@ -156,7 +156,7 @@ def _how_to_load(model: str, size: int) -> list[str]:
         'age, p_female = outputs["age"][:, 0], outputs["gender"][:, 0]',
         "```",
         "",
-        f"`python -m helpers predict photo.jpg --model {model}.keras` finds and crops the faces in a photo first.",
+        f"`python -m tools predict photo.jpg --model {model}.keras` finds and crops the faces in a photo first.",
     ]
 
 
@@ -241,3 +241,25 @@ def model_files(profile: config.Profile, results_dir=None, release_dir=None) -> 
                 break
         found.append(entry)
     return found
+
+
+def add_test_results(model_name: str, profile: config.Profile, out_dir, source=None) -> dict:
+    """Evaluate a finished run's saved model on the test images and add the numbers to its metrics.json (and
+    its card)."""
+    from helpers import models, training  # Keras: only this command needs it
+
+    out = Path(out_dir)
+    run = results.load(model_name, out)  # a missing or damaged run is named before anything is written
+    with files.folder_lock(out, "run"):
+        model_path = out / f"{model_name}.keras"
+        try:
+            model = models.load(model_path)
+        except Exception as err:  # zipfile, h5py and Keras raise their own kinds for a damaged file
+            reason = (str(err).strip().splitlines() or [type(err).__name__])[0]
+            raise results.DamagedRun(
+                f"cannot load {model_path} ({reason}); retrain the run (RETRAIN=1, or delete {out})"
+            ) from None
+        metrics = dict(run.metrics, **training.evaluate_test(model_name, model, profile, out, source))
+        files.write_json(out / "metrics.json", metrics)
+        files.write_atomic(out / CARD, model_card(model_name, out))
+    return metrics

@@ -1,8 +1,8 @@
-"""Throughput benchmark (``python -m helpers bench``) and run-time estimates from its recorded numbers."""
+"""Throughput benchmark (``python -m tools bench``) and run-time estimates from its recorded numbers."""
 
 from __future__ import annotations
 
-from . import keras_quietly  # noqa: F401  (first: Keras starts without TensorFlow's C++ start-up lines)
+from helpers import keras_quietly  # noqa: F401  (first: Keras starts without TensorFlow's C++ start-up lines)
 
 # isort: split
 import json
@@ -14,11 +14,24 @@ from pathlib import Path
 import keras
 import numpy as np
 
-from . import config, data, files, host, models, registry, results
-from .config import Profile
+from helpers import config, data, files, host, models, registry, results
+from helpers.config import Profile
+
+from . import copies
 
 RECORDS = config.PROJ_ROOT / "benchmarks" / "throughput.json"
 UTKFACE_USABLE = 21702  # correctly named faces in the UTKFace release; sizes "all images" profiles
+
+
+def compile_model(model: keras.Model, learning_rate: float, weight_decay: float) -> None:
+    """Compile ``model`` as the notebooks' compile cells do at a constant rate: AdamW; MAE loss for age, binary
+    cross-entropy for gender; MAE and accuracy as metrics (what the benchmarks time)."""
+    models.jit_on_jax(model)
+    model.compile(
+        optimizer=keras.optimizers.AdamW(learning_rate=learning_rate, weight_decay=weight_decay),
+        loss=models.LOSSES,
+        metrics=models.METRICS,
+    )
 
 
 def forward_flops(model) -> tuple[int, int]:
@@ -112,7 +125,7 @@ def benchmark(model_name: str, profile: Profile, steps: int = 10, synthetic: boo
         number = spec.stage_number(index) or 1
         if stage.trainable:
             stage.trainable(model, profile)
-        models.compile_model(model, *stage.optimizer_settings(profile))
+        compile_model(model, *stage.optimizer_settings(profile))
         speed = _time_fit(model, x, y, profile.batch_size)
         total, trainable = forward_flops(model)
         out[_train_key(number)] = round(speed, 2)
@@ -216,7 +229,7 @@ def _about(minutes: float) -> str:
 def plan(profile: Profile, train: bool = False, retrain: bool = False, results_dir=None) -> list[str]:
     """What ``make report`` will do for each model of ``profile``, one line each: use the results on disk, train
     (``train`` for missing results, ``retrain`` for all), or leave it out; with the time a training should take."""
-    records, reader = _records(), data.reader_copy(profile)
+    records, reader = _records(), copies.reader_copy(profile)
     lines = []
     for model_name in registry.names():
         folder = results.run_folder(model_name, profile, results_dir)
@@ -225,7 +238,7 @@ def plan(profile: Profile, train: bool = False, retrain: bool = False, results_d
             lines.append(
                 f"{model_name}: results for {profile.name} ({registry.get(model_name).profile_for(profile).hash}) "
                 f"on disk in {folder}, "
-                f"not retraining; data: {data.copy_note(run.manifest.get('data', {}), reader)}"
+                f"not retraining; data: {copies.copy_note(run.manifest.get('data', {}), reader)}"
             )
             continue
         estimates = time_to_train(model_name, profile, folder, records)

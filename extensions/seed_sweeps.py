@@ -12,8 +12,8 @@ from pathlib import Path
 
 import pandas as pd
 
-from . import config, registry, results
-from .config import Profile
+from helpers import config, registry, results
+from helpers.config import Profile
 
 SWEEP_METRICS = (
     "val_gender_accuracy",
@@ -210,7 +210,7 @@ def _add_mean_sd_columns(shown: pd.DataFrame, table: pd.DataFrame, keys) -> None
 
 
 def pretraining_for_plot(table: pd.DataFrame) -> tuple[pd.DataFrame, str, dict[str, float]] | None:
-    """:func:`pretraining_table` for :func:`helpers.plots.against_baseline`, a pretrained model (VGG16) from random
+    """:func:`pretraining_table` for :func:`extensions.figures.against_baseline`, a pretrained model (VGG16) from random
     weights as the baseline (its sd as the band); None without that row."""
     labels = [f"{model} · {weights.split(' (')[0]}" for model, weights in zip(table["model"], table["initial weights"])]
     frame = table.set_axis(labels)

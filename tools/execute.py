@@ -1,4 +1,4 @@
-"""Train a model by running its notebook with papermill: how ``python -m helpers train``, ``make train``, the
+"""Train a model by running its notebook with papermill: how ``python -m tools train``, ``make train``, the
 seed sweeps, the experiments and the queue train a run (the notebook is the one place a model is fitted).
 
 The executed notebook and its figures are kept under ``runs/train/`` (one folder per run folder): the record of
@@ -13,7 +13,9 @@ import os
 import sys
 from pathlib import Path
 
-from . import config, registry
+from helpers import config, files, registry
+
+from . import release
 
 NOTEBOOKS = config.PROJ_ROOT / "notebooks"
 RUNS = config.PROJ_ROOT / "runs"
@@ -60,8 +62,6 @@ def run_here(path, **parameters) -> dict:
 
 def train_here(model: str, profile: config.Profile, out, source=None, notebook=None) -> dict:
     """:func:`train` in this process (:func:`run_here`), through ``model``'s notebook or ``notebook``."""
-    from . import files
-
     out = Path(out).resolve()
     run_here(
         notebook or notebook_of(model),
@@ -72,6 +72,13 @@ def train_here(model: str, profile: config.Profile, out, source=None, notebook=N
         figures_dir=str(out.parent / "figures"),
         retrain=True,
     )
+    return _with_card(model, out)
+
+
+def _with_card(model: str, out: Path) -> dict:
+    """The finished run's metrics, its model card written beside them (a notebook run in JupyterLab gets its card
+    from ``make release`` or ``python -m tools cards``)."""
+    files.write_atomic(out / release.CARD, release.model_card(model, out))
     return files.read_json(out / "metrics.json")
 
 
@@ -101,8 +108,6 @@ def train(model: str, profile: config.Profile, out, source=None, weights="env", 
     """
     import jupytext
     import papermill
-
-    from . import files
 
     spec = registry.get(model)
     path = notebook_of(model)
@@ -134,4 +139,4 @@ def train(model: str, profile: config.Profile, out, source=None, weights="env", 
             )
     except papermill.PapermillExecutionError as err:
         raise NotebookFailed(f"{err.evalue} ({err.ename} in {record / path.stem}.ipynb)") from None
-    return files.read_json(out / "metrics.json")
+    return _with_card(model, out)
