@@ -62,6 +62,7 @@ def collect(profile: Profile, results_dir=None, sweep_dir=None) -> dict:
             **_variants(shown, sweep_dir, results_dir),
             **_pretraining(shown, sweep_dir, results_dir),
             **_protocols(shown, sweep_dir, results_dir),
+            **_more_data_per_protocol(shown, sweep_dir, results_dir),
         }
         # The report's own profile unprefixed; the quick profile's previews always as quick.<name> as well.
         for prefix in ("" if shown == profile else None, f"{shown.name}." if shown.name == "quick" else None):
@@ -328,6 +329,27 @@ def _protocols(profile: Profile, sweep_dir=None, results_dir=None) -> dict:
                 pair = gaps({profile.lr_schedule: own, schedule: spread})
                 stem = f"gap.{profile.lr_schedule}.{schedule}."
                 numbers.update({f"{model}.{schedule}.against_{k.removeprefix(stem)}": v for k, v in pair.items()})
+    return numbers
+
+
+def _more_data_per_protocol(profile: Profile, sweep_dir=None, results_dir=None) -> dict:
+    """Each all-images run of the protocols experiment against the same model's runs over seeds at the profile
+    (4,000 training images) under the same learning-rate schedule: ``<model>.<variant>.against_seeds.<metric>``,
+    the all-images run's advantage (positive: better), its standard error (the single run borrows the seeds' sd)
+    and whether it is beyond the noise. Only the test images are the same on both sides."""
+    numbers = {}
+    for model in registry.names():
+        for variant in experiments.EXPERIMENTS["protocols"]:
+            run = experiments.variant_run(profile, variant, model, results_dir)
+            schedule = experiments.variant_profile(profile, variant).lr_schedule
+            seeds = seed_sweeps.schedule_spread(profile, model, schedule, sweep_dir, results_dir)
+            if run is None or seeds is None:
+                continue
+            values = [run.metrics.get(key, math.nan) for key in METRICS]
+            single = pd.DataFrame({"mean": values, "sd": math.nan, "runs": 1}, index=list(METRICS))
+            stem = f"gap.seeds.{variant}."
+            pair = gaps({"seeds": seeds, variant: single})
+            numbers.update({f"{model}.{variant}.against_seeds.{k.removeprefix(stem)}": v for k, v in pair.items()})
     return numbers
 
 
